@@ -1,0 +1,73 @@
+package io.github.kubegrpclb.core;
+
+import io.grpc.Attributes;
+import io.grpc.EquivalentAddressGroup;
+import java.util.Objects;
+import java.util.Set;
+
+/**
+ * The endpoint model shared by this library's resolvers and balancers: attribute keys that a
+ * resolver sets on each {@link EquivalentAddressGroup} (one group per pod) and on the resolution
+ * result, and that {@code kube_round_robin} and {@code peak_ewma} read.
+ *
+ * <p>An address group without these attributes (for example one from grpc-java's {@code dns:///})
+ * is treated as a {@link EndpointCondition#READY} endpoint with no zone. All values are immutable;
+ * this class is safe to use from any thread.
+ */
+public final class EndpointAttributes {
+
+  /** Per endpoint: its serving condition. Absent means {@link EndpointCondition#READY}. */
+  public static final Attributes.Key<EndpointCondition> CONDITION =
+      Attributes.Key.create("io.github.kubegrpclb.endpoint.condition");
+
+  /** Per endpoint: the zone the pod runs in ({@code topology.kubernetes.io/zone}), if known. */
+  public static final Attributes.Key<String> ZONE =
+      Attributes.Key.create("io.github.kubegrpclb.endpoint.zone");
+
+  /**
+   * Per endpoint: the zones this endpoint should serve ({@code hints.forZones}), an immutable set;
+   * absent or empty when the Service has no topology hints.
+   */
+  public static final Attributes.Key<Set<String>> ZONE_HINTS =
+      Attributes.Key.create("io.github.kubegrpclb.endpoint.zone-hints");
+
+  /**
+   * Per resolution result: the zone of this client. When set, and every in-rotation endpoint
+   * carries zone hints, balancers prefer the endpoints hinted for this zone, as Kubernetes
+   * topology-aware routing does, and use all zones while the local zone has no ready endpoint.
+   */
+  public static final Attributes.Key<String> CLIENT_ZONE =
+      Attributes.Key.create("io.github.kubegrpclb.client.zone");
+
+  private EndpointAttributes() {}
+
+  /**
+   * Returns the attributes for one endpoint.
+   *
+   * @param condition the endpoint's serving condition
+   * @param zone the endpoint's zone, or null when unknown
+   * @param zoneHints the zones the endpoint is hinted for; empty when the Service has no hints
+   */
+  public static Attributes of(EndpointCondition condition, String zone, Set<String> zoneHints) {
+    Objects.requireNonNull(condition, "condition");
+    Objects.requireNonNull(zoneHints, "zoneHints");
+    Attributes.Builder builder =
+        Attributes.newBuilder().set(CONDITION, condition).set(ZONE_HINTS, Set.copyOf(zoneHints));
+    if (zone != null) {
+      builder.set(ZONE, zone);
+    }
+    return builder.build();
+  }
+
+  /** Returns the condition of {@code group}, {@link EndpointCondition#READY} when unset. */
+  public static EndpointCondition conditionOf(EquivalentAddressGroup group) {
+    EndpointCondition condition = group.getAttributes().get(CONDITION);
+    return condition == null ? EndpointCondition.READY : condition;
+  }
+
+  /** Returns the zone hints of {@code group}, empty when unset. */
+  public static Set<String> zoneHintsOf(EquivalentAddressGroup group) {
+    Set<String> hints = group.getAttributes().get(ZONE_HINTS);
+    return hints == null ? Set.of() : hints;
+  }
+}

@@ -1,0 +1,269 @@
+package io.github.kubegrpclb.core;
+
+import static io.grpc.ConnectivityState.CONNECTING;
+import static io.grpc.ConnectivityState.IDLE;
+import static io.grpc.ConnectivityState.READY;
+import static io.grpc.ConnectivityState.TRANSIENT_FAILURE;
+
+import io.grpc.ConnectivityState;
+import io.grpc.ConnectivityStateInfo;
+import io.grpc.EquivalentAddressGroup;
+import io.grpc.LoadBalancer;
+import io.grpc.Status;
+import java.net.SocketAddress;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * The connection management both of this library's policies share: one subchannel per endpoint
+ * (address group), diffed on every address update so unchanged endpoints keep their connection, and
+ * the channel state aggregated as grpc-java's round_robin does (READY if any endpoint is; else
+ * CONNECTING while any connects; else a sticky TRANSIENT_FAILURE). Subclasses only build the picker
+ * over the endpoints in rotation.
+ *
+ * <p>Not thread-safe: grpc-java calls every method in the channel's SynchronizationContext, and
+ * subchannel state callbacks arrive there too. Pickers never see this object.
+ *
+ * @param <T> per-endpoint policy state that outlives pickers
+ */
+abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
+  private final Helper helper;
+  private final String policyName;
+  private final Map<List<SocketAddress>, Endpoint<T>> endpoints = new LinkedHashMap<>();
+  private String clientZone;
+  private ConnectivityState currentState;
+  private SubchannelPicker currentPicker;
+
+  EndpointSetLoadBalancer(Helper helper, String policyName) {
+    this.helper = Objects.requireNonNull(helper, "helper");
+    this.policyName = policyName;
+  }
+
+  /** Returns fresh policy state for a newly added endpoint. */
+  abstract T newPolicyState();
+
+  /**
+   * Takes the policy config of an update, already validated by the provider; null when the policy
+   * was chosen by name only.
+   */
+  abstract void configure(Object policyConfig);
+
+  /** Returns a picker over {@code rotation}, which is non-empty. */
+  abstract SubchannelPicker readyPicker(List<Endpoint<T>> rotation);
+
+  @Override
+  public Status acceptResolvedAddresses(ResolvedAddresses resolvedAddresses) {
+    List<EquivalentAddressGroup> groups = resolvedAddresses.getAddresses();
+    if (groups.isEmpty()) {
+      Status status =
+          Status.UNAVAILABLE.withDescription(
+              policyName
+                  + ": the name resolver returned no endpoints for "
+                  + helper.getAuthority()
+                  + " (no ready pod?); attributes="
+                  + resolvedAddresses.getAttributes());
+      shutdownEndpoints();
+      updateState(TRANSIENT_FAILURE, new ErrorPicker(status));
+      return status;
+    }
+    configure(resolvedAddresses.getLoadBalancingPolicyConfig());
+    clientZone = resolvedAddresses.getAttributes().get(EndpointAttributes.CLIENT_ZONE);
+
+    Map<List<SocketAddress>, EquivalentAddressGroup> next = new LinkedHashMap<>();
+    for (EquivalentAddressGroup group : groups) {
+      next.putIfAbsent(group.getAddresses(), group);
+    }
+    Iterator<Map.Entry<List<SocketAddress>, Endpoint<T>>> it = endpoints.entrySet().iterator();
+    while (it.hasNext()) {
+      Map.Entry<List<SocketAddress>, Endpoint<T>> entry = it.next();
+      if (!next.containsKey(entry.getKey())) {
+        entry.getValue().shutdown();
+        it.remove();
+      }
+    }
+    List<Endpoint<T>> added = new ArrayList<>();
+    for (Map.Entry<List<SocketAddress>, EquivalentAddressGroup> entry : next.entrySet()) {
+      Endpoint<T> existing = endpoints.get(entry.getKey());
+      if (existing != null) {
+        existing.updateGroup(entry.getValue());
+      } else {
+        added.add(addEndpoint(entry.getKey(), entry.getValue()));
+      }
+    }
+    updateBalancingState();
+    // Connect after publishing, so a synchronous state callback sees a consistent balancer.
+    for (Endpoint<T> endpoint : added) {
+      endpoint.subchannel().requestConnection();
+    }
+    return Status.OK;
+  }
+
+  private Endpoint<T> addEndpoint(List<SocketAddress> key, EquivalentAddressGroup group) {
+    Subchannel subchannel =
+        helper.createSubchannel(CreateSubchannelArgs.newBuilder().setAddresses(group).build());
+    Endpoint<T> endpoint = new Endpoint<>(subchannel, group, newPolicyState());
+    endpoints.put(key, endpoint);
+    subchannel.start(stateInfo -> onSubchannelState(endpoint, stateInfo));
+    return endpoint;
+  }
+
+  private void onSubchannelState(Endpoint<T> endpoint, ConnectivityStateInfo stateInfo) {
+    ConnectivityState state = stateInfo.getState();
+    if (endpoint.isRemoved() || state == ConnectivityState.SHUTDOWN) {
+      return;
+    }
+    if (state == IDLE) {
+      endpoint.subchannel().requestConnection();
+    }
+    if (state == IDLE || state == TRANSIENT_FAILURE) {
+      helper.refreshNameResolution();
+    }
+    endpoint.onSubchannelState(state, stateInfo.getStatus());
+    updateBalancingState();
+  }
+
+  @Override
+  public void handleNameResolutionError(Status error) {
+    if (currentState == READY) {
+      return; // keep serving from the last good endpoint set
+    }
+    updateState(
+        TRANSIENT_FAILURE,
+        new ErrorPicker(
+            Status.UNAVAILABLE
+                .withDescription(
+                    policyName
+                        + ": name resolution failed for "
+                        + helper.getAuthority()
+                        + ": "
+                        + error.getCode()
+                        + ": "
+                        + error.getDescription())
+                .withCause(error.getCause())));
+  }
+
+  @Override
+  public void requestConnection() {
+    for (Endpoint<T> endpoint : endpoints.values()) {
+      if (endpoint.state() == IDLE) {
+        endpoint.subchannel().requestConnection();
+      }
+    }
+  }
+
+  @Override
+  public void shutdown() {
+    shutdownEndpoints();
+  }
+
+  private void shutdownEndpoints() {
+    for (Endpoint<T> endpoint : endpoints.values()) {
+      endpoint.shutdown();
+    }
+    endpoints.clear();
+  }
+
+  private void updateBalancingState() {
+    List<Endpoint<T>> connected = new ArrayList<>();
+    boolean connecting = false;
+    int failed = 0;
+    Endpoint<T> lastFailed = null;
+    for (Endpoint<T> endpoint : endpoints.values()) {
+      ConnectivityState state = endpoint.state();
+      if (state == READY) {
+        connected.add(endpoint);
+      } else if (state == CONNECTING || state == IDLE) {
+        connecting = true;
+      } else if (state == TRANSIENT_FAILURE) {
+        failed++;
+        lastFailed = endpoint;
+      }
+    }
+    if (!connected.isEmpty()) {
+      updateState(READY, readyPicker(Rotation.select(connected, clientZone)));
+    } else if (connecting) {
+      updateState(CONNECTING, BufferPicker.INSTANCE);
+    } else if (lastFailed != null) {
+      Status last = lastFailed.lastFailure();
+      Status status =
+          Status.UNAVAILABLE
+              .withDescription(
+                  policyName
+                      + ": all "
+                      + failed
+                      + " of "
+                      + endpoints.size()
+                      + " endpoints of "
+                      + helper.getAuthority()
+                      + " failed to connect; last error from "
+                      + lastFailed.group().getAddresses()
+                      + ": "
+                      + last.getCode()
+                      + ": "
+                      + last.getDescription())
+              .withCause(last.getCause());
+      updateState(TRANSIENT_FAILURE, new ErrorPicker(status));
+    }
+  }
+
+  private void updateState(ConnectivityState state, SubchannelPicker picker) {
+    if (state == currentState && picker.equals(currentPicker)) {
+      return;
+    }
+    currentState = state;
+    currentPicker = picker;
+    helper.updateBalancingState(state, picker);
+  }
+
+  /** Holds RPCs while endpoints connect; a new picker is certain to follow. */
+  static final class BufferPicker extends SubchannelPicker {
+    static final BufferPicker INSTANCE = new BufferPicker();
+
+    @Override
+    public PickResult pickSubchannel(PickSubchannelArgs args) {
+      return PickResult.withNoResult();
+    }
+
+    @Override
+    public String toString() {
+      return "BufferPicker";
+    }
+  }
+
+  /** Fails RPCs (wait-for-ready RPCs keep waiting) with the status that explains why. */
+  static final class ErrorPicker extends SubchannelPicker {
+    private final PickResult result;
+
+    ErrorPicker(Status status) {
+      this.result = PickResult.withError(status);
+    }
+
+    @Override
+    public PickResult pickSubchannel(PickSubchannelArgs args) {
+      return result;
+    }
+
+    @Override
+    public boolean equals(Object other) {
+      return other instanceof ErrorPicker
+          && ((ErrorPicker) other).result.getStatus().getCode() == result.getStatus().getCode()
+          && Objects.equals(
+              ((ErrorPicker) other).result.getStatus().getDescription(),
+              result.getStatus().getDescription());
+    }
+
+    @Override
+    public int hashCode() {
+      return Objects.hash(result.getStatus().getCode(), result.getStatus().getDescription());
+    }
+
+    @Override
+    public String toString() {
+      return "ErrorPicker(" + result.getStatus() + ")";
+    }
+  }
+}

@@ -1,0 +1,188 @@
+package io.github.kubegrpclb.core;
+
+import java.math.BigDecimal;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Options of the {@code peak_ewma} policy. Parsed from the policy's service-config JSON, or built
+ * in code and turned into a service config for {@code ManagedChannelBuilder.defaultServiceConfig}:
+ *
+ * <pre>{@code
+ * builder.defaultServiceConfig(
+ *     PeakEwmaConfig.builder().decay(Duration.ofSeconds(5)).build().toServiceConfig());
+ * }</pre>
+ *
+ * <table>
+ *   <caption>Fields</caption>
+ *   <tr><th>JSON field</th><th>default</th><th>meaning</th></tr>
+ *   <tr><td>{@code decay}</td><td>"10s"</td><td>time constant of the exponential decay</td></tr>
+ *   <tr><td>{@code defaultRtt}</td><td>"0.030s"</td><td>estimate of an endpoint with no
+ *       samples yet</td></tr>
+ *   <tr><td>{@code failurePenalty}</td><td>"1s"</td><td>latency sample recorded for an RPC that
+ *       failed with a server-side error</td></tr>
+ *   <tr><td>{@code choiceCount}</td><td>2</td><td>endpoints compared per pick (2..10)</td></tr>
+ * </table>
+ *
+ * <p>Immutable and thread-safe.
+ */
+public final class PeakEwmaConfig {
+  static final String POLICY_NAME = "peak_ewma";
+  private static final Set<String> FIELDS =
+      Set.of("decay", "defaultRtt", "failurePenalty", "choiceCount");
+  private static final PeakEwmaConfig DEFAULTS = builder().build();
+
+  private final long decayNanos;
+  private final long defaultRttNanos;
+  private final long failurePenaltyNanos;
+  private final int choiceCount;
+
+  private PeakEwmaConfig(Builder builder) {
+    this.decayNanos = builder.decay.toNanos();
+    this.defaultRttNanos = builder.defaultRtt.toNanos();
+    this.failurePenaltyNanos = builder.failurePenalty.toNanos();
+    this.choiceCount = builder.choiceCount;
+  }
+
+  /** Returns a builder with every option at its default. */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  static PeakEwmaConfig defaults() {
+    return DEFAULTS;
+  }
+
+  /**
+   * Parses the JSON object under {@code "peak_ewma"}.
+   *
+   * @throws IllegalArgumentException naming the bad field, its value and what was expected
+   */
+  static PeakEwmaConfig parse(Map<String, ?> raw) {
+    PolicyConfigFields.checkKnownFields(POLICY_NAME, raw, FIELDS);
+    Builder b = builder();
+    b.decay =
+        Duration.ofNanos(
+            PolicyConfigFields.positiveDurationNanos(POLICY_NAME, raw, "decay", b.decay.toNanos()));
+    b.defaultRtt =
+        Duration.ofNanos(
+            PolicyConfigFields.positiveDurationNanos(
+                POLICY_NAME, raw, "defaultRtt", b.defaultRtt.toNanos()));
+    b.failurePenalty =
+        Duration.ofNanos(
+            PolicyConfigFields.positiveDurationNanos(
+                POLICY_NAME, raw, "failurePenalty", b.failurePenalty.toNanos()));
+    b.choiceCount = PolicyConfigFields.intInRange(POLICY_NAME, raw, "choiceCount", 2, 2, 10);
+    return b.build();
+  }
+
+  long decayNanos() {
+    return decayNanos;
+  }
+
+  long defaultRttNanos() {
+    return defaultRttNanos;
+  }
+
+  long failurePenaltyNanos() {
+    return failurePenaltyNanos;
+  }
+
+  int choiceCount() {
+    return choiceCount;
+  }
+
+  /** Returns a service config, {@code {"loadBalancingConfig":[{"peak_ewma":{...}}]}}. */
+  public Map<String, ?> toServiceConfig() {
+    Map<String, Object> options = new LinkedHashMap<>();
+    options.put("decay", seconds(decayNanos));
+    options.put("defaultRtt", seconds(defaultRttNanos));
+    options.put("failurePenalty", seconds(failurePenaltyNanos));
+    options.put("choiceCount", (double) choiceCount);
+    return Map.of("loadBalancingConfig", List.of(Map.of(POLICY_NAME, options)));
+  }
+
+  private static String seconds(long nanos) {
+    return BigDecimal.valueOf(nanos, 9).stripTrailingZeros().toPlainString() + "s";
+  }
+
+  @Override
+  public boolean equals(Object o) {
+    if (!(o instanceof PeakEwmaConfig)) {
+      return false;
+    }
+    PeakEwmaConfig that = (PeakEwmaConfig) o;
+    return decayNanos == that.decayNanos
+        && defaultRttNanos == that.defaultRttNanos
+        && failurePenaltyNanos == that.failurePenaltyNanos
+        && choiceCount == that.choiceCount;
+  }
+
+  @Override
+  public int hashCode() {
+    return Long.hashCode(decayNanos * 31 + defaultRttNanos)
+        ^ Long.hashCode(failurePenaltyNanos)
+        ^ choiceCount;
+  }
+
+  @Override
+  public String toString() {
+    return POLICY_NAME + toServiceConfig().get("loadBalancingConfig");
+  }
+
+  /** Builds a {@link PeakEwmaConfig}; not thread-safe. */
+  public static final class Builder {
+    private Duration decay = Duration.ofSeconds(10);
+    private Duration defaultRtt = Duration.ofMillis(30);
+    private Duration failurePenalty = Duration.ofSeconds(1);
+    private int choiceCount = 2;
+
+    private Builder() {}
+
+    /** Time constant of the decay toward lower latency samples (Linkerd and Finagle: 10 s). */
+    public Builder decay(Duration decay) {
+      this.decay = positive("decay", decay);
+      return this;
+    }
+
+    /** Latency estimate of an endpoint before its first sample (Linkerd: 30 ms). */
+    public Builder defaultRtt(Duration defaultRtt) {
+      this.defaultRtt = positive("defaultRtt", defaultRtt);
+      return this;
+    }
+
+    /**
+     * Latency sample recorded for an RPC that failed with UNAVAILABLE, INTERNAL, UNKNOWN,
+     * DATA_LOSS, RESOURCE_EXHAUSTED or DEADLINE_EXCEEDED, so a fast-failing pod does not attract
+     * traffic.
+     */
+    public Builder failurePenalty(Duration failurePenalty) {
+      this.failurePenalty = positive("failurePenalty", failurePenalty);
+      return this;
+    }
+
+    /** Endpoints compared per pick, 2 to 10 (power of two choices: 2). */
+    public Builder choiceCount(int choiceCount) {
+      if (choiceCount < 2 || choiceCount > 10) {
+        throw new IllegalArgumentException(
+            "choiceCount: " + choiceCount + " (expected: an integer in [2, 10])");
+      }
+      this.choiceCount = choiceCount;
+      return this;
+    }
+
+    public PeakEwmaConfig build() {
+      return new PeakEwmaConfig(this);
+    }
+
+    private static Duration positive(String name, Duration value) {
+      if (value == null || value.isNegative() || value.isZero()) {
+        throw new IllegalArgumentException(name + ": " + value + " (expected: > 0)");
+      }
+      return value;
+    }
+  }
+}

@@ -1,0 +1,50 @@
+package io.github.kubegrpclb.core;
+
+import io.grpc.LoadBalancer;
+import io.grpc.LoadBalancerProvider;
+import io.grpc.NameResolver.ConfigOrError;
+import io.grpc.Status;
+import java.util.Map;
+import java.util.concurrent.ThreadLocalRandom;
+
+/**
+ * Registers the {@code peak_ewma} policy: power of two choices over peak-EWMA latency times
+ * in-flight RPCs, so a slow-but-alive pod gets little traffic. Select it with {@code
+ * {"loadBalancingConfig":[{"peak_ewma":{}}]}}; options are described in {@link PeakEwmaConfig}.
+ * Found through {@code META-INF/services}; users never reference this class.
+ */
+public final class PeakEwmaLoadBalancerProvider extends LoadBalancerProvider {
+
+  /** Creates the provider; called by the service loader. */
+  public PeakEwmaLoadBalancerProvider() {}
+
+  @Override
+  public boolean isAvailable() {
+    return true;
+  }
+
+  @Override
+  public int getPriority() {
+    return 5;
+  }
+
+  @Override
+  public String getPolicyName() {
+    return PeakEwmaConfig.POLICY_NAME;
+  }
+
+  @Override
+  public LoadBalancer newLoadBalancer(LoadBalancer.Helper helper) {
+    return new PeakEwmaLoadBalancer(
+        helper, System::nanoTime, bound -> ThreadLocalRandom.current().nextInt(bound));
+  }
+
+  @Override
+  public ConfigOrError parseLoadBalancingPolicyConfig(Map<String, ?> rawConfig) {
+    try {
+      return ConfigOrError.fromConfig(PeakEwmaConfig.parse(rawConfig));
+    } catch (IllegalArgumentException e) {
+      return ConfigOrError.fromError(Status.INVALID_ARGUMENT.withDescription(e.getMessage()));
+    }
+  }
+}

@@ -1,0 +1,85 @@
+package io.github.kubegrpclb.core;
+
+import java.math.BigDecimal;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Reads typed fields out of a policy's raw JSON service config (as grpc-java hands it over: maps,
+ * strings, doubles) and throws {@link IllegalArgumentException} with a message naming the policy,
+ * the field, the value and what was expected. Stateless.
+ */
+final class PolicyConfigFields {
+  /** Protobuf JSON duration, the form gRPC service configs use: "10s", "0.030s". */
+  private static final Pattern DURATION = Pattern.compile("(-?)(\\d+)(\\.\\d{1,9})?s");
+
+  private PolicyConfigFields() {}
+
+  static void checkKnownFields(String policy, Map<String, ?> raw, Set<String> known) {
+    for (String field : raw.keySet()) {
+      if (!known.contains(field)) {
+        throw new IllegalArgumentException(
+            policy
+                + " config: unknown field '"
+                + field
+                + "' (expected one of "
+                + new TreeSet<>(known)
+                + ")");
+      }
+    }
+  }
+
+  /** Returns a positive duration in nanoseconds, or {@code defaultNanos} when absent. */
+  static long positiveDurationNanos(
+      String policy, Map<String, ?> raw, String field, long defaultNanos) {
+    Object value = raw.get(field);
+    if (value == null) {
+      return defaultNanos;
+    }
+    Matcher m = value instanceof String ? DURATION.matcher((String) value) : null;
+    if (m == null || !m.matches()) {
+      throw new IllegalArgumentException(
+          describe(policy, field, value)
+              + " (expected: a duration string such as \"10s\" or \"0.030s\")");
+    }
+    BigDecimal seconds = new BigDecimal(m.group(2) + (m.group(3) == null ? "" : m.group(3)));
+    if (!m.group(1).isEmpty() || seconds.signum() == 0) {
+      throw new IllegalArgumentException(
+          describe(policy, field, value) + " (expected: a positive duration)");
+    }
+    BigDecimal nanos = seconds.movePointRight(9);
+    if (nanos.compareTo(BigDecimal.valueOf(Long.MAX_VALUE)) > 0) {
+      throw new IllegalArgumentException(
+          describe(policy, field, value) + " (expected: at most 292 years)");
+    }
+    return nanos.longValueExact();
+  }
+
+  /** Returns an integer in {@code [min, max]}, or {@code defaultValue} when absent. */
+  static int intInRange(
+      String policy, Map<String, ?> raw, String field, int defaultValue, int min, int max) {
+    Object value = raw.get(field);
+    if (value == null) {
+      return defaultValue;
+    }
+    if (!(value instanceof Number)) {
+      throw new IllegalArgumentException(
+          describe(policy, field, value) + " (expected: an integer in [" + min + ", " + max + "])");
+    }
+    double number = ((Number) value).doubleValue();
+    if (number != Math.rint(number) || number < min || number > max) {
+      throw new IllegalArgumentException(
+          describe(policy, field, value) + " (expected: an integer in [" + min + ", " + max + "])");
+    }
+    return (int) number;
+  }
+
+  private static String describe(String policy, String field, Object value) {
+    String shown = value instanceof String ? "\"" + value + "\"" : String.valueOf(value);
+    String type = value == null ? "null" : value.getClass().getSimpleName();
+    return policy + " config field '" + field + "': got " + shown + " (" + type + ")";
+  }
+}

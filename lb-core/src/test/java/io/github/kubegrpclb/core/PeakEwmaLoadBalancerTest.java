@@ -1,0 +1,190 @@
+package io.github.kubegrpclb.core;
+
+import static io.grpc.ConnectivityState.READY;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.github.kubegrpclb.testing.FakeClock;
+import io.github.kubegrpclb.testing.FakeHelper;
+import io.grpc.ClientStreamTracer;
+import io.grpc.EquivalentAddressGroup;
+import io.grpc.LoadBalancer.PickResult;
+import io.grpc.LoadBalancer.ResolvedAddresses;
+import io.grpc.LoadBalancer.Subchannel;
+import io.grpc.Metadata;
+import io.grpc.Status;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+class PeakEwmaLoadBalancerTest {
+  private final FakeHelper helper = new FakeHelper();
+  private final FakeClock clock = new FakeClock();
+  private final Random random = new Random(42);
+  private final PeakEwmaLoadBalancer balancer =
+      new PeakEwmaLoadBalancer(helper, clock.ticker(), random::nextInt);
+
+  @AfterEach
+  void noErrorsInSyncContext() {
+    helper.checkNoErrors();
+  }
+
+  private void acceptReady(List<EquivalentAddressGroup> groups, PeakEwmaConfig config) {
+    helper.run(
+        () ->
+            balancer.acceptResolvedAddresses(
+                ResolvedAddresses.newBuilder()
+                    .setAddresses(groups)
+                    .setLoadBalancingPolicyConfig(config)
+                    .build()));
+    helper.createdSubchannels().forEach(sc -> sc.deliver(READY));
+  }
+
+  /** Runs one RPC through the picked endpoint's tracer, taking {@code latency} of fake time. */
+  private Subchannel rpc(Map<Subchannel, Duration> latency, Status outcome) {
+    PickResult result = helper.picker().pickSubchannel(null);
+    ClientStreamTracer tracer =
+        result
+            .getStreamTracerFactory()
+            .newClientStreamTracer(
+                ClientStreamTracer.StreamInfo.newBuilder().build(), new Metadata());
+    clock.forward(latency.getOrDefault(result.getSubchannel(), Duration.ofMillis(1)));
+    if (outcome.isOk()) {
+      tracer.inboundMessage(0);
+    }
+    tracer.streamClosed(outcome);
+    return result.getSubchannel();
+  }
+
+  @Test
+  void slowEndpoint_getsFewPicks() {
+    acceptReady(KubeRoundRobinLoadBalancerTest.endpoints(0, 5), PeakEwmaConfig.defaults());
+    Subchannel slow = helper.subchannelFor(KubeRoundRobinLoadBalancerTest.endpoint(0));
+    Map<Subchannel, Duration> latency = Map.of(slow, Duration.ofMillis(50));
+
+    Map<Subchannel, Integer> counts = new HashMap<>();
+    for (int i = 0; i < 2000; i++) {
+      counts.merge(rpc(latency, Status.OK), 1, Integer::sum);
+    }
+
+    assertThat(counts.getOrDefault(slow, 0)).isLessThan(20);
+    assertThat(counts).hasSize(5);
+  }
+
+  @Test
+  void failingEndpoint_failuresCountAgainstIt() {
+    acceptReady(KubeRoundRobinLoadBalancerTest.endpoints(0, 3), PeakEwmaConfig.defaults());
+    Subchannel failing = helper.subchannelFor(KubeRoundRobinLoadBalancerTest.endpoint(1));
+
+    Map<Subchannel, Integer> counts = new HashMap<>();
+    for (int i = 0; i < 1000; i++) {
+      PickResult result = helper.picker().pickSubchannel(null);
+      Status outcome =
+          result.getSubchannel() == failing ? Status.UNAVAILABLE : Status.OK; // fails in 1 ms
+      ClientStreamTracer tracer =
+          result
+              .getStreamTracerFactory()
+              .newClientStreamTracer(
+                  ClientStreamTracer.StreamInfo.newBuilder().build(), new Metadata());
+      clock.forward(Duration.ofMillis(1));
+      tracer.streamClosed(outcome);
+      counts.merge(result.getSubchannel(), 1, Integer::sum);
+    }
+
+    assertThat(counts.getOrDefault(failing, 0)).isLessThan(10);
+  }
+
+  @Test
+  void inFlightRpcs_raiseTheCost() {
+    acceptReady(KubeRoundRobinLoadBalancerTest.endpoints(0, 2), PeakEwmaConfig.defaults());
+    PickResult first = helper.picker().pickSubchannel(null);
+    // Hold one RPC open on the first pick: every following pick must avoid that endpoint.
+    first
+        .getStreamTracerFactory()
+        .newClientStreamTracer(ClientStreamTracer.StreamInfo.newBuilder().build(), new Metadata());
+
+    for (int i = 0; i < 20; i++) {
+      assertThat(helper.picker().pickSubchannel(null).getSubchannel())
+          .isNotSameAs(first.getSubchannel());
+    }
+  }
+
+  @Test
+  void choiceCountThree_comparesDistinctEndpoints_mostLoadedNeverPicked() {
+    PeakEwmaConfig three = PeakEwmaConfig.builder().choiceCount(3).build();
+    acceptReady(KubeRoundRobinLoadBalancerTest.endpoints(0, 4), three);
+    // Endpoint i holds 3 - i RPCs open. Three distinct candidates out of four always include a
+    // cheaper endpoint than endpoint 0; sampling with replacement would sometimes draw only it.
+    Map<Subchannel, ClientStreamTracer.Factory> factories = tracerFactories(4);
+    for (int i = 0; i < 4; i++) {
+      Subchannel subchannel = helper.subchannelFor(KubeRoundRobinLoadBalancerTest.endpoint(i));
+      for (int open = 0; open < 3 - i; open++) {
+        factories
+            .get(subchannel)
+            .newClientStreamTracer(
+                ClientStreamTracer.StreamInfo.newBuilder().build(), new Metadata());
+      }
+    }
+    Subchannel mostLoaded = helper.subchannelFor(KubeRoundRobinLoadBalancerTest.endpoint(0));
+    Subchannel idle = helper.subchannelFor(KubeRoundRobinLoadBalancerTest.endpoint(3));
+
+    Map<Subchannel, Integer> counts = new HashMap<>();
+    for (int i = 0; i < 400; i++) {
+      counts.merge(helper.picker().pickSubchannel(null).getSubchannel(), 1, Integer::sum);
+    }
+
+    assertThat(counts).doesNotContainKey(mostLoaded);
+    assertThat(counts.get(idle)).isBetween(250, 350); // drawn in 3 of 4 candidate sets
+  }
+
+  /** Picks (which changes nothing) until every endpoint's tracer factory has been seen. */
+  private Map<Subchannel, ClientStreamTracer.Factory> tracerFactories(int endpoints) {
+    Map<Subchannel, ClientStreamTracer.Factory> factories = new HashMap<>();
+    for (int i = 0; i < 1000 && factories.size() < endpoints; i++) {
+      PickResult result = helper.picker().pickSubchannel(null);
+      factories.put(result.getSubchannel(), result.getStreamTracerFactory());
+    }
+    assertThat(factories).hasSize(endpoints);
+    return factories;
+  }
+
+  @Test
+  void endpointLoad_firstSampleReplacesTheDefault() {
+    double tau = Duration.ofSeconds(10).toNanos();
+    EndpointLoad load = new EndpointLoad(Duration.ofMillis(30).toNanos(), 0);
+    assertThat(load.estimateNanos(0, tau)).isEqualTo(30e6);
+
+    load.observe(Duration.ofMillis(2).toNanos(), 1, tau);
+
+    assertThat(load.estimateNanos(1, tau)).isEqualTo(2e6);
+  }
+
+  @Test
+  void endpointLoad_peakJumpsUpAtOnceAndDecaysDown() {
+    double tau = Duration.ofSeconds(10).toNanos();
+    EndpointLoad load = new EndpointLoad(Duration.ofMillis(30).toNanos(), 0);
+
+    load.observe(Duration.ofMillis(100).toNanos(), 0, tau);
+    assertThat(load.estimateNanos(0, tau)).isEqualTo(100e6);
+    load.observe(Duration.ofMillis(200).toNanos(), 0, tau);
+    assertThat(load.estimateNanos(0, tau)).isEqualTo(200e6);
+    load.observe(Duration.ofMillis(100).toNanos(), 0, tau);
+    assertThat(load.estimateNanos(0, tau)).isEqualTo(200e6);
+
+    // A lower sample 10 s later weighs 1 - 1/e.
+    long tenSeconds = Duration.ofSeconds(10).toNanos();
+    load.observe(Duration.ofMillis(10).toNanos(), tenSeconds, tau);
+    double expected = 200e6 * Math.exp(-1) + 10e6 * (1 - Math.exp(-1));
+    assertThat(load.estimateNanos(tenSeconds, tau)).isCloseTo(expected, within(1.0));
+
+    // Idle time decays the cost toward zero.
+    assertThat(load.cost(2 * tenSeconds, tau)).isCloseTo(expected * Math.exp(-1), within(1.0));
+  }
+
+  private static org.assertj.core.data.Offset<Double> within(double offset) {
+    return org.assertj.core.data.Offset.offset(offset);
+  }
+}

@@ -1,0 +1,198 @@
+package io.github.kubegrpclb.testing;
+
+import io.grpc.Metadata;
+import io.grpc.Server;
+import io.grpc.ServerCall;
+import io.grpc.ServerCallHandler;
+import io.grpc.ServerInterceptor;
+import io.grpc.ServerInterceptors;
+import io.grpc.ServerServiceDefinition;
+import io.grpc.Status;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.protobuf.services.HealthStatusManager;
+import io.grpc.stub.ServerCalls;
+import io.grpc.stub.StreamObserver;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * One "pod": a real gRPC server (grpc-netty-shaded) on its own loopback address, serving {@link
+ * PodService} and the standard health service. Tests can slow it down, make a share of calls fail,
+ * make it send GOAWAY, crash it and restart it on the same address.
+ *
+ * <p>Thread-safe: behaviour knobs are atomics read per call; lifecycle methods are synchronized.
+ */
+public final class LoopbackPod implements AutoCloseable {
+  /** Response header carrying the serving pod's name. */
+  public static final Metadata.Key<String> POD_HEADER =
+      Metadata.Key.of("x-kubegrpclb-pod", Metadata.ASCII_STRING_MARSHALLER);
+
+  private final String name;
+  private final InetSocketAddress address;
+  private final ScheduledExecutorService timer;
+  private final AtomicLong latencyNanos = new AtomicLong();
+  private final AtomicLong failurePercent = new AtomicLong();
+  private final AtomicLong calls = new AtomicLong();
+  private final AtomicLong served = new AtomicLong();
+  private Server server;
+
+  LoopbackPod(String name, InetSocketAddress address, ScheduledExecutorService timer)
+      throws IOException {
+    this.name = name;
+    this.address = address;
+    this.timer = timer;
+    this.server = newServer().start();
+  }
+
+  public String name() {
+    return name;
+  }
+
+  /** The address the pod listens on, e.g. 127.0.0.11:port. */
+  public InetSocketAddress address() {
+    return address;
+  }
+
+  /** Adds {@code latency} before every response (zero to remove). */
+  public void setLatency(Duration latency) {
+    latencyNanos.set(latency.toNanos());
+  }
+
+  /** Fails {@code percent} of calls with UNAVAILABLE, evenly spread (0 to 100). */
+  public void setFailurePercent(int percent) {
+    if (percent < 0 || percent > 100) {
+      throw new IllegalArgumentException("percent: " + percent + " (expected: 0..100)");
+    }
+    failurePercent.set(percent);
+  }
+
+  /** Calls received (including failed ones) since start. */
+  public long calls() {
+    return calls.get();
+  }
+
+  /** Calls answered successfully since start. */
+  public long served() {
+    return served.get();
+  }
+
+  /** Zeroes the call counters. */
+  public void resetCounters() {
+    calls.set(0);
+    served.set(0);
+  }
+
+  public synchronized boolean isRunning() {
+    return server != null && !server.isShutdown();
+  }
+
+  /** Crashes the pod: closes every connection at once, failing in-flight calls. */
+  public synchronized void stop() {
+    if (server != null) {
+      server.shutdownNow();
+      awaitTermination(server);
+      server = null;
+    }
+  }
+
+  /** Starts the pod again on the same address (after {@link #stop}). */
+  public synchronized void restart() {
+    if (server == null) {
+      try {
+        server = newServer().start();
+      } catch (IOException e) {
+        throw new UncheckedIOException("restart of " + name + " on " + address + " failed", e);
+      }
+    }
+  }
+
+  /**
+   * Sends GOAWAY on every connection and lets in-flight calls finish, then listens again on the
+   * same address, as a server with MAX_CONNECTION_AGE or a graceful restart does.
+   */
+  public synchronized void goAway() {
+    if (server != null) {
+      server.shutdown();
+      awaitTermination(server);
+      server = null;
+    }
+    restart();
+  }
+
+  @Override
+  public void close() {
+    stop();
+  }
+
+  private static void awaitTermination(Server server) {
+    try {
+      if (!server.awaitTermination(10, TimeUnit.SECONDS)) {
+        server.shutdownNow();
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  private Server newServer() {
+    HealthStatusManager health = new HealthStatusManager();
+    ServerServiceDefinition pod =
+        ServerServiceDefinition.builder(PodService.SERVICE_NAME)
+            .addMethod(PodService.WHOAMI, ServerCalls.asyncUnaryCall(this::whoami))
+            .build();
+    return NettyServerBuilder.forAddress(address)
+        .addService(ServerInterceptors.intercept(pod, new PodHeader()))
+        .addService(health.getHealthService())
+        .build();
+  }
+
+  private void whoami(String request, StreamObserver<String> response) {
+    long n = calls.incrementAndGet();
+    long percent = failurePercent.get();
+    // Call n fails when the running count of failures due, n * percent / 100, steps up.
+    if (percent > 0 && (n * percent) / 100 != ((n - 1) * percent) / 100) {
+      response.onError(
+          Status.UNAVAILABLE.withDescription(name + " failed this call on purpose").asException());
+      return;
+    }
+    long latency = latencyNanos.get();
+    if (latency > 0) {
+      timer.schedule(() -> reply(response), latency, TimeUnit.NANOSECONDS);
+    } else {
+      reply(response);
+    }
+  }
+
+  private void reply(StreamObserver<String> response) {
+    served.incrementAndGet();
+    response.onNext(name);
+    response.onCompleted();
+  }
+
+  @Override
+  public String toString() {
+    return name + "@" + address.getAddress().getHostAddress() + ":" + address.getPort();
+  }
+
+  /** Adds {@link #POD_HEADER} to every response, as the examples' server interceptor does. */
+  private final class PodHeader implements ServerInterceptor {
+    @Override
+    public <ReqT, RespT> ServerCall.Listener<ReqT> interceptCall(
+        ServerCall<ReqT, RespT> call, Metadata headers, ServerCallHandler<ReqT, RespT> next) {
+      return next.startCall(
+          new io.grpc.ForwardingServerCall.SimpleForwardingServerCall<ReqT, RespT>(call) {
+            @Override
+            public void sendHeaders(Metadata responseHeaders) {
+              responseHeaders.put(POD_HEADER, name);
+              super.sendHeaders(responseHeaders);
+            }
+          },
+          headers);
+    }
+  }
+}

@@ -1,0 +1,62 @@
+package io.github.kubegrpclb.testing;
+
+import io.grpc.CallOptions;
+import io.grpc.Channel;
+import io.grpc.MethodDescriptor;
+import io.grpc.stub.ClientCalls;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * The small gRPC service every {@link LoopbackPod} serves: {@code kubegrpclb.testing.Pod/Whoami}
+ * answers with the pod's name. Hand-written marshallers (UTF-8 strings) keep it free of generated
+ * code. Stateless and thread-safe.
+ */
+public final class PodService {
+  /** Full service name. */
+  public static final String SERVICE_NAME = "kubegrpclb.testing.Pod";
+
+  /** Unary: request is any string (echoed nowhere), response is the serving pod's name. */
+  public static final MethodDescriptor<String, String> WHOAMI =
+      MethodDescriptor.<String, String>newBuilder()
+          .setType(MethodDescriptor.MethodType.UNARY)
+          .setFullMethodName(MethodDescriptor.generateFullMethodName(SERVICE_NAME, "Whoami"))
+          .setRequestMarshaller(StringMarshaller.INSTANCE)
+          .setResponseMarshaller(StringMarshaller.INSTANCE)
+          .setSampledToLocalTracing(false)
+          .build();
+
+  private PodService() {}
+
+  /** Calls Whoami and returns the name of the pod that served it; throws on RPC failure. */
+  public static String whoami(Channel channel, CallOptions options) {
+    return ClientCalls.blockingUnaryCall(channel, WHOAMI, options, "");
+  }
+
+  /** Calls Whoami with default call options. */
+  public static String whoami(Channel channel) {
+    return whoami(channel, CallOptions.DEFAULT);
+  }
+
+  /** UTF-8 string marshaller. */
+  static final class StringMarshaller implements MethodDescriptor.Marshaller<String> {
+    static final StringMarshaller INSTANCE = new StringMarshaller();
+
+    @Override
+    public InputStream stream(String value) {
+      return new ByteArrayInputStream(value.getBytes(StandardCharsets.UTF_8));
+    }
+
+    @Override
+    public String parse(InputStream stream) {
+      try {
+        return new String(stream.readAllBytes(), StandardCharsets.UTF_8);
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    }
+  }
+}
