@@ -18,8 +18,10 @@ final class EndpointLoad {
    * gradual. Reading the cost also decays the estimate toward zero over idle time, so an
    * endpoint that stopped getting traffic because it was slow is eventually probed again.
    * cost = estimate * (inFlight + 1): latency times queue depth.
-   * The default RTT is only a prior: the first real sample replaces it, so a 30 ms default does
-   * not linger for tau seconds over endpoints that answer in 1 ms.
+   * An endpoint with no sample yet is probed first, as Finagle does: it costs 0 while idle, and
+   * the default RTT times (inFlight + 1) while its first RPCs are out, so a new pod gets a few
+   * probes at once, not a flood. The first real sample then replaces the default, so a 30 ms
+   * default neither lingers for tau over pods that answer in 1 ms nor starves a new pod.
    */
   private final AtomicInteger inFlight = new AtomicInteger();
   private final AtomicReference<Estimate> estimate;
@@ -31,7 +33,11 @@ final class EndpointLoad {
   /** The cost P2C compares; lower is better. Allocates nothing. */
   double cost(long nowNanos, double decayNanos) {
     Estimate e = estimate.get();
-    return decayed(e, nowNanos, decayNanos) * (inFlight.get() + 1);
+    int pending = inFlight.get();
+    if (!e.measured && pending == 0) {
+      return 0;
+    }
+    return decayed(e, nowNanos, decayNanos) * (pending + 1);
   }
 
   /** Latency estimate in nanoseconds as of {@code nowNanos}, decayed over idle time. */

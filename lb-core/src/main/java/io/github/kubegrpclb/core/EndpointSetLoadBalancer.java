@@ -170,6 +170,7 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
   private void updateBalancingState() {
     List<Endpoint<T>> connected = new ArrayList<>();
     boolean connecting = false;
+    boolean readyConnecting = false;
     int failed = 0;
     Endpoint<T> lastFailed = null;
     for (Endpoint<T> endpoint : endpoints.values()) {
@@ -178,13 +179,15 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
         connected.add(endpoint);
       } else if (state == CONNECTING || state == IDLE) {
         connecting = true;
+        readyConnecting |= endpoint.condition() == EndpointCondition.READY;
       } else if (state == TRANSIENT_FAILURE) {
         failed++;
         lastFailed = endpoint;
       }
     }
-    if (!connected.isEmpty()) {
-      updateState(READY, readyPicker(Rotation.select(connected, clientZone)));
+    List<Endpoint<T>> rotation = Rotation.select(connected, readyConnecting, clientZone);
+    if (!rotation.isEmpty()) {
+      updateState(READY, readyPicker(rotation));
     } else if (connecting) {
       updateState(CONNECTING, BufferPicker.INSTANCE);
     } else if (lastFailed != null) {

@@ -20,8 +20,8 @@ import java.util.Set;
  *   <caption>Fields</caption>
  *   <tr><th>JSON field</th><th>default</th><th>meaning</th></tr>
  *   <tr><td>{@code decay}</td><td>"10s"</td><td>time constant of the exponential decay</td></tr>
- *   <tr><td>{@code defaultRtt}</td><td>"0.030s"</td><td>estimate of an endpoint with no
- *       samples yet</td></tr>
+ *   <tr><td>{@code defaultRtt}</td><td>"0.030s"</td><td>estimate of an endpoint whose first
+ *       RPCs are still in flight (an idle endpoint with no sample is probed first)</td></tr>
  *   <tr><td>{@code failurePenalty}</td><td>"1s"</td><td>latency sample recorded for an RPC that
  *       failed with a server-side error</td></tr>
  *   <tr><td>{@code choiceCount}</td><td>2</td><td>endpoints compared per pick (2..10)</td></tr>
@@ -148,7 +148,10 @@ public final class PeakEwmaConfig {
       return this;
     }
 
-    /** Latency estimate of an endpoint before its first sample (Linkerd: 30 ms). */
+    /**
+     * Latency estimate of an endpoint while its first RPCs are in flight (Linkerd: 30 ms). An
+     * endpoint with no sample and nothing in flight costs zero, so a new pod is probed at once.
+     */
     public Builder defaultRtt(Duration defaultRtt) {
       this.defaultRtt = positive("defaultRtt", defaultRtt);
       return this;

@@ -20,9 +20,12 @@ final class Rotation {
    * Returns the endpoints to pick from, a subset of {@code connected} in the same order.
    *
    * @param connected endpoints whose subchannel is READY
+   * @param readyConnecting whether an endpoint with condition READY is still connecting; if so, and
+   *     none is connected, the result is empty (wait for it rather than use the fallback)
    * @param clientZone the client's zone, or null when unknown
    */
-  static <T> List<Endpoint<T>> select(List<Endpoint<T>> connected, String clientZone) {
+  static <T> List<Endpoint<T>> select(
+      List<Endpoint<T>> connected, boolean readyConnecting, String clientZone) {
     List<Endpoint<T>> ready = new ArrayList<>(connected.size());
     for (Endpoint<T> endpoint : connected) {
       if (endpoint.condition() == EndpointCondition.READY) {
@@ -30,7 +33,7 @@ final class Rotation {
       }
     }
     if (ready.isEmpty()) {
-      return connected;
+      return readyConnecting ? List.of() : connected;
     }
     return clientZone == null ? ready : preferZone(ready, clientZone);
   }

@@ -189,6 +189,18 @@ class KubeRoundRobinLoadBalancerTest {
   }
 
   @Test
+  void terminatingServing_notUsedWhileAReadyEndpointIsStillConnecting() {
+    accept(List.of(endpoint(0), endpoint(1, EndpointCondition.TERMINATING_SERVING, Set.of())));
+    helper.subchannelFor(endpoint(1)).deliver(READY);
+
+    assertThat(helper.state()).isEqualTo(CONNECTING);
+    assertThat(helper.picker().pickSubchannel(null).hasResult()).isFalse();
+
+    helper.subchannelFor(endpoint(0)).deliver(TRANSIENT_FAILURE);
+    assertThat(pickCounts(5)).containsOnlyKeys(helper.subchannelFor(endpoint(1)));
+  }
+
+  @Test
   void zoneHints_clientZoneKnown_prefersHintedEndpointsAndFallsBack() {
     Attributes inZoneA =
         Attributes.newBuilder().set(EndpointAttributes.CLIENT_ZONE, "zone-a").build();

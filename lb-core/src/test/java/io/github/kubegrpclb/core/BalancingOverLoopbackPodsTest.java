@@ -1,0 +1,167 @@
+package io.github.kubegrpclb.core;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.github.kubegrpclb.testing.LoopbackPod;
+import io.github.kubegrpclb.testing.LoopbackPods;
+import io.github.kubegrpclb.testing.ManualNameResolverProvider;
+import io.github.kubegrpclb.testing.RpcLoad;
+import io.github.kubegrpclb.testing.ServiceConfigs;
+import io.grpc.CallOptions;
+import io.grpc.EquivalentAddressGroup;
+import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/** Both policies end to end: a real channel over real gRPC servers on loopback addresses. */
+class BalancingOverLoopbackPodsTest {
+  private static final CallOptions WAIT_FOR_READY = CallOptions.DEFAULT.withWaitForReady();
+
+  private final List<AutoCloseable> cleanup = new ArrayList<>();
+
+  @AfterEach
+  void closeAll() throws Exception {
+    for (int i = cleanup.size() - 1; i >= 0; i--) {
+      cleanup.get(i).close();
+    }
+  }
+
+  private LoopbackPods pods(int count) {
+    LoopbackPods pods = LoopbackPods.start(count);
+    cleanup.add(pods);
+    return pods;
+  }
+
+  private ManagedChannel channel(ManualNameResolverProvider resolver, Map<String, ?> config) {
+    ManagedChannel channel = resolver.channelBuilder().defaultServiceConfig(config).build();
+    cleanup.add(() -> channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS));
+    return channel;
+  }
+
+  private ManagedChannel channel(LoopbackPods pods, String policy) {
+    return channel(
+        new ManualNameResolverProvider(pods.addressGroups()),
+        ServiceConfigs.policyWithRetries(policy));
+  }
+
+  private static List<String> names(LoopbackPods pods) {
+    return pods.all().stream().map(LoopbackPod::name).toList();
+  }
+
+  @Test
+  void kubeRoundRobin_10000Rpcs_everyPodServedWithin5Percent() {
+    LoopbackPods pods = pods(5);
+    ManagedChannel channel = channel(pods, "kube_round_robin");
+
+    RpcLoad.Result result = RpcLoad.run(channel, 10_000, 4, WAIT_FOR_READY);
+
+    assertThat(result.failures()).as("%s", result).isZero();
+    assertThat(result.maxMinRatio(names(pods))).as("%s", result).isLessThanOrEqualTo(1.05);
+  }
+
+  @Test
+  void peakEwma_10000Rpcs_everyPodServed() {
+    LoopbackPods pods = pods(5);
+    ManagedChannel channel = channel(pods, "peak_ewma");
+
+    RpcLoad.Result result = RpcLoad.run(channel, 10_000, 4, WAIT_FOR_READY);
+
+    assertThat(result.failures()).as("%s", result).isZero();
+    assertThat(result.perPod()).as("%s", result).containsOnlyKeys(names(pods));
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"kube_round_robin", "peak_ewma"})
+  void podStoppedMidRun_noRpcFails_andPodRejoinsWhenRestarted(String policy) {
+    LoopbackPods pods = pods(5);
+    ManagedChannel channel = channel(pods, policy);
+    LoopbackPod victim = pods.get(2);
+    RpcLoad.run(channel, 500, 2, WAIT_FOR_READY); // all connections up
+
+    try (RpcLoad load = RpcLoad.start(channel, 2, WAIT_FOR_READY)) {
+      await().atMost(Duration.ofSeconds(10)).until(() -> load.snapshot().succeeded() > 500);
+      victim.stop(); // an RPC in flight on the victim right now may fail: that is detection
+      long afterStop = load.snapshot().succeeded();
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .until(() -> load.snapshot().succeeded() > afterStop + 500);
+      load.reset();
+      await().atMost(Duration.ofSeconds(10)).until(() -> load.snapshot().succeeded() > 2000);
+      assertThat(load.snapshot().served(victim.name())).isZero();
+
+      victim.restart();
+      await().atMost(Duration.ofSeconds(30)).until(() -> load.snapshot().served(victim.name()) > 0);
+      assertThat(load.snapshot().failures()).as("%s", load.snapshot()).isZero();
+    }
+  }
+
+  @Test
+  void peakEwma_onePodSlowedBy50ms_getsUnder10PercentOf2000Rpcs_roundRobinGivesItAFifth() {
+    LoopbackPods pods = pods(5);
+    LoopbackPod slow = pods.get(0);
+    slow.setLatency(Duration.ofMillis(50));
+
+    RpcLoad.Result ewma = RpcLoad.run(channel(pods, "peak_ewma"), 2000, 4, WAIT_FOR_READY);
+    RpcLoad.Result roundRobin =
+        RpcLoad.run(channel(pods, "kube_round_robin"), 2000, 4, WAIT_FOR_READY);
+
+    assertThat(ewma.share(slow.name())).as("peak_ewma %s", ewma).isLessThan(0.10);
+    assertThat(roundRobin.share(slow.name())).as("round robin %s", roundRobin).isGreaterThan(0.15);
+    assertThat(ewma.latencyPercentile(0.99))
+        .as("peak_ewma p99, round robin p99 %s", roundRobin.latencyPercentile(0.99))
+        .isLessThan(roundRobin.latencyPercentile(0.99));
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"kube_round_robin", "peak_ewma"})
+  void terminatingServingPods_getTrafficOnlyWhenNoReadyPodExists(String policy) {
+    LoopbackPods pods = pods(3);
+    List<EquivalentAddressGroup> groups = pods.addressGroups();
+    EquivalentAddressGroup terminating =
+        new EquivalentAddressGroup(
+            groups.get(2).getAddresses(),
+            EndpointAttributes.of(EndpointCondition.TERMINATING_SERVING, null, Set.of()));
+    ManualNameResolverProvider resolver =
+        new ManualNameResolverProvider(List.of(groups.get(0), groups.get(1), terminating));
+    ManagedChannel channel = channel(resolver, ServiceConfigs.policyWithRetries(policy));
+
+    RpcLoad.Result mixed = RpcLoad.run(channel, 600, 2, WAIT_FOR_READY);
+    assertThat(mixed.served("pod-2")).as("%s", mixed).isZero();
+    assertThat(mixed.succeeded()).as("%s", mixed).isEqualTo(600);
+
+    EquivalentAddressGroup stillTerminating =
+        new EquivalentAddressGroup(groups.get(1).getAddresses(), terminating.getAttributes());
+    resolver.update(List.of(stillTerminating, terminating));
+    RpcLoad.Result fallback = RpcLoad.run(channel, 600, 2, WAIT_FOR_READY);
+    assertThat(fallback.perPod()).as("%s", fallback).containsOnlyKeys("pod-1", "pod-2");
+  }
+
+  @Test
+  void allPodsDown_rpcFailsFastWithStatusNamingTheFailures() {
+    LoopbackPods pods = pods(2);
+    ManagedChannel channel = channel(pods, "kube_round_robin");
+    RpcLoad.run(channel, 10, 1, WAIT_FOR_READY);
+    pods.all().forEach(LoopbackPod::stop);
+
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .untilAsserted(
+            () -> {
+              RpcLoad.Result result = RpcLoad.run(channel, 1, 1, CallOptions.DEFAULT);
+              assertThat(result.failureSamples()).hasSize(1);
+              Status status = result.failureSamples().get(0);
+              assertThat(status.getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+              assertThat(status.getDescription()).contains("all 2 of 2 endpoints");
+            });
+  }
+}

@@ -1,0 +1,38 @@
+package io.github.kubegrpclb.testing;
+
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Service configs as tests and examples pass them to {@code defaultServiceConfig}: a policy, and
+ * the retry policy a user would add so an RPC caught on a crashing pod is retried elsewhere.
+ */
+public final class ServiceConfigs {
+  private ServiceConfigs() {}
+
+  /** {@code {"loadBalancingConfig":[{policy:{}}]}}. */
+  public static Map<String, ?> policy(String policy) {
+    return Map.of("loadBalancingConfig", List.of(Map.of(policy, Map.of())));
+  }
+
+  /** The policy plus, for every method, up to 5 attempts on UNAVAILABLE. */
+  public static Map<String, ?> policyWithRetries(String policy) {
+    Map<String, ?> retryPolicy =
+        Map.of(
+            "maxAttempts",
+            5.0,
+            "initialBackoff",
+            "0.01s",
+            "maxBackoff",
+            "0.1s",
+            "backoffMultiplier",
+            2.0,
+            "retryableStatusCodes",
+            List.of("UNAVAILABLE"));
+    return Map.of(
+        "loadBalancingConfig",
+        List.of(Map.of(policy, Map.of())),
+        "methodConfig",
+        List.of(Map.of("name", List.of(Map.of()), "retryPolicy", retryPolicy)));
+  }
+}
