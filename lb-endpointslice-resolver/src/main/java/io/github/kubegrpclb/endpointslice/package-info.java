@@ -1,2 +1,4 @@
-/** Placeholder for the lb-endpointslice-resolver module; see the module's issue for what lands here. */
+/**
+ * Placeholder for the lb-endpointslice-resolver module; see the module's issue for what lands here.
+ */
 package io.github.kubegrpclb.endpointslice;
