@@ -39,6 +39,14 @@ public final class EndpointAttributes {
   public static final Attributes.Key<String> CLIENT_ZONE =
       Attributes.Key.create("io.github.kubegrpclb.client.zone");
 
+  /**
+   * Per resolution result: the resolver's explanation of the endpoint set, e.g. why it is empty
+   * ({@code "my-svc.my-ns.svc.cluster.local: NXDOMAIN (no ready pod?)"}). Balancers put it in the
+   * status of failed RPCs.
+   */
+  public static final Attributes.Key<String> RESOLUTION_NOTE =
+      Attributes.Key.create("io.github.kubegrpclb.resolution.note");
+
   private EndpointAttributes() {}
 
   /**

@@ -59,13 +59,13 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
   public Status acceptResolvedAddresses(ResolvedAddresses resolvedAddresses) {
     List<EquivalentAddressGroup> groups = resolvedAddresses.getAddresses();
     if (groups.isEmpty()) {
+      String note = resolvedAddresses.getAttributes().get(EndpointAttributes.RESOLUTION_NOTE);
       Status status =
           Status.UNAVAILABLE.withDescription(
               policyName
                   + ": the name resolver returned no endpoints for "
                   + helper.getAuthority()
-                  + " (no ready pod?); attributes="
-                  + resolvedAddresses.getAttributes());
+                  + (note == null ? " (no ready pod?)" : ": " + note));
       shutdownEndpoints();
       updateState(TRANSIENT_FAILURE, new ErrorPicker(status));
       return status;

@@ -1,0 +1,242 @@
+package io.github.kubegrpclb.dns;
+
+import io.github.kubegrpclb.core.EndpointAttributes;
+import io.github.kubegrpclb.core.EndpointCondition;
+import io.grpc.Attributes;
+import io.grpc.ChannelLogger;
+import io.grpc.ChannelLogger.ChannelLogLevel;
+import io.grpc.EquivalentAddressGroup;
+import io.grpc.NameResolver;
+import io.grpc.Status;
+import io.grpc.StatusOr;
+import io.grpc.SynchronizationContext;
+import io.grpc.SynchronizationContext.ScheduledHandle;
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.function.DoubleSupplier;
+import java.util.function.LongSupplier;
+
+/**
+ * Resolves a headless Service to one address per ready pod and keeps it fresh: re-queries when the
+ * smallest TTL expires (clamped to [ttlFloor, ttlCap]), and at once when the balancer reports a
+ * failed connection (at most once per refreshInterval). A transient DNS failure keeps the last good
+ * addresses and retries with backoff; an authoritative "no such name/record" publishes an empty set
+ * with a note naming the host.
+ *
+ * <p>All state is confined to the channel's SynchronizationContext; DNS answers arrive on dnsjava's
+ * threads and hop into it. Timers run on the channel's shared scheduler: no thread per channel.
+ */
+final class HeadlessDnsNameResolver extends NameResolver {
+  private static final Attributes ENDPOINT_ATTRIBUTES =
+      EndpointAttributes.of(EndpointCondition.READY, null, Set.of());
+
+  private final HeadlessTarget target;
+  private final HeadlessDnsOptions options;
+  private final DnsLookup lookup;
+  private final ConfigOrError serviceConfig;
+  private final SynchronizationContext syncContext;
+  private final ScheduledExecutorService scheduler;
+  private final LongSupplier nanoClock;
+  private final DoubleSupplier jitter;
+  private final ChannelLogger logger;
+
+  private Listener2 listener;
+  private boolean shutdown;
+  private boolean resolving;
+  private boolean refreshWanted;
+  private long lastStartNanos;
+  private ScheduledHandle nextResolution;
+  private long scheduledAtNanos;
+  private int consecutiveFailures;
+  private List<EquivalentAddressGroup> published;
+
+  /**
+   * @param jitter returns a uniform double in [0, 1) for backoff jitter
+   */
+  HeadlessDnsNameResolver(
+      HeadlessTarget target,
+      HeadlessDnsOptions options,
+      DnsLookup lookup,
+      ConfigOrError serviceConfig,
+      SynchronizationContext syncContext,
+      ScheduledExecutorService scheduler,
+      LongSupplier nanoClock,
+      DoubleSupplier jitter,
+      ChannelLogger logger) {
+    this.target = target;
+    this.options = options;
+    this.lookup = lookup;
+    this.serviceConfig = serviceConfig;
+    this.syncContext = syncContext;
+    this.scheduler = scheduler;
+    this.nanoClock = nanoClock;
+    this.jitter = jitter;
+    this.logger = logger;
+  }
+
+  @Override
+  public String getServiceAuthority() {
+    return target.serviceAuthority();
+  }
+
+  @Override
+  public void start(Listener2 listener) {
+    if (this.listener != null) {
+      throw new IllegalStateException("already started");
+    }
+    this.listener = listener;
+    resolve();
+  }
+
+  /** A connection failed: re-resolve now, or as soon as the rate limit allows. */
+  @Override
+  public void refresh() {
+    if (shutdown || listener == null) {
+      return;
+    }
+    if (resolving) {
+      refreshWanted = true;
+      return;
+    }
+    long now = nanoClock.getAsLong();
+    long allowedAt = lastStartNanos + options.refreshInterval().toNanos();
+    if (allowedAt <= now) {
+      resolve();
+    } else if (nextResolution == null || scheduledAtNanos > allowedAt) {
+      schedule(allowedAt - now);
+    }
+  }
+
+  @Override
+  public void shutdown() {
+    shutdown = true;
+    cancelScheduled();
+  }
+
+  private void schedule(long delayNanos) {
+    cancelScheduled();
+    scheduledAtNanos = nanoClock.getAsLong() + delayNanos;
+    nextResolution =
+        syncContext.schedule(this::resolve, delayNanos, TimeUnit.NANOSECONDS, scheduler);
+  }
+
+  private void cancelScheduled() {
+    if (nextResolution != null) {
+      nextResolution.cancel();
+      nextResolution = null;
+    }
+  }
+
+  private void resolve() {
+    if (shutdown || resolving) {
+      return;
+    }
+    cancelScheduled();
+    resolving = true;
+    refreshWanted = false;
+    lastStartNanos = nanoClock.getAsLong();
+    lookup
+        .resolve(target)
+        .whenComplete((answer, error) -> syncContext.execute(() -> onAnswer(answer, error)));
+  }
+
+  private void onAnswer(DnsLookup.Answer answer, Throwable error) {
+    resolving = false;
+    if (shutdown) {
+      return;
+    }
+    long next;
+    if (error == null) {
+      consecutiveFailures = 0;
+      publish(answer.addresses, null);
+      next = clampTtl(answer.minTtlSeconds);
+    } else if (DnsLookup.isNotFound(error)) {
+      consecutiveFailures = 0;
+      String note = target.host + ": " + describe(error) + " (no ready pod?)";
+      logger.log(ChannelLogLevel.WARNING, "headless DNS: {0}", note);
+      publish(List.of(), note);
+      next = options.ttlFloor().toNanos();
+    } else {
+      consecutiveFailures++;
+      next = backoffNanos(consecutiveFailures);
+      String why = describe(error);
+      if (published == null) {
+        listener.onResult2(
+            ResolutionResult.newBuilder()
+                .setAddressesOrError(
+                    StatusOr.fromStatus(
+                        Status.UNAVAILABLE
+                            .withDescription(
+                                "headless DNS resolution of "
+                                    + target
+                                    + " failed: "
+                                    + why
+                                    + "; retrying in "
+                                    + TimeUnit.NANOSECONDS.toMillis(next)
+                                    + " ms")
+                            .withCause(DnsLookup.unwrap(error))))
+                .build());
+      } else {
+        logger.log(
+            ChannelLogLevel.WARNING,
+            "headless DNS: resolving {0} failed ({1}); keeping the last {2} addresses, retry in {3}"
+                + " ms",
+            target,
+            why,
+            published.size(),
+            TimeUnit.NANOSECONDS.toMillis(next));
+      }
+    }
+    if (refreshWanted) {
+      refreshWanted = false;
+      next = Math.min(next, Math.max(0, options.refreshInterval().toNanos()));
+    }
+    schedule(next);
+  }
+
+  private void publish(List<InetSocketAddress> addresses, String note) {
+    List<EquivalentAddressGroup> groups = new ArrayList<>(addresses.size());
+    for (InetSocketAddress address : addresses) {
+      groups.add(new EquivalentAddressGroup(address, ENDPOINT_ATTRIBUTES));
+    }
+    if (groups.equals(published) && !groups.isEmpty()) {
+      return; // nothing changed: no work for the balancer
+    }
+    published = List.copyOf(groups);
+    Attributes attributes =
+        note == null
+            ? Attributes.EMPTY
+            : Attributes.newBuilder().set(EndpointAttributes.RESOLUTION_NOTE, note).build();
+    ResolutionResult.Builder result =
+        ResolutionResult.newBuilder()
+            .setAddressesOrError(StatusOr.fromValue(published))
+            .setAttributes(attributes);
+    if (serviceConfig != null) {
+      result.setServiceConfig(serviceConfig);
+    }
+    logger.log(ChannelLogLevel.DEBUG, "headless DNS: {0} -> {1} addresses", target, groups.size());
+    listener.onResult2(result.build());
+  }
+
+  private long clampTtl(long ttlSeconds) {
+    long ttl = TimeUnit.SECONDS.toNanos(Math.min(ttlSeconds, Long.MAX_VALUE / 1_000_000_000L));
+    return Math.max(options.ttlFloor().toNanos(), Math.min(options.ttlCap().toNanos(), ttl));
+  }
+
+  /* Exponential backoff from ttlFloor, doubling, capped at ttlCap, with +-20 % jitter. */
+  private long backoffNanos(int failures) {
+    double base = options.ttlFloor().toNanos() * Math.pow(2, Math.min(failures - 1, 30));
+    double capped = Math.min(base, options.ttlCap().toNanos());
+    return (long) (capped * (0.8 + 0.4 * jitter.getAsDouble()));
+  }
+
+  private static String describe(Throwable error) {
+    Throwable cause = DnsLookup.unwrap(error);
+    String message = cause.getMessage();
+    return cause.getClass().getSimpleName() + (message == null ? "" : ": " + message);
+  }
+}

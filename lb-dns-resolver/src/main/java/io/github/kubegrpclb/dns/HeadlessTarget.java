@@ -1,0 +1,192 @@
+package io.github.kubegrpclb.dns;
+
+import io.github.kubegrpclb.core.internal.PolicySelection;
+import io.github.kubegrpclb.dns.HeadlessDnsOptions.AddressFamily;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.URLDecoder;
+import java.nio.charset.StandardCharsets;
+import java.util.Locale;
+import java.util.regex.Pattern;
+
+/**
+ * A parsed {@code headless://[dns-server[:port]]/host:(port|port-name)[?family=..&policy=..]}
+ * target. Immutable.
+ */
+final class HeadlessTarget {
+  static final String SCHEME = "headless";
+  static final String EXPECTED =
+      "expected headless://[dns-server-ip[:port]]/<host>:<pod-port or port-name>"
+          + "[?family=auto|ipv4|ipv6|both&policy=<lb policy>|channel],"
+          + " e.g. headless:///my-svc.my-ns.svc.cluster.local:grpc";
+
+  /** DNS label rules for host names; IANA service-name rules for port names. */
+  private static final Pattern HOST =
+      Pattern.compile("(?i)[a-z0-9_]([a-z0-9_-]{0,62})(\\.[a-z0-9_]([a-z0-9_-]{0,62}))*\\.?");
+
+  private static final Pattern PORT_NAME = Pattern.compile("[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?");
+
+  final String host;
+  final int port; // 0 when portName is set
+  final String portName;
+  final InetSocketAddress dnsServer; // null: the system's
+  final AddressFamily family;
+  final String policy;
+
+  private HeadlessTarget(
+      String host,
+      int port,
+      String portName,
+      InetSocketAddress dnsServer,
+      AddressFamily family,
+      String policy) {
+    this.host = host;
+    this.port = port;
+    this.portName = portName;
+    this.dnsServer = dnsServer;
+    this.family = family;
+    this.policy = policy;
+  }
+
+  /**
+   * Parses the parts of a target URI.
+   *
+   * @throws IllegalArgumentException naming the target, the problem and the expected form
+   */
+  static HeadlessTarget parse(
+      String target, String authority, String path, String rawQuery, HeadlessDnsOptions options) {
+    if (path == null || !path.startsWith("/") || path.length() < 2) {
+      throw bad(target, "no host in the path");
+    }
+    String hostPort = path.substring(1);
+    int colon = hostPort.lastIndexOf(':');
+    if (colon < 0) {
+      throw bad(
+          target,
+          "no port: with a headless Service the client dials the pod's port, not the Service"
+              + " port, so the target must name it");
+    }
+    String host = hostPort.substring(0, colon);
+    String portPart = hostPort.substring(colon + 1);
+    if (!HOST.matcher(host).matches()) {
+      throw bad(target, "'" + host + "' is not a DNS name");
+    }
+    int port = 0;
+    String portName = null;
+    if (!portPart.isEmpty() && portPart.chars().allMatch(Character::isDigit)) {
+      port = parsePort(target, portPart);
+    } else if (PORT_NAME.matcher(portPart).matches()) {
+      portName = portPart;
+    } else {
+      throw bad(target, "'" + portPart + "' is neither a port number nor a port name");
+    }
+
+    AddressFamily family = options.family();
+    String policy = options.policy() == null ? PolicySelection.DEFAULT_POLICY : options.policy();
+    if (rawQuery != null && !rawQuery.isEmpty()) {
+      for (String param : rawQuery.split("&")) {
+        int eq = param.indexOf('=');
+        String key = eq < 0 ? param : param.substring(0, eq);
+        String value =
+            eq < 0 ? "" : URLDecoder.decode(param.substring(eq + 1), StandardCharsets.UTF_8);
+        switch (key) {
+          case "family":
+            family = parseFamily(target, value);
+            break;
+          case "policy":
+            policy = value;
+            break;
+          default:
+            throw bad(target, "unknown parameter '" + key + "'");
+        }
+      }
+    }
+    try {
+      policy = PolicySelection.validate(policy);
+    } catch (IllegalArgumentException e) {
+      throw bad(target, e.getMessage());
+    }
+    InetSocketAddress server =
+        authority == null || authority.isEmpty()
+            ? options.dnsServer()
+            : parseServer(target, authority);
+    return new HeadlessTarget(host, port, portName, server, family, policy);
+  }
+
+  /** The authority RPCs carry: the host, plus the port when it is a number. */
+  String serviceAuthority() {
+    String bare = host.endsWith(".") ? host.substring(0, host.length() - 1) : host;
+    return portName == null ? bare + ":" + port : bare;
+  }
+
+  @Override
+  public String toString() {
+    return SCHEME
+        + "://"
+        + (dnsServer == null ? "" : dnsServer.getHostString() + ":" + dnsServer.getPort())
+        + "/"
+        + host
+        + ":"
+        + (portName == null ? String.valueOf(port) : portName);
+  }
+
+  private static AddressFamily parseFamily(String target, String value) {
+    try {
+      return AddressFamily.valueOf(value.toUpperCase(Locale.ROOT));
+    } catch (IllegalArgumentException e) {
+      throw bad(target, "family=" + value + " (expected: auto, ipv4, ipv6 or both)");
+    }
+  }
+
+  private static int parsePort(String target, String text) {
+    int port;
+    try {
+      port = Integer.parseInt(text);
+    } catch (NumberFormatException e) {
+      port = -1;
+    }
+    if (port < 1 || port > 65535) {
+      throw bad(target, "port " + text + " (expected: 1..65535)");
+    }
+    return port;
+  }
+
+  private static InetSocketAddress parseServer(String target, String authority) {
+    String host = authority;
+    int port = 53;
+    if (authority.startsWith("[")) {
+      int close = authority.indexOf(']');
+      if (close < 0) {
+        throw bad(target, "DNS server '" + authority + "' has no closing ']'");
+      }
+      host = authority.substring(1, close);
+      if (authority.length() > close + 1) {
+        if (authority.charAt(close + 1) != ':') {
+          throw bad(target, "DNS server '" + authority + "'");
+        }
+        port = parsePort(target, authority.substring(close + 2));
+      }
+    } else if (authority.indexOf(':') >= 0) {
+      host = authority.substring(0, authority.indexOf(':'));
+      port = parsePort(target, authority.substring(authority.indexOf(':') + 1));
+    }
+    if (!isIpLiteral(host)) {
+      throw bad(target, "DNS server '" + host + "' must be an IP address");
+    }
+    try {
+      return new InetSocketAddress(InetAddress.getByName(host), port); // a literal: no lookup
+    } catch (java.net.UnknownHostException e) {
+      throw bad(target, "DNS server '" + host + "' must be an IP address");
+    }
+  }
+
+  private static boolean isIpLiteral(String host) {
+    return host.matches("\\d{1,3}(\\.\\d{1,3}){3}")
+        || (host.contains(":") && host.matches("[0-9a-fA-F:.]+"));
+  }
+
+  private static IllegalArgumentException bad(String target, String problem) {
+    return new IllegalArgumentException(
+        "Invalid headless DNS target '" + target + "': " + problem + "; " + EXPECTED);
+  }
+}
