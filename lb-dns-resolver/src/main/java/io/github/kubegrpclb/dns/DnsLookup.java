@@ -18,7 +18,6 @@ import org.xbill.DNS.Record;
 import org.xbill.DNS.SRVRecord;
 import org.xbill.DNS.TextParseException;
 import org.xbill.DNS.Type;
-import org.xbill.DNS.lookup.LookupResult;
 import org.xbill.DNS.lookup.LookupSession;
 import org.xbill.DNS.lookup.NoSuchDomainException;
 import org.xbill.DNS.lookup.NoSuchRRSetException;
@@ -56,7 +55,7 @@ final class DnsLookup {
           .thenApply(records -> toAnswer(records, target.port, Long.MAX_VALUE));
     }
     Name srv = name("_" + target.portName + "._tcp." + target.host);
-    return session.lookupAsync(srv, Type.SRV).thenCompose(result -> resolveSrv(result, target));
+    return records(srv, Type.SRV).thenCompose(srvRecords -> resolveSrv(srvRecords, target));
   }
 
   /** Whether a failure means the name or record type does not exist (an authoritative answer). */
@@ -71,10 +70,10 @@ final class DnsLookup {
         : error;
   }
 
-  private CompletionStage<Answer> resolveSrv(LookupResult result, HeadlessTarget target) {
+  private CompletionStage<Answer> resolveSrv(List<Record> srvRecords, HeadlessTarget target) {
     List<CompletableFuture<Answer>> perTarget = new ArrayList<>();
     long srvTtl = Long.MAX_VALUE;
-    for (Record record : result.getRecords()) {
+    for (Record record : srvRecords) {
       if (record instanceof SRVRecord) {
         SRVRecord srv = (SRVRecord) record;
         srvTtl = Math.min(srvTtl, srv.getTTL());
@@ -115,7 +114,7 @@ final class DnsLookup {
                   List<Record> both = new ArrayList<>(v4);
                   both.addAll(v6);
                   if (both.isEmpty()) {
-                    throw new CompletionException(new NoSuchRRSetException(host, Type.AAAA));
+                    throw new CompletionException(new NoSuchDomainException(host, Type.A));
                   }
                   return both;
                 });
@@ -127,8 +126,14 @@ final class DnsLookup {
                   if (error == null) {
                     return CompletableFuture.completedFuture(v4);
                   }
-                  if (unwrap(error) instanceof NoSuchRRSetException) {
-                    return records(host, Type.AAAA);
+                  if (isNotFound(error)) {
+                    // No A record (the search path may turn NODATA into NXDOMAIN): try AAAA,
+                    // and report the A lookup's error if that finds nothing either.
+                    return records(host, Type.AAAA)
+                        .exceptionally(
+                            v6Error -> {
+                              throw new CompletionException(unwrap(error));
+                            });
                   }
                   return CompletableFuture.<List<Record>>failedFuture(unwrap(error));
                 })
@@ -137,7 +142,7 @@ final class DnsLookup {
   }
 
   private static List<Record> emptyIfNoData(Throwable error) {
-    if (unwrap(error) instanceof NoSuchRRSetException) {
+    if (isNotFound(error)) {
       return List.of();
     }
     throw error instanceof CompletionException
@@ -145,8 +150,23 @@ final class DnsLookup {
         : new CompletionException(error);
   }
 
+  /** Records of {@code type}; an answer without one fails with NoSuchRRSetException (NODATA). */
   private CompletionStage<List<Record>> records(Name host, int type) {
-    return session.lookupAsync(host, type).thenApply(LookupResult::getRecords);
+    return session
+        .lookupAsync(host, type)
+        .thenApply(
+            result -> {
+              List<Record> matching = new ArrayList<>();
+              for (Record record : result.getRecords()) {
+                if (record.getType() == type) {
+                  matching.add(record);
+                }
+              }
+              if (matching.isEmpty()) {
+                throw new CompletionException(new NoSuchRRSetException(host, type));
+              }
+              return matching;
+            });
   }
 
   private static Answer toAnswer(List<Record> records, int port, long ttl) {

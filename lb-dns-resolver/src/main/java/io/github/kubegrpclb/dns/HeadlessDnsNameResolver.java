@@ -156,7 +156,11 @@ final class HeadlessDnsNameResolver extends NameResolver {
       next = clampTtl(answer.minTtlSeconds);
     } else if (DnsLookup.isNotFound(error)) {
       consecutiveFailures = 0;
-      String note = target.host + ": " + describe(error) + " (no ready pod?)";
+      String note =
+          (target.portName == null ? target.host : "_" + target.portName + "._tcp." + target.host)
+              + ": "
+              + describe(error)
+              + " (no ready pod, or a wrong name, namespace or port name?)";
       logger.log(ChannelLogLevel.WARNING, "headless DNS: {0}", note);
       publish(List.of(), note);
       next = options.ttlFloor().toNanos();
@@ -236,6 +240,12 @@ final class HeadlessDnsNameResolver extends NameResolver {
 
   private static String describe(Throwable error) {
     Throwable cause = DnsLookup.unwrap(error);
+    if (cause instanceof org.xbill.DNS.lookup.NoSuchDomainException) {
+      return "NXDOMAIN, the DNS server has no such name";
+    }
+    if (cause instanceof org.xbill.DNS.lookup.NoSuchRRSetException) {
+      return "NODATA, the name has no record of the type asked for";
+    }
     String message = cause.getMessage();
     return cause.getClass().getSimpleName() + (message == null ? "" : ": " + message);
   }
