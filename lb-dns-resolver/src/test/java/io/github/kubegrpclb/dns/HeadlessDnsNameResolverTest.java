@@ -157,26 +157,13 @@ class HeadlessDnsNameResolverTest {
 
     try (RpcLoad load = RpcLoad.start(channel, 2, WAIT_FOR_READY)) {
       dns.setA(HOST, 1, ips(pods)[0], ips(pods)[1], ips(pods)[2]);
-      awaitNoTrafficTo(removed, load);
+      load.awaitNoTrafficTo(removed, 300, Duration.ofSeconds(5));
       removed.stop();
       load.reset();
       await().atMost(Duration.ofSeconds(10)).until(() -> load.snapshot().succeeded() > 2000);
       assertThat(load.snapshot().served(removed.name())).isZero();
       assertThat(load.snapshot().failures()).as("%s", load.snapshot()).isZero();
     }
-  }
-
-  /** Waits (bounded) until 300 RPCs in a row went to other pods than {@code pod}. */
-  private static void awaitNoTrafficTo(LoopbackPod pod, RpcLoad load) {
-    for (int window = 0; window < 50; window++) {
-      long before = pod.served();
-      long target = load.snapshot().succeeded() + 300;
-      await().atMost(Duration.ofSeconds(5)).until(() -> load.snapshot().succeeded() >= target);
-      if (pod.served() == before) {
-        return;
-      }
-    }
-    throw new AssertionError(pod + " kept getting RPCs after its DNS record was removed");
   }
 
   @Test

@@ -16,6 +16,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
+import org.awaitility.Awaitility;
 
 /**
  * Drives {@link PodService#WHOAMI} calls through a channel from a few threads and records which pod
@@ -88,6 +89,26 @@ public final class RpcLoad implements AutoCloseable {
   /** The pod that served the latest successful call, or null. */
   public String lastPod() {
     return lastPod;
+  }
+
+  /**
+   * Waits until {@code window} calls in a row succeeded without reaching {@code pod}, checking
+   * window after window for at most {@code timeout}; throws if that never happens.
+   */
+  public void awaitNoTrafficTo(LoopbackPod pod, int window, Duration timeout) {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (System.nanoTime() < deadline) {
+      long before = pod.served();
+      long target = snapshot().succeeded() + window;
+      Awaitility.await("" + window + " more calls")
+          .atMost(timeout)
+          .pollInterval(Duration.ofMillis(5))
+          .until(() -> snapshot().succeeded() >= target);
+      if (pod.served() == before) {
+        return;
+      }
+    }
+    throw new AssertionError(pod + " still got calls after " + timeout + ": " + snapshot());
   }
 
   /** Stops the load and waits for the threads to finish their current call. */
