@@ -1,0 +1,123 @@
+package io.github.kubegrpclb.endpointslice;
+
+import io.github.kubegrpclb.core.internal.PolicySelection;
+import java.net.URLDecoder;
+import java.nio.charset.StandardCharsets;
+import java.util.regex.Pattern;
+
+/**
+ * A parsed {@code kubernetes:///svc[.ns][:port]} or {@code kubernetes://ns/svc[:port]} target, the
+ * syntax of Go's kuberesolver. Immutable.
+ */
+final class KubernetesTarget {
+  static final String SCHEME = "kubernetes";
+  static final String EXPECTED =
+      "expected kubernetes:///<service>[.<namespace>][:<port-name or pod-port>] or"
+          + " kubernetes://<namespace>/<service>[:<port>], optional ?policy=<lb policy>|channel"
+          + "&zone=<client zone>, e.g. kubernetes:///my-svc.my-ns:grpc";
+
+  /** RFC 1123 label: Service and namespace names. */
+  private static final Pattern LABEL = Pattern.compile("[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?");
+
+  private static final Pattern PORT_NAME = Pattern.compile("[a-z0-9]([-a-z0-9]{0,13}[a-z0-9])?");
+
+  final String service;
+  final String namespace; // null: the pod's or the client's namespace
+  final String portName; // null: portNumber (0: the Service's only port)
+  final int portNumber;
+  final String policy;
+  final String zone; // null: from options or environment
+
+  private KubernetesTarget(
+      String service,
+      String namespace,
+      String portName,
+      int portNumber,
+      String policy,
+      String zone) {
+    this.service = service;
+    this.namespace = namespace;
+    this.portName = portName;
+    this.portNumber = portNumber;
+    this.policy = policy;
+    this.zone = zone;
+  }
+
+  static KubernetesTarget parse(
+      String target, String authority, String path, String rawQuery, EndpointSliceOptions options) {
+    if (path == null || !path.startsWith("/") || path.length() < 2) {
+      throw bad(target, "no service in the path");
+    }
+    String rest = path.substring(1);
+    String portPart = null;
+    int colon = rest.lastIndexOf(':');
+    if (colon >= 0) {
+      portPart = rest.substring(colon + 1);
+      rest = rest.substring(0, colon);
+    }
+    String namespace = authority == null || authority.isEmpty() ? null : authority;
+    String service = rest;
+    int dot = rest.indexOf('.');
+    if (dot >= 0) {
+      if (namespace != null) {
+        throw bad(
+            target, "the namespace is given twice ('" + namespace + "' and in '" + rest + "')");
+      }
+      service = rest.substring(0, dot);
+      String afterService = rest.substring(dot + 1);
+      int nextDot = afterService.indexOf('.');
+      namespace = nextDot < 0 ? afterService : afterService.substring(0, nextDot);
+      if (nextDot >= 0 && !afterService.substring(nextDot + 1).startsWith("svc")) {
+        throw bad(target, "'" + rest + "' is not <service>.<namespace>[.svc[.<cluster-domain>]]");
+      }
+    }
+    if (!LABEL.matcher(service).matches()) {
+      throw bad(target, "'" + service + "' is not a Service name (RFC 1123 label)");
+    }
+    if (namespace != null && !LABEL.matcher(namespace).matches()) {
+      throw bad(target, "'" + namespace + "' is not a namespace name (RFC 1123 label)");
+    }
+    String portName = null;
+    int portNumber = 0;
+    if (portPart != null) {
+      if (!portPart.isEmpty() && portPart.chars().allMatch(Character::isDigit)) {
+        portNumber = portPart.length() > 5 ? -1 : Integer.parseInt(portPart);
+        if (portNumber < 1 || portNumber > 65535) {
+          throw bad(target, "port " + portPart + " (expected: 1..65535)");
+        }
+      } else if (PORT_NAME.matcher(portPart).matches()) {
+        portName = portPart;
+      } else {
+        throw bad(target, "'" + portPart + "' is neither a port number nor a port name");
+      }
+    }
+    String policy = options.policy() == null ? PolicySelection.DEFAULT_POLICY : options.policy();
+    String zone = null;
+    if (rawQuery != null && !rawQuery.isEmpty()) {
+      for (String param : rawQuery.split("&")) {
+        int eq = param.indexOf('=');
+        String key = eq < 0 ? param : param.substring(0, eq);
+        String value =
+            eq < 0 ? "" : URLDecoder.decode(param.substring(eq + 1), StandardCharsets.UTF_8);
+        if (key.equals("policy")) {
+          policy = value;
+        } else if (key.equals("zone")) {
+          zone = value;
+        } else {
+          throw bad(target, "unknown parameter '" + key + "'");
+        }
+      }
+    }
+    try {
+      policy = PolicySelection.validate(policy);
+    } catch (IllegalArgumentException e) {
+      throw bad(target, e.getMessage());
+    }
+    return new KubernetesTarget(service, namespace, portName, portNumber, policy, zone);
+  }
+
+  private static IllegalArgumentException bad(String target, String problem) {
+    return new IllegalArgumentException(
+        "Invalid kubernetes target '" + target + "': " + problem + "; " + EXPECTED);
+  }
+}

@@ -1,0 +1,254 @@
+package io.github.kubegrpclb.endpointslice;
+
+import static io.github.kubegrpclb.endpointslice.MockApiServer.Pod.notReady;
+import static io.github.kubegrpclb.endpointslice.MockApiServer.Pod.ready;
+import static io.github.kubegrpclb.endpointslice.MockApiServer.Pod.terminating;
+import static io.github.kubegrpclb.endpointslice.MockApiServer.slice;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.github.kubegrpclb.testing.LoopbackPod;
+import io.github.kubegrpclb.testing.LoopbackPods;
+import io.github.kubegrpclb.testing.RpcLoad;
+import io.github.kubegrpclb.testing.ServiceConfigs;
+import io.grpc.CallOptions;
+import io.grpc.Grpc;
+import io.grpc.InsecureChannelCredentials;
+import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
+import io.grpc.Status;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** The resolver against fabric8's mock API server in CRUD mode, with real loopback pods. */
+class EndpointSliceNameResolverTest {
+  private static final CallOptions WAIT_FOR_READY = CallOptions.DEFAULT.withWaitForReady();
+
+  private final List<AutoCloseable> cleanup = new ArrayList<>();
+  private MockApiServer api;
+  private LoopbackPods pods;
+  private Map<String, Integer> grpcPort;
+
+  @BeforeEach
+  void start() {
+    api = new MockApiServer();
+    cleanup.add(api);
+    pods = LoopbackPods.start(4);
+    cleanup.add(pods);
+    grpcPort = Map.of("grpc", pods.port(), "metrics", 9090);
+  }
+
+  @AfterEach
+  void closeAll() throws Exception {
+    for (int i = cleanup.size() - 1; i >= 0; i--) {
+      cleanup.get(i).close();
+    }
+    assertThat(ServiceWatches.SHARED.activeWatches()).isZero();
+  }
+
+  private ManagedChannel channel(String target) {
+    return channel(target, EndpointSliceOptions.builder());
+  }
+
+  private ManagedChannel channel(String target, EndpointSliceOptions.Builder options) {
+    return channel(
+        Grpc.newChannelBuilder(target, InsecureChannelCredentials.create())
+            .setNameResolverArg(EndpointSliceOptions.KEY, options.client(api.client()).build()));
+  }
+
+  private ManagedChannel channel(ManagedChannelBuilder<?> builder) {
+    ManagedChannel channel = builder.build();
+    cleanup.add(() -> channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS));
+    return channel;
+  }
+
+  private LoopbackPod pod(int i) {
+    return pods.get(i);
+  }
+
+  @Test
+  void sliceCreated_rpcsFlowToEveryReadyPod() {
+    api.apply(slice("my-svc-a", grpcPort, ready(pod(0)), ready(pod(1)), notReady(pod(2))));
+    ManagedChannel channel = channel("kubernetes:///my-svc.my-ns:grpc");
+
+    RpcLoad.Result result = RpcLoad.run(channel, 1000, 2, WAIT_FOR_READY);
+
+    assertThat(result.perPod()).as("%s", result).containsOnlyKeys("pod-0", "pod-1");
+    assertThat(result.maxMinRatio(List.of("pod-0", "pod-1"))).isLessThan(1.05);
+  }
+
+  @Test
+  void targetForms_namespaceAsAuthorityAndNumericPort() {
+    api.apply(slice("my-svc-a", grpcPort, ready(pod(0)), ready(pod(1))));
+
+    RpcLoad.Result byAuthority =
+        RpcLoad.run(channel("kubernetes://my-ns/my-svc:grpc"), 100, 1, WAIT_FOR_READY);
+    RpcLoad.Result byNumber =
+        RpcLoad.run(channel("kubernetes:///my-svc.my-ns:" + pods.port()), 100, 1, WAIT_FOR_READY);
+
+    assertThat(byAuthority.perPod()).containsOnlyKeys("pod-0", "pod-1");
+    assertThat(byNumber.perPod()).containsOnlyKeys("pod-0", "pod-1");
+  }
+
+  @Test
+  void endpointAdded_servesRpcsWithinMilliseconds() {
+    api.apply(slice("my-svc-a", grpcPort, ready(pod(0)), ready(pod(1))));
+    ManagedChannel channel = channel("kubernetes:///my-svc.my-ns:grpc");
+    RpcLoad.run(channel, 200, 2, WAIT_FOR_READY);
+
+    try (RpcLoad load = RpcLoad.start(channel, 2, WAIT_FOR_READY)) {
+      long start = System.nanoTime();
+      api.apply(slice("my-svc-a", grpcPort, ready(pod(0)), ready(pod(1)), ready(pod(2))));
+      await()
+          .atMost(Duration.ofSeconds(2))
+          .pollInterval(Duration.ofMillis(1))
+          .until(() -> load.snapshot().served("pod-2") > 0);
+      System.out.printf(
+          "EndpointSlice update -> first RPC on the new pod: %.1f ms%n",
+          (System.nanoTime() - start) / 1e6);
+      assertThat(load.snapshot().failures()).isZero();
+    }
+  }
+
+  @Test
+  void endpointTerminating_getsNoNewRpcsWhileAnotherIsReady_allTerminatingStillServed() {
+    api.apply(slice("my-svc-a", grpcPort, ready(pod(0)), ready(pod(1))));
+    ManagedChannel channel = channel("kubernetes:///my-svc.my-ns:grpc");
+    RpcLoad.run(channel, 200, 2, WAIT_FOR_READY);
+
+    try (RpcLoad load = RpcLoad.start(channel, 2, WAIT_FOR_READY)) {
+      api.apply(slice("my-svc-a", grpcPort, ready(pod(0)), terminating(pod(1))));
+      load.awaitNoTrafficTo(pod(1), 300, Duration.ofSeconds(5));
+
+      api.apply(slice("my-svc-a", grpcPort, terminating(pod(0)), terminating(pod(1))));
+      await()
+          .atMost(Duration.ofSeconds(5))
+          .until(() -> pod(1).served() > 0 && load.lastPod() != null);
+      long before = pod(1).served();
+      await().atMost(Duration.ofSeconds(5)).until(() -> pod(1).served() > before + 50);
+      assertThat(load.snapshot().failures()).isZero();
+    }
+  }
+
+  @Test
+  void serviceSplitAcrossTwoSlices_usesTheUnionWithoutDuplicates() {
+    api.apply(slice("my-svc-a", grpcPort, ready(pod(0)), ready(pod(1))));
+    api.apply(slice("my-svc-b", grpcPort, ready(pod(1)), ready(pod(2)), ready(pod(3))));
+    ManagedChannel channel = channel("kubernetes:///my-svc.my-ns:grpc");
+
+    RpcLoad.Result result = RpcLoad.run(channel, 2000, 2, WAIT_FOR_READY);
+
+    assertThat(result.perPod()).containsOnlyKeys("pod-0", "pod-1", "pod-2", "pod-3");
+    assertThat(result.maxMinRatio(List.of("pod-0", "pod-1", "pod-2", "pod-3")))
+        .as("pod-1 sits in both slices but must count once: %s", result)
+        .isLessThan(1.05);
+
+    api.delete("my-svc-b");
+    try (RpcLoad load = RpcLoad.start(channel, 2, WAIT_FOR_READY)) {
+      load.awaitNoTrafficTo(pod(3), 300, Duration.ofSeconds(5));
+    }
+  }
+
+  @Test
+  void unknownPortName_failsWithTheNamesThatExist() {
+    api.apply(slice("my-svc-a", grpcPort, ready(pod(0))));
+    ManagedChannel channel = channel("kubernetes:///my-svc.my-ns:grcp");
+
+    RpcLoad.Result result = RpcLoad.run(channel, 1, 1, CallOptions.DEFAULT);
+
+    Status status = result.failureSamples().get(0);
+    assertThat(status.getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+    assertThat(status.getDescription()).contains("'grcp'", "my-ns/my-svc", "[grpc, metrics]");
+  }
+
+  @Test
+  void noPolicyInTarget_kubeRoundRobin_policyParameterWins_channelDefersToDefaultConfig() {
+    api.apply(slice("my-svc-a", grpcPort, ready(pod(0)), ready(pod(1)), ready(pod(2))));
+
+    RpcLoad.Result bare =
+        RpcLoad.run(channel("kubernetes:///my-svc.my-ns:grpc"), 300, 2, WAIT_FOR_READY);
+    RpcLoad.Result pickFirst =
+        RpcLoad.run(
+            channel("kubernetes:///my-svc.my-ns:grpc?policy=pick_first"), 300, 2, WAIT_FOR_READY);
+    RpcLoad.Result deferred =
+        RpcLoad.run(
+            channel(
+                Grpc.newChannelBuilder(
+                        "kubernetes:///my-svc.my-ns:grpc?policy=channel",
+                        InsecureChannelCredentials.create())
+                    .setNameResolverArg(
+                        EndpointSliceOptions.KEY,
+                        EndpointSliceOptions.builder().client(api.client()).build())
+                    .defaultServiceConfig(ServiceConfigs.policy("pick_first"))),
+            300,
+            2,
+            WAIT_FOR_READY);
+
+    assertThat(bare.perPod()).hasSize(3);
+    assertThat(pickFirst.perPod()).hasSize(1);
+    assertThat(deferred.perPod()).hasSize(1);
+  }
+
+  @Test
+  void zoneHints_clientZoneKnown_sameZonePodsPreferred() {
+    api.apply(
+        slice(
+            "my-svc-a",
+            grpcPort,
+            ready(pod(0)).inZone("zone-a", "zone-a"),
+            ready(pod(1)).inZone("zone-b", "zone-b"),
+            ready(pod(2)).inZone("zone-a", "zone-a")));
+    ManagedChannel channel =
+        channel(
+            "kubernetes:///my-svc.my-ns:grpc", EndpointSliceOptions.builder().clientZone("zone-a"));
+
+    RpcLoad.Result result = RpcLoad.run(channel, 600, 2, WAIT_FOR_READY);
+
+    assertThat(result.perPod()).containsOnlyKeys("pod-0", "pod-2");
+  }
+
+  @Test
+  void channelsToOneService_shareOneWatch_closedWithTheLastChannel() throws Exception {
+    api.apply(slice("my-svc-a", grpcPort, ready(pod(0))));
+    int threadsBefore = Thread.activeCount();
+    ManagedChannel first = channel("kubernetes:///my-svc.my-ns:grpc");
+    ManagedChannel second = channel("kubernetes:///my-svc.my-ns:grpc?policy=peak_ewma");
+    RpcLoad.run(first, 10, 1, WAIT_FOR_READY);
+    RpcLoad.run(second, 10, 1, WAIT_FOR_READY);
+
+    assertThat(ServiceWatches.SHARED.activeWatches()).isEqualTo(1);
+
+    first.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+    assertThat(ServiceWatches.SHARED.activeWatches()).isEqualTo(1);
+    second.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+    await().atMost(Duration.ofSeconds(5)).until(() -> ServiceWatches.SHARED.activeWatches() == 0);
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(() -> Thread.activeCount() <= threadsBefore + 2); // gRPC's shared timers may linger
+  }
+
+  @Test
+  void apiServerRestart_endpointsKept_thenWatchResumes() {
+    api.apply(slice("my-svc-a", grpcPort, ready(pod(0)), ready(pod(1))));
+    ManagedChannel channel = channel("kubernetes:///my-svc.my-ns:grpc");
+    RpcLoad.run(channel, 200, 2, WAIT_FOR_READY);
+
+    api.stop();
+    RpcLoad.Result whileDown = RpcLoad.run(channel, 500, 2, CallOptions.DEFAULT);
+    assertThat(whileDown.failures()).isZero();
+    assertThat(whileDown.perPod()).containsOnlyKeys("pod-0", "pod-1");
+
+    api.start();
+    api.apply(slice("my-svc-a", grpcPort, ready(pod(0)), ready(pod(1)), ready(pod(3))));
+    try (RpcLoad load = RpcLoad.start(channel, 2, WAIT_FOR_READY)) {
+      await().atMost(Duration.ofSeconds(30)).until(() -> load.snapshot().served("pod-3") > 0);
+      assertThat(load.snapshot().failures()).isZero();
+    }
+  }
+}

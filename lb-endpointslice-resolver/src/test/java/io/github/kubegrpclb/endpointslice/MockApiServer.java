@@ -1,0 +1,137 @@
+package io.github.kubegrpclb.endpointslice;
+
+import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
+import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSliceBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.server.mock.KubernetesCrudDispatcher;
+import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
+import io.fabric8.mockwebserver.Context;
+import io.fabric8.mockwebserver.MockWebServer;
+import io.github.kubegrpclb.testing.LoopbackPod;
+import java.net.InetAddress;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * fabric8's mock API server in CRUD mode (a real HTTP server with real watch streams) on a fixed
+ * loopback port, restartable on that port with its data kept, as an API server restart keeps etcd.
+ * Plus builders for the EndpointSlices kube-controller-manager would write.
+ */
+final class MockApiServer implements AutoCloseable {
+  static final String NAMESPACE = "my-ns";
+  static final String SERVICE = "my-svc";
+
+  private final KubernetesCrudDispatcher dispatcher = new KubernetesCrudDispatcher();
+  private KubernetesMockServer server;
+  private final int port;
+  private final KubernetesClient client;
+
+  MockApiServer() {
+    server = newServer();
+    server.init(InetAddress.getLoopbackAddress(), 0);
+    port = server.getPort();
+    client = server.createClient();
+  }
+
+  private KubernetesMockServer newServer() {
+    return new KubernetesMockServer(
+        new Context(), new MockWebServer(), new HashMap<>(), dispatcher, false);
+  }
+
+  KubernetesClient client() {
+    return client;
+  }
+
+  /** Stops the API server: every watch connection breaks. */
+  void stop() {
+    server.destroy();
+  }
+
+  /** Starts it again on the same port with the same data. */
+  void start() {
+    server = newServer();
+    server.init(InetAddress.getLoopbackAddress(), port);
+  }
+
+  void apply(EndpointSlice slice) {
+    client
+        .discovery()
+        .v1()
+        .endpointSlices()
+        .inNamespace(NAMESPACE)
+        .resource(slice)
+        .createOr(existing -> existing.update());
+  }
+
+  void delete(String sliceName) {
+    client.discovery().v1().endpointSlices().inNamespace(NAMESPACE).withName(sliceName).delete();
+  }
+
+  @Override
+  public void close() {
+    client.close();
+    server.destroy();
+  }
+
+  /** An endpoint: a pod with its conditions, zone and hinted zones. */
+  record Pod(
+      LoopbackPod pod,
+      Boolean ready,
+      Boolean serving,
+      Boolean terminating,
+      String zone,
+      List<String> hints) {
+    static Pod ready(LoopbackPod pod) {
+      return new Pod(pod, true, true, false, null, List.of());
+    }
+
+    static Pod terminating(LoopbackPod pod) {
+      return new Pod(pod, false, true, true, null, List.of());
+    }
+
+    static Pod notReady(LoopbackPod pod) {
+      return new Pod(pod, false, false, false, null, List.of());
+    }
+
+    Pod inZone(String zone, String... hints) {
+      return new Pod(pod, ready, serving, terminating, zone, List.of(hints));
+    }
+  }
+
+  /** A slice of my-ns/my-svc with the given ports (name -> pod port) and endpoints. */
+  static EndpointSlice slice(String name, Map<String, Integer> ports, Pod... pods) {
+    EndpointSliceBuilder builder =
+        new EndpointSliceBuilder()
+            .withNewMetadata()
+            .withName(name)
+            .withNamespace(NAMESPACE)
+            .addToLabels(ServiceWatches.SERVICE_NAME_LABEL, SERVICE)
+            .endMetadata()
+            .withAddressType("IPv4");
+    ports.forEach(
+        (portName, port) ->
+            builder.addNewPort().withName(portName).withPort(port).withProtocol("TCP").endPort());
+    for (Pod pod : pods) {
+      var endpoint =
+          builder
+              .addNewEndpoint()
+              .withAddresses(pod.pod().address().getAddress().getHostAddress())
+              .withZone(pod.zone())
+              .withNewConditions()
+              .withReady(pod.ready())
+              .withServing(pod.serving())
+              .withTerminating(pod.terminating())
+              .endConditions();
+      if (!pod.hints().isEmpty()) {
+        var hints = endpoint.withNewHints();
+        for (String zone : pod.hints()) {
+          hints.addNewForZone().withName(zone).endForZone();
+        }
+        hints.endHints();
+      }
+      endpoint.endEndpoint();
+    }
+    return builder.build();
+  }
+}
