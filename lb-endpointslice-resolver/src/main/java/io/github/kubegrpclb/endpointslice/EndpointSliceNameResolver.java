@@ -185,10 +185,12 @@ final class EndpointSliceNameResolver extends NameResolver {
   }
 
   private String describe(Throwable error) {
-    int code =
-        error instanceof KubernetesClientException
-            ? ((KubernetesClientException) error).getCode()
-            : 0;
+    int code = 0;
+    for (Throwable t = error; t != null && code == 0; t = t.getCause()) {
+      if (t instanceof KubernetesClientException) {
+        code = ((KubernetesClientException) t).getCode();
+      }
+    }
     if (code == 403) {
       return "watching EndpointSlices of "
           + service()
