@@ -18,6 +18,7 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
  */
 final class ShardRecycler {
   private static final long READY_TIMEOUT_NANOS = TimeUnit.SECONDS.toNanos(10);
+  private static final long RETIRE_GRACE_NANOS = TimeUnit.MILLISECONDS.toNanos(500);
 
   private final ShardedChannel owner;
   /* Re-dials for duplicate pods left in this period: 2 per connection, refilled by aging. */
@@ -108,7 +109,9 @@ final class ShardRecycler {
         return;
       }
       if (owner.shards().compareAndSet(slot, old, fresh)) {
-        owner.retire(old.channel);
+        // A call that picked the old shard just before the swap may not have started yet: give
+        // it a moment before shutdown() makes the old channel refuse new calls.
+        schedule(() -> owner.retire(old.channel), RETIRE_GRACE_NANOS);
         scheduleAging(slot, fresh);
       } else {
         owner.discard(fresh.channel);

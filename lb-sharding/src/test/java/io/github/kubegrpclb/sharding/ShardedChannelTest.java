@@ -1,0 +1,56 @@
+package io.github.kubegrpclb.sharding;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import io.github.kubegrpclb.testing.LoopbackPod;
+import io.github.kubegrpclb.testing.LoopbackPods;
+import io.github.kubegrpclb.testing.RpcLoad;
+import io.grpc.CallOptions;
+import io.grpc.ConnectivityState;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+
+/** ShardedChannel's lifecycle and API over a loopback pod (no iptables needed). */
+class ShardedChannelTest {
+
+  @Test
+  void builder_badValues_errorsNameTheOption() {
+    assertThatThrownBy(() -> ShardedChannel.newBuilder("x:1").connections(0))
+        .hasMessageContaining("connections: 0");
+    assertThatThrownBy(
+            () -> ShardedChannel.newBuilder("x:1").maxConnectionAge(Duration.ofSeconds(-1)))
+        .hasMessageContaining("maxConnectionAge");
+  }
+
+  @Test
+  void customizerAppliedToEveryShard_callsWork_shutdownCoversEveryShard() throws Exception {
+    try (LoopbackPods pods = LoopbackPods.start(1)) {
+      LoopbackPod pod = pods.get(0);
+      AtomicInteger customized = new AtomicInteger();
+      ShardedChannel channel =
+          ShardedChannel.newBuilder("127.0.0.11:" + pod.address().getPort())
+              .connections(5)
+              .channelBuilderCustomizer(b -> customized.incrementAndGet())
+              .podIdentityHeader(LoopbackPod.POD_HEADER.name())
+              .build();
+
+      RpcLoad.Result result = RpcLoad.run(channel, 200, 2, CallOptions.DEFAULT.withWaitForReady());
+
+      assertThat(customized.get()).isEqualTo(5);
+      assertThat(result.served(pod.name())).isEqualTo(200);
+      assertThat(channel.getState(false)).isEqualTo(ConnectivityState.READY);
+      await()
+          .atMost(Duration.ofSeconds(5))
+          .until(() -> channel.shardIdentities().stream().allMatch(pod.name()::equals));
+
+      channel.shutdown();
+      assertThat(channel.awaitTermination(10, TimeUnit.SECONDS)).isTrue();
+      assertThat(channel.isTerminated()).isTrue();
+      assertThat(channel.getState(false)).isEqualTo(ConnectivityState.SHUTDOWN);
+    }
+  }
+}
