@@ -21,12 +21,12 @@ final class ShardRecycler {
   private static final long RETIRE_GRACE_NANOS = TimeUnit.MILLISECONDS.toNanos(500);
 
   private final ShardedChannel owner;
-  /* Re-dials for duplicate pods left in this period: 2 per connection, refilled by aging. */
+  /* Re-dials for duplicate pods left in this period: one per connection, refilled by aging. */
   private final AtomicInteger redialBudget;
 
   ShardRecycler(ShardedChannel owner) {
     this.owner = owner;
-    this.redialBudget = new AtomicInteger(2 * owner.connections());
+    this.redialBudget = new AtomicInteger(owner.connections());
   }
 
   void scheduleAging(int slot, Shard shard) {
@@ -63,7 +63,7 @@ final class ShardRecycler {
       return;
     }
     if (aging) {
-      redialBudget.set(2 * owner.connections());
+      redialBudget.set(owner.connections());
     }
     new Replacement(slot, old, owner.newShard(), aging).start();
   }

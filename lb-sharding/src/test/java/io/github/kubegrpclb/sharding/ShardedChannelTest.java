@@ -40,7 +40,9 @@ class ShardedChannelTest {
 
       RpcLoad.Result result = RpcLoad.run(channel, 200, 2, CallOptions.DEFAULT.withWaitForReady());
 
-      assertThat(customized.get()).isEqualTo(5);
+      assertThat(channel.connections()).isEqualTo(5);
+      // Five shards, plus at most one re-dial each: every shard reached the same (only) pod.
+      assertThat(customized.get()).isBetween(5, 10);
       assertThat(result.served(pod.name())).isEqualTo(200);
       assertThat(channel.getState(false)).isEqualTo(ConnectivityState.READY);
       await()
