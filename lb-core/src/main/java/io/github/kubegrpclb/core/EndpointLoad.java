@@ -40,6 +40,26 @@ final class EndpointLoad {
     return decayed(e, nowNanos, decayNanos) * (pending + 1);
   }
 
+  /**
+   * The cost scaled by a factor common to all endpoints: {@code cost(now) / exp(-(now - ref) /
+   * tau)}. Comparing endpoints this way gives the same order as {@link #cost} at any {@code now},
+   * so a picker needs no clock read and one {@code exp} per candidate.
+   */
+  double relativeCost(long referenceNanos, double decayNanos) {
+    Estimate e = estimate.get();
+    int pending = inFlight.get();
+    if (!e.measured && pending == 0) {
+      return 0;
+    }
+    double exponent = (e.stampNanos - referenceNanos) / decayNanos;
+    return e.rttNanos * Math.exp(Math.max(-700, Math.min(700, exponent))) * (pending + 1);
+  }
+
+  /** When the estimate was last updated. */
+  long stampNanos() {
+    return estimate.get().stampNanos;
+  }
+
   /** Latency estimate in nanoseconds as of {@code nowNanos}, decayed over idle time. */
   double estimateNanos(long nowNanos, double decayNanos) {
     return decayed(estimate.get(), nowNanos, decayNanos);

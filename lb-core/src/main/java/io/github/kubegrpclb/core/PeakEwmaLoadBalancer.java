@@ -61,7 +61,6 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
     private final int[] coprimeStrides;
     private final PeakEwmaConfig config;
     private final double decayNanos;
-    private final LongSupplier nanoClock;
     private final IntUnaryOperator random;
 
     Picker(
@@ -83,7 +82,6 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
       }
       this.config = config;
       this.decayNanos = config.decayNanos();
-      this.nanoClock = nanoClock;
       this.random = random;
       this.coprimeStrides = config.choiceCount() > 2 ? coprimesBelow(n) : new int[0];
     }
@@ -94,35 +92,41 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
       if (n == 1) {
         return results[0];
       }
-      long now = nanoClock.getAsLong();
       int choices = config.choiceCount();
       int best;
       if (choices >= n) {
-        best = cheapestOf(random.applyAsInt(n), 1, n, now);
+        best = cheapestOf(random.applyAsInt(n), 1, n);
       } else if (choices == 2) {
-        // Two distinct uniform indices: draw j from the n - 1 others.
+        // Two distinct uniform indices: draw j from the n - 1 others. Costs are compared
+        // relative to i's last update, which orders them as at any instant: no clock read.
         int i = random.applyAsInt(n);
         int j = random.applyAsInt(n - 1);
         if (j >= i) {
           j++;
         }
-        best = loads[j].cost(now, decayNanos) < loads[i].cost(now, decayNanos) ? j : i;
+        long reference = loads[i].stampNanos();
+        best =
+            loads[j].relativeCost(reference, decayNanos)
+                    < loads[i].relativeCost(reference, decayNanos)
+                ? j
+                : i;
       } else {
         // k distinct indices: a random start walked with a stride coprime to n never repeats.
         int stride = coprimeStrides[random.applyAsInt(coprimeStrides.length)];
-        best = cheapestOf(random.applyAsInt(n), stride, choices, now);
+        best = cheapestOf(random.applyAsInt(n), stride, choices);
       }
       return results[best];
     }
 
-    private int cheapestOf(int start, int stride, int count, long now) {
+    private int cheapestOf(int start, int stride, int count) {
       int n = loads.length;
+      long reference = loads[start].stampNanos();
       int best = start;
-      double bestCost = loads[start].cost(now, decayNanos);
+      double bestCost = loads[start].relativeCost(reference, decayNanos);
       int index = start;
       for (int k = 1; k < count; k++) {
         index = (index + stride) % n;
-        double cost = loads[index].cost(now, decayNanos);
+        double cost = loads[index].relativeCost(reference, decayNanos);
         if (cost < bestCost) {
           best = index;
           bestCost = cost;

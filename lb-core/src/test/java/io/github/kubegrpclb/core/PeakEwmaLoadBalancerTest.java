@@ -184,6 +184,25 @@ class PeakEwmaLoadBalancerTest {
     assertThat(load.cost(2 * tenSeconds, tau)).isCloseTo(expected * Math.exp(-1), within(1.0));
   }
 
+  @Test
+  void endpointLoad_relativeCost_ordersLikeCostAtAnyInstant() {
+    double tau = Duration.ofSeconds(10).toNanos();
+    EndpointLoad older = new EndpointLoad(0, 0);
+    older.observe(Duration.ofMillis(40).toNanos(), 0, tau);
+    EndpointLoad newer = new EndpointLoad(0, 0);
+    long later = Duration.ofSeconds(5).toNanos();
+    newer.observe(Duration.ofMillis(30).toNanos(), later, tau);
+
+    for (long now : new long[] {later, 3 * later, 20 * later}) {
+      boolean olderCheaper = older.cost(now, tau) < newer.cost(now, tau);
+      long reference = older.stampNanos();
+      assertThat(older.relativeCost(reference, tau) < newer.relativeCost(reference, tau))
+          .isEqualTo(olderCheaper);
+    }
+    // 40 ms decayed over 5 s (24.3 ms) beats a fresh 30 ms.
+    assertThat(older.cost(later, tau)).isLessThan(newer.cost(later, tau));
+  }
+
   private static org.assertj.core.data.Offset<Double> within(double offset) {
     return org.assertj.core.data.Offset.offset(offset);
   }

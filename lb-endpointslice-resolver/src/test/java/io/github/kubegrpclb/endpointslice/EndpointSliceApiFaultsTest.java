@@ -1,7 +1,7 @@
 package io.github.kubegrpclb.endpointslice;
 
-import static io.github.kubegrpclb.endpointslice.MockApiServer.Pod.ready;
-import static io.github.kubegrpclb.endpointslice.MockApiServer.slice;
+import static io.github.kubegrpclb.testing.MockKubernetesApi.Pod.ready;
+import static io.github.kubegrpclb.testing.MockKubernetesApi.slice;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 

@@ -1,14 +1,15 @@
 package io.github.kubegrpclb.endpointslice;
 
-import static io.github.kubegrpclb.endpointslice.MockApiServer.Pod.notReady;
-import static io.github.kubegrpclb.endpointslice.MockApiServer.Pod.ready;
-import static io.github.kubegrpclb.endpointslice.MockApiServer.Pod.terminating;
-import static io.github.kubegrpclb.endpointslice.MockApiServer.slice;
+import static io.github.kubegrpclb.testing.MockKubernetesApi.Pod.notReady;
+import static io.github.kubegrpclb.testing.MockKubernetesApi.Pod.ready;
+import static io.github.kubegrpclb.testing.MockKubernetesApi.Pod.terminating;
+import static io.github.kubegrpclb.testing.MockKubernetesApi.slice;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.github.kubegrpclb.testing.LoopbackPod;
 import io.github.kubegrpclb.testing.LoopbackPods;
+import io.github.kubegrpclb.testing.MockKubernetesApi;
 import io.github.kubegrpclb.testing.RpcLoad;
 import io.github.kubegrpclb.testing.ServiceConfigs;
 import io.grpc.CallOptions;
@@ -31,13 +32,13 @@ class EndpointSliceNameResolverTest {
   private static final CallOptions WAIT_FOR_READY = CallOptions.DEFAULT.withWaitForReady();
 
   private final List<AutoCloseable> cleanup = new ArrayList<>();
-  private MockApiServer api;
+  private MockKubernetesApi api;
   private LoopbackPods pods;
   private Map<String, Integer> grpcPort;
 
   @BeforeEach
   void start() {
-    api = new MockApiServer();
+    api = new MockKubernetesApi();
     cleanup.add(api);
     pods = LoopbackPods.start(4);
     cleanup.add(pods);

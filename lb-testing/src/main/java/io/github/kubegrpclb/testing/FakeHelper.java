@@ -27,6 +27,7 @@ public final class FakeHelper extends LoadBalancer.Helper {
   private final SynchronizationContext syncContext =
       new SynchronizationContext((thread, error) -> syncError.compareAndSet(null, error));
   private final String authority;
+  private final FakeClock clock = new FakeClock();
   private final List<FakeSubchannel> created = new ArrayList<>();
   private final List<ConnectivityState> states = new ArrayList<>();
   private volatile LoadBalancer.SubchannelPicker picker;
@@ -103,6 +104,17 @@ public final class FakeHelper extends LoadBalancer.Helper {
   @Override
   public ChannelLogger getChannelLogger() {
     return NoopChannelLogger.INSTANCE;
+  }
+
+  /** A scheduler on {@link #clock()}: tasks run only when the test forwards that clock. */
+  @Override
+  public java.util.concurrent.ScheduledExecutorService getScheduledExecutorService() {
+    return clock.scheduler();
+  }
+
+  /** The fake clock behind {@link #getScheduledExecutorService()}. */
+  public FakeClock clock() {
+    return clock;
   }
 
   /** Every subchannel created so far, in creation order. */

@@ -100,6 +100,18 @@ public final class LoopbackPod implements AutoCloseable {
     }
   }
 
+  /**
+   * Stops the pod gracefully, as a pod that got SIGTERM does after its preStop: GOAWAY on every
+   * connection, in-flight calls finish, then the server is gone.
+   */
+  public synchronized void drain() {
+    if (server != null) {
+      server.shutdown();
+      awaitTermination(server);
+      server = null;
+    }
+  }
+
   /** Starts the pod again on the same address (after {@link #stop}). */
   public synchronized void restart() {
     if (server == null) {
@@ -116,11 +128,7 @@ public final class LoopbackPod implements AutoCloseable {
    * same address, as a server with MAX_CONNECTION_AGE or a graceful restart does.
    */
   public synchronized void goAway() {
-    if (server != null) {
-      server.shutdown();
-      awaitTermination(server);
-      server = null;
-    }
+    drain();
     restart();
   }
 

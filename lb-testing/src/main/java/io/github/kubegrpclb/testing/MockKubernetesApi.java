@@ -1,4 +1,4 @@
-package io.github.kubegrpclb.endpointslice;
+package io.github.kubegrpclb.testing;
 
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSliceBuilder;
@@ -7,7 +7,6 @@ import io.fabric8.kubernetes.client.server.mock.KubernetesCrudDispatcher;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
 import io.fabric8.mockwebserver.Context;
 import io.fabric8.mockwebserver.MockWebServer;
-import io.github.kubegrpclb.testing.LoopbackPod;
 import java.net.InetAddress;
 import java.util.HashMap;
 import java.util.List;
@@ -18,16 +17,20 @@ import java.util.Map;
  * loopback port, restartable on that port with its data kept, as an API server restart keeps etcd.
  * Plus builders for the EndpointSlices kube-controller-manager would write.
  */
-final class MockApiServer implements AutoCloseable {
-  static final String NAMESPACE = "my-ns";
-  static final String SERVICE = "my-svc";
+public final class MockKubernetesApi implements AutoCloseable {
+  public static final String NAMESPACE = "my-ns";
+  public static final String SERVICE = "my-svc";
 
   private final KubernetesCrudDispatcher dispatcher = new KubernetesCrudDispatcher();
   private KubernetesMockServer server;
   private final int port;
   private final KubernetesClient client;
 
-  MockApiServer() {
+  /** The label that ties an EndpointSlice to its Service. */
+  public static final String SERVICE_NAME_LABEL = "kubernetes.io/service-name";
+
+  /** Starts the server on a free loopback port. */
+  public MockKubernetesApi() {
     server = newServer();
     server.init(InetAddress.getLoopbackAddress(), 0);
     port = server.getPort();
@@ -39,22 +42,22 @@ final class MockApiServer implements AutoCloseable {
         new Context(), new MockWebServer(), new HashMap<>(), dispatcher, false);
   }
 
-  KubernetesClient client() {
+  public KubernetesClient client() {
     return client;
   }
 
   /** Stops the API server: every watch connection breaks. */
-  void stop() {
+  public void stop() {
     server.destroy();
   }
 
   /** Starts it again on the same port with the same data. */
-  void start() {
+  public void start() {
     server = newServer();
     server.init(InetAddress.getLoopbackAddress(), port);
   }
 
-  void apply(EndpointSlice slice) {
+  public void apply(EndpointSlice slice) {
     client
         .discovery()
         .v1()
@@ -64,7 +67,7 @@ final class MockApiServer implements AutoCloseable {
         .createOr(existing -> existing.update());
   }
 
-  void delete(String sliceName) {
+  public void delete(String sliceName) {
     client.discovery().v1().endpointSlices().inNamespace(NAMESPACE).withName(sliceName).delete();
   }
 
@@ -75,38 +78,38 @@ final class MockApiServer implements AutoCloseable {
   }
 
   /** An endpoint: a pod with its conditions, zone and hinted zones. */
-  record Pod(
+  public record Pod(
       LoopbackPod pod,
       Boolean ready,
       Boolean serving,
       Boolean terminating,
       String zone,
       List<String> hints) {
-    static Pod ready(LoopbackPod pod) {
+    public static Pod ready(LoopbackPod pod) {
       return new Pod(pod, true, true, false, null, List.of());
     }
 
-    static Pod terminating(LoopbackPod pod) {
+    public static Pod terminating(LoopbackPod pod) {
       return new Pod(pod, false, true, true, null, List.of());
     }
 
-    static Pod notReady(LoopbackPod pod) {
+    public static Pod notReady(LoopbackPod pod) {
       return new Pod(pod, false, false, false, null, List.of());
     }
 
-    Pod inZone(String zone, String... hints) {
+    public Pod inZone(String zone, String... hints) {
       return new Pod(pod, ready, serving, terminating, zone, List.of(hints));
     }
   }
 
   /** A slice of my-ns/my-svc with the given ports (name -> pod port) and endpoints. */
-  static EndpointSlice slice(String name, Map<String, Integer> ports, Pod... pods) {
+  public static EndpointSlice slice(String name, Map<String, Integer> ports, Pod... pods) {
     EndpointSliceBuilder builder =
         new EndpointSliceBuilder()
             .withNewMetadata()
             .withName(name)
             .withNamespace(NAMESPACE)
-            .addToLabels(ServiceWatches.SERVICE_NAME_LABEL, SERVICE)
+            .addToLabels(SERVICE_NAME_LABEL, SERVICE)
             .endMetadata()
             .withAddressType("IPv4");
     ports.forEach(

@@ -1,0 +1,55 @@
+package io.github.kubegrpclb.benchmarks;
+
+import io.grpc.LoadBalancer;
+import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+
+/**
+ * Cost of one pick: our policies against grpc-java's round_robin and least_request_experimental
+ * (grpc-xds), all built through the LoadBalancerRegistry, every endpoint READY. Run with {@code -t
+ * 1} and {@code -t 2}, and {@code -prof gc} for bytes allocated per pick.
+ */
+@State(Scope.Benchmark)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.NANOSECONDS)
+@Warmup(iterations = 3, time = 1)
+@Measurement(iterations = 5, time = 1)
+@Fork(1)
+public class PickerBenchmark {
+  @Param({"kube_round_robin", "peak_ewma", "round_robin", "least_request_experimental"})
+  public String policy;
+
+  @Param({"3", "100", "1000", "10000"})
+  public int endpoints;
+
+  private BalancerFixture fixture;
+  private LoadBalancer.SubchannelPicker picker;
+
+  @Setup(Level.Trial)
+  public void setUp() {
+    fixture = new BalancerFixture(policy);
+    picker = fixture.readyPicker(BalancerFixture.endpoints(endpoints, 0));
+  }
+
+  @TearDown(Level.Trial)
+  public void tearDown() {
+    fixture.shutdown();
+  }
+
+  @Benchmark
+  public LoadBalancer.PickResult pick() {
+    return picker.pickSubchannel(BalancerFixture.Args.INSTANCE);
+  }
+}
