@@ -165,7 +165,7 @@ public final class FakeHelper extends LoadBalancer.Helper {
 
   /** A subchannel whose connectivity the test delivers with {@link #deliver}. */
   public final class FakeSubchannel extends LoadBalancer.Subchannel {
-    private final List<EquivalentAddressGroup> addresses;
+    private volatile List<EquivalentAddressGroup> addresses;
     private LoadBalancer.SubchannelStateListener listener;
     private volatile boolean shutdown;
     private volatile int connectionRequests;
@@ -198,6 +198,12 @@ public final class FakeHelper extends LoadBalancer.Helper {
     @Override
     public List<EquivalentAddressGroup> getAllAddresses() {
       return addresses;
+    }
+
+    @Override
+    public void updateAddresses(List<EquivalentAddressGroup> newAddresses) {
+      syncContext.throwIfNotInThisSynchronizationContext();
+      addresses = List.copyOf(newAddresses);
     }
 
     @Override

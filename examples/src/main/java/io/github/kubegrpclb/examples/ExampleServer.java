@@ -1,0 +1,103 @@
+package io.github.kubegrpclb.examples;
+
+import io.github.kubegrpclb.testing.PodService;
+import io.grpc.ForwardingServerCall.SimpleForwardingServerCall;
+import io.grpc.Grpc;
+import io.grpc.InsecureServerCredentials;
+import io.grpc.Metadata;
+import io.grpc.Server;
+import io.grpc.ServerCall;
+import io.grpc.ServerCallHandler;
+import io.grpc.ServerInterceptor;
+import io.grpc.ServerInterceptors;
+import io.grpc.ServerServiceDefinition;
+import io.grpc.protobuf.services.HealthStatusManager;
+import io.grpc.stub.ServerCalls;
+import java.io.IOException;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The server side of the examples, as it would run in a pod: answers {@code Whoami} with its pod
+ * name ({@code POD_NAME}, from the downward API, else {@code HOSTNAME}), puts that name in the
+ * {@code x-pod-name} response header (what {@code ShardedChannel.podIdentityHeader} reads), serves
+ * the health service for the readiness probe, and shuts down gracefully on SIGTERM: GOAWAY, then
+ * in-flight RPCs get up to 25 s to finish.
+ *
+ * <p>Run: {@code java -cp ... io.github.kubegrpclb.examples.ExampleServer 50051}.
+ */
+public final class ExampleServer {
+  /** The response header carrying the pod name. */
+  public static final Metadata.Key<String> POD_NAME_HEADER =
+      Metadata.Key.of("x-pod-name", Metadata.ASCII_STRING_MARSHALLER);
+
+  private ExampleServer() {}
+
+  public static void main(String[] args) throws IOException, InterruptedException {
+    int port = args.length > 0 ? Integer.parseInt(args[0]) : 50051;
+    Server server = start(port, podName());
+    Runtime.getRuntime()
+        .addShutdownHook(
+            new Thread(
+                () -> {
+                  server.shutdown();
+                  try {
+                    server.awaitTermination(25, TimeUnit.SECONDS);
+                  } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                  }
+                }));
+    System.out.println("serving on port " + server.getPort() + " as " + podName());
+    server.awaitTermination();
+  }
+
+  /** Starts the server on {@code port} (0: any free port) answering as {@code podName}. */
+  static Server start(int port, String podName) throws IOException {
+    HealthStatusManager health = new HealthStatusManager();
+    ServerServiceDefinition service =
+        ServerServiceDefinition.builder(PodService.SERVICE_NAME)
+            .addMethod(
+                PodService.WHOAMI,
+                ServerCalls.asyncUnaryCall(
+                    (request, response) -> {
+                      response.onNext(podName);
+                      response.onCompleted();
+                    }))
+            .build();
+    return Grpc.newServerBuilderForPort(port, InsecureServerCredentials.create())
+        .addService(ServerInterceptors.intercept(service, new PodNameHeader(podName)))
+        .addService(health.getHealthService())
+        .build()
+        .start();
+  }
+
+  private static String podName() {
+    String name = System.getenv("POD_NAME");
+    if (name == null || name.isBlank()) {
+      name = System.getenv().getOrDefault("HOSTNAME", "local");
+    }
+    return name;
+  }
+
+  /** Adds the pod name to every response's headers. */
+  private static final class PodNameHeader implements ServerInterceptor {
+    private final String podName;
+
+    PodNameHeader(String podName) {
+      this.podName = podName;
+    }
+
+    @Override
+    public <ReqT, RespT> ServerCall.Listener<ReqT> interceptCall(
+        ServerCall<ReqT, RespT> call, Metadata headers, ServerCallHandler<ReqT, RespT> next) {
+      return next.startCall(
+          new SimpleForwardingServerCall<ReqT, RespT>(call) {
+            @Override
+            public void sendHeaders(Metadata responseHeaders) {
+              responseHeaders.put(POD_NAME_HEADER, podName);
+              super.sendHeaders(responseHeaders);
+            }
+          },
+          headers);
+    }
+  }
+}
