@@ -1,10 +1,13 @@
 package io.github.kubegrpclb.examples;
 
+import io.github.kubegrpclb.endpointslice.EndpointSliceOptions;
 import io.github.kubegrpclb.testing.LoopbackPod;
 import io.github.kubegrpclb.testing.LoopbackPods;
 import io.github.kubegrpclb.testing.ManualNameResolverProvider;
+import io.github.kubegrpclb.testing.MockKubernetesApi;
 import io.github.kubegrpclb.testing.RpcLoad;
 import io.github.kubegrpclb.testing.ServiceConfigs;
+import io.github.kubegrpclb.testing.TestDnsServer;
 import io.grpc.CallOptions;
 import io.grpc.Grpc;
 import io.grpc.InsecureChannelCredentials;
@@ -13,6 +16,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 
@@ -59,6 +63,40 @@ public final class LocalDemo {
                       .build()));
       rows.add(
           scenario("kube_round_robin, all pods", pods, rpcs, p -> channel(p, "kube_round_robin")));
+      try (TestDnsServer dns = TestDnsServer.start()) {
+        dns.setA(HOST, 5, ips(pods));
+        rows.add(
+            scenario(
+                "headless:/// (DNS server on loopback)",
+                pods,
+                rpcs,
+                p ->
+                    Grpc.newChannelBuilder(
+                            "headless://" + dns.authority() + "/" + HOST + ":" + p.port(),
+                            InsecureChannelCredentials.create())
+                        .build()));
+      }
+      try (MockKubernetesApi api = new MockKubernetesApi()) {
+        List<MockKubernetesApi.Pod> endpoints = new ArrayList<>();
+        pods.all().forEach(pod -> endpoints.add(MockKubernetesApi.Pod.ready(pod)));
+        api.apply(
+            MockKubernetesApi.slice(
+                "my-svc-a",
+                Map.of("grpc", pods.port()),
+                endpoints.toArray(MockKubernetesApi.Pod[]::new)));
+        rows.add(
+            scenario(
+                "kubernetes:/// (mock Kubernetes API)",
+                pods,
+                rpcs,
+                p ->
+                    Grpc.newChannelBuilder(
+                            "kubernetes:///my-svc.my-ns:grpc", InsecureChannelCredentials.create())
+                        .setNameResolverArg(
+                            EndpointSliceOptions.KEY,
+                            EndpointSliceOptions.builder().client(api.client()).build())
+                        .build()));
+      }
       LoopbackPod slow = pods.get(PODS - 1);
       slow.setLatency(Duration.ofMillis(50));
       rows.add(
@@ -72,6 +110,14 @@ public final class LocalDemo {
               "peak_ewma, " + slow.name() + " +50 ms", pods, rpcs, p -> channel(p, "peak_ewma")));
     }
     return rows;
+  }
+
+  private static final String HOST = "my-svc.my-ns.svc.cluster.local";
+
+  private static String[] ips(LoopbackPods pods) {
+    return pods.all().stream()
+        .map(pod -> pod.address().getAddress().getHostAddress())
+        .toArray(String[]::new);
   }
 
   private static ManagedChannel channel(LoopbackPods pods, String policy) {
