@@ -34,6 +34,9 @@ public final class LocalDemo {
   private LocalDemo() {}
 
   public static void main(String[] args) {
+    // The mock API server logs every request at INFO; the table is what matters here.
+    java.util.logging.Logger.getLogger("io.fabric8.mockwebserver")
+        .setLevel(java.util.logging.Level.WARNING);
     List<Row> rows = run(RPCS);
     System.out.println();
     System.out.println(format(rows));
