@@ -15,6 +15,8 @@ import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.function.DoubleSupplier;
@@ -139,9 +141,13 @@ final class HeadlessDnsNameResolver extends NameResolver {
     resolving = true;
     refreshWanted = false;
     lastStartNanos = nanoClock.getAsLong();
-    lookup
-        .resolve(target)
-        .whenComplete((answer, error) -> syncContext.execute(() -> onAnswer(answer, error)));
+    CompletionStage<DnsLookup.Answer> lookupDone;
+    try {
+      lookupDone = lookup.resolve(target);
+    } catch (RuntimeException e) {
+      lookupDone = CompletableFuture.failedFuture(e); // e.g. a name too long for DNS: report it
+    }
+    lookupDone.whenComplete((answer, error) -> syncContext.execute(() -> onAnswer(answer, error)));
   }
 
   private void onAnswer(DnsLookup.Answer answer, Throwable error) {
