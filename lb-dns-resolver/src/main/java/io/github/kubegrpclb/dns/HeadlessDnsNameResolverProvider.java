@@ -1,6 +1,7 @@
 package io.github.kubegrpclb.dns;
 
 import io.github.kubegrpclb.core.internal.PolicySelection;
+import io.github.kubegrpclb.core.internal.TargetUri;
 import io.grpc.NameResolver;
 import io.grpc.NameResolverProvider;
 import io.grpc.Uri;
@@ -66,37 +67,23 @@ public final class HeadlessDnsNameResolverProvider extends NameResolverProvider 
 
   @Override
   public NameResolver newNameResolver(URI targetUri, NameResolver.Args args) {
-    if (!HeadlessTarget.SCHEME.equals(targetUri.getScheme())) {
-      return null;
-    }
-    return create(
-        targetUri.toString(),
-        targetUri.getRawAuthority(),
-        targetUri.getPath(),
-        targetUri.getRawQuery(),
-        args);
+    return create(TargetUri.of(targetUri), args);
   }
 
   @Override
   public NameResolver newNameResolver(Uri targetUri, NameResolver.Args args) {
-    if (!HeadlessTarget.SCHEME.equals(targetUri.getScheme())) {
-      return null;
-    }
-    return create(
-        targetUri.toString(),
-        targetUri.getRawAuthority(),
-        targetUri.getPath(),
-        targetUri.getRawQuery(),
-        args);
+    return create(TargetUri.of(targetUri), args);
   }
 
-  private static NameResolver create(
-      String text, String authority, String path, String query, NameResolver.Args args) {
+  private static NameResolver create(TargetUri uri, NameResolver.Args args) {
+    if (!HeadlessTarget.SCHEME.equals(uri.scheme)) {
+      return null;
+    }
     HeadlessDnsOptions options = args.getArg(HeadlessDnsOptions.KEY);
     if (options == null) {
       options = HeadlessDnsOptions.defaults();
     }
-    HeadlessTarget target = HeadlessTarget.parse(text, authority, path, query, options);
+    HeadlessTarget target = HeadlessTarget.parse(uri, options);
     return new HeadlessDnsNameResolver(
         target,
         options,

@@ -1,12 +1,13 @@
 package io.github.kubegrpclb.dns;
 
 import io.github.kubegrpclb.core.internal.PolicySelection;
+import io.github.kubegrpclb.core.internal.TargetUri;
 import io.github.kubegrpclb.dns.HeadlessDnsOptions.AddressFamily;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.URLDecoder;
-import java.nio.charset.StandardCharsets;
 import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
 import java.util.regex.Pattern;
 
 /**
@@ -53,8 +54,9 @@ final class HeadlessTarget {
    *
    * @throws IllegalArgumentException naming the target, the problem and the expected form
    */
-  static HeadlessTarget parse(
-      String target, String authority, String path, String rawQuery, HeadlessDnsOptions options) {
+  static HeadlessTarget parse(TargetUri uri, HeadlessDnsOptions options) {
+    String target = uri.text;
+    String path = uri.path;
     if (path == null || !path.startsWith("/") || path.length() < 2) {
       throw bad(target, "no host in the path");
     }
@@ -81,35 +83,26 @@ final class HeadlessTarget {
       throw bad(target, "'" + portPart + "' is neither a port number nor a port name");
     }
 
-    AddressFamily family = options.family();
-    String policy = options.policy() == null ? PolicySelection.DEFAULT_POLICY : options.policy();
-    if (rawQuery != null && !rawQuery.isEmpty()) {
-      for (String param : rawQuery.split("&")) {
-        int eq = param.indexOf('=');
-        String key = eq < 0 ? param : param.substring(0, eq);
-        String value =
-            eq < 0 ? "" : URLDecoder.decode(param.substring(eq + 1), StandardCharsets.UTF_8);
-        switch (key) {
-          case "family":
-            family = parseFamily(target, value);
-            break;
-          case "policy":
-            policy = value;
-            break;
-          default:
-            throw bad(target, "unknown parameter '" + key + "'");
-        }
-      }
+    Map<String, String> parameters;
+    try {
+      parameters = uri.parameters(Set.of("family", "policy"));
+    } catch (IllegalArgumentException e) {
+      throw bad(target, e.getMessage());
     }
+    AddressFamily family =
+        parameters.containsKey("family")
+            ? parseFamily(target, parameters.get("family"))
+            : options.family();
+    String policy =
+        parameters.getOrDefault(
+            "policy", options.policy() == null ? PolicySelection.DEFAULT_POLICY : options.policy());
     try {
       policy = PolicySelection.validate(policy);
     } catch (IllegalArgumentException e) {
       throw bad(target, e.getMessage());
     }
     InetSocketAddress server =
-        authority == null || authority.isEmpty()
-            ? options.dnsServer()
-            : parseServer(target, authority);
+        uri.authority == null ? options.dnsServer() : parseServer(target, uri.authority);
     return new HeadlessTarget(host, port, portName, server, family, policy);
   }
 

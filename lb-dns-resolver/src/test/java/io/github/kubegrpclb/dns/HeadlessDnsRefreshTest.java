@@ -3,6 +3,7 @@ package io.github.kubegrpclb.dns;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.github.kubegrpclb.core.internal.TargetUri;
 import io.github.kubegrpclb.testing.FakeClock;
 import io.github.kubegrpclb.testing.TestDnsServer;
 import io.grpc.ChannelLogger;
@@ -54,10 +55,7 @@ class HeadlessDnsRefreshTest {
 
   private HeadlessDnsNameResolver start(String hostPort, HeadlessDnsOptions options) {
     String text = "headless://" + dns.authority() + "/" + hostPort;
-    URI uri = URI.create(text);
-    HeadlessTarget target =
-        HeadlessTarget.parse(
-            text, uri.getRawAuthority(), uri.getPath(), uri.getRawQuery(), options);
+    HeadlessTarget target = HeadlessTarget.parse(TargetUri.of(URI.create(text)), options);
     SimpleResolver simple = new SimpleResolver(target.dnsServer);
     simple.setTimeout(options.queryTimeout());
     resolver =

@@ -3,6 +3,7 @@ package io.github.kubegrpclb.dns;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.github.kubegrpclb.core.internal.TargetUri;
 import io.github.kubegrpclb.dns.HeadlessDnsOptions.AddressFamily;
 import io.grpc.Grpc;
 import io.grpc.InsecureChannelCredentials;
@@ -14,13 +15,7 @@ import org.junit.jupiter.params.provider.CsvSource;
 class HeadlessTargetTest {
 
   private static HeadlessTarget parse(String target) {
-    URI uri = URI.create(target);
-    return HeadlessTarget.parse(
-        target,
-        uri.getRawAuthority(),
-        uri.getPath(),
-        uri.getRawQuery(),
-        HeadlessDnsOptions.defaults());
+    return HeadlessTarget.parse(TargetUri.of(URI.create(target)), HeadlessDnsOptions.defaults());
   }
 
   @Test

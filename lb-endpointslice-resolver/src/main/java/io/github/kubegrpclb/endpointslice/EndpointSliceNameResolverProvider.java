@@ -3,6 +3,7 @@ package io.github.kubegrpclb.endpointslice;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.github.kubegrpclb.core.internal.PolicySelection;
+import io.github.kubegrpclb.core.internal.TargetUri;
 import io.grpc.NameResolver;
 import io.grpc.NameResolverProvider;
 import io.grpc.Uri;
@@ -76,37 +77,23 @@ public final class EndpointSliceNameResolverProvider extends NameResolverProvide
 
   @Override
   public NameResolver newNameResolver(URI targetUri, NameResolver.Args args) {
-    if (!KubernetesTarget.SCHEME.equals(targetUri.getScheme())) {
-      return null;
-    }
-    return create(
-        targetUri.toString(),
-        targetUri.getRawAuthority(),
-        targetUri.getPath(),
-        targetUri.getRawQuery(),
-        args);
+    return create(TargetUri.of(targetUri), args);
   }
 
   @Override
   public NameResolver newNameResolver(Uri targetUri, NameResolver.Args args) {
-    if (!KubernetesTarget.SCHEME.equals(targetUri.getScheme())) {
-      return null;
-    }
-    return create(
-        targetUri.toString(),
-        targetUri.getRawAuthority(),
-        targetUri.getPath(),
-        targetUri.getRawQuery(),
-        args);
+    return create(TargetUri.of(targetUri), args);
   }
 
-  private static NameResolver create(
-      String text, String authority, String path, String query, NameResolver.Args args) {
+  private static NameResolver create(TargetUri uri, NameResolver.Args args) {
+    if (!KubernetesTarget.SCHEME.equals(uri.scheme)) {
+      return null;
+    }
     EndpointSliceOptions options = args.getArg(EndpointSliceOptions.KEY);
     if (options == null) {
       options = EndpointSliceOptions.defaults();
     }
-    KubernetesTarget target = KubernetesTarget.parse(text, authority, path, query, options);
+    KubernetesTarget target = KubernetesTarget.parse(uri, options);
     KubernetesClient client = options.client() != null ? options.client() : DefaultClient.get();
     String namespace = target.namespace != null ? target.namespace : defaultNamespace(client);
     String zone = target.zone;

@@ -1,8 +1,9 @@
 package io.github.kubegrpclb.endpointslice;
 
 import io.github.kubegrpclb.core.internal.PolicySelection;
-import java.net.URLDecoder;
-import java.nio.charset.StandardCharsets;
+import io.github.kubegrpclb.core.internal.TargetUri;
+import java.util.Map;
+import java.util.Set;
 import java.util.regex.Pattern;
 
 /**
@@ -43,8 +44,10 @@ final class KubernetesTarget {
     this.zone = zone;
   }
 
-  static KubernetesTarget parse(
-      String target, String authority, String path, String rawQuery, EndpointSliceOptions options) {
+  static KubernetesTarget parse(TargetUri uri, EndpointSliceOptions options) {
+    String target = uri.text;
+    String path = uri.path;
+    String authority = uri.authority;
     if (path == null || !path.startsWith("/") || path.length() < 2) {
       throw bad(target, "no service in the path");
     }
@@ -55,7 +58,7 @@ final class KubernetesTarget {
       portPart = rest.substring(colon + 1);
       rest = rest.substring(0, colon);
     }
-    String namespace = authority == null || authority.isEmpty() ? null : authority;
+    String namespace = authority;
     String service = rest;
     int dot = rest.indexOf('.');
     if (dot >= 0) {
@@ -91,23 +94,16 @@ final class KubernetesTarget {
         throw bad(target, "'" + portPart + "' is neither a port number nor a port name");
       }
     }
-    String policy = options.policy() == null ? PolicySelection.DEFAULT_POLICY : options.policy();
-    String zone = null;
-    if (rawQuery != null && !rawQuery.isEmpty()) {
-      for (String param : rawQuery.split("&")) {
-        int eq = param.indexOf('=');
-        String key = eq < 0 ? param : param.substring(0, eq);
-        String value =
-            eq < 0 ? "" : URLDecoder.decode(param.substring(eq + 1), StandardCharsets.UTF_8);
-        if (key.equals("policy")) {
-          policy = value;
-        } else if (key.equals("zone")) {
-          zone = value;
-        } else {
-          throw bad(target, "unknown parameter '" + key + "'");
-        }
-      }
+    Map<String, String> parameters;
+    try {
+      parameters = uri.parameters(Set.of("policy", "zone"));
+    } catch (IllegalArgumentException e) {
+      throw bad(target, e.getMessage());
     }
+    String policy =
+        parameters.getOrDefault(
+            "policy", options.policy() == null ? PolicySelection.DEFAULT_POLICY : options.policy());
+    String zone = parameters.get("zone");
     try {
       policy = PolicySelection.validate(policy);
     } catch (IllegalArgumentException e) {

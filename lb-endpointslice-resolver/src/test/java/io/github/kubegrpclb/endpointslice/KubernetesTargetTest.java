@@ -3,6 +3,7 @@ package io.github.kubegrpclb.endpointslice;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.github.kubegrpclb.core.internal.TargetUri;
 import java.net.URI;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -11,13 +12,7 @@ import org.junit.jupiter.params.provider.CsvSource;
 class KubernetesTargetTest {
 
   private static KubernetesTarget parse(String text) {
-    URI uri = URI.create(text);
-    return KubernetesTarget.parse(
-        text,
-        uri.getRawAuthority(),
-        uri.getPath(),
-        uri.getRawQuery(),
-        EndpointSliceOptions.defaults());
+    return KubernetesTarget.parse(TargetUri.of(URI.create(text)), EndpointSliceOptions.defaults());
   }
 
   @ParameterizedTest

@@ -1,0 +1,73 @@
+package io.github.kubegrpclb.core.internal;
+
+import io.grpc.Uri;
+import java.net.URI;
+import java.net.URLDecoder;
+import java.nio.charset.StandardCharsets;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+
+/**
+ * The parts of a channel target that this library's resolvers parse, taken alike from the two forms
+ * grpc-java hands a {@code NameResolver.Factory}: {@link URI} and, since 1.79, {@link Uri}.
+ * Immutable.
+ */
+public final class TargetUri {
+  /** The whole target as the user wrote it, for error messages. */
+  public final String text;
+
+  public final String scheme;
+
+  /** The raw authority, or null when empty. */
+  public final String authority;
+
+  /** The decoded path, starting with '/' (or null). */
+  public final String path;
+
+  /** The raw query, or null. */
+  public final String rawQuery;
+
+  private TargetUri(String text, String scheme, String authority, String path, String rawQuery) {
+    this.text = text;
+    this.scheme = scheme;
+    this.authority = authority == null || authority.isEmpty() ? null : authority;
+    this.path = path;
+    this.rawQuery = rawQuery;
+  }
+
+  public static TargetUri of(URI uri) {
+    return new TargetUri(
+        uri.toString(), uri.getScheme(), uri.getRawAuthority(), uri.getPath(), uri.getRawQuery());
+  }
+
+  public static TargetUri of(Uri uri) {
+    return new TargetUri(
+        uri.toString(), uri.getScheme(), uri.getRawAuthority(), uri.getPath(), uri.getRawQuery());
+  }
+
+  /**
+   * The query's {@code key=value} parameters, decoded, in order.
+   *
+   * @throws IllegalArgumentException naming an unknown parameter and the known ones
+   */
+  public Map<String, String> parameters(Set<String> known) {
+    Map<String, String> parameters = new LinkedHashMap<>();
+    if (rawQuery == null || rawQuery.isEmpty()) {
+      return parameters;
+    }
+    for (String parameter : rawQuery.split("&")) {
+      int eq = parameter.indexOf('=');
+      String key = eq < 0 ? parameter : parameter.substring(0, eq);
+      if (!known.contains(key)) {
+        throw new IllegalArgumentException(
+            "unknown parameter '" + key + "' (known: " + new TreeSet<>(known) + ")");
+      }
+      parameters.put(
+          key,
+          eq < 0 ? "" : URLDecoder.decode(parameter.substring(eq + 1), StandardCharsets.UTF_8));
+    }
+    return parameters;
+  }
+}
