@@ -77,6 +77,11 @@ final class EndpointLoad {
     inFlight.decrementAndGet();
   }
 
+  /** Forgets the history: back to {@code defaultRttNanos}, unmeasured (probed first). */
+  void reset(long defaultRttNanos, long nowNanos) {
+    estimate.set(new Estimate(defaultRttNanos, nowNanos, false));
+  }
+
   /** Folds one latency sample into the estimate. */
   void observe(long rttNanos, long nowNanos, double decayNanos) {
     while (true) {

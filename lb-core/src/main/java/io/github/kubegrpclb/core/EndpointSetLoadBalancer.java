@@ -52,6 +52,12 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
    */
   abstract void configure(Object policyConfig);
 
+  /**
+   * Called when an endpoint's connection is READY again after a failure: a new connection, maybe to
+   * a restarted pod, so history kept for the old one may no longer hold.
+   */
+  void onReconnected(Endpoint<T> endpoint) {}
+
   /** Returns a picker over {@code rotation}, which is non-empty. */
   abstract SubchannelPicker readyPicker(List<Endpoint<T>> rotation);
 
@@ -122,7 +128,11 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
     if (state == IDLE || state == TRANSIENT_FAILURE) {
       helper.refreshNameResolution();
     }
+    boolean recovered = state == READY && endpoint.state() == TRANSIENT_FAILURE;
     endpoint.onSubchannelState(state, stateInfo.getStatus());
+    if (recovered) {
+      onReconnected(endpoint);
+    }
     updateBalancingState();
   }
 

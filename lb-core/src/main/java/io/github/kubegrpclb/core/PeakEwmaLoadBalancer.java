@@ -43,6 +43,12 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
     return new EndpointLoad(config.defaultRttNanos(), nanoClock.getAsLong());
   }
 
+  /** A reconnected endpoint is probed afresh: its failures were the old connection's. */
+  @Override
+  void onReconnected(Endpoint<EndpointLoad> endpoint) {
+    endpoint.policyState().reset(config.defaultRttNanos(), nanoClock.getAsLong());
+  }
+
   @Override
   void configure(Object policyConfig) {
     config = policyConfig == null ? PeakEwmaConfig.defaults() : (PeakEwmaConfig) policyConfig;
@@ -187,11 +193,14 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
       return new RpcTracer(nanoClock.getAsLong());
     }
 
-    /** One RPC attempt; grpc-java calls it sequentially, so plain fields suffice. */
+    /**
+     * One RPC attempt. grpc-java calls a tracer's methods one at a time, but possibly from
+     * different threads: the fields are volatile for visibility.
+     */
     private final class RpcTracer extends ClientStreamTracer {
       private final long startNanos;
-      private long firstResponseNanos;
-      private boolean responded;
+      private volatile long firstResponseNanos;
+      private volatile boolean responded;
 
       RpcTracer(long startNanos) {
         this.startNanos = startNanos;

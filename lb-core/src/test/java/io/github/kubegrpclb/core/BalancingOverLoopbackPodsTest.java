@@ -143,7 +143,12 @@ class BalancingOverLoopbackPodsTest {
         new EquivalentAddressGroup(groups.get(1).getAddresses(), terminating.getAttributes());
     resolver.update(List.of(stillTerminating, terminating));
     RpcLoad.Result fallback = RpcLoad.run(channel, 600, 2, WAIT_FOR_READY);
-    assertThat(fallback.perPod()).as("%s", fallback).containsOnlyKeys("pod-1", "pod-2");
+    assertThat(fallback.succeeded()).as("%s", fallback).isEqualTo(600);
+    assertThat(fallback.perPod().keySet()).as("%s", fallback).isSubsetOf("pod-1", "pod-2");
+    if (policy.equals("kube_round_robin")) {
+      // peak_ewma may favour one of the two for a while: a latency peak decays over seconds.
+      assertThat(fallback.perPod()).containsOnlyKeys("pod-1", "pod-2");
+    }
   }
 
   @Test

@@ -1,6 +1,7 @@
 package io.github.kubegrpclb.core;
 
 import static io.grpc.ConnectivityState.READY;
+import static io.grpc.ConnectivityState.TRANSIENT_FAILURE;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.kubegrpclb.testing.FakeClock;
@@ -95,6 +96,30 @@ class PeakEwmaLoadBalancerTest {
     }
 
     assertThat(counts.getOrDefault(failing, 0)).isLessThan(10);
+  }
+
+  @Test
+  void reconnectedEndpoint_historyForgotten_probedAgain() {
+    acceptReady(KubeRoundRobinLoadBalancerTest.endpoints(0, 2), PeakEwmaConfig.defaults());
+    Subchannel flaky = helper.subchannelFor(KubeRoundRobinLoadBalancerTest.endpoint(0));
+    Map<Subchannel, Duration> latency = Map.of(flaky, Duration.ofSeconds(2));
+    for (int i = 0; i < 50; i++) {
+      rpc(latency, Status.OK); // the flaky endpoint's 2 s peak keeps it out
+    }
+    assertThat(counts(20)).doesNotContainKey(flaky);
+
+    helper.subchannelFor(KubeRoundRobinLoadBalancerTest.endpoint(0)).deliver(TRANSIENT_FAILURE);
+    helper.subchannelFor(KubeRoundRobinLoadBalancerTest.endpoint(0)).deliver(READY);
+
+    assertThat(counts(20)).containsKey(flaky); // unmeasured and idle: probed at once
+  }
+
+  private Map<Subchannel, Integer> counts(int picks) {
+    Map<Subchannel, Integer> counts = new HashMap<>();
+    for (int i = 0; i < picks; i++) {
+      counts.merge(helper.picker().pickSubchannel(null).getSubchannel(), 1, Integer::sum);
+    }
+    return counts;
   }
 
   @Test

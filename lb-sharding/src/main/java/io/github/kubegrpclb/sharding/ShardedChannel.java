@@ -39,8 +39,8 @@ import java.util.function.DoubleSupplier;
  * name themselves in a response header ({@link Builder#podIdentityHeader}), a shard that reaches a
  * pod another shard already covers is re-dialed at once, so the pool spreads over distinct pods.
  *
- * <p>Thread-safe: shards live in an atomic array; recycling runs on one scheduler thread per
- * channel (or the scheduler given to the builder).
+ * <p>Thread-safe: shards live in an atomic array; recycling runs on one daemon timer thread shared
+ * by every ShardedChannel in the JVM.
  */
 public final class ShardedChannel extends ManagedChannel {
   private final String target;
@@ -50,7 +50,6 @@ public final class ShardedChannel extends ManagedChannel {
   private final double jitter;
   private final String podIdentityHeader;
   private final ScheduledExecutorService scheduler;
-  private final boolean ownsScheduler;
   private final DoubleSupplier random;
   private final AtomicReferenceArray<Shard> shards;
   private final Set<ManagedChannel> allChannels = ConcurrentHashMap.newKeySet();
@@ -65,16 +64,7 @@ public final class ShardedChannel extends ManagedChannel {
     this.maxAge = b.maxAge;
     this.jitter = b.jitter;
     this.podIdentityHeader = b.podIdentityHeader;
-    this.ownsScheduler = b.scheduler == null;
-    this.scheduler =
-        b.scheduler != null
-            ? b.scheduler
-            : Executors.newSingleThreadScheduledExecutor(
-                r -> {
-                  Thread t = new Thread(r, "sharded-channel-" + target);
-                  t.setDaemon(true);
-                  return t;
-                });
+    this.scheduler = b.scheduler != null ? b.scheduler : SharedScheduler.INSTANCE;
     this.random = b.random != null ? b.random : () -> ThreadLocalRandom.current().nextDouble();
     this.shards = new AtomicReferenceArray<>(b.connections);
     this.recycler = new ShardRecycler(this);
@@ -134,9 +124,6 @@ public final class ShardedChannel extends ManagedChannel {
   @Override
   public ManagedChannel shutdown() {
     shutdown = true;
-    if (ownsScheduler) {
-      scheduler.shutdownNow();
-    }
     allChannels.forEach(ManagedChannel::shutdown);
     return this;
   }
@@ -144,9 +131,6 @@ public final class ShardedChannel extends ManagedChannel {
   @Override
   public ManagedChannel shutdownNow() {
     shutdown = true;
-    if (ownsScheduler) {
-      scheduler.shutdownNow();
-    }
     allChannels.forEach(ManagedChannel::shutdownNow);
     return this;
   }
@@ -269,6 +253,17 @@ public final class ShardedChannel extends ManagedChannel {
   void discard(ManagedChannel channel) {
     channel.shutdownNow();
     allChannels.remove(channel);
+  }
+
+  /** One daemon timer thread for every ShardedChannel in the JVM: recycling is rare, short work. */
+  private static final class SharedScheduler {
+    static final ScheduledExecutorService INSTANCE =
+        Executors.newSingleThreadScheduledExecutor(
+            r -> {
+              Thread t = new Thread(r, "kube-grpc-lb-sharded-channel");
+              t.setDaemon(true);
+              return t;
+            });
   }
 
   /** One connection: its channel, the call path (with the identity interceptor) and its pod. */
