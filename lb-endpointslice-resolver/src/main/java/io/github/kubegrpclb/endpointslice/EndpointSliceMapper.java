@@ -11,14 +11,13 @@ import io.grpc.EquivalentAddressGroup;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
-import java.util.ArrayList;
 import java.util.Collection;
-import java.util.Comparator;
 import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.regex.Pattern;
 
@@ -106,10 +105,12 @@ final class EndpointSliceMapper {
               + portNames
               + " (use one of these names, or the pod's port number)");
     }
-    List<EquivalentAddressGroup> groups = new ArrayList<>(byAddress.values());
-    groups.sort(
-        Comparator.comparing((EquivalentAddressGroup g) -> g.getAddresses().get(0).toString()));
-    return new Result(List.copyOf(groups), null);
+    // A stable order (slices come in any order) keeps equal sets equal for the balancer.
+    TreeMap<String, EquivalentAddressGroup> sorted = new TreeMap<>();
+    byAddress.forEach(
+        (address, group) ->
+            sorted.put(address.getAddress().getHostAddress() + "#" + address.getPort(), group));
+    return new Result(List.copyOf(sorted.values()), null);
   }
 
   /** The pod port this slice gives for the target's port, or null when it has none. */
