@@ -208,6 +208,14 @@ class EndpointSliceNameResolverTest {
     ManagedChannel channel =
         channel(
             "kubernetes:///my-svc.my-ns:grpc", EndpointSliceOptions.builder().clientZone("zone-a"));
+    // Until the local pods' connections are up, the balancer uses what is connected (a zone is
+    // a preference, not a reason to hold RPCs): measure once they are.
+    try (RpcLoad warmUp = RpcLoad.start(channel, 1, WAIT_FOR_READY)) {
+      await()
+          .atMost(Duration.ofSeconds(5))
+          .until(
+              () -> warmUp.snapshot().served("pod-0") > 0 && warmUp.snapshot().served("pod-2") > 0);
+    }
 
     RpcLoad.Result result = RpcLoad.run(channel, 600, 2, WAIT_FOR_READY);
 
