@@ -13,6 +13,7 @@ import io.github.kubegrpclb.testing.MockKubernetesApi;
 import io.github.kubegrpclb.testing.RpcLoad;
 import io.github.kubegrpclb.testing.ServiceConfigs;
 import io.grpc.CallOptions;
+import io.grpc.ConnectivityState;
 import io.grpc.Grpc;
 import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
@@ -240,6 +241,30 @@ class EndpointSliceNameResolverTest {
     await()
         .atMost(Duration.ofSeconds(30))
         .until(() -> Thread.activeCount() <= threadsBefore + 2); // gRPC's shared timers may linger
+  }
+
+  @Test
+  void channelIdle_watchReleased_thenReattachedOnTheNextRpc() {
+    api.apply(slice("my-svc-a", grpcPort, ready(pod(0)), ready(pod(1))));
+    ManagedChannel channel =
+        channel(
+            Grpc.newChannelBuilder(
+                    "kubernetes:///my-svc.my-ns:grpc", InsecureChannelCredentials.create())
+                .idleTimeout(1, TimeUnit.SECONDS) // grpc-java's minimum
+                .setNameResolverArg(
+                    EndpointSliceOptions.KEY,
+                    EndpointSliceOptions.builder().client(api.client()).build()));
+    RpcLoad.run(channel, 50, 1, WAIT_FOR_READY);
+    assertThat(ServiceWatches.SHARED.activeWatches()).isEqualTo(1);
+
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> channel.getState(false) == ConnectivityState.IDLE);
+    assertThat(ServiceWatches.SHARED.activeWatches()).isZero();
+
+    RpcLoad.Result afterIdle = RpcLoad.run(channel, 100, 1, WAIT_FOR_READY);
+    assertThat(afterIdle.perPod()).containsOnlyKeys("pod-0", "pod-1");
+    assertThat(ServiceWatches.SHARED.activeWatches()).isEqualTo(1);
   }
 
   @Test
