@@ -1,15 +1,10 @@
 package io.github.kubegrpclb.dns;
 
 import io.github.kubegrpclb.core.internal.PolicySelection;
+import io.github.kubegrpclb.core.internal.TargetSchemeProvider;
 import io.github.kubegrpclb.core.internal.TargetUri;
 import io.grpc.NameResolver;
-import io.grpc.NameResolverProvider;
-import io.grpc.Uri;
-import java.net.InetSocketAddress;
-import java.net.SocketAddress;
-import java.net.URI;
 import java.util.ArrayList;
-import java.util.Collection;
 import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
 import org.xbill.DNS.ExtendedResolver;
@@ -40,45 +35,15 @@ import org.xbill.DNS.lookup.LookupSession;
  * serves them for a headless Service: one A (or AAAA) per ready pod at {@code
  * <svc>.<ns>.svc.<zone>}, and {@code _<port-name>._tcp.<svc>.<ns>.svc.<zone>} SRV records.
  */
-public final class HeadlessDnsNameResolverProvider extends NameResolverProvider {
+public final class HeadlessDnsNameResolverProvider extends TargetSchemeProvider {
 
   /** Creates the provider; called by the service loader. */
-  public HeadlessDnsNameResolverProvider() {}
-
-  @Override
-  protected boolean isAvailable() {
-    return true;
+  public HeadlessDnsNameResolverProvider() {
+    super(HeadlessTarget.SCHEME);
   }
 
   @Override
-  protected int priority() {
-    return 5;
-  }
-
-  @Override
-  public String getDefaultScheme() {
-    return HeadlessTarget.SCHEME;
-  }
-
-  @Override
-  public Collection<Class<? extends SocketAddress>> getProducedSocketAddressTypes() {
-    return List.of(InetSocketAddress.class);
-  }
-
-  @Override
-  public NameResolver newNameResolver(URI targetUri, NameResolver.Args args) {
-    return create(TargetUri.of(targetUri), args);
-  }
-
-  @Override
-  public NameResolver newNameResolver(Uri targetUri, NameResolver.Args args) {
-    return create(TargetUri.of(targetUri), args);
-  }
-
-  private static NameResolver create(TargetUri uri, NameResolver.Args args) {
-    if (!HeadlessTarget.SCHEME.equals(uri.scheme)) {
-      return null;
-    }
+  protected NameResolver create(TargetUri uri, NameResolver.Args args) {
     HeadlessDnsOptions options = args.getArg(HeadlessDnsOptions.KEY);
     if (options == null) {
       options = HeadlessDnsOptions.defaults();

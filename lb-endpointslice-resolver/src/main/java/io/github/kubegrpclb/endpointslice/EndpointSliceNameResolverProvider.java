@@ -3,19 +3,13 @@ package io.github.kubegrpclb.endpointslice;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.github.kubegrpclb.core.internal.PolicySelection;
+import io.github.kubegrpclb.core.internal.TargetSchemeProvider;
 import io.github.kubegrpclb.core.internal.TargetUri;
 import io.grpc.NameResolver;
-import io.grpc.NameResolverProvider;
-import io.grpc.Uri;
 import java.io.IOException;
-import java.net.InetSocketAddress;
-import java.net.SocketAddress;
-import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Collection;
-import java.util.List;
 
 /**
  * Registers the {@code kubernetes} scheme: a gRPC name resolver that watches the Service's
@@ -48,47 +42,17 @@ import java.util.List;
  * use (in a pod: service-account token and CA; elsewhere: kubeconfig), unless a channel passes its
  * own through {@link EndpointSliceOptions}.
  */
-public final class EndpointSliceNameResolverProvider extends NameResolverProvider {
+public final class EndpointSliceNameResolverProvider extends TargetSchemeProvider {
   private static final Path POD_NAMESPACE_FILE =
       Path.of("/var/run/secrets/kubernetes.io/serviceaccount/namespace");
 
   /** Creates the provider; called by the service loader. */
-  public EndpointSliceNameResolverProvider() {}
-
-  @Override
-  protected boolean isAvailable() {
-    return true;
+  public EndpointSliceNameResolverProvider() {
+    super(KubernetesTarget.SCHEME);
   }
 
   @Override
-  protected int priority() {
-    return 5;
-  }
-
-  @Override
-  public String getDefaultScheme() {
-    return KubernetesTarget.SCHEME;
-  }
-
-  @Override
-  public Collection<Class<? extends SocketAddress>> getProducedSocketAddressTypes() {
-    return List.of(InetSocketAddress.class);
-  }
-
-  @Override
-  public NameResolver newNameResolver(URI targetUri, NameResolver.Args args) {
-    return create(TargetUri.of(targetUri), args);
-  }
-
-  @Override
-  public NameResolver newNameResolver(Uri targetUri, NameResolver.Args args) {
-    return create(TargetUri.of(targetUri), args);
-  }
-
-  private static NameResolver create(TargetUri uri, NameResolver.Args args) {
-    if (!KubernetesTarget.SCHEME.equals(uri.scheme)) {
-      return null;
-    }
+  protected NameResolver create(TargetUri uri, NameResolver.Args args) {
     EndpointSliceOptions options = args.getArg(EndpointSliceOptions.KEY);
     if (options == null) {
       options = EndpointSliceOptions.defaults();
