@@ -3,6 +3,7 @@ package io.github.kubegrpclb.core;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.github.kubegrpclb.testing.Cleanup;
 import io.github.kubegrpclb.testing.LoopbackPod;
 import io.github.kubegrpclb.testing.LoopbackPods;
 import io.github.kubegrpclb.testing.ManualNameResolverProvider;
@@ -13,13 +14,11 @@ import io.grpc.EquivalentAddressGroup;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -27,14 +26,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 class BalancingOverLoopbackPodsTest {
   private static final CallOptions WAIT_FOR_READY = CallOptions.DEFAULT.withWaitForReady();
 
-  private final List<AutoCloseable> cleanup = new ArrayList<>();
-
-  @AfterEach
-  void closeAll() throws Exception {
-    for (int i = cleanup.size() - 1; i >= 0; i--) {
-      cleanup.get(i).close();
-    }
-  }
+  @RegisterExtension final Cleanup cleanup = new Cleanup();
 
   private LoopbackPods pods(int count) {
     LoopbackPods pods = LoopbackPods.start(count);
@@ -44,7 +36,7 @@ class BalancingOverLoopbackPodsTest {
 
   private ManagedChannel channel(ManualNameResolverProvider resolver, Map<String, ?> config) {
     ManagedChannel channel = resolver.channelBuilder().defaultServiceConfig(config).build();
-    cleanup.add(() -> channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS));
+    cleanup.channel(channel);
     return channel;
   }
 

@@ -3,6 +3,7 @@ package io.github.kubegrpclb.dns;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.github.kubegrpclb.testing.Cleanup;
 import io.github.kubegrpclb.testing.LoopbackPod;
 import io.github.kubegrpclb.testing.LoopbackPods;
 import io.github.kubegrpclb.testing.RpcLoad;
@@ -15,32 +16,24 @@ import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import io.grpc.Status;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** The resolver end to end: real DNS over UDP/TCP, real channels, real loopback pods. */
 class HeadlessDnsNameResolverTest {
   private static final String HOST = "my-svc.my-ns.svc.cluster.local";
   private static final CallOptions WAIT_FOR_READY = CallOptions.DEFAULT.withWaitForReady();
 
-  private final List<AutoCloseable> cleanup = new ArrayList<>();
+  @RegisterExtension final Cleanup cleanup = new Cleanup();
   private TestDnsServer dns;
 
   @BeforeEach
   void startDns() {
     dns = TestDnsServer.start();
     cleanup.add(dns);
-  }
-
-  @AfterEach
-  void closeAll() throws Exception {
-    for (int i = cleanup.size() - 1; i >= 0; i--) {
-      cleanup.get(i).close();
-    }
   }
 
   private LoopbackPods pods(int count) {
@@ -61,7 +54,7 @@ class HeadlessDnsNameResolverTest {
 
   private ManagedChannel channel(ManagedChannelBuilder<?> builder) {
     ManagedChannel channel = builder.build();
-    cleanup.add(() -> channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS));
+    cleanup.channel(channel);
     return channel;
   }
 

@@ -7,6 +7,7 @@ import static io.github.kubegrpclb.testing.MockKubernetesApi.slice;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.github.kubegrpclb.testing.Cleanup;
 import io.github.kubegrpclb.testing.LoopbackPod;
 import io.github.kubegrpclb.testing.LoopbackPods;
 import io.github.kubegrpclb.testing.MockKubernetesApi;
@@ -20,38 +21,31 @@ import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import io.grpc.Status;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** The resolver against fabric8's mock API server in CRUD mode, with real loopback pods. */
 class EndpointSliceNameResolverTest {
   private static final CallOptions WAIT_FOR_READY = CallOptions.DEFAULT.withWaitForReady();
 
-  private final List<AutoCloseable> cleanup = new ArrayList<>();
+  @RegisterExtension final Cleanup cleanup = new Cleanup();
   private MockKubernetesApi api;
   private LoopbackPods pods;
   private Map<String, Integer> grpcPort;
 
   @BeforeEach
   void start() {
+    // Added first, so checked last: once every channel is closed, no watch may be left.
+    cleanup.add(() -> assertThat(ServiceWatches.SHARED.activeWatches()).isZero());
     api = new MockKubernetesApi();
     cleanup.add(api);
     pods = LoopbackPods.start(4);
     cleanup.add(pods);
     grpcPort = Map.of("grpc", pods.port(), "metrics", 9090);
-  }
-
-  @AfterEach
-  void closeAll() throws Exception {
-    for (int i = cleanup.size() - 1; i >= 0; i--) {
-      cleanup.get(i).close();
-    }
-    assertThat(ServiceWatches.SHARED.activeWatches()).isZero();
   }
 
   private ManagedChannel channel(String target) {
@@ -66,7 +60,7 @@ class EndpointSliceNameResolverTest {
 
   private ManagedChannel channel(ManagedChannelBuilder<?> builder) {
     ManagedChannel channel = builder.build();
-    cleanup.add(() -> channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS));
+    cleanup.channel(channel);
     return channel;
   }
 

@@ -3,6 +3,7 @@ package io.github.kubegrpclb.sharding;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.github.kubegrpclb.testing.Cleanup;
 import io.github.kubegrpclb.testing.KubeProxyRules;
 import io.github.kubegrpclb.testing.LoopbackPod;
 import io.github.kubegrpclb.testing.LoopbackPods;
@@ -14,12 +15,11 @@ import io.grpc.ManagedChannel;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * On the real dataplane: kube-proxy's iptables rules (statistic random + DNAT) for a ClusterIP
@@ -28,7 +28,7 @@ import org.junit.jupiter.api.Test;
 class ShardedChannelKubeProxyTest {
   private static final CallOptions WAIT_FOR_READY = CallOptions.DEFAULT.withWaitForReady();
 
-  private final List<AutoCloseable> cleanup = new ArrayList<>();
+  @RegisterExtension final Cleanup cleanup = new Cleanup();
   private LoopbackPods pods;
   private InetSocketAddress vip;
 
@@ -41,13 +41,6 @@ class ShardedChannelKubeProxyTest {
     KubeProxyRules.apply(vip, addresses(pods.all()));
   }
 
-  @AfterEach
-  void closeAll() throws Exception {
-    for (int i = cleanup.size() - 1; i >= 0; i--) {
-      cleanup.get(i).close();
-    }
-  }
-
   private static List<InetSocketAddress> addresses(List<LoopbackPod> pods) {
     return pods.stream().map(LoopbackPod::address).toList();
   }
@@ -57,7 +50,7 @@ class ShardedChannelKubeProxyTest {
   }
 
   private <T extends ManagedChannel> T closing(T channel) {
-    cleanup.add(() -> channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS));
+    cleanup.channel(channel);
     return channel;
   }
 
