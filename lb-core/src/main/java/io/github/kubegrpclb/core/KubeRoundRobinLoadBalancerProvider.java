@@ -38,8 +38,15 @@ public final class KubeRoundRobinLoadBalancerProvider extends LoadBalancerProvid
 
   @Override
   public LoadBalancer newLoadBalancer(LoadBalancer.Helper helper) {
-    return new KubeRoundRobinLoadBalancer(
-        helper, bound -> ThreadLocalRandom.current().nextInt(bound));
+    return HealthChecking.wrap(
+        helper,
+        new LoadBalancer.Factory() {
+          @Override
+          public LoadBalancer newLoadBalancer(LoadBalancer.Helper h) {
+            return new KubeRoundRobinLoadBalancer(
+                h, bound -> ThreadLocalRandom.current().nextInt(bound));
+          }
+        });
   }
 
   @Override

@@ -35,8 +35,15 @@ public final class PeakEwmaLoadBalancerProvider extends LoadBalancerProvider {
 
   @Override
   public LoadBalancer newLoadBalancer(LoadBalancer.Helper helper) {
-    return new PeakEwmaLoadBalancer(
-        helper, System::nanoTime, bound -> ThreadLocalRandom.current().nextInt(bound));
+    return HealthChecking.wrap(
+        helper,
+        new LoadBalancer.Factory() {
+          @Override
+          public LoadBalancer newLoadBalancer(LoadBalancer.Helper h) {
+            return new PeakEwmaLoadBalancer(
+                h, System::nanoTime, bound -> ThreadLocalRandom.current().nextInt(bound));
+          }
+        });
   }
 
   @Override

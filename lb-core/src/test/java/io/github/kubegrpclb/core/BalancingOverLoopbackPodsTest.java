@@ -143,6 +143,29 @@ class BalancingOverLoopbackPodsTest {
     }
   }
 
+  @ParameterizedTest
+  @ValueSource(strings = {"kube_round_robin", "peak_ewma"})
+  void healthCheckConfig_notServingPodGetsNoRpcs_untilServingAgain(String policy) {
+    LoopbackPods pods = pods(3);
+    LoopbackPod unready = pods.get(1);
+    unready.setServing(false);
+    ManagedChannel channel =
+        channel(
+            new ManualNameResolverProvider(pods.addressGroups()),
+            ServiceConfigs.policyWithHealthCheck(policy));
+
+    RpcLoad.Result result = RpcLoad.run(channel, 600, 2, WAIT_FOR_READY);
+    assertThat(result.served(unready.name())).as("%s", result).isZero();
+    assertThat(result.succeeded()).isEqualTo(600);
+
+    unready.setServing(true);
+    try (RpcLoad load = RpcLoad.start(channel, 2, WAIT_FOR_READY)) {
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .until(() -> load.snapshot().served(unready.name()) > 0);
+    }
+  }
+
   @Test
   void allPodsDown_rpcFailsFastWithStatusNamingTheFailures() {
     LoopbackPods pods = pods(2);

@@ -40,6 +40,8 @@ public final class LoopbackPod implements AutoCloseable {
   private final AtomicLong calls = new AtomicLong();
   private final AtomicLong served = new AtomicLong();
   private Server server;
+  private HealthStatusManager health;
+  private volatile boolean serving = true;
 
   LoopbackPod(String name, InetSocketAddress address, ScheduledExecutorService timer)
       throws IOException {
@@ -69,6 +71,21 @@ public final class LoopbackPod implements AutoCloseable {
       throw new IllegalArgumentException("percent: " + percent + " (expected: 0..100)");
     }
     failurePercent.set(percent);
+  }
+
+  /**
+   * Sets what the health service reports for every service name ("" included): SERVING, or
+   * NOT_SERVING as a pod that is alive but unready. Kept across restarts.
+   */
+  public synchronized void setServing(boolean serving) {
+    this.serving = serving;
+    if (health != null) {
+      health.setStatus(
+          "",
+          serving
+              ? io.grpc.health.v1.HealthCheckResponse.ServingStatus.SERVING
+              : io.grpc.health.v1.HealthCheckResponse.ServingStatus.NOT_SERVING);
+    }
   }
 
   /** Calls received (including failed ones) since start. */
@@ -148,7 +165,8 @@ public final class LoopbackPod implements AutoCloseable {
   }
 
   private Server newServer() {
-    HealthStatusManager health = new HealthStatusManager();
+    health = new HealthStatusManager();
+    setServing(serving);
     ServerServiceDefinition pod =
         ServerServiceDefinition.builder(PodService.SERVICE_NAME)
             .addMethod(PodService.WHOAMI, ServerCalls.asyncUnaryCall(this::whoami))

@@ -15,6 +15,15 @@ public final class ServiceConfigs {
     return Map.of("loadBalancingConfig", List.of(Map.of(policy, Map.of())));
   }
 
+  /** The policy with client-side health checking of the server's default ("") service. */
+  public static Map<String, ?> policyWithHealthCheck(String policy) {
+    return Map.of(
+        "loadBalancingConfig",
+        List.of(Map.of(policy, Map.of())),
+        "healthCheckConfig",
+        Map.of("serviceName", ""));
+  }
+
   /** The policy plus, for every method, up to 5 attempts on UNAVAILABLE. */
   public static Map<String, ?> policyWithRetries(String policy) {
     Map<String, ?> retryPolicy =
