@@ -1,6 +1,7 @@
 package io.github.kubegrpclb.dns;
 
 import io.github.kubegrpclb.core.internal.PolicySelection;
+import io.github.kubegrpclb.core.internal.PortSpec;
 import io.github.kubegrpclb.core.internal.TargetUri;
 import io.github.kubegrpclb.dns.HeadlessDnsOptions.AddressFamily;
 import java.net.InetAddress;
@@ -24,8 +25,6 @@ final class HeadlessTarget {
   /** DNS label rules for host names; IANA service-name rules for port names. */
   private static final Pattern HOST =
       Pattern.compile("(?i)[a-z0-9_]([a-z0-9_-]{0,62})(\\.[a-z0-9_]([a-z0-9_-]{0,62}))*\\.?");
-
-  private static final Pattern PORT_NAME = Pattern.compile("[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?");
 
   final String host;
   final int port; // 0 when portName is set
@@ -73,14 +72,11 @@ final class HeadlessTarget {
     if (!HOST.matcher(host).matches()) {
       throw bad(target, "'" + host + "' is not a DNS name");
     }
-    int port = 0;
-    String portName = null;
-    if (!portPart.isEmpty() && portPart.chars().allMatch(Character::isDigit)) {
-      port = parsePort(target, portPart);
-    } else if (PORT_NAME.matcher(portPart).matches()) {
-      portName = portPart;
-    } else {
-      throw bad(target, "'" + portPart + "' is neither a port number nor a port name");
+    PortSpec port;
+    try {
+      port = PortSpec.parse(portPart);
+    } catch (IllegalArgumentException e) {
+      throw bad(target, e.getMessage());
     }
 
     Map<String, String> parameters;
@@ -93,17 +89,15 @@ final class HeadlessTarget {
         parameters.containsKey("family")
             ? parseFamily(target, parameters.get("family"))
             : options.family();
-    String policy =
-        parameters.getOrDefault(
-            "policy", options.policy() == null ? PolicySelection.DEFAULT_POLICY : options.policy());
+    String policy;
     try {
-      policy = PolicySelection.validate(policy);
+      policy = PolicySelection.choose(parameters.get("policy"), options.policy());
     } catch (IllegalArgumentException e) {
       throw bad(target, e.getMessage());
     }
     InetSocketAddress server =
         uri.authority == null ? options.dnsServer() : parseServer(target, uri.authority);
-    return new HeadlessTarget(host, port, portName, server, family, policy);
+    return new HeadlessTarget(host, port.number, port.name, server, family, policy);
   }
 
   /** The authority RPCs carry: the host, plus the port when it is a number. */
@@ -132,16 +126,11 @@ final class HeadlessTarget {
   }
 
   private static int parsePort(String target, String text) {
-    int port;
     try {
-      port = Integer.parseInt(text);
-    } catch (NumberFormatException e) {
-      port = -1;
+      return PortSpec.parseNumber(text);
+    } catch (IllegalArgumentException e) {
+      throw bad(target, e.getMessage());
     }
-    if (port < 1 || port > 65535) {
-      throw bad(target, "port " + text + " (expected: 1..65535)");
-    }
-    return port;
   }
 
   private static InetSocketAddress parseServer(String target, String authority) {

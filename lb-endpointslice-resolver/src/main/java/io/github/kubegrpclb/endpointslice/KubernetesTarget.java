@@ -1,6 +1,7 @@
 package io.github.kubegrpclb.endpointslice;
 
 import io.github.kubegrpclb.core.internal.PolicySelection;
+import io.github.kubegrpclb.core.internal.PortSpec;
 import io.github.kubegrpclb.core.internal.TargetUri;
 import java.util.Map;
 import java.util.Set;
@@ -19,8 +20,6 @@ final class KubernetesTarget {
 
   /** RFC 1123 label: Service and namespace names. */
   private static final Pattern LABEL = Pattern.compile("[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?");
-
-  private static final Pattern PORT_NAME = Pattern.compile("[a-z0-9]([-a-z0-9]{0,13}[a-z0-9])?");
 
   final String service;
   final String namespace; // null: the pod's or the client's namespace
@@ -80,18 +79,12 @@ final class KubernetesTarget {
     if (namespace != null && !LABEL.matcher(namespace).matches()) {
       throw bad(target, "'" + namespace + "' is not a namespace name (RFC 1123 label)");
     }
-    String portName = null;
-    int portNumber = 0;
+    PortSpec port = null;
     if (portPart != null) {
-      if (!portPart.isEmpty() && portPart.chars().allMatch(Character::isDigit)) {
-        portNumber = portPart.length() > 5 ? -1 : Integer.parseInt(portPart);
-        if (portNumber < 1 || portNumber > 65535) {
-          throw bad(target, "port " + portPart + " (expected: 1..65535)");
-        }
-      } else if (PORT_NAME.matcher(portPart).matches()) {
-        portName = portPart;
-      } else {
-        throw bad(target, "'" + portPart + "' is neither a port number nor a port name");
+      try {
+        port = PortSpec.parse(portPart);
+      } catch (IllegalArgumentException e) {
+        throw bad(target, e.getMessage());
       }
     }
     Map<String, String> parameters;
@@ -100,16 +93,20 @@ final class KubernetesTarget {
     } catch (IllegalArgumentException e) {
       throw bad(target, e.getMessage());
     }
-    String policy =
-        parameters.getOrDefault(
-            "policy", options.policy() == null ? PolicySelection.DEFAULT_POLICY : options.policy());
-    String zone = parameters.get("zone");
+    String policy;
     try {
-      policy = PolicySelection.validate(policy);
+      policy = PolicySelection.choose(parameters.get("policy"), options.policy());
     } catch (IllegalArgumentException e) {
       throw bad(target, e.getMessage());
     }
-    return new KubernetesTarget(service, namespace, portName, portNumber, policy, zone);
+    String zone = parameters.get("zone");
+    return new KubernetesTarget(
+        service,
+        namespace,
+        port == null ? null : port.name,
+        port == null ? 0 : port.number,
+        policy,
+        zone);
   }
 
   private static IllegalArgumentException bad(String target, String problem) {

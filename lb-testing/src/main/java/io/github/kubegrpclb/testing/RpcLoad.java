@@ -42,7 +42,6 @@ public final class RpcLoad implements AutoCloseable {
   private final AtomicLong remaining;
   private final AtomicBoolean stopped = new AtomicBoolean();
   private final List<Thread> threads = new ArrayList<>();
-  private volatile String lastPod;
 
   private RpcLoad(Channel channel, CallOptions options, long calls) {
     this.channel = channel;
@@ -84,11 +83,6 @@ public final class RpcLoad implements AutoCloseable {
     failures.reset();
     failureSamples.clear();
     latencyCount.set(0);
-  }
-
-  /** The pod that served the latest successful call, or null. */
-  public String lastPod() {
-    return lastPod;
   }
 
   /**
@@ -136,7 +130,6 @@ public final class RpcLoad implements AutoCloseable {
             PodService.whoami(
                 channel, options.withDeadlineAfter(CALL_DEADLINE.toNanos(), TimeUnit.NANOSECONDS));
         perPod.computeIfAbsent(pod, p -> new LongAdder()).increment();
-        lastPod = pod;
         long index = latencyCount.getAndIncrement();
         if (index < MAX_LATENCIES) {
           latencies[(int) index] = System.nanoTime() - start;

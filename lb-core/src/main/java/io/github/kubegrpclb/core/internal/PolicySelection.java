@@ -51,6 +51,19 @@ public final class PolicySelection {
   }
 
   /**
+   * The policy a resolver uses: the target's {@code policy} parameter, else the resolver option,
+   * else {@value #DEFAULT_POLICY}; validated.
+   *
+   * @param fromTarget the target's parameter, or null
+   * @param fromOptions the resolver option, or null
+   * @throws IllegalArgumentException as {@link #validate}
+   */
+  public static String choose(String fromTarget, String fromOptions) {
+    return validate(
+        fromTarget != null ? fromTarget : fromOptions != null ? fromOptions : DEFAULT_POLICY);
+  }
+
+  /**
    * Returns the service config a resolver publishes for {@code policy}, or null for {@value
    * #CHANNEL} (the channel's default service config then applies).
    */
