@@ -2,12 +2,14 @@ package io.github.kubegrpclb.dns;
 
 import io.github.kubegrpclb.dns.HeadlessDnsOptions.AddressFamily;
 import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.util.ArrayList;
-import java.util.Comparator;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
@@ -15,6 +17,7 @@ import org.xbill.DNS.AAAARecord;
 import org.xbill.DNS.ARecord;
 import org.xbill.DNS.Name;
 import org.xbill.DNS.Record;
+import org.xbill.DNS.Resolver;
 import org.xbill.DNS.SRVRecord;
 import org.xbill.DNS.TextParseException;
 import org.xbill.DNS.Type;
@@ -26,33 +29,69 @@ import org.xbill.DNS.lookup.NoSuchRRSetException;
  * Asks DNS for the pod addresses behind a headless Service, asynchronously (dnsjava's
  * LookupSession, which follows the search path, ndots and CNAMEs, and retries truncated UDP answers
  * over TCP). A numeric port: A/AAAA of the host. A port name: the SRV records {@code
- * _<name>._tcp.<host>}, whose targets are resolved to addresses and whose ports are the pods'.
+ * _<name>._tcp.<host>}, whose ports are the pods' and whose targets are resolved one by one, each
+ * with its own outcome, from the answer's additional section when it carries their addresses.
  *
  * <p>Thread-safe; no state beyond the session.
  */
 final class DnsLookup {
+  private final SrvGlueResolver resolver;
   private final LookupSession session;
 
-  DnsLookup(LookupSession session) {
-    this.session = session;
+  /**
+   * A lookup through {@code resolver}, with the search path and ndots of {@code session} (whose
+   * resolver and caches this replaces: every answer comes fresh from the server).
+   */
+  DnsLookup(Resolver resolver, LookupSession.LookupSessionBuilder session) {
+    this.resolver = new SrvGlueResolver(resolver);
+    this.session = session.resolver(this.resolver).clearCaches().build();
   }
 
-  /** Pod addresses and the smallest TTL seen, or a failure (see {@link #isNotFound}). */
+  /**
+   * What DNS said: for a numeric port, one target (the host); for a port name, one per distinct SRV
+   * target, plus the SRV records that were unusable. Immutable.
+   */
   static final class Answer {
-    final List<InetSocketAddress> addresses;
+    final List<Target> targets;
+    final List<String> rejected;
     final long minTtlSeconds;
 
-    Answer(List<InetSocketAddress> addresses, long minTtlSeconds) {
-      this.addresses = addresses;
+    Answer(List<Target> targets, List<String> rejected, long minTtlSeconds) {
+      this.targets = targets;
+      this.rejected = rejected;
       this.minTtlSeconds = minTtlSeconds;
     }
   }
 
+  /** One host and its ports, with its addresses or the error of its A/AAAA lookup. Immutable. */
+  static final class Target {
+    final Name host;
+    final List<Integer> ports;
+    final List<InetAddress> addresses; // null when the lookup failed
+    final Throwable error; // null when it succeeded
+
+    Target(Name host, List<Integer> ports, List<InetAddress> addresses, Throwable error) {
+      this.host = host;
+      this.ports = ports;
+      this.addresses = addresses;
+      this.error = error;
+    }
+  }
+
+  /**
+   * Resolves {@code target}. The stage fails when the host's (numeric port) or the SRV name's (port
+   * name) own lookup fails; a failed SRV target is reported in its {@link Target}.
+   */
   CompletionStage<Answer> resolve(HeadlessTarget target) {
     Name host = name(target.host);
     if (target.portName == null) {
       return addresses(host, target.family)
-          .thenApply(records -> toAnswer(records, target.port, Long.MAX_VALUE));
+          .thenApply(
+              records ->
+                  new Answer(
+                      List.of(new Target(host, List.of(target.port), addressesOf(records), null)),
+                      List.of(),
+                      minTtl(records, Long.MAX_VALUE)));
     }
     Name srv = name("_" + target.portName + "._tcp." + target.host);
     return records(srv, Type.SRV).thenCompose(srvRecords -> resolveSrv(srvRecords, target));
@@ -71,31 +110,81 @@ final class DnsLookup {
   }
 
   private CompletionStage<Answer> resolveSrv(List<Record> srvRecords, HeadlessTarget target) {
-    List<CompletableFuture<Answer>> perTarget = new ArrayList<>();
+    Map<Name, Set<Integer>> portsByHost = new LinkedHashMap<>();
+    List<String> rejected = new ArrayList<>();
     long srvTtl = Long.MAX_VALUE;
     for (Record record : srvRecords) {
-      if (record instanceof SRVRecord) {
-        SRVRecord srv = (SRVRecord) record;
-        srvTtl = Math.min(srvTtl, srv.getTTL());
-        perTarget.add(
-            addresses(srv.getTarget(), target.family)
-                .thenApply(records -> toAnswer(records, srv.getPort(), Long.MAX_VALUE))
-                .toCompletableFuture());
+      SRVRecord srv = (SRVRecord) record;
+      srvTtl = Math.min(srvTtl, srv.getTTL());
+      if (srv.getTarget().equals(Name.root)) {
+        rejected.add(srv.getName() + " SRV target \".\": the service is not available there");
+      } else if (srv.getPort() == 0) {
+        rejected.add(
+            srv.getName() + " SRV port 0 for " + srv.getTarget() + " (expected: 1..65535)");
+      } else {
+        portsByHost.computeIfAbsent(srv.getTarget(), h -> new TreeSet<>()).add(srv.getPort());
       }
     }
-    long ttl = srvTtl;
-    return CompletableFuture.allOf(perTarget.toArray(new CompletableFuture<?>[0]))
+    Map<Name, List<Record>> glue = new HashMap<>();
+    for (Record record : resolver.take(srvRecords.get(0).getName())) {
+      glue.computeIfAbsent(record.getName(), n -> new ArrayList<>()).add(record);
+    }
+    List<CompletableFuture<Target>> lookups = new ArrayList<>();
+    long[] minTtl = {srvTtl};
+    for (Map.Entry<Name, Set<Integer>> entry : portsByHost.entrySet()) {
+      Name host = entry.getKey();
+      List<Integer> ports = List.copyOf(entry.getValue());
+      List<Record> known = usable(glue.getOrDefault(host, List.of()), target.family);
+      CompletionStage<List<Record>> records =
+          known.isEmpty()
+              ? addresses(host, target.family)
+              : CompletableFuture.completedFuture(known);
+      lookups.add(
+          records
+              .handle(
+                  (found, error) -> {
+                    if (error != null) {
+                      return new Target(host, ports, null, unwrap(error));
+                    }
+                    synchronized (minTtl) {
+                      minTtl[0] = minTtl(found, minTtl[0]);
+                    }
+                    return new Target(host, ports, addressesOf(found), null);
+                  })
+              .toCompletableFuture());
+    }
+    return CompletableFuture.allOf(lookups.toArray(new CompletableFuture<?>[0]))
         .thenApply(
             done -> {
-              Set<InetSocketAddress> all = new LinkedHashSet<>();
-              long min = ttl;
-              for (CompletableFuture<Answer> future : perTarget) {
-                Answer answer = future.join();
-                all.addAll(answer.addresses);
-                min = Math.min(min, answer.minTtlSeconds);
+              List<Target> targets = new ArrayList<>(lookups.size());
+              lookups.forEach(lookup -> targets.add(lookup.join()));
+              synchronized (minTtl) {
+                return new Answer(List.copyOf(targets), List.copyOf(rejected), minTtl[0]);
               }
-              return new Answer(sorted(all), min);
             });
+  }
+
+  /**
+   * The additional-section records to use for {@code family}, or none to query: {@code auto} takes
+   * the A records, or the AAAA records when the section has no A record for the host.
+   */
+  private static List<Record> usable(List<Record> glue, AddressFamily family) {
+    List<Record> v4 = new ArrayList<>();
+    List<Record> v6 = new ArrayList<>();
+    for (Record record : glue) {
+      (record.getType() == Type.A ? v4 : v6).add(record);
+    }
+    switch (family) {
+      case IPV4:
+        return v4;
+      case IPV6:
+        return v6;
+      case BOTH:
+        return glue;
+      case AUTO:
+      default:
+        return v4.isEmpty() ? v6 : v4;
+    }
   }
 
   /** A/AAAA records of {@code host} for {@code family}. */
@@ -169,30 +258,24 @@ final class DnsLookup {
             });
   }
 
-  private static Answer toAnswer(List<Record> records, int port, long ttl) {
-    Set<InetSocketAddress> addresses = new LinkedHashSet<>();
-    long min = ttl;
+  private static List<InetAddress> addressesOf(List<Record> records) {
+    Set<InetAddress> addresses = new LinkedHashSet<>();
     for (Record record : records) {
-      InetAddress address = null;
       if (record instanceof ARecord) {
-        address = ((ARecord) record).getAddress();
+        addresses.add(((ARecord) record).getAddress());
       } else if (record instanceof AAAARecord) {
-        address = ((AAAARecord) record).getAddress();
-      }
-      if (address != null) {
-        addresses.add(new InetSocketAddress(address, port));
-        min = Math.min(min, record.getTTL());
+        addresses.add(((AAAARecord) record).getAddress());
       }
     }
-    return new Answer(sorted(addresses), min);
+    return List.copyOf(addresses);
   }
 
-  private static List<InetSocketAddress> sorted(Set<InetSocketAddress> addresses) {
-    List<InetSocketAddress> list = new ArrayList<>(addresses);
-    list.sort(
-        Comparator.comparing((InetSocketAddress a) -> a.getAddress().getHostAddress())
-            .thenComparingInt(InetSocketAddress::getPort));
-    return List.copyOf(list);
+  private static long minTtl(List<Record> records, long ttl) {
+    long min = ttl;
+    for (Record record : records) {
+      min = Math.min(min, record.getTTL());
+    }
+    return min;
   }
 
   private static Name name(String host) {

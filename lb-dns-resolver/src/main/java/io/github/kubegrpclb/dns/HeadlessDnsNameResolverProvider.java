@@ -52,7 +52,7 @@ public final class HeadlessDnsNameResolverProvider extends TargetSchemeProvider 
     return new HeadlessDnsNameResolver(
         target,
         options,
-        new DnsLookup(session(target, options)),
+        lookup(target, options),
         PolicySelection.serviceConfig(target.policy, args.getServiceConfigParser()),
         args.getSynchronizationContext(),
         args.getScheduledExecutorService(),
@@ -61,7 +61,7 @@ public final class HeadlessDnsNameResolverProvider extends TargetSchemeProvider 
         args.getChannelLogger());
   }
 
-  private static LookupSession session(HeadlessTarget target, HeadlessDnsOptions options) {
+  private static DnsLookup lookup(HeadlessTarget target, HeadlessDnsOptions options) {
     Resolver resolver;
     if (target.dnsServer != null) {
       resolver = new SimpleResolver(target.dnsServer);
@@ -83,13 +83,10 @@ public final class HeadlessDnsNameResolverProvider extends TargetSchemeProvider 
       searchPath.addAll(system.searchPath());
     }
     LookupSession.LookupSessionBuilder builder =
-        LookupSession.builder()
-            .resolver(resolver)
-            .ndots(options.ndots() != null ? options.ndots() : system.ndots())
-            .clearCaches();
+        LookupSession.builder().ndots(options.ndots() != null ? options.ndots() : system.ndots());
     if (!searchPath.isEmpty()) {
       builder.searchPath(searchPath);
     }
-    return builder.build();
+    return new DnsLookup(resolver, builder);
   }
 }

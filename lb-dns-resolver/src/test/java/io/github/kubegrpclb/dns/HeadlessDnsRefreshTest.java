@@ -62,7 +62,7 @@ class HeadlessDnsRefreshTest {
         new HeadlessDnsNameResolver(
             target,
             options,
-            new DnsLookup(LookupSession.builder().resolver(simple).clearCaches().build()),
+            new DnsLookup(simple, LookupSession.builder()),
             null,
             syncContext,
             clock.scheduler(),
