@@ -373,7 +373,7 @@ public final class TestDnsServer implements AutoCloseable {
         tcpQueries.incrementAndGet();
         Message response = answer(new Message(data));
         if (response != null) {
-          byte[] wire = response.toWire();
+          byte[] wire = response.toWire(65535); // the most a TCP message can hold
           synchronized (out) {
             out.writeShort(wire.length);
             out.write(wire);
