@@ -58,6 +58,10 @@ public final class TestDnsServer implements AutoCloseable {
   }
 
   private final Map<Name, Map<Integer, List<Record>>> records = new ConcurrentHashMap<>();
+
+  /** The A/AAAA records SRV answers carry in their additional section; lag with SRV answers. */
+  private final Map<Name, Map<Integer, List<Record>>> additional = new ConcurrentHashMap<>();
+
   private final DatagramSocket udp;
   private final ServerSocket tcp;
   private final Thread udpThread;
@@ -137,7 +141,8 @@ public final class TestDnsServer implements AutoCloseable {
 
   /**
    * Puts the A and AAAA records of each SRV target the server knows into the additional section of
-   * SRV answers, as CoreDNS does for headless Services. Off by default.
+   * SRV answers, as CoreDNS does for headless Services. Off by default. With a {@link #setLag lag}
+   * on SRV, these records lag as much, as in a cached answer.
    */
   public void setAdditionalSection(boolean enabled) {
     this.additionalSection = enabled;
@@ -241,6 +246,7 @@ public final class TestDnsServer implements AutoCloseable {
   /** Removes every record of {@code host}: queries for it get NXDOMAIN. */
   public void remove(String host) {
     records.remove(name(host));
+    additional.remove(name(host));
   }
 
   public int udpQueries() {
@@ -275,17 +281,29 @@ public final class TestDnsServer implements AutoCloseable {
   }
 
   private void put(String host, int type, List<Record> list) {
-    Duration lag = lagByType.get(type);
-    if (lag != null) {
-      lagged.schedule(() -> putNow(host, type, list), lag.toNanos(), TimeUnit.NANOSECONDS);
-    } else {
-      putNow(host, type, list);
+    put(records, host, type, list, lagByType.get(type));
+    if (type == Type.A || type == Type.AAAA) {
+      put(additional, host, type, list, lagByType.get(Type.SRV));
     }
   }
 
-  private void putNow(String host, int type, List<Record> list) {
+  private void put(
+      Map<Name, Map<Integer, List<Record>>> into,
+      String host,
+      int type,
+      List<Record> list,
+      Duration lag) {
+    if (lag != null) {
+      lagged.schedule(() -> putNow(into, host, type, list), lag.toNanos(), TimeUnit.NANOSECONDS);
+    } else {
+      putNow(into, host, type, list);
+    }
+  }
+
+  private static void putNow(
+      Map<Name, Map<Integer, List<Record>>> into, String host, int type, List<Record> list) {
     Map<Integer, List<Record>> byType =
-        records.computeIfAbsent(name(host), n -> new ConcurrentHashMap<>());
+        into.computeIfAbsent(name(host), n -> new ConcurrentHashMap<>());
     if (list.isEmpty()) {
       byType.remove(type);
     } else {
@@ -422,7 +440,7 @@ public final class TestDnsServer implements AutoCloseable {
     for (Record record : byType.getOrDefault(question.getType(), List.of())) {
       response.addRecord(record, Section.ANSWER);
       if (additionalSection && record instanceof SRVRecord) {
-        Map<Integer, List<Record>> target = records.get(((SRVRecord) record).getTarget());
+        Map<Integer, List<Record>> target = additional.get(((SRVRecord) record).getTarget());
         if (target != null) {
           for (int type : new int[] {Type.A, Type.AAAA}) {
             for (Record address : target.getOrDefault(type, List.of())) {
