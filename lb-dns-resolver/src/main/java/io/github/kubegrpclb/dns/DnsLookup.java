@@ -35,7 +35,8 @@ import org.xbill.DNS.lookup.NoSuchRRSetException;
  * _<name>._tcp.<host>}, whose ports are the pods' and whose targets are resolved one by one, each
  * with its own outcome, from the answer's additional section when it carries their addresses.
  *
- * <p>Thread-safe; no state beyond the session.
+ * <p>Thread-safe; no state beyond the session and the answers its resolver keeps between a query
+ * and its reading.
  */
 final class DnsLookup {
   /** The most A/AAAA queries for SRV targets in flight at once, per resolution. */
