@@ -328,7 +328,16 @@ final class DnsLookup {
               if (matching.isEmpty()) {
                 throw new CompletionException(new NoSuchRRSetException(host, type));
               }
-              return resolver.take(matching.get(0).getName(), type, matching);
+              WholeAnswerResolver.Kept answer =
+                  resolver.take(matching.get(0).getName(), type, matching);
+              long aliasTtl = Long.MAX_VALUE;
+              for (Name alias : result.getAliases()) {
+                aliasTtl = Math.min(aliasTtl, resolver.takeAliasTtl(alias));
+              }
+              return aliasTtl == Long.MAX_VALUE
+                  ? answer
+                  : new WholeAnswerResolver.Kept(
+                      withTtlAtMost(answer.records, aliasTtl), answer.additional);
             });
   }
 
@@ -342,6 +351,22 @@ final class DnsLookup {
       }
     }
     return List.copyOf(addresses);
+  }
+
+  /**
+   * Copies of {@code records} whose TTL is at most {@code ttl}: the records behind a CNAME are only
+   * as fresh as the alias (an ExternalName Service repointed, say).
+   */
+  private static List<Record> withTtlAtMost(List<Record> records, long ttl) {
+    List<Record> capped = new ArrayList<>(records.size());
+    for (Record r : records) {
+      capped.add(
+          r.getTTL() <= ttl
+              ? r
+              : Record.newRecord(
+                  r.getName(), r.getType(), r.getDClass(), ttl, r.rdataToWireCanonical()));
+    }
+    return capped;
   }
 
   private static long minTtl(List<Record> records, long ttl) {

@@ -29,12 +29,16 @@ import org.xbill.DNS.Type;
  * asked for (with any CNAME chain), which is all it needs, and DnsLookup takes the whole RRset from
  * here by the owner name the session reports.
  *
- * <p>Thread-safe: answers are kept in a concurrent map, by owner name and type, until {@link
- * #take}.
+ * <p>It also keeps the TTL of each CNAME it sees, which LookupSession drops too, so that an alias
+ * shorter-lived than the records it leads to is followed at its own TTL.
+ *
+ * <p>Thread-safe: answers are kept in concurrent maps, by owner name (and type), until {@link
+ * #take} and {@link #takeAliasTtl}.
  */
 final class WholeAnswerResolver implements Resolver {
   private final Resolver delegate;
   private final Map<Key, Kept> kept = new ConcurrentHashMap<>();
+  private final Map<Name, Long> aliasTtls = new ConcurrentHashMap<>();
 
   WholeAnswerResolver(Resolver delegate) {
     this.delegate = delegate;
@@ -60,6 +64,15 @@ final class WholeAnswerResolver implements Resolver {
     return answer != null ? answer : new Kept(seen, List.of());
   }
 
+  /**
+   * Returns and forgets the TTL of the latest CNAME (or DNAME) record seen for {@code alias};
+   * Long.MAX_VALUE when none was seen.
+   */
+  long takeAliasTtl(Name alias) {
+    Long ttl = aliasTtls.remove(alias);
+    return ttl == null ? Long.MAX_VALUE : ttl;
+  }
+
   @Override
   public CompletionStage<Message> sendAsync(Message query) {
     return delegate.sendAsync(query).thenApply(this::keep);
@@ -81,6 +94,8 @@ final class WholeAnswerResolver implements Resolver {
     for (Record record : answer) {
       if (record.getType() == type) {
         matching.add(record);
+      } else if (record.getType() == Type.CNAME || record.getType() == Type.DNAME) {
+        aliasTtls.put(record.getName(), record.getTTL());
       }
     }
     if (matching.isEmpty()) {

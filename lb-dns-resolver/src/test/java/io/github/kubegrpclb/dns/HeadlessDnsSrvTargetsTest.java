@@ -208,6 +208,19 @@ class HeadlessDnsSrvTargetsTest {
   }
 
   @Test
+  void cnameTtlShorterThanTheAddressTtl_refreshAtTheCnameTtl() {
+    dns.setCname("alias.my-ns.svc.cluster.local", 2, HOST);
+    dns.setA(HOST, 30, "10.0.0.1");
+    FakeClockResolver r =
+        cleanup.add(
+            FakeClockResolver.start(
+                dns, "alias.my-ns.svc.cluster.local:50051", HeadlessDnsOptions.defaults()));
+
+    assertThat(hostPorts(r.awaitResults(1))).containsExactly("10.0.0.1:50051");
+    assertThat(r.awaitNextDelay()).isEqualTo(Duration.ofSeconds(2));
+  }
+
+  @Test
   void srvTargetIsACname_followed() {
     dns.setCname(pod(0), 5, "real-pod-0." + HOST);
     dns.setA("real-pod-0." + HOST, 5, "10.0.0.1");
