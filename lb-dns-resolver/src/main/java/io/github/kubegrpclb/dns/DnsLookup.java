@@ -160,9 +160,7 @@ final class DnsLookup {
       List<Record> known = usable(glue.getOrDefault(host, List.of()), target.family);
       lookups.add(
           () ->
-              (known.isEmpty()
-                      ? addresses(host, target.family)
-                      : CompletableFuture.completedFuture(known))
+              addressesOrGlue(host, target.family, known)
                   .handle(
                       (found, error) ->
                           error != null
@@ -186,10 +184,22 @@ final class DnsLookup {
             });
   }
 
+  private CompletionStage<List<Record>> addressesOrGlue(
+      Name host, AddressFamily family, List<Record> glue) {
+    if (!glue.isEmpty()) {
+      return CompletableFuture.completedFuture(glue);
+    }
+    try {
+      return addresses(host, family);
+    } catch (RuntimeException e) {
+      return CompletableFuture.failedFuture(e); // reported as this target's failure
+    }
+  }
+
   /*
    * Runs the target lookups in order, at most MAX_QUERIES_IN_FLIGHT at a time: an answer naming
    * 1,000 pods must not send 1,000 queries to the cluster DNS in one burst (against a loopback
-   * test server, a fifth of such a burst was dropped and timed out). Lookups served from the
+   * test server, about a quarter of such a burst was dropped and timed out). Lookups served from the
    * additional section complete at once and take no slot for long.
    */
   private static CompletionStage<List<Target>> boundedInFlight(
@@ -220,16 +230,22 @@ final class DnsLookup {
       AtomicInteger next) {
     for (int i = next.getAndIncrement(); i < lookups.size(); i = next.getAndIncrement()) {
       CompletableFuture<Target> lookup = lookups.get(i).get().toCompletableFuture();
-      if (!lookup.isDone()) {
-        CompletableFuture<Target> result = done.get(i);
-        lookup.whenComplete(
-            (target, error) -> {
-              result.complete(target); // never an error: each lookup handles its own
+      CompletableFuture<Target> result = done.get(i);
+      boolean running = !lookup.isDone();
+      lookup.whenComplete(
+          (target, error) -> {
+            if (error != null) {
+              result.completeExceptionally(error); // a bug: fail the resolution, never hang
+            } else {
+              result.complete(target);
+            }
+            if (running) {
               startNext(lookups, done, next);
-            });
+            }
+          });
+      if (running) {
         return;
       }
-      done.get(i).complete(lookup.join());
     }
   }
 
