@@ -1,0 +1,103 @@
+package io.github.kubegrpclb.xds;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.github.kubegrpclb.testing.Cleanup;
+import io.github.kubegrpclb.testing.LoopbackPod;
+import io.github.kubegrpclb.testing.LoopbackPods;
+import io.github.kubegrpclb.testing.RpcLoad;
+import io.grpc.CallOptions;
+import io.grpc.ManagedChannel;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * Our policies selected by the control plane: {@code xds:///echo} through grpc-java's xDS client,
+ * whose Cluster names {@code peak_ewma} or {@code kube_round_robin} as a gRFC A52 custom policy.
+ * After a channel's first (wait-for-ready) RPC, every RPC is fail-fast.
+ */
+class CustomPolicyOverXdsTest {
+  private final XdsControlPlane controlPlane = XdsControlPlane.shared();
+
+  @RegisterExtension final Cleanup cleanup = new Cleanup();
+
+  private LoopbackPods pods(int count) {
+    return cleanup.add(LoopbackPods.start(count));
+  }
+
+  private ManagedChannel channel() {
+    return cleanup.channel(EchoClients.newChannel());
+  }
+
+  private static List<String> names(LoopbackPods pods) {
+    return pods.all().stream().map(LoopbackPod::name).toList();
+  }
+
+  @Test
+  void peakEwma_onePodTurns50msSlower_getsUnder1PercentOf5000Rpcs_roundRobinGivesItAFifth() {
+    LoopbackPods pods = pods(5);
+    LoopbackPod slow = pods.get(0);
+    controlPlane.serveEcho(
+        EchoResources.cluster(EchoResources.customPolicy("peak_ewma", "{}")),
+        EchoResources.endpoints(pods.all()));
+    // A first channel loads and compiles the xDS stack: a cold first RPC that takes 100 ms
+    // would mark its pod as slow for seconds (peak EWMA keeps peaks, decay 10 s).
+    ManagedChannel coldChannel = channel();
+    EchoClients.awaitFirstRpc(coldChannel);
+    RpcLoad.run(coldChannel, 500, 2, CallOptions.DEFAULT);
+    coldChannel.shutdownNow();
+    ManagedChannel ewmaChannel = channel();
+    EchoClients.awaitFirstRpc(ewmaChannel);
+    RpcLoad.Result warmUp = RpcLoad.run(ewmaChannel, 1000, 2, CallOptions.DEFAULT);
+    assertThat(warmUp.perPod()).as("%s", warmUp).containsOnlyKeys(names(pods));
+
+    slow.setLatency(Duration.ofMillis(50));
+    long start = System.nanoTime();
+    RpcLoad.Result ewma = RpcLoad.run(ewmaChannel, 5_000, 2, CallOptions.DEFAULT);
+    long ewmaMillis = (System.nanoTime() - start) / 1_000_000;
+    ewmaChannel.shutdownNow();
+
+    // Baseline in the same run: grpc-java's round_robin, as a control plane configures it by
+    // default.
+    controlPlane.serveEcho(
+        EchoResources.cluster(EchoResources.roundRobin()), EchoResources.endpoints(pods.all()));
+    ManagedChannel roundRobinChannel = channel();
+    EchoClients.awaitFirstRpc(roundRobinChannel);
+    RpcLoad.Result roundRobin = RpcLoad.run(roundRobinChannel, 500, 2, CallOptions.DEFAULT);
+
+    System.out.printf(
+        "slow pod share: peak_ewma %.4f of %d RPCs in %d ms (p99 %s), round_robin %.4f of %d"
+            + " (p99 %s)%n",
+        ewma.share(slow.name()),
+        ewma.succeeded(),
+        ewmaMillis,
+        ewma.latencyPercentile(0.99),
+        roundRobin.share(slow.name()),
+        roundRobin.succeeded(),
+        roundRobin.latencyPercentile(0.99));
+    assertThat(ewma.failures()).as("%s", ewma).isZero();
+    assertThat(ewma.share(slow.name())).as("peak_ewma %s", ewma).isLessThan(0.01);
+    assertThat(roundRobin.failures()).as("%s", roundRobin).isZero();
+    assertThat(roundRobin.share(slow.name())).as("round_robin %s", roundRobin).isGreaterThan(0.15);
+  }
+
+  @Test
+  void kubeRoundRobin_10000Rpcs_everyPodServedWithin5Percent() {
+    LoopbackPods pods = pods(5);
+    controlPlane.serveEcho(
+        EchoResources.cluster(EchoResources.customPolicy("kube_round_robin", "{}")),
+        EchoResources.endpoints(pods.all()));
+    ManagedChannel channel = channel();
+    EchoClients.awaitFirstRpc(channel);
+    pods.resetCounters();
+
+    RpcLoad.Result result = RpcLoad.run(channel, 10_000, 4, CallOptions.DEFAULT);
+
+    System.out.printf(
+        "kube_round_robin max/min %.4f %s%n", result.maxMinRatio(names(pods)), result.perPod());
+    assertThat(result.failures()).as("%s", result).isZero();
+    assertThat(result.maxMinRatio(names(pods))).as("%s", result).isLessThanOrEqualTo(1.05);
+  }
+}
