@@ -2,6 +2,7 @@ package io.github.kubegrpclb.xds;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.envoyproxy.envoy.config.cluster.v3.LoadBalancingPolicy;
 import io.github.kubegrpclb.testing.Cleanup;
 import io.github.kubegrpclb.testing.LoopbackPod;
 import io.github.kubegrpclb.testing.LoopbackPods;
@@ -9,7 +10,9 @@ import io.github.kubegrpclb.testing.RpcLoad;
 import io.grpc.CallOptions;
 import io.grpc.ManagedChannel;
 import java.time.Duration;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -99,5 +102,43 @@ class CustomPolicyOverXdsTest {
         "kube_round_robin max/min %.4f %s%n", result.maxMinRatio(names(pods)), result.perPod());
     assertThat(result.failures()).as("%s", result).isZero();
     assertThat(result.maxMinRatio(names(pods))).as("%s", result).isLessThanOrEqualTo(1.05);
+  }
+
+  /**
+   * Where the policy sits decides what it sees. At the top of the Cluster's policy list, one
+   * peak_ewma instance balances over every endpoint of the priority, across localities. Under
+   * {@code wrr_locality} (what Istio and grpc-java's legacy {@code lb_policy} conversion produce),
+   * traffic is first split across localities by weight and one instance per locality sees only that
+   * locality's pods, so a slow pod alone in its locality keeps its locality's share.
+   */
+  @Test
+  void slowPodAloneInItsLocality_avoidedAtTopLevel_butKeepsItsLocalityShareUnderWrrLocality() {
+    LoopbackPods pods = pods(5);
+    LoopbackPod slow = pods.get(0);
+    slow.setLatency(Duration.ofMillis(50));
+    Map<String, List<LoopbackPod>> zones =
+        Map.of("zone-a", List.of(slow), "zone-b", pods.all().subList(1, 5));
+    Map<String, Double> slowShare = new LinkedHashMap<>();
+    Map<String, LoadBalancingPolicy.Policy> placements =
+        Map.of(
+            "top level",
+            EchoResources.customPolicy("peak_ewma", "{}"),
+            "under wrr_locality",
+            EchoResources.wrrLocality(EchoResources.customPolicy("peak_ewma", "{}")));
+
+    placements.forEach(
+        (placement, policy) -> {
+          controlPlane.serveEcho(EchoResources.cluster(policy), EchoResources.endpoints(zones));
+          ManagedChannel channel = channel();
+          EchoClients.awaitFirstRpc(channel);
+          RpcLoad.Result result = RpcLoad.run(channel, 400, 2, CallOptions.DEFAULT);
+          channel.shutdownNow();
+          assertThat(result.failures()).as("%s %s", placement, result).isZero();
+          slowShare.put(placement, result.share(slow.name()));
+        });
+
+    System.out.printf("slow pod alone in zone-a, share of RPCs: %s%n", slowShare);
+    assertThat(slowShare.get("top level")).isLessThan(0.10);
+    assertThat(slowShare.get("under wrr_locality")).isGreaterThan(0.30);
   }
 }
