@@ -1,6 +1,7 @@
 package io.github.kubegrpclb.xds;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import io.envoyproxy.envoy.config.cluster.v3.LoadBalancingPolicy;
 import io.github.kubegrpclb.testing.Cleanup;
@@ -15,6 +16,8 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Our policies selected by the control plane: {@code xds:///echo} through grpc-java's xDS client,
@@ -140,5 +143,36 @@ class CustomPolicyOverXdsTest {
     System.out.printf("slow pod alone in zone-a, share of RPCs: %s%n", slowShare);
     assertThat(slowShare.get("top level")).isLessThan(0.10);
     assertThat(slowShare.get("under wrr_locality")).isGreaterThan(0.30);
+  }
+
+  /**
+   * Zone preference under xDS is the control plane's priorities, handled by grpc-java's priority
+   * policy above ours: our policy balances within priority 0 and, once every pod there is gone, the
+   * priority-1 instance takes over.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"kube_round_robin", "peak_ewma"})
+  void localityFailover_priority0Only_untilAllItsPodsStop_thenPriority1(String policy) {
+    LoopbackPods pods = pods(4);
+    List<LoopbackPod> zoneA = pods.all().subList(0, 2);
+    List<LoopbackPod> zoneB = pods.all().subList(2, 4);
+    controlPlane.serveEcho(
+        EchoResources.cluster(EchoResources.customPolicy(policy, "{}")),
+        EchoResources.endpointsWithFailover(zoneA, zoneB));
+    ManagedChannel channel = channel();
+    EchoClients.awaitFirstRpc(channel);
+
+    RpcLoad.Result local = RpcLoad.run(channel, 1000, 2, CallOptions.DEFAULT);
+    zoneA.forEach(LoopbackPod::stop);
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .untilAsserted(
+            () -> assertThat(RpcLoad.run(channel, 1, 1, CallOptions.DEFAULT).failures()).isZero());
+    RpcLoad.Result failedOver = RpcLoad.run(channel, 1000, 2, CallOptions.DEFAULT);
+
+    assertThat(local.failures()).as("%s", local).isZero();
+    assertThat(local.perPod()).as("%s", local).containsOnlyKeys("pod-0", "pod-1");
+    assertThat(failedOver.failures()).as("%s", failedOver).isZero();
+    assertThat(failedOver.perPod()).as("%s", failedOver).containsOnlyKeys("pod-2", "pod-3");
   }
 }

@@ -159,18 +159,33 @@ final class EchoResources {
   static ClusterLoadAssignment endpoints(Map<String, List<LoopbackPod>> podsByZone) {
     ClusterLoadAssignment.Builder assignment =
         ClusterLoadAssignment.newBuilder().setClusterName(EDS_SERVICE);
-    podsByZone.forEach(
-        (zone, pods) -> {
-          LocalityLbEndpoints.Builder locality =
-              LocalityLbEndpoints.newBuilder()
-                  .setLocality(Locality.newBuilder().setRegion("region-1").setZone(zone))
-                  .setLoadBalancingWeight(UInt32Value.of(1));
-          for (LoopbackPod pod : pods) {
-            locality.addLbEndpoints(lbEndpoint(pod.address()));
-          }
-          assignment.addEndpoints(locality);
-        });
+    podsByZone.forEach((zone, pods) -> assignment.addEndpoints(locality(zone, 0, pods)));
     return assignment.build();
+  }
+
+  /**
+   * Locality failover as Istio's {@code localityLbSetting} configures it: the client's zone-a at
+   * priority 0, zone-b at priority 1 (used only while priority 0 has no usable endpoint).
+   */
+  static ClusterLoadAssignment endpointsWithFailover(
+      List<LoopbackPod> zoneA, List<LoopbackPod> zoneB) {
+    return ClusterLoadAssignment.newBuilder()
+        .setClusterName(EDS_SERVICE)
+        .addEndpoints(locality("zone-a", 0, zoneA))
+        .addEndpoints(locality("zone-b", 1, zoneB))
+        .build();
+  }
+
+  private static LocalityLbEndpoints locality(String zone, int priority, List<LoopbackPod> pods) {
+    LocalityLbEndpoints.Builder locality =
+        LocalityLbEndpoints.newBuilder()
+            .setLocality(Locality.newBuilder().setRegion("region-1").setZone(zone))
+            .setLoadBalancingWeight(UInt32Value.of(1))
+            .setPriority(priority);
+    for (LoopbackPod pod : pods) {
+      locality.addLbEndpoints(lbEndpoint(pod.address()));
+    }
+    return locality.build();
   }
 
   private static LbEndpoint lbEndpoint(InetSocketAddress address) {
