@@ -175,4 +175,32 @@ class CustomPolicyOverXdsTest {
     assertThat(failedOver.failures()).as("%s", failedOver).isZero();
     assertThat(failedOver.perPod()).as("%s", failedOver).containsOnlyKeys("pod-2", "pod-3");
   }
+
+  /**
+   * Rolling our policy out from the control plane: a live channel on round_robin gets a Cluster
+   * naming peak_ewma under load; grpc-java switches gracefully (the new policy takes over once it
+   * has a ready connection), no fail-fast RPC fails, and the slow pod stops getting traffic.
+   */
+  @Test
+  void clusterSwitchedFromRoundRobinToPeakEwma_underLoad_noRpcFails_andSlowPodIsAvoided() {
+    LoopbackPods pods = pods(5);
+    LoopbackPod slow = pods.get(0);
+    slow.setLatency(Duration.ofMillis(50));
+    controlPlane.serveEcho(
+        EchoResources.cluster(EchoResources.roundRobin()), EchoResources.endpoints(pods.all()));
+    ManagedChannel channel = channel();
+    EchoClients.awaitFirstRpc(channel);
+
+    try (RpcLoad load = RpcLoad.start(channel, 2, CallOptions.DEFAULT)) {
+      await().atMost(Duration.ofSeconds(30)).until(() -> load.snapshot().succeeded() > 200);
+      assertThat(load.snapshot().share(slow.name())).as("%s", load.snapshot()).isGreaterThan(0.1);
+
+      controlPlane.serveEcho(
+          EchoResources.cluster(EchoResources.customPolicy("peak_ewma", "{}")),
+          EchoResources.endpoints(pods.all()));
+      load.awaitNoTrafficTo(slow, 500, Duration.ofSeconds(20));
+
+      assertThat(load.snapshot().failures()).as("%s", load.snapshot()).isZero();
+    }
+  }
 }
