@@ -171,7 +171,8 @@ class CustomPolicyOverXdsTest {
     RpcLoad.Result failedOver = RpcLoad.run(channel, 1000, 2, CallOptions.DEFAULT);
 
     assertThat(local.failures()).as("%s", local).isZero();
-    assertThat(local.perPod()).as("%s", local).containsOnlyKeys("pod-0", "pod-1");
+    // Only zone-a; peak_ewma may have avoided one of its two pods after a slow first RPC.
+    assertThat(local.perPod().keySet()).as("%s", local).isSubsetOf("pod-0", "pod-1");
     assertThat(failedOver.failures()).as("%s", failedOver).isZero();
     assertThat(failedOver.perPod()).as("%s", failedOver).containsOnlyKeys("pod-2", "pod-3");
   }
