@@ -42,7 +42,7 @@ class CustomPolicyOverXdsTest {
   }
 
   @Test
-  void peakEwma_onePodTurns50msSlower_getsUnder1PercentOf5000Rpcs_roundRobinGivesItAFifth() {
+  void peakEwma_onePodTurns50msSlower_getsUnder1PercentOf3000Rpcs_roundRobinGivesItAFifth() {
     LoopbackPods pods = pods(5);
     LoopbackPod slow = pods.get(0);
     controlPlane.serveEcho(
@@ -60,8 +60,10 @@ class CustomPolicyOverXdsTest {
     assertThat(warmUp.perPod()).as("%s", warmUp).containsOnlyKeys(names(pods));
 
     slow.setLatency(Duration.ofMillis(50));
+    // One caller: the latency signal alone decides (the in-flight term is covered in lb-core), and
+    // fewer threads keep this JVM's own CPU contention, which peak EWMA reads as latency, low.
     long start = System.nanoTime();
-    RpcLoad.Result ewma = RpcLoad.run(ewmaChannel, 5_000, 2, CallOptions.DEFAULT);
+    RpcLoad.Result ewma = RpcLoad.run(ewmaChannel, 3_000, 1, CallOptions.DEFAULT);
     long ewmaMillis = (System.nanoTime() - start) / 1_000_000;
     ewmaChannel.shutdownNow();
 
