@@ -1,17 +1,24 @@
 package io.github.kubegrpclb.endpointslice;
 
+import io.fabric8.kubernetes.api.model.ObjectReference;
 import io.fabric8.kubernetes.api.model.discovery.v1.Endpoint;
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointConditions;
+import io.fabric8.kubernetes.api.model.discovery.v1.EndpointHints;
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointPort;
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
+import io.fabric8.kubernetes.api.model.discovery.v1.ForNode;
 import io.fabric8.kubernetes.api.model.discovery.v1.ForZone;
 import io.github.kubegrpclb.core.EndpointAttributes;
 import io.github.kubegrpclb.core.EndpointCondition;
 import io.grpc.EquivalentAddressGroup;
+import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.SocketAddress;
 import java.net.UnknownHostException;
+import java.util.ArrayList;
 import java.util.Collection;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -23,8 +30,9 @@ import java.util.regex.Pattern;
 
 /**
  * Turns all EndpointSlices of one Service into address groups: the union of every slice (a slice
- * holds at most 100 endpoints by default), de-duplicated, one group per pod address, carrying the
- * endpoint's condition, zone and zone hints. Stateless.
+ * holds at most 100 endpoints by default), de-duplicated, one group per pod carrying the endpoint's
+ * condition, zone, zone hints and node hints. A dual-stack pod's IPv4 and IPv6 addresses (from two
+ * slices, same targetRef) form one group: one connection and one load figure per pod. Stateless.
  *
  * <p>Conditions follow the EndpointSlice API: {@code ready} unset means ready; {@code serving}
  * unset means the same as ready; {@code terminating} unset means false. Ready endpoints are in
@@ -53,7 +61,7 @@ final class EndpointSliceMapper {
    */
   static Result map(
       Collection<EndpointSlice> slices, String service, String portName, int portNumber) {
-    Map<InetSocketAddress, EquivalentAddressGroup> byAddress = new HashMap<>();
+    Map<String, PodEndpoint> byPod = new HashMap<>();
     Set<String> portNames = new TreeSet<>();
     boolean anyEndpoint = false;
     boolean portFound = false;
@@ -76,17 +84,10 @@ final class EndpointSliceMapper {
         }
         for (String ip : endpoint.getAddresses()) {
           InetSocketAddress address = address(ip, port);
-          if (address == null) {
-            continue;
-          }
-          EquivalentAddressGroup existing = byAddress.get(address);
-          if (existing == null
-              || EndpointAttributes.conditionOf(existing) != EndpointCondition.READY) {
-            byAddress.put(
-                address,
-                new EquivalentAddressGroup(
-                    address,
-                    EndpointAttributes.of(condition, endpoint.getZone(), hints(endpoint))));
+          if (address != null) {
+            byPod
+                .computeIfAbsent(podKey(endpoint, address), k -> new PodEndpoint())
+                .add(address, condition, endpoint);
           }
         }
       }
@@ -107,11 +108,85 @@ final class EndpointSliceMapper {
     }
     // A stable order (slices come in any order) keeps equal sets equal for the balancer.
     TreeMap<String, EquivalentAddressGroup> sorted = new TreeMap<>();
-    byAddress.forEach(
-        (address, group) ->
-            sorted.put(address.getAddress().getHostAddress() + "#" + address.getPort(), group));
+    byPod.forEach(
+        (key, pod) -> {
+          EquivalentAddressGroup group = pod.toGroup();
+          InetSocketAddress first = (InetSocketAddress) group.getAddresses().get(0);
+          sorted.put(
+              first.getAddress().getHostAddress() + "#" + first.getPort() + "#" + key, group);
+        });
     return new Result(List.copyOf(sorted.values()), null);
   }
+
+  /**
+   * Which pod an address belongs to: its targetRef (a dual-stack Service lists each pod once in an
+   * IPv4 slice and once in an IPv6 slice, with the same targetRef), else its hostname, else the
+   * address alone.
+   */
+  private static String podKey(Endpoint endpoint, InetSocketAddress address) {
+    ObjectReference ref = endpoint.getTargetRef();
+    if (ref != null && ref.getUid() != null && !ref.getUid().isEmpty()) {
+      return "uid:" + ref.getUid();
+    }
+    if (ref != null && ref.getName() != null && !ref.getName().isEmpty()) {
+      return "ref:" + ref.getKind() + "/" + ref.getNamespace() + "/" + ref.getName();
+    }
+    if (endpoint.getHostname() != null && !endpoint.getHostname().isEmpty()) {
+      return "host:" + endpoint.getHostname();
+    }
+    return "ip:" + address;
+  }
+
+  /**
+   * One pod's addresses (IPv4 first, then IPv6: the order in which a subchannel tries them, the
+   * JDK's default preference) with the best condition any slice gives it: an endpoint can sit in
+   * two slices for a moment, with the older condition in one of them.
+   */
+  private static final class PodEndpoint {
+    final Set<InetSocketAddress> ipv4 = new TreeSet<>(ADDRESS_ORDER);
+    final Set<InetSocketAddress> ipv6 = new TreeSet<>(ADDRESS_ORDER);
+    EndpointCondition condition;
+    String zone;
+    final Set<String> zoneHints = new LinkedHashSet<>();
+    final Set<String> nodeHints = new LinkedHashSet<>();
+
+    void add(InetSocketAddress address, EndpointCondition condition, Endpoint endpoint) {
+      (address.getAddress() instanceof Inet6Address ? ipv6 : ipv4).add(address);
+      if (this.condition != EndpointCondition.READY) {
+        this.condition = condition;
+      }
+      if (zone == null) {
+        zone = endpoint.getZone();
+      }
+      EndpointHints hints = endpoint.getHints();
+      if (hints != null && hints.getForZones() != null) {
+        for (ForZone forZone : hints.getForZones()) {
+          if (forZone.getName() != null) {
+            zoneHints.add(forZone.getName());
+          }
+        }
+      }
+      if (hints != null && hints.getForNodes() != null) {
+        for (ForNode forNode : hints.getForNodes()) {
+          if (forNode.getName() != null) {
+            nodeHints.add(forNode.getName());
+          }
+        }
+      }
+    }
+
+    EquivalentAddressGroup toGroup() {
+      List<SocketAddress> addresses = new ArrayList<>(ipv4.size() + ipv6.size());
+      addresses.addAll(ipv4);
+      addresses.addAll(ipv6);
+      return new EquivalentAddressGroup(
+          addresses, EndpointAttributes.of(condition, zone, zoneHints, nodeHints));
+    }
+  }
+
+  private static final Comparator<InetSocketAddress> ADDRESS_ORDER =
+      Comparator.comparing((InetSocketAddress a) -> a.getAddress().getHostAddress())
+          .thenComparingInt(InetSocketAddress::getPort);
 
   /** The pod port this slice gives for the target's port, or null when it has none. */
   private static Integer port(
@@ -149,19 +224,6 @@ final class EndpointSliceMapper {
       return EndpointCondition.TERMINATING_SERVING;
     }
     return ready ? EndpointCondition.READY : null;
-  }
-
-  private static Set<String> hints(Endpoint endpoint) {
-    if (endpoint.getHints() == null || endpoint.getHints().getForZones() == null) {
-      return Set.of();
-    }
-    Set<String> zones = new LinkedHashSet<>();
-    for (ForZone zone : endpoint.getHints().getForZones()) {
-      if (zone.getName() != null) {
-        zones.add(zone.getName());
-      }
-    }
-    return zones;
   }
 
   private static InetSocketAddress address(String ip, int port) {

@@ -7,6 +7,7 @@ import static org.awaitility.Awaitility.await;
 
 import io.fabric8.kubernetes.api.model.ListMetaBuilder;
 import io.fabric8.kubernetes.api.model.StatusBuilder;
+import io.fabric8.kubernetes.api.model.WatchEvent;
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSliceList;
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSliceListBuilder;
@@ -20,6 +21,8 @@ import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
@@ -40,6 +43,7 @@ class EndpointSliceApiFaultsTest {
   private KubernetesClient client;
   private LoopbackPods pods;
   private ManagedChannel channel;
+  private final List<ManagedChannel> extraChannels = new ArrayList<>();
 
   @BeforeEach
   void start() {
@@ -51,6 +55,9 @@ class EndpointSliceApiFaultsTest {
 
   @AfterEach
   void stop() throws InterruptedException {
+    for (ManagedChannel extra : extraChannels) {
+      extra.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+    }
     if (channel != null) {
       channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
     }
@@ -70,13 +77,21 @@ class EndpointSliceApiFaultsTest {
   }
 
   private ManagedChannel channel() {
-    channel =
-        Grpc.newChannelBuilder(
-                "kubernetes:///my-svc.my-ns:grpc", InsecureChannelCredentials.create())
-            .setNameResolverArg(
-                EndpointSliceOptions.KEY, EndpointSliceOptions.builder().client(client).build())
-            .build();
+    channel = newChannel();
     return channel;
+  }
+
+  private ManagedChannel newChannel() {
+    return Grpc.newChannelBuilder(
+            "kubernetes:///my-svc.my-ns:grpc", InsecureChannelCredentials.create())
+        .setNameResolverArg(
+            EndpointSliceOptions.KEY, EndpointSliceOptions.builder().client(client).build())
+        .build();
+  }
+
+  private ManagedChannel track(ManagedChannel extra) {
+    extraChannels.add(extra);
+    return extra;
   }
 
   private static EndpointSliceList list(String resourceVersion, EndpointSlice... slices) {
@@ -103,12 +118,73 @@ class EndpointSliceApiFaultsTest {
                 .build())
         .always();
 
-    RpcLoad.Result result = RpcLoad.run(channel(), 1, 1, CallOptions.DEFAULT);
+    ManagedChannel channel = channel();
 
-    Status status = result.failureSamples().get(0);
-    assertThat(status.getCode()).isEqualTo(Status.Code.UNAVAILABLE);
-    assertThat(status.getDescription())
-        .contains("403", "get, list and watch", "endpointslices.discovery.k8s.io", "my-ns");
+    // A loaded machine may take longer than the resolver's first-answer timeout to get the 403:
+    // until then RPCs fail with "no answer from the API server".
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .untilAsserted(
+            () -> {
+              Status status =
+                  RpcLoad.run(channel, 1, 1, CallOptions.DEFAULT).failureSamples().get(0);
+              assertThat(status.getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+              assertThat(status.getDescription())
+                  .contains(
+                      "403", "get, list and watch", "endpointslices.discovery.k8s.io", "my-ns");
+            });
+  }
+
+  /**
+   * Item 3 of issue 10: after a relist that failed (here a 403 while RBAC was being changed) and
+   * one that succeeded with the same slices, fabric8 emits no event, so the error stayed recorded:
+   * a new channel to the Service got UNAVAILABLE before the endpoints, failing fail-fast RPCs.
+   */
+  @Test
+  void errorThenRelistWithTheSameSlices_newChannelGetsTheEndpointsWithoutAnError() {
+    Map<String, Integer> ports = Map.of("grpc", pods.port());
+    EndpointSliceList sameSlices = list("1", slice("my-svc-a", ports, ready(pods.get(0))));
+    server.expect().get().withPath(LIST).andReturn(200, sameSlices).once();
+    server
+        .expect()
+        .get()
+        .withPath(watchPath("1"))
+        .andUpgradeToWebSocket()
+        .open()
+        .waitFor(300)
+        .andEmit(
+            new WatchEvent(
+                new StatusBuilder().withCode(410).withReason("Gone").withMessage("too old").build(),
+                "ERROR"))
+        .done()
+        .once();
+    server
+        .expect()
+        .get()
+        .withPath(RELIST)
+        .andReturn(
+            403,
+            new StatusBuilder()
+                .withCode(403)
+                .withReason("Forbidden")
+                .withMessage("endpointslices.discovery.k8s.io is forbidden")
+                .build())
+        .once();
+    server.expect().get().withPath(RELIST).andReturn(200, sameSlices).always();
+    server.expect().get().withPath(watchPath("1")).andUpgradeToWebSocket().open().done().always();
+    ManagedChannel first = channel();
+    assertThat(RpcLoad.run(first, 10, 1, CallOptions.DEFAULT.withWaitForReady()).failures())
+        .isZero();
+    // The 410, the refused relist, and the relist that worked (the informer's backoff: 1 s, 2 s).
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(() -> server.getRequestCount() >= 5); // list, watch, relist 403, relist, watch
+
+    ManagedChannel second = track(newChannel());
+    RpcLoad.Result result = RpcLoad.run(second, 100, 1, CallOptions.DEFAULT);
+
+    assertThat(result.failures()).as("%s", result).isZero();
+    assertThat(result.perPod()).containsOnlyKeys("pod-0");
   }
 
   @Test
