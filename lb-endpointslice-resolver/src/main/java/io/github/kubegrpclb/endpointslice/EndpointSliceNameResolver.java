@@ -104,7 +104,9 @@ final class EndpointSliceNameResolver extends NameResolver {
               TimeUnit.MILLISECONDS,
               scheduler);
     }
-    update();
+    if (!updateQueued.get()) { // else subscribing notified us, and the update is queued already
+      update();
+    }
   }
 
   /**
