@@ -94,10 +94,18 @@ public final class EndpointAttributes {
    */
   public static Attributes of(
       EndpointCondition condition, String zone, Set<String> zoneHints, Set<String> nodeHints) {
+    Objects.requireNonNull(condition, "condition");
+    Objects.requireNonNull(zoneHints, "zoneHints");
     Objects.requireNonNull(nodeHints, "nodeHints");
-    return of(condition, zone, zoneHints).toBuilder()
-        .set(NODE_HINTS, Set.copyOf(nodeHints))
-        .build();
+    Attributes.Builder builder =
+        Attributes.newBuilder().set(CONDITION, condition).set(ZONE_HINTS, Set.copyOf(zoneHints));
+    if (!nodeHints.isEmpty()) {
+      builder.set(NODE_HINTS, Set.copyOf(nodeHints)); // absent means none
+    }
+    if (zone != null) {
+      builder.set(ZONE, zone);
+    }
+    return builder.build();
   }
 
   /** Returns the condition of {@code group}, {@link EndpointCondition#READY} when unset. */

@@ -26,6 +26,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
+import java.util.function.Function;
 import java.util.regex.Pattern;
 
 /**
@@ -143,15 +144,18 @@ final class EndpointSliceMapper {
    * two slices for a moment, with the older condition in one of them.
    */
   private static final class PodEndpoint {
-    final Set<InetSocketAddress> ipv4 = new TreeSet<>(ADDRESS_ORDER);
-    final Set<InetSocketAddress> ipv6 = new TreeSet<>(ADDRESS_ORDER);
+    final List<InetSocketAddress> ipv4 = new ArrayList<>(1);
+    final List<InetSocketAddress> ipv6 = new ArrayList<>(1);
     EndpointCondition condition;
     String zone;
-    final Set<String> zoneHints = new LinkedHashSet<>();
-    final Set<String> nodeHints = new LinkedHashSet<>();
+    Set<String> zoneHints = Set.of();
+    Set<String> nodeHints = Set.of();
 
     void add(InetSocketAddress address, EndpointCondition condition, Endpoint endpoint) {
-      (address.getAddress() instanceof Inet6Address ? ipv6 : ipv4).add(address);
+      List<InetSocketAddress> family = address.getAddress() instanceof Inet6Address ? ipv6 : ipv4;
+      if (!family.contains(address)) {
+        family.add(address);
+      }
       if (this.condition != EndpointCondition.READY) {
         this.condition = condition;
       }
@@ -159,28 +163,39 @@ final class EndpointSliceMapper {
         zone = endpoint.getZone();
       }
       EndpointHints hints = endpoint.getHints();
-      if (hints != null && hints.getForZones() != null) {
-        for (ForZone forZone : hints.getForZones()) {
-          if (forZone.getName() != null) {
-            zoneHints.add(forZone.getName());
-          }
-        }
-      }
-      if (hints != null && hints.getForNodes() != null) {
-        for (ForNode forNode : hints.getForNodes()) {
-          if (forNode.getName() != null) {
-            nodeHints.add(forNode.getName());
-          }
-        }
+      if (hints != null) {
+        zoneHints = withNames(zoneHints, hints.getForZones(), ForZone::getName);
+        nodeHints = withNames(nodeHints, hints.getForNodes(), ForNode::getName);
       }
     }
 
     EquivalentAddressGroup toGroup() {
       List<SocketAddress> addresses = new ArrayList<>(ipv4.size() + ipv6.size());
-      addresses.addAll(ipv4);
-      addresses.addAll(ipv6);
+      addSorted(addresses, ipv4);
+      addSorted(addresses, ipv6);
       return new EquivalentAddressGroup(
           addresses, EndpointAttributes.of(condition, zone, zoneHints, nodeHints));
+    }
+
+    private static void addSorted(List<SocketAddress> to, List<InetSocketAddress> from) {
+      if (from.size() > 1) {
+        from.sort(ADDRESS_ORDER);
+      }
+      to.addAll(from);
+    }
+
+    private static <T> Set<String> withNames(
+        Set<String> names, List<T> items, Function<T, String> name) {
+      if (items == null || items.isEmpty()) {
+        return names;
+      }
+      Set<String> more = names.isEmpty() ? new LinkedHashSet<>() : names;
+      for (T item : items) {
+        if (name.apply(item) != null) {
+          more.add(name.apply(item));
+        }
+      }
+      return more;
     }
   }
 

@@ -288,8 +288,7 @@ final class EndpointSliceNameResolver extends NameResolver {
     for (Throwable t = error; t != null && depth < 8; t = t.getCause(), depth++) {
       connectFailure |= t instanceof ConnectException || t instanceof HttpConnectTimeoutException;
       String message = t.getMessage();
-      boolean wrapper =
-          t.getCause() != null && (message == null || message.equals(String.valueOf(t.getCause())));
+      boolean wrapper = t.getCause() != null && String.valueOf(t.getCause()).equals(message);
       if (wrapper) {
         continue; // its cause says it better
       }
