@@ -9,6 +9,7 @@ import io.fabric8.kubernetes.api.model.ListMetaBuilder;
 import io.fabric8.kubernetes.api.model.StatusBuilder;
 import io.fabric8.kubernetes.api.model.WatchEvent;
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
+import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSliceBuilder;
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSliceList;
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSliceListBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -146,8 +147,66 @@ class EndpointSliceApiFaultsTest {
   @Test
   void errorThenRelistWithTheSameSlices_newChannelGetsTheEndpointsWithoutAnError() {
     Map<String, Integer> ports = Map.of("grpc", pods.port());
-    EndpointSliceList sameSlices = list("1", slice("my-svc-a", ports, ready(pods.get(0))));
-    server.expect().get().withPath(LIST).andReturn(200, sameSlices).once();
+    scriptGoneThenRelistRefusedOnce(list("1", slice("my-svc-a", ports, ready(pods.get(0)))));
+    ManagedChannel first = channel();
+    assertThat(RpcLoad.run(first, 10, 1, CallOptions.DEFAULT.withWaitForReady()).failures())
+        .isZero();
+    // The 410, the refused relist, and the relist that worked (the informer's backoff: 1 s, 2 s).
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(() -> server.getRequestCount() >= 5); // list, watch, relist 403, relist, watch
+
+    try (ResolverHarness resolver =
+        new ResolverHarness("kubernetes:///my-svc.my-ns:grpc", client).start()) {
+      await().atMost(Duration.ofSeconds(10)).until(() -> resolver.endpointsInLastResult() == 1);
+      assertThat(resolver.results)
+          .as("every result the new resolver published")
+          .allMatch(result -> result.getAddressesOrError().hasValue());
+    }
+    ManagedChannel second = track(newChannel());
+    RpcLoad.Result result = RpcLoad.run(second, 100, 1, CallOptions.DEFAULT);
+
+    assertThat(result.failures()).as("%s", result).isZero();
+    assertThat(result.perPod()).containsOnlyKeys("pod-0");
+  }
+
+  /**
+   * The same with a Service that has no endpoints: the error must be forgotten once the watch is
+   * established again, or every new channel would report it in place of "no ready pod".
+   */
+  @Test
+  void errorThenRelistWithNoSlices_newResolverGetsTheEmptySetOnceTheWatchIsBack() {
+    scriptGoneThenRelistRefusedOnce(list("1"));
+    try (ResolverHarness first =
+        new ResolverHarness("kubernetes:///my-svc.my-ns:grpc", client).start()) {
+      await().atMost(Duration.ofSeconds(10)).until(() -> first.endpointsInLastResult() == 0);
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .until(() -> server.getRequestCount() >= 5); // list, watch, relist 403, relist, watch
+
+      // The watch request was answered; the watch counts as established a moment later.
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .untilAsserted(
+              () -> {
+                try (ResolverHarness second =
+                    new ResolverHarness("kubernetes:///my-svc.my-ns:grpc", client).start()) {
+                  await().atMost(Duration.ofSeconds(5)).until(() -> !second.results.isEmpty());
+                  assertThat(second.results.get(0).getAddressesOrError().hasValue())
+                      .as("first result of a new resolver: %s", second.results.get(0))
+                      .isTrue();
+                }
+              });
+    }
+  }
+
+  /**
+   * A list (resourceVersion 1) of {@code slices}, a watch that ends with 410 Gone, a relist refused
+   * with 403 once (RBAC being changed), then relists that return the same {@code slices} and a
+   * watch that stays open.
+   */
+  private void scriptGoneThenRelistRefusedOnce(EndpointSliceList slices) {
+    server.expect().get().withPath(LIST).andReturn(200, slices).once();
     server
         .expect()
         .get()
@@ -173,28 +232,21 @@ class EndpointSliceApiFaultsTest {
                 .withMessage("endpointslices.discovery.k8s.io is forbidden")
                 .build())
         .once();
-    server.expect().get().withPath(RELIST).andReturn(200, sameSlices).always();
-    server.expect().get().withPath(watchPath("1")).andUpgradeToWebSocket().open().done().always();
-    ManagedChannel first = channel();
-    assertThat(RpcLoad.run(first, 10, 1, CallOptions.DEFAULT.withWaitForReady()).failures())
-        .isZero();
-    // The 410, the refused relist, and the relist that worked (the informer's backoff: 1 s, 2 s).
-    await()
-        .atMost(Duration.ofSeconds(30))
-        .until(() -> server.getRequestCount() >= 5); // list, watch, relist 403, relist, watch
-
-    try (ResolverHarness resolver =
-        new ResolverHarness("kubernetes:///my-svc.my-ns:grpc", client).start()) {
-      await().atMost(Duration.ofSeconds(10)).until(() -> resolver.endpointsInLastResult() == 1);
-      assertThat(resolver.results)
-          .as("every result the new resolver published")
-          .allMatch(result -> result.getAddressesOrError().hasValue());
-    }
-    ManagedChannel second = track(newChannel());
-    RpcLoad.Result result = RpcLoad.run(second, 100, 1, CallOptions.DEFAULT);
-
-    assertThat(result.failures()).as("%s", result).isZero();
-    assertThat(result.perPod()).containsOnlyKeys("pod-0");
+    server.expect().get().withPath(RELIST).andReturn(200, slices).always();
+    // A watch that stays open for the test (the mock closes a socket once it has sent what it was
+    // given): a bookmark after 15 s.
+    EndpointSlice bookmark =
+        new EndpointSliceBuilder().withNewMetadata().withResourceVersion("1").endMetadata().build();
+    server
+        .expect()
+        .get()
+        .withPath(watchPath("1"))
+        .andUpgradeToWebSocket()
+        .open()
+        .waitFor(15_000)
+        .andEmit(new WatchEvent(bookmark, "BOOKMARK"))
+        .done()
+        .always();
   }
 
   @Test
