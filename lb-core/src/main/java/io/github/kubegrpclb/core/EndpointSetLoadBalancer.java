@@ -35,6 +35,7 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
   private final String policyName;
   private final Map<List<SocketAddress>, Endpoint<T>> endpoints = new LinkedHashMap<>();
   private String clientZone;
+  private String clientNode;
   private ConnectivityState currentState;
   private SubchannelPicker currentPicker;
 
@@ -78,6 +79,7 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
     }
     configure(resolvedAddresses.getLoadBalancingPolicyConfig());
     clientZone = resolvedAddresses.getAttributes().get(EndpointAttributes.CLIENT_ZONE);
+    clientNode = resolvedAddresses.getAttributes().get(EndpointAttributes.CLIENT_NODE);
 
     Map<List<SocketAddress>, EquivalentAddressGroup> next = new LinkedHashMap<>();
     for (EquivalentAddressGroup group : groups) {
@@ -195,7 +197,8 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
         lastFailed = endpoint;
       }
     }
-    List<Endpoint<T>> rotation = Rotation.select(connected, readyConnecting, clientZone);
+    List<Endpoint<T>> rotation =
+        Rotation.select(connected, readyConnecting, clientZone, clientNode);
     if (!rotation.isEmpty()) {
       updateState(READY, readyPicker(rotation));
     } else if (connecting) {
