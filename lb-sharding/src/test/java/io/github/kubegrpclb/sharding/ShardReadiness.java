@@ -4,7 +4,11 @@ import io.grpc.ConnectivityState;
 import io.grpc.ManagedChannel;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -23,7 +27,6 @@ final class ShardReadiness implements AutoCloseable {
   private static final long PERIOD_NANOS = TimeUnit.MILLISECONDS.toNanos(5);
   private static final Duration MAX_RUN = Duration.ofMinutes(3);
 
-  private final Supplier<List<ConnectivityState>> states;
   private final IntSupplier extra;
   private final int threshold;
   private final ScheduledExecutorService sampler =
@@ -33,7 +36,10 @@ final class ShardReadiness implements AutoCloseable {
             t.setDaemon(true);
             return t;
           });
-  private final long[] outageStart;
+  private final Supplier<List<ManagedChannel>> channels;
+  private final Set<ManagedChannel> watched = new HashSet<>();
+  private final Map<Integer, Long> outageStart = new HashMap<>(); // slot -> start of its outage
+  private volatile boolean closed;
   private final long stopAt = System.nanoTime() + MAX_RUN.toNanos();
   private final List<Long> outages = new ArrayList<>();
   private long samples;
@@ -48,53 +54,76 @@ final class ShardReadiness implements AutoCloseable {
    */
   static ShardReadiness of(ShardedChannel channel, IntSupplier extra, int threshold) {
     return new ShardReadiness(
-        channel.connections(),
-        () -> channel.pool().shards().stream().map(s -> s.channel.getState(false)).toList(),
-        extra,
-        threshold);
+        () -> channel.pool().shards().stream().map(s -> s.channel).toList(), extra, threshold);
   }
 
   /** Samples one plain channel, as one shard. */
   static ShardReadiness of(ManagedChannel channel, IntSupplier extra, int threshold) {
-    return new ShardReadiness(1, () -> List.of(channel.getState(false)), extra, threshold);
+    return new ShardReadiness(() -> List.of(channel), extra, threshold);
   }
 
   private ShardReadiness(
-      int slots, Supplier<List<ConnectivityState>> states, IntSupplier extra, int threshold) {
-    this.states = states;
+      Supplier<List<ManagedChannel>> channels, IntSupplier extra, int threshold) {
+    this.channels = channels;
     this.extra = extra;
     this.threshold = threshold;
-    this.outageStart = new long[slots];
     sampler.scheduleAtFixedRate(this::sample, 0, PERIOD_NANOS, TimeUnit.NANOSECONDS);
   }
 
-  private synchronized void sample() {
+  /* Runs on the channel's executor at each of its state changes, until it leaves its slot; the
+   * slot's outage then ends when its next channel is seen READY. */
+  private void watch(ManagedChannel channel) {
+    ConnectivityState state = channel.getState(false);
+    long now = System.nanoTime();
+    synchronized (this) {
+      int slot = channels.get().indexOf(channel);
+      if (closed || slot < 0) {
+        watched.remove(channel);
+        return;
+      }
+      long start = outageStart.getOrDefault(slot, 0L);
+      if (state == ConnectivityState.READY) {
+        if (start != 0) {
+          outages.add(now - start);
+          outageStart.put(slot, 0L);
+        }
+      } else if (start == 0) {
+        outageStart.put(slot, now);
+      }
+    }
+    channel.notifyWhenStateChanged(state, () -> watch(channel));
+  }
+
+  private void sample() {
     long now = System.nanoTime();
     if (now > stopAt) {
       sampler.shutdown();
       return;
     }
-    List<ConnectivityState> shards = states.get();
+    List<ManagedChannel> current = channels.get();
     int ready = 0;
-    for (int slot = 0; slot < shards.size(); slot++) {
-      if (shards.get(slot) == ConnectivityState.READY) {
+    for (ManagedChannel channel : current) {
+      boolean fresh;
+      synchronized (this) {
+        fresh = watched.add(channel);
+      }
+      if (fresh) {
+        watch(channel);
+      }
+      if (channel.getState(false) == ConnectivityState.READY) {
         ready++;
-        if (outageStart[slot] != 0) {
-          outages.add(now - outageStart[slot]);
-          outageStart[slot] = 0;
-        }
-      } else if (outageStart[slot] == 0) {
-        outageStart[slot] = now;
       }
     }
-    samples++;
-    if (ready == shards.size()) {
-      allReady++;
+    synchronized (this) {
+      samples++;
+      if (ready == current.size()) {
+        allReady++;
+      }
+      if (extra.getAsInt() <= threshold) {
+        extraAtMostThreshold++;
+      }
+      fewestReady = Math.min(fewestReady, ready);
     }
-    if (extra.getAsInt() <= threshold) {
-      extraAtMostThreshold++;
-    }
-    fewestReady = Math.min(fewestReady, ready);
   }
 
   /** Share of the samples in which every shard was READY, 0..1. */
@@ -116,7 +145,7 @@ final class ShardReadiness implements AutoCloseable {
   synchronized Duration longestOutage() {
     long now = System.nanoTime();
     long longest = outages.stream().mapToLong(Long::longValue).max().orElse(0);
-    for (long start : outageStart) {
+    for (long start : outageStart.values()) {
       if (start != 0) {
         longest = Math.max(longest, now - start);
       }
@@ -136,6 +165,7 @@ final class ShardReadiness implements AutoCloseable {
 
   @Override
   public void close() {
+    closed = true;
     sampler.shutdownNow();
     try {
       sampler.awaitTermination(5, TimeUnit.SECONDS);
@@ -147,10 +177,9 @@ final class ShardReadiness implements AutoCloseable {
   @Override
   public synchronized String toString() {
     return String.format(
-        "%d samples: all %d shards READY in %.1f %%, fewest READY %d, extra <= %d in %.1f %%;"
+        "%d samples: every shard READY in %.1f %%, fewest READY %d, extra <= %d in %.1f %%;"
             + " %d outages, median %d ms, longest %d ms",
         samples,
-        outageStart.length,
         samples == 0 ? 0 : 100.0 * allReady / samples,
         fewestReady,
         threshold,
