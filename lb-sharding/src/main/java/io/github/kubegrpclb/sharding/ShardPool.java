@@ -57,7 +57,6 @@ final class ShardPool {
   private final long maxAgeNanos;
   private final double jitter;
   private final ScheduledExecutorService scheduler;
-  private final LongSupplier ticker;
   private final DoubleSupplier random;
   private final Executor callbackExecutor;
   private final SynchronizationContext syncContext =
@@ -75,10 +74,8 @@ final class ShardPool {
   private final ScheduledHandle[] aging;
   private final Replacement[] replacements;
   private final Map<Shard, ScheduledHandle> retiring = new HashMap<>();
-  private final long redialPeriodNanos;
-  private long redialPeriodStart;
-  private int redialBudget;
-  private volatile long redials; // written in syncContext only
+  private final RedialBudget redialBudget;
+  private volatile long redials; // a copy of redialBudget.taken() for other threads
 
   private ShardPool(
       int size,
@@ -95,13 +92,14 @@ final class ShardPool {
     this.maxAgeNanos = maxAge.toNanos();
     this.jitter = jitter;
     this.scheduler = scheduler;
-    this.ticker = ticker;
     this.random = random;
     this.callbackExecutor = callbackExecutor;
     this.slots = new AtomicReferenceArray<>(size);
     this.aging = new ScheduledHandle[size];
     this.replacements = new Replacement[size];
-    this.redialPeriodNanos = maxAge.isZero() ? DEFAULT_REDIAL_PERIOD.toNanos() : maxAgeNanos;
+    this.redialBudget =
+        new RedialBudget(
+            size, maxAge.isZero() ? DEFAULT_REDIAL_PERIOD.toNanos() : maxAgeNanos, ticker);
   }
 
   /**
@@ -135,8 +133,6 @@ final class ShardPool {
   }
 
   private void dialAll() {
-    redialPeriodStart = ticker.getAsLong();
-    redialBudget = slots.length();
     for (int slot = 0; slot < slots.length(); slot++) {
       slots.set(slot, dial(slot));
     }
@@ -391,29 +387,14 @@ final class ShardPool {
           }
           for (Shard other : shards()) {
             if (other != shard && pod.equals(other.identity())) {
-              if (takeRedial()) {
+              if (redialBudget.tryTake()) {
+                redials = redialBudget.taken();
                 replace(slot);
               }
               return;
             }
           }
         });
-  }
-
-  /* At most one re-dial per connection per period, pool-wide: with fewer pods than shards every
-   * re-dial lands on a duplicate, and the budget is what stops the churn. */
-  private boolean takeRedial() {
-    long now = ticker.getAsLong();
-    if (now - redialPeriodStart >= redialPeriodNanos) {
-      redialPeriodStart = now;
-      redialBudget = slots.length();
-    }
-    if (redialBudget == 0) {
-      return false;
-    }
-    redialBudget--;
-    redials++;
-    return true;
   }
 
   private void replace(int slot) {
