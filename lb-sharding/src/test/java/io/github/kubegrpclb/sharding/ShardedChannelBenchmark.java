@@ -9,6 +9,7 @@ import io.github.kubegrpclb.testing.LoopbackPods;
 import io.github.kubegrpclb.testing.MaxAgePods;
 import io.github.kubegrpclb.testing.RpcLoad;
 import io.grpc.CallOptions;
+import io.grpc.ConnectivityState;
 import io.grpc.Grpc;
 import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
@@ -41,7 +42,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  */
 class ShardedChannelBenchmark {
   private static final int PODS = 4;
-  private static final int ROUNDS = 5;
+  private static final int ROUNDS = 7;
   private static final int CALLS = 10_000;
   private static final int THREADS = 4;
   private static final Duration AGING_RUN = Duration.ofSeconds(10);
@@ -81,10 +82,10 @@ class ShardedChannelBenchmark {
                 "ShardedChannel, 8 connections",
                 () -> ShardedChannel.newBuilder(target).connections(8).build()),
             new Client(
-                "ShardedChannel, 8 connections, podIdentityHeader",
+                "ShardedChannel, 4 connections, podIdentityHeader",
                 () ->
                     ShardedChannel.newBuilder(target)
-                        .connections(8)
+                        .connections(4)
                         .podIdentityHeader(LoopbackPod.POD_HEADER.name())
                         .build()));
     List<List<Round>> rounds = new ArrayList<>();
@@ -139,15 +140,18 @@ class ShardedChannelBenchmark {
   private Round measure(ManagedChannel channel, int pods) {
     try {
       if (channel instanceof ShardedChannel sharded) {
-        // Connected and settled first, as a long-lived client is.
+        // Settled first, as a long-lived client is: every shard READY, re-dials of duplicates done.
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        long redials = -1;
         while (System.nanoTime() < deadline
-            && !sharded.pool().shards().stream()
-                .allMatch(s -> s.channel.getState(true) == io.grpc.ConnectivityState.READY)) {
-          RpcLoad.run(channel, 100, 1, CallOptions.DEFAULT.withWaitForReady());
+            && (redials != sharded.pool().redials()
+                || !sharded.pool().shards().stream()
+                    .allMatch(s -> s.channel.getState(false) == ConnectivityState.READY))) {
+          redials = sharded.pool().redials();
+          RpcLoad.run(channel, 200, 2, CallOptions.DEFAULT.withWaitForReady());
         }
       } else {
-        RpcLoad.run(channel, 100, 1, CallOptions.DEFAULT.withWaitForReady());
+        RpcLoad.run(channel, 200, 2, CallOptions.DEFAULT.withWaitForReady());
       }
       long start = System.nanoTime();
       RpcLoad.Result result = RpcLoad.run(channel, CALLS, THREADS, CallOptions.DEFAULT);

@@ -183,7 +183,7 @@ class ShardedChannelKubeProxyTest {
 
   @Test
   void podRestarted_shardsOnItReconnectToTheOthersAtOnce_thenItGetsTrafficAgain_noRpcFails() {
-    Duration period = Duration.ofSeconds(2);
+    Duration period = Duration.ofSeconds(3); // aging alone would take >= 2.4 s
     ShardedChannel channel =
         closing(
             ShardedChannel.newBuilder(target())
@@ -217,7 +217,9 @@ class ShardedChannelKubeProxyTest {
           .until(() -> load.snapshot().served(restarted.name()) > 0);
 
       System.out.printf("pod restarted: %s; after: %s%n", during, load.snapshot());
-      assertThat(longest).as(during).isLessThan(Duration.ofSeconds(1));
+      // At once, not at the next aging; 2 s leaves room for one SYN retransmission on a busy
+      // machine.
+      assertThat(longest).as(during).isLessThan(Duration.ofSeconds(2));
       assertThat(load.snapshot().failures()).as("%s", load.snapshot()).isZero();
     }
   }
