@@ -1,10 +1,8 @@
 package io.github.kubegrpclb.sharding;
 
 import io.grpc.CallOptions;
-import io.grpc.Channel;
 import io.grpc.ChannelCredentials;
 import io.grpc.ClientCall;
-import io.grpc.ClientInterceptors;
 import io.grpc.ConnectivityState;
 import io.grpc.Grpc;
 import io.grpc.InsecureChannelCredentials;
@@ -12,19 +10,20 @@ import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import io.grpc.MethodDescriptor;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
-import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.function.Consumer;
 import java.util.function.DoubleSupplier;
+import java.util.function.LongSupplier;
+import java.util.function.Supplier;
 
 /**
  * A {@link ManagedChannel} over N separate connections (shards) to one target, typically a
@@ -32,48 +31,32 @@ import java.util.function.DoubleSupplier;
  * decisions where one channel gives one. Calls go round robin over the READY shards; a call (and so
  * a stream) stays on the shard it started on.
  *
- * <p>Rebalancing: kube-proxy's choice is random, so shards can land on the same pod, and pods added
- * later would never get a connection. Each shard therefore has a maximum age (the rebalancing
- * period, with jitter); when it expires a replacement connects first, new calls move to it once it
- * is READY, and the old connection closes only after its calls finish. Optionally, when servers
- * name themselves in a response header ({@link Builder#podIdentityHeader}), a shard that reaches a
- * pod another shard already covers is re-dialed at once, so the pool spreads over distinct pods.
+ * <p>Every shard stays connected: one that goes IDLE (the server's GOAWAY at its {@code
+ * maxConnectionAge}, a pod shutting down, a lost connection, the shard's own idle timeout) is asked
+ * to reconnect at once, which is also a fresh routing decision. Rebalancing: kube-proxy's choice is
+ * random, so shards can land on the same pod, and pods added later would never get a connection.
+ * Each shard therefore has a maximum age (the rebalancing period, with jitter); when it expires a
+ * replacement connects first, new calls move to it once it is READY, and the old connection closes
+ * only after the calls created on it have finished. Optionally, when servers name themselves in a
+ * response header ({@link Builder#podIdentityHeader}), a shard that reaches a pod another shard
+ * already covers is re-dialed, at most as many times per period as there are shards.
+ *
+ * <p>The channel contract is grpc-java's: {@link #getState} aggregates the shards as round_robin
+ * does (READY if any is), {@link #notifyWhenStateChanged} callbacks run on the {@link
+ * Builder#executor}, {@link #enterIdle} idles every shard until the next call, {@link
+ * #resetConnectBackoff} reaches every shard, and {@link #shutdown} covers every connection and
+ * timer.
  *
  * <p>Thread-safe: shards live in an atomic array; recycling runs on one daemon timer thread shared
  * by every ShardedChannel in the JVM.
  */
 public final class ShardedChannel extends ManagedChannel {
   private final String target;
-  private final ChannelCredentials credentials;
-  private final Consumer<ManagedChannelBuilder<?>> customizer;
-  private final Duration maxAge;
-  private final double jitter;
-  private final String podIdentityHeader;
-  private final ScheduledExecutorService scheduler;
-  private final DoubleSupplier random;
-  private final AtomicReferenceArray<Shard> shards;
-  private final Set<ManagedChannel> allChannels = ConcurrentHashMap.newKeySet();
-  private final AtomicInteger next = new AtomicInteger();
-  private final ShardRecycler recycler;
-  private volatile boolean shutdown;
+  private final ShardPool pool;
 
-  private ShardedChannel(Builder b) {
-    this.target = b.target;
-    this.credentials = b.credentials;
-    this.customizer = b.customizer;
-    this.maxAge = b.maxAge;
-    this.jitter = b.jitter;
-    this.podIdentityHeader = b.podIdentityHeader;
-    this.scheduler = b.scheduler != null ? b.scheduler : SharedScheduler.INSTANCE;
-    this.random = b.random != null ? b.random : () -> ThreadLocalRandom.current().nextDouble();
-    this.shards = new AtomicReferenceArray<>(b.connections);
-    this.recycler = new ShardRecycler(this);
-    for (int i = 0; i < b.connections; i++) {
-      Shard shard = newShard();
-      shards.set(i, shard);
-      shard.channel.getState(true); // connect now, not on the first call
-      recycler.scheduleAging(i, shard);
-    }
+  private ShardedChannel(String target, ShardPool pool) {
+    this.target = target;
+    this.pool = pool;
   }
 
   /** Starts a builder for {@code target}: {@code my-svc.my-ns.svc.cluster.local:50051} or an IP. */
@@ -83,197 +66,118 @@ public final class ShardedChannel extends ManagedChannel {
 
   /** Number of shards (connections). */
   public int connections() {
-    return shards.length();
+    return pool.size();
   }
 
   /** The pod each shard last reported (null where unknown), in shard order. */
   public List<String> shardIdentities() {
-    List<String> identities = new ArrayList<>();
-    for (int i = 0; i < shards.length(); i++) {
-      identities.add(shards.get(i).identity);
-    }
-    return identities;
+    return pool.shards().stream().map(Shard::identity).toList();
   }
 
   @Override
   public <ReqT, RespT> ClientCall<ReqT, RespT> newCall(
       MethodDescriptor<ReqT, RespT> method, CallOptions callOptions) {
-    return pick().calls.newCall(method, callOptions);
-  }
-
-  /* Atomic round robin, skipping shards that are not READY; if none is, the next in turn. */
-  private Shard pick() {
-    int n = shards.length();
-    int start = Math.floorMod(next.getAndIncrement(), n);
-    for (int k = 0; k < n; k++) {
-      Shard shard = shards.get((start + k) % n);
-      if (shard.channel.getState(false) == ConnectivityState.READY) {
-        return shard;
-      }
-    }
-    Shard fallback = shards.get(start);
-    fallback.channel.getState(true);
-    return fallback;
+    return pool.newCall(method, callOptions);
   }
 
   @Override
   public String authority() {
-    return shards.get(0).channel.authority();
+    return pool.authority();
+  }
+
+  /**
+   * Aggregated over the shards as round_robin aggregates subchannels: READY if any shard is READY;
+   * TRANSIENT_FAILURE once every shard has failed, until one is READY again; CONNECTING otherwise;
+   * IDLE after {@link #enterIdle} until the next call; SHUTDOWN after shutdown. With {@code
+   * requestConnection}, an idle channel starts connecting every shard.
+   */
+  @Override
+  public ConnectivityState getState(boolean requestConnection) {
+    return pool.getState(requestConnection);
+  }
+
+  /**
+   * Runs {@code callback} once, on the {@link Builder#executor}, when the state is no longer {@code
+   * source} (at once if it already is not).
+   */
+  @Override
+  public void notifyWhenStateChanged(ConnectivityState source, Runnable callback) {
+    pool.notifyWhenStateChanged(
+        Objects.requireNonNull(source, "source"), Objects.requireNonNull(callback, "callback"));
+  }
+
+  /** Resets the reconnect backoff of every shard. */
+  @Override
+  public void resetConnectBackoff() {
+    pool.resetConnectBackoff();
+  }
+
+  /**
+   * Moves every shard to IDLE (calls in flight finish); shards are not reconnected until the next
+   * call or {@code getState(true)}, which reconnect them all.
+   */
+  @Override
+  public void enterIdle() {
+    pool.enterIdle();
   }
 
   @Override
   public ManagedChannel shutdown() {
-    shutdown = true;
-    allChannels.forEach(ManagedChannel::shutdown);
+    pool.shutdown(false);
     return this;
   }
 
   @Override
   public ManagedChannel shutdownNow() {
-    shutdown = true;
-    allChannels.forEach(ManagedChannel::shutdownNow);
+    pool.shutdown(true);
     return this;
   }
 
   @Override
   public boolean isShutdown() {
-    return shutdown;
+    return pool.isShutdown();
   }
 
   @Override
   public boolean isTerminated() {
-    return shutdown && allChannels.stream().allMatch(ManagedChannel::isTerminated);
+    return pool.isTerminated();
   }
 
   @Override
   public boolean awaitTermination(long timeout, TimeUnit unit) throws InterruptedException {
-    long deadline = System.nanoTime() + unit.toNanos(timeout);
-    for (ManagedChannel channel : allChannels) {
-      long left = deadline - System.nanoTime();
-      if (left <= 0 || !channel.awaitTermination(left, TimeUnit.NANOSECONDS)) {
-        return false;
-      }
-    }
-    return true;
-  }
-
-  @Override
-  public ConnectivityState getState(boolean requestConnection) {
-    if (shutdown) {
-      return ConnectivityState.SHUTDOWN;
-    }
-    ConnectivityState best = ConnectivityState.SHUTDOWN;
-    for (int i = 0; i < shards.length(); i++) {
-      ConnectivityState state = shards.get(i).channel.getState(requestConnection);
-      if (rank(state) < rank(best)) {
-        best = state;
-      }
-    }
-    return best;
-  }
-
-  private static int rank(ConnectivityState state) {
-    switch (state) {
-      case READY:
-        return 0;
-      case CONNECTING:
-        return 1;
-      case IDLE:
-        return 2;
-      case TRANSIENT_FAILURE:
-        return 3;
-      default:
-        return 4;
-    }
+    return pool.awaitTermination(timeout, unit);
   }
 
   @Override
   public String toString() {
-    return "ShardedChannel(" + target + ", " + shards.length() + " connections)";
+    return "ShardedChannel(" + target + ", " + pool.size() + " connections)";
   }
 
-  // ---- used by ShardRecycler ----
-
-  Shard newShard() {
-    ManagedChannelBuilder<?> builder = Grpc.newChannelBuilder(target, credentials);
-    customizer.accept(builder);
-    ManagedChannel channel = builder.build();
-    allChannels.add(channel);
-    Shard shard = new Shard(channel);
-    Channel calls =
-        podIdentityHeader == null
-            ? channel
-            : ClientInterceptors.intercept(
-                channel,
-                new PodIdentityInterceptor(podIdentityHeader, id -> onIdentity(shard, id)));
-    shard.calls = calls;
-    return shard;
+  /** The pool, for tests in this package. */
+  ShardPool pool() {
+    return pool;
   }
 
-  private void onIdentity(Shard shard, String identity) {
-    if (identity.equals(shard.identity)) {
-      return;
+  /** Default scheduler and callback executor: daemon threads shared by every ShardedChannel. */
+  private static final class Shared {
+    static final ScheduledExecutorService SCHEDULER = newScheduler();
+    static final ExecutorService CALLBACKS =
+        Executors.newCachedThreadPool(daemon("kube-grpc-lb-sharded-channel-callback"));
+
+    /* Recycling is rare, short work: one thread; cancelled timers leave its queue at once. */
+    private static ScheduledExecutorService newScheduler() {
+      ScheduledThreadPoolExecutor scheduler =
+          new ScheduledThreadPoolExecutor(1, daemon("kube-grpc-lb-sharded-channel"));
+      scheduler.setRemoveOnCancelPolicy(true);
+      return scheduler;
     }
-    shard.identity = identity;
-    recycler.onIdentityLearned(shard);
-  }
 
-  AtomicReferenceArray<Shard> shards() {
-    return shards;
-  }
-
-  ScheduledExecutorService scheduler() {
-    return scheduler;
-  }
-
-  boolean closing() {
-    return shutdown;
-  }
-
-  long agingDelayNanos() {
-    double factor = 1 + jitter * (2 * random.getAsDouble() - 1);
-    return (long) (maxAge.toNanos() * factor);
-  }
-
-  boolean agingEnabled() {
-    return !maxAge.isZero();
-  }
-
-  boolean distinctPods() {
-    return podIdentityHeader != null;
-  }
-
-  /** Closes a replaced shard: calls in flight finish, no new call reaches it. */
-  void retire(ManagedChannel channel) {
-    channel.shutdown();
-    allChannels.removeIf(ManagedChannel::isTerminated);
-  }
-
-  /** Drops a replacement that never became READY. */
-  void discard(ManagedChannel channel) {
-    channel.shutdownNow();
-    allChannels.remove(channel);
-  }
-
-  /** One daemon timer thread for every ShardedChannel in the JVM: recycling is rare, short work. */
-  private static final class SharedScheduler {
-    static final ScheduledExecutorService INSTANCE =
-        Executors.newSingleThreadScheduledExecutor(
-            r -> {
-              Thread t = new Thread(r, "kube-grpc-lb-sharded-channel");
-              t.setDaemon(true);
-              return t;
-            });
-  }
-
-  /** One connection: its channel, the call path (with the identity interceptor) and its pod. */
-  static final class Shard {
-    final ManagedChannel channel;
-    volatile Channel calls;
-    volatile String identity;
-
-    Shard(ManagedChannel channel) {
-      this.channel = channel;
+    private static ThreadFactory daemon(String name) {
+      return r -> {
+        Thread t = new Thread(r, name);
+        t.setDaemon(true);
+        return t;
+      };
     }
   }
 
@@ -286,8 +190,11 @@ public final class ShardedChannel extends ManagedChannel {
     private Duration maxAge = Duration.ofMinutes(5);
     private double jitter = 0.2;
     private String podIdentityHeader;
+    private Executor executor;
     private ScheduledExecutorService scheduler;
+    private LongSupplier ticker;
     private DoubleSupplier random;
+    private Supplier<ManagedChannel> dialer;
 
     private Builder(String target) {
       this.target = Objects.requireNonNull(target, "target");
@@ -339,18 +246,71 @@ public final class ShardedChannel extends ManagedChannel {
       return this;
     }
 
+    /**
+     * Executor for {@link #notifyWhenStateChanged} callbacks, also set on every shard's builder (so
+     * calls' callbacks run there too, unless the customizer sets another). Default: shards use
+     * grpc-java's default executor, state callbacks a shared pool of daemon threads. The caller
+     * owns it and shuts it down after the channel.
+     */
+    public Builder executor(Executor executor) {
+      this.executor = Objects.requireNonNull(executor, "executor");
+      return this;
+    }
+
+    /** Timer for aging, replacement and retirement (tests: a fake clock's scheduler). */
     Builder scheduler(ScheduledExecutorService scheduler) {
       this.scheduler = scheduler;
       return this;
     }
 
+    /** Nano-time source of the re-dial period (tests: a fake clock). */
+    Builder ticker(LongSupplier ticker) {
+      this.ticker = ticker;
+      return this;
+    }
+
+    /** Uniform [0, 1) source of the aging jitter. */
     Builder random(DoubleSupplier random) {
       this.random = random;
       return this;
     }
 
+    /** Makes each shard's channel (tests: fake channels); default: the target, as configured. */
+    Builder dialer(Supplier<ManagedChannel> dialer) {
+      this.dialer = dialer;
+      return this;
+    }
+
     public ShardedChannel build() {
-      return new ShardedChannel(this);
+      Supplier<ManagedChannel> dial = dialer != null ? dialer : dialerOfTarget();
+      ShardPool pool =
+          ShardPool.start(
+              connections,
+              dial,
+              podIdentityHeader,
+              maxAge,
+              jitter,
+              scheduler != null ? scheduler : Shared.SCHEDULER,
+              ticker != null ? ticker : System::nanoTime,
+              random != null ? random : () -> ThreadLocalRandom.current().nextDouble(),
+              executor != null ? executor : Shared.CALLBACKS);
+      return new ShardedChannel(target, pool);
+    }
+
+    /* Captures the settings now: a later change to this builder affects no built channel. */
+    private Supplier<ManagedChannel> dialerOfTarget() {
+      String target = this.target;
+      ChannelCredentials credentials = this.credentials;
+      Executor executor = this.executor;
+      Consumer<ManagedChannelBuilder<?>> customizer = this.customizer;
+      return () -> {
+        ManagedChannelBuilder<?> builder = Grpc.newChannelBuilder(target, credentials);
+        if (executor != null) {
+          builder.executor(executor);
+        }
+        customizer.accept(builder);
+        return builder.build();
+      };
     }
   }
 }

@@ -7,16 +7,35 @@ import io.github.kubegrpclb.testing.Cleanup;
 import io.github.kubegrpclb.testing.KubeProxyRules;
 import io.github.kubegrpclb.testing.LoopbackPod;
 import io.github.kubegrpclb.testing.LoopbackPods;
+import io.github.kubegrpclb.testing.MaxAgePods;
+import io.github.kubegrpclb.testing.PodService;
 import io.github.kubegrpclb.testing.RpcLoad;
 import io.grpc.CallOptions;
+import io.grpc.Channel;
+import io.grpc.ClientCall;
+import io.grpc.ClientInterceptor;
+import io.grpc.ClientInterceptors;
+import io.grpc.ConnectivityState;
+import io.grpc.ForwardingClientCall.SimpleForwardingClientCall;
+import io.grpc.ForwardingClientCallListener.SimpleForwardingClientCallListener;
 import io.grpc.Grpc;
 import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
+import io.grpc.MethodDescriptor;
+import io.grpc.Status;
+import io.grpc.stub.ClientCalls;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -110,16 +129,257 @@ class ShardedChannelKubeProxyTest {
 
   @Test
   void recyclingUnderSteadyLoad_failsNoRpc() {
+    AtomicInteger dials = new AtomicInteger();
     ShardedChannel channel =
         closing(
             ShardedChannel.newBuilder(target())
                 .connections(4)
                 .maxConnectionAge(Duration.ofMillis(300))
+                .channelBuilderCustomizer(b -> dials.incrementAndGet())
                 .build());
     try (RpcLoad load = RpcLoad.start(channel, 4, CallOptions.DEFAULT)) {
-      await().atMost(Duration.ofSeconds(30)).until(() -> load.snapshot().succeeded() > 20_000);
+      // 40 replacements: every connection recycled about 10 times under fail-fast load.
+      await()
+          .atMost(Duration.ofSeconds(120))
+          .until(() -> dials.get() >= 4 + 40 && load.snapshot().succeeded() > 2000);
       assertThat(load.snapshot().failures()).as("%s", load.snapshot()).isZero();
       assertThat(load.snapshot().perPod()).hasSizeGreaterThan(1);
+    }
+  }
+
+  @Test
+  void serversWithMaxConnectionAge1s_underLoad_everyShardReadyWithin1sOfEachGoAway_noRpcFails() {
+    cleanup.add(pods).close(); // this test's pods close their connections at 1 s
+    MaxAgePods aging =
+        cleanup.add(MaxAgePods.start(3, Duration.ofSeconds(1), Duration.ofSeconds(10)));
+    InetSocketAddress agingVip = new InetSocketAddress(vip.getAddress(), aging.port());
+    KubeProxyRules.apply(agingVip, aging.addresses());
+    ShardedChannel channel =
+        closing(
+            ShardedChannel.newBuilder("127.96.0.10:" + aging.port())
+                .connections(8)
+                .maxConnectionAge(Duration.ZERO) // the servers recycle, every second
+                .build());
+    awaitAllShardsReady(channel);
+
+    try (ShardReadiness readiness = ShardReadiness.of(channel, aging::openConnections, 2);
+        RpcLoad load = RpcLoad.start(channel, 4, CallOptions.DEFAULT)) {
+      long accepted = aging.acceptedConnections();
+      // Five GOAWAYs per shard on average: 40 new connections.
+      await()
+          .atMost(Duration.ofSeconds(120))
+          .until(() -> aging.acceptedConnections() >= accepted + 40);
+      RpcLoad.Result result = load.snapshot();
+      System.out.printf(
+          "maxConnectionAge 1 s: %s; %d connections accepted; %s%n",
+          readiness, aging.acceptedConnections() - accepted, result);
+
+      assertThat(readiness.outages()).as("%s", readiness).isGreaterThanOrEqualTo(30);
+      assertThat(readiness.longestOutage()).as("%s", readiness).isLessThan(Duration.ofSeconds(1));
+      assertThat(result.failures()).as("%s", result).isZero();
+      assertThat(result.perPod()).as("%s", result).containsOnlyKeys(aging.names());
+    }
+  }
+
+  @Test
+  void podRestarted_shardsOnItReconnectToTheOthersAtOnce_thenItGetsTrafficAgain_noRpcFails() {
+    Duration period = Duration.ofSeconds(3); // aging alone would take >= 2.4 s
+    ShardedChannel channel =
+        closing(
+            ShardedChannel.newBuilder(target())
+                .connections(8)
+                .maxConnectionAge(period)
+                .podIdentityHeader(LoopbackPod.POD_HEADER.name())
+                .build());
+    awaitAllShardsReady(channel);
+    LoopbackPod restarted = pods.get(1);
+
+    try (ShardReadiness readiness = ShardReadiness.of(channel, () -> 0, 0);
+        RpcLoad load = RpcLoad.start(channel, 4, CallOptions.DEFAULT)) {
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .until(() -> load.snapshot().served(restarted.name()) > 0);
+      // Terminating: kube-proxy drops the endpoint, then the pod drains (GOAWAY) and exits.
+      KubeProxyRules.apply(vip, addresses(List.of(pods.get(0), pods.get(2))));
+      restarted.drain();
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .until(
+              () -> channel.pool().shards().stream().allMatch(ShardedChannelKubeProxyTest::ready));
+      String during = readiness.toString();
+      Duration longest = readiness.longestOutage();
+      load.reset();
+
+      restarted.restart();
+      KubeProxyRules.apply(vip, addresses(pods.all()));
+      await()
+          .atMost(period.multipliedBy(2).plus(period.dividedBy(5)))
+          .until(() -> load.snapshot().served(restarted.name()) > 0);
+
+      System.out.printf("pod restarted: %s; after: %s%n", during, load.snapshot());
+      // At once, not at the next aging; 2 s leaves room for one SYN retransmission on a busy
+      // machine.
+      assertThat(longest).as(during).isLessThan(Duration.ofSeconds(2));
+      assertThat(load.snapshot().failures()).as("%s", load.snapshot()).isZero();
+    }
+  }
+
+  @Test
+  void fewerPodsThanShards_redialsStayWithinOnePerShardPerPeriod() {
+    cleanup.add(pods).close();
+    LoopbackPods two = cleanup.add(LoopbackPods.start(2));
+    InetSocketAddress twoVip = new InetSocketAddress(vip.getAddress(), two.port());
+    KubeProxyRules.apply(twoVip, addresses(two.all()));
+    Duration period = Duration.ofSeconds(1);
+    long start = System.nanoTime();
+    ShardedChannel channel =
+        closing(
+            ShardedChannel.newBuilder("127.96.0.10:" + two.port())
+                .connections(8)
+                .maxConnectionAge(period)
+                .podIdentityHeader(LoopbackPod.POD_HEADER.name())
+                .build());
+
+    try (RpcLoad load = RpcLoad.start(channel, 4, CallOptions.DEFAULT)) {
+      await().atMost(Duration.ofSeconds(60)).until(() -> channel.pool().redials() >= 8 * 4);
+      long redials = channel.pool().redials();
+      long periods = (System.nanoTime() - start) / period.toNanos() + 1;
+      System.out.printf(
+          "2 pods, 8 shards: %d re-dials in %d periods; %s%n", redials, periods, load.snapshot());
+
+      // The budget starts a new period at most once per period: 8 re-dials in each.
+      assertThat(redials).isLessThanOrEqualTo(8 * periods);
+      assertThat(load.snapshot().failures()).as("%s", load.snapshot()).isZero();
+      assertThat(load.snapshot().perPod()).hasSize(2);
+    }
+  }
+
+  @Test
+  void shutdownDuringReplacement_terminates_andDialsNothingMore() throws Exception {
+    AtomicInteger dials = new AtomicInteger();
+    Duration period = Duration.ofMillis(500);
+    ShardedChannel channel =
+        ShardedChannel.newBuilder(target())
+            .connections(4)
+            .maxConnectionAge(period)
+            .channelBuilderCustomizer(b -> dials.incrementAndGet())
+            .build();
+    cleanup.add(() -> channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS));
+    awaitAllShardsReady(channel);
+    // The Service's only endpoint now refuses connections: replacements never get READY.
+    KubeProxyRules.apply(
+        vip, List.of(new InetSocketAddress(LoopbackPods.hostAddress(50), pods.port())));
+    await().atMost(Duration.ofSeconds(30)).until(() -> dials.get() > 4);
+    assertThat(PodService.whoami(channel)).as("the old shards still serve").isNotEmpty();
+
+    channel.shutdown();
+
+    assertThat(channel.awaitTermination(10, TimeUnit.SECONDS)).isTrue();
+    assertThat(channel.isTerminated()).isTrue();
+    assertThat(channel.getState(false)).isEqualTo(ConnectivityState.SHUTDOWN);
+    int after = dials.get();
+    await()
+        .during(period.multipliedBy(3))
+        .atMost(period.multipliedBy(6))
+        .until(() -> dials.get() == after);
+  }
+
+  @Test
+  void enterIdle_shardsStayIdleUntilTheNextCall_whichReconnectsThemAll() {
+    ShardedChannel channel = closing(ShardedChannel.newBuilder(target()).connections(4).build());
+    awaitAllShardsReady(channel);
+
+    channel.enterIdle();
+
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(
+            () ->
+                channel.getState(false) == ConnectivityState.IDLE
+                    && allShardsAre(channel, ConnectivityState.IDLE));
+    await()
+        .during(Duration.ofSeconds(1))
+        .atMost(Duration.ofSeconds(3))
+        .until(() -> allShardsAre(channel, ConnectivityState.IDLE));
+
+    assertThat(PodService.whoami(channel)).isNotEmpty(); // fail-fast: idle is not a failure
+
+    awaitAllShardsReady(channel);
+    assertThat(channel.getState(false)).isEqualTo(ConnectivityState.READY);
+  }
+
+  @Test
+  void getStateAndNotifyWhenStateChanged_followTheShards_onTheConfiguredExecutor()
+      throws Exception {
+    ExecutorService executor =
+        Executors.newCachedThreadPool(
+            r -> {
+              Thread t = new Thread(r, "app-executor");
+              t.setDaemon(true);
+              return t;
+            });
+    cleanup.add(executor::shutdownNow);
+    BlockingQueue<String> events = new LinkedBlockingQueue<>();
+    ShardedChannel channel =
+        closing(ShardedChannel.newBuilder(target()).connections(4).executor(executor).build());
+    ConnectivityState first = channel.getState(false);
+    assertThat(first).isIn(ConnectivityState.CONNECTING, ConnectivityState.READY);
+    channel.notifyWhenStateChanged(
+        ConnectivityState.CONNECTING,
+        () -> events.add(Thread.currentThread().getName() + " " + channel.getState(false)));
+
+    assertThat(events.poll(10, TimeUnit.SECONDS)).isEqualTo("app-executor READY");
+
+    channel.notifyWhenStateChanged(
+        ConnectivityState.READY,
+        () -> events.add(Thread.currentThread().getName() + " " + channel.getState(false)));
+    channel.shutdown();
+    assertThat(events.poll(10, TimeUnit.SECONDS)).isEqualTo("app-executor SHUTDOWN");
+    // Calls' callbacks run there too (an asynchronous call: blocking stubs run them on the caller).
+    AtomicReference<String> callbackThread = new AtomicReference<>();
+    ManagedChannel other =
+        closing(ShardedChannel.newBuilder(target()).connections(2).executor(executor).build());
+    Channel recorded =
+        ClientInterceptors.intercept(other, new CallbackThreadRecorder(callbackThread));
+    ClientCalls.futureUnaryCall(recorded.newCall(PodService.WHOAMI, CallOptions.DEFAULT), "")
+        .get(10, TimeUnit.SECONDS);
+    assertThat(callbackThread.get()).isEqualTo("app-executor");
+  }
+
+  private static boolean ready(Shard shard) {
+    return shard.channel.getState(false) == ConnectivityState.READY;
+  }
+
+  private static boolean allShardsAre(ShardedChannel channel, ConnectivityState state) {
+    return channel.pool().shards().stream().allMatch(s -> s.channel.getState(false) == state);
+  }
+
+  private static void awaitAllShardsReady(ShardedChannel channel) {
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(() -> allShardsAre(channel, ConnectivityState.READY));
+  }
+
+  /** Records the thread a call's onClose runs on. */
+  private record CallbackThreadRecorder(AtomicReference<String> thread)
+      implements ClientInterceptor {
+    @Override
+    public <ReqT, RespT> ClientCall<ReqT, RespT> interceptCall(
+        MethodDescriptor<ReqT, RespT> method, CallOptions options, Channel next) {
+      return new SimpleForwardingClientCall<ReqT, RespT>(next.newCall(method, options)) {
+        @Override
+        public void start(Listener<RespT> listener, Metadata headers) {
+          super.start(
+              new SimpleForwardingClientCallListener<RespT>(listener) {
+                @Override
+                public void onClose(Status status, Metadata trailers) {
+                  thread.set(Thread.currentThread().getName());
+                  super.onClose(status, trailers);
+                }
+              },
+              headers);
+        }
+      };
     }
   }
 }
