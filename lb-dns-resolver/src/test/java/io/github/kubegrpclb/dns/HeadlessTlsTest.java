@@ -1,6 +1,7 @@
 package io.github.kubegrpclb.dns;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import io.github.kubegrpclb.testing.Cleanup;
 import io.github.kubegrpclb.testing.RpcLoad;
@@ -11,6 +12,7 @@ import io.grpc.CallOptions;
 import io.grpc.Grpc;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
+import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -67,7 +69,15 @@ class HeadlessTlsTest {
   void certificateForTheHostAsWritten_everyRpcSucceeds(String host, String dnsName) {
     TlsPods pods = podsWithCertificateFor(dnsName);
     ManagedChannel channel = channel(host, pods);
-    RpcLoad.run(channel, 1, 1, CallOptions.DEFAULT.withWaitForReady()); // connections up
+    // Until both TLS connections are up, RPCs go to the one that is: then measure.
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .untilAsserted(
+            () ->
+                assertThat(
+                        RpcLoad.run(channel, 20, 1, CallOptions.DEFAULT.withWaitForReady())
+                            .perPod())
+                    .containsOnlyKeys("pod-0", "pod-1"));
 
     RpcLoad.Result result = RpcLoad.run(channel, 100, 1, CallOptions.DEFAULT);
 

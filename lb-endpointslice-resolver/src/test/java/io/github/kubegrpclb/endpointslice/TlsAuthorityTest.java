@@ -2,6 +2,7 @@ package io.github.kubegrpclb.endpointslice;
 
 import static io.github.kubegrpclb.testing.MockKubernetesApi.slice;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import io.github.kubegrpclb.testing.Cleanup;
 import io.github.kubegrpclb.testing.MockKubernetesApi;
@@ -13,6 +14,7 @@ import io.grpc.CallOptions;
 import io.grpc.Grpc;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.BeforeEach;
@@ -57,8 +59,20 @@ class TlsAuthorityTest {
                         .client(api.clientInNamespace(MockKubernetesApi.NAMESPACE))
                         .build())
                 .build());
-    RpcLoad.run(channel, 1, 1, CallOptions.DEFAULT.withWaitForReady()); // connections up
+    awaitBothPodsConnected(channel);
     return RpcLoad.run(channel, calls, 1, CallOptions.DEFAULT);
+  }
+
+  /** Until both TLS connections are up, RPCs go to the one that is: then measure. */
+  static void awaitBothPodsConnected(ManagedChannel channel) {
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .untilAsserted(
+            () ->
+                assertThat(
+                        RpcLoad.run(channel, 20, 1, CallOptions.DEFAULT.withWaitForReady())
+                            .perPod())
+                    .containsOnlyKeys("pod-0", "pod-1"));
   }
 
   @ParameterizedTest(name = "{0} verifies a certificate for {1}")
