@@ -38,15 +38,7 @@ final class DnsLookup {
   }
 
   /** Pod addresses and the smallest TTL seen, or a failure (see {@link #isNotFound}). */
-  static final class Answer {
-    final List<InetSocketAddress> addresses;
-    final long minTtlSeconds;
-
-    Answer(List<InetSocketAddress> addresses, long minTtlSeconds) {
-      this.addresses = addresses;
-      this.minTtlSeconds = minTtlSeconds;
-    }
-  }
+  record Answer(List<InetSocketAddress> addresses, long minTtlSeconds) {}
 
   CompletionStage<Answer> resolve(HeadlessTarget target) {
     Name host = name(target.host);
@@ -91,8 +83,8 @@ final class DnsLookup {
               long min = ttl;
               for (CompletableFuture<Answer> future : perTarget) {
                 Answer answer = future.join();
-                all.addAll(answer.addresses);
-                min = Math.min(min, answer.minTtlSeconds);
+                all.addAll(answer.addresses());
+                min = Math.min(min, answer.minTtlSeconds());
               }
               return new Answer(sorted(all), min);
             });

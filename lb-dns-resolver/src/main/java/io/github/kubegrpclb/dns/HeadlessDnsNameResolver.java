@@ -158,8 +158,8 @@ final class HeadlessDnsNameResolver extends NameResolver {
     long next;
     if (error == null) {
       consecutiveFailures = 0;
-      publish(answer.addresses, null);
-      next = clampTtl(answer.minTtlSeconds);
+      publish(answer.addresses(), null);
+      next = clampTtl(answer.minTtlSeconds());
     } else if (DnsLookup.isNotFound(error)) {
       consecutiveFailures = 0;
       String note =

@@ -5,18 +5,16 @@ import static org.awaitility.Awaitility.await;
 
 import io.github.kubegrpclb.core.internal.TargetUri;
 import io.github.kubegrpclb.testing.FakeClock;
+import io.github.kubegrpclb.testing.NoopChannelLogger;
+import io.github.kubegrpclb.testing.RecordingListener;
 import io.github.kubegrpclb.testing.TestDnsServer;
-import io.grpc.ChannelLogger;
 import io.grpc.EquivalentAddressGroup;
-import io.grpc.NameResolver;
 import io.grpc.NameResolver.ResolutionResult;
 import io.grpc.Status;
-import io.grpc.StatusOr;
 import io.grpc.SynchronizationContext;
 import java.net.URI;
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -35,7 +33,8 @@ class HeadlessDnsRefreshTest {
   private final AtomicReference<Throwable> syncError = new AtomicReference<>();
   private final SynchronizationContext syncContext =
       new SynchronizationContext((t, e) -> syncError.set(e));
-  private final List<ResolutionResult> results = new CopyOnWriteArrayList<>();
+  private final RecordingListener listener = new RecordingListener();
+  private final List<ResolutionResult> results = listener.results();
   private TestDnsServer dns;
   private HeadlessDnsNameResolver resolver;
 
@@ -68,24 +67,8 @@ class HeadlessDnsRefreshTest {
             clock.scheduler(),
             clock.ticker(),
             () -> 0.5,
-            new NoopLogger());
-    syncContext.execute(
-        () ->
-            resolver.start(
-                new NameResolver.Listener2() {
-                  @Override
-                  public void onResult(ResolutionResult result) {
-                    results.add(result);
-                  }
-
-                  @Override
-                  public void onError(Status error) {
-                    results.add(
-                        ResolutionResult.newBuilder()
-                            .setAddressesOrError(StatusOr.fromStatus(error))
-                            .build());
-                  }
-                }));
+            NoopChannelLogger.INSTANCE);
+    syncContext.execute(() -> resolver.start(listener));
     return resolver;
   }
 
@@ -255,13 +238,5 @@ class HeadlessDnsRefreshTest {
 
     awaitResults(1);
     assertThat(addresses(results.get(0))).hasSize(2);
-  }
-
-  private static final class NoopLogger extends ChannelLogger {
-    @Override
-    public void log(ChannelLogLevel level, String message) {}
-
-    @Override
-    public void log(ChannelLogLevel level, String messageFormat, Object... args) {}
   }
 }

@@ -3,13 +3,18 @@ package io.github.kubegrpclb.endpointslice;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.github.kubegrpclb.core.internal.PolicySelection;
-import io.github.kubegrpclb.core.internal.TargetSchemeProvider;
 import io.github.kubegrpclb.core.internal.TargetUri;
 import io.grpc.NameResolver;
+import io.grpc.NameResolverProvider;
 import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Collection;
+import java.util.List;
 
 /**
  * Registers the {@code kubernetes} scheme: a gRPC name resolver that watches the Service's
@@ -42,17 +47,39 @@ import java.nio.file.Path;
  * use (in a pod: service-account token and CA; elsewhere: kubeconfig), unless a channel passes its
  * own through {@link EndpointSliceOptions}.
  */
-public final class EndpointSliceNameResolverProvider extends TargetSchemeProvider {
+public final class EndpointSliceNameResolverProvider extends NameResolverProvider {
   private static final Path POD_NAMESPACE_FILE =
       Path.of("/var/run/secrets/kubernetes.io/serviceaccount/namespace");
 
   /** Creates the provider; called by the service loader. */
-  public EndpointSliceNameResolverProvider() {
-    super(KubernetesTarget.SCHEME);
+  public EndpointSliceNameResolverProvider() {}
+
+  @Override
+  protected boolean isAvailable() {
+    return true;
   }
 
   @Override
-  protected NameResolver create(TargetUri uri, NameResolver.Args args) {
+  protected int priority() {
+    return 5;
+  }
+
+  @Override
+  public String getDefaultScheme() {
+    return KubernetesTarget.SCHEME.name();
+  }
+
+  @Override
+  public Collection<Class<? extends SocketAddress>> getProducedSocketAddressTypes() {
+    return List.of(InetSocketAddress.class);
+  }
+
+  @Override
+  public NameResolver newNameResolver(URI targetUri, NameResolver.Args args) {
+    return KubernetesTarget.SCHEME.newNameResolver(targetUri, args, this::create);
+  }
+
+  private NameResolver create(TargetUri uri, NameResolver.Args args) {
     EndpointSliceOptions options = args.getArg(EndpointSliceOptions.KEY);
     if (options == null) {
       options = EndpointSliceOptions.defaults();
@@ -73,7 +100,8 @@ public final class EndpointSliceNameResolverProvider extends TargetSchemeProvide
         namespace,
         client,
         ServiceWatches.SHARED,
-        PolicySelection.serviceConfig(target.policy, args.getServiceConfigParser()),
+        PolicySelection.serviceConfig(
+            target.policy, options.policy(), options.policyConfig(), args.getServiceConfigParser()),
         zone,
         args.getSynchronizationContext(),
         args.getChannelLogger());
