@@ -1,5 +1,6 @@
 package io.github.kubegrpclb.benchmarks;
 
+import io.github.kubegrpclb.testing.EndpointGroups;
 import io.grpc.EquivalentAddressGroup;
 import java.util.ArrayList;
 import java.util.List;
@@ -44,9 +45,9 @@ public class AddressUpdateBenchmark {
   @Setup(Level.Trial)
   public void setUp() {
     fixture = new BalancerFixture(policy);
-    even = BalancerFixture.endpoints(endpoints, 0);
+    even = EndpointGroups.endpoints(0, endpoints);
     odd = new ArrayList<>(even);
-    odd.set(endpoints / 2, BalancerFixture.endpoints(1, endpoints).get(0));
+    odd.set(endpoints / 2, EndpointGroups.endpoint(endpoints));
     fixture.readyPicker(even);
   }
 

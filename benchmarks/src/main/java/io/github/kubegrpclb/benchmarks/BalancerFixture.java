@@ -10,8 +10,6 @@ import io.grpc.LoadBalancerRegistry;
 import io.grpc.Metadata;
 import io.grpc.MethodDescriptor;
 import io.grpc.NameResolver.ConfigOrError;
-import java.net.InetSocketAddress;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
@@ -36,17 +34,6 @@ final class BalancerFixture {
     }
     this.config = parsed.getConfig();
     this.balancer = provider.newLoadBalancer(helper);
-  }
-
-  static List<EquivalentAddressGroup> endpoints(int count, int offset) {
-    List<EquivalentAddressGroup> groups = new ArrayList<>(count);
-    for (int i = offset; i < offset + count; i++) {
-      groups.add(
-          new EquivalentAddressGroup(
-              new InetSocketAddress(
-                  "10." + (i >> 16 & 255) + "." + (i >> 8 & 255) + "." + (i & 255), 50051)));
-    }
-    return groups;
   }
 
   void accept(List<EquivalentAddressGroup> groups) {

@@ -1,5 +1,6 @@
 package io.github.kubegrpclb.benchmarks;
 
+import io.github.kubegrpclb.testing.EndpointGroups;
 import io.grpc.LoadBalancer;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -40,7 +41,7 @@ public class PickerBenchmark {
   @Setup(Level.Trial)
   public void setUp() {
     fixture = new BalancerFixture(policy);
-    picker = fixture.readyPicker(BalancerFixture.endpoints(endpoints, 0));
+    picker = fixture.readyPicker(EndpointGroups.endpoints(0, endpoints));
   }
 
   @TearDown(Level.Trial)

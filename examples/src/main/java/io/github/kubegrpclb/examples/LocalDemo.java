@@ -33,11 +33,9 @@ public final class LocalDemo {
 
   private LocalDemo() {}
 
+  /** Prints the table; the optional argument is the RPCs per scenario (default {@value #RPCS}). */
   public static void main(String[] args) {
-    // The mock API server logs every request at INFO; the table is what matters here.
-    java.util.logging.Logger.getLogger("io.fabric8.mockwebserver")
-        .setLevel(java.util.logging.Level.WARNING);
-    List<Row> rows = run(RPCS);
+    List<Row> rows = run(args.length > 0 ? Integer.parseInt(args[0]) : RPCS);
     System.out.println();
     System.out.println(format(rows));
     System.out.println(

@@ -2,8 +2,14 @@ package io.github.kubegrpclb.examples;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.io.File;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class LocalDemoTest {
 
@@ -24,5 +30,33 @@ class LocalDemoTest {
     assertThat(slowUnderEwma).isLessThan(80L);
     assertThat(rows).allSatisfy(row -> assertThat(row.result().failures()).isZero());
     assertThat(LocalDemo.format(rows)).contains("pick_first", "peak_ewma", "p99 ms");
+  }
+
+  @Test
+  void main_printsTheTableAndItsExplanation_nothingElse(@TempDir Path dir) throws Exception {
+    Path out = dir.resolve("out.txt");
+    Path err = dir.resolve("err.txt");
+    Process demo =
+        new ProcessBuilder(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp",
+                System.getProperty("java.class.path") + File.pathSeparator + "target/classes",
+                LocalDemo.class.getName(),
+                "200")
+            .redirectOutput(out.toFile())
+            .redirectError(err.toFile())
+            .start();
+    try {
+      assertThat(demo.waitFor(300, TimeUnit.SECONDS)).as("demo finished").isTrue();
+    } finally {
+      demo.destroyForcibly();
+    }
+
+    assertThat(Files.readString(err, StandardCharsets.UTF_8)).isEmpty();
+    List<String> lines = Files.readAllLines(out, StandardCharsets.UTF_8);
+    assertThat(lines.stream().filter(l -> !l.isBlank()).findFirst())
+        .hasValueSatisfying(first -> assertThat(first).startsWith("scenario"));
+    assertThat(lines).hasSizeLessThan(15);
+    assertThat(demo.exitValue()).isZero();
   }
 }

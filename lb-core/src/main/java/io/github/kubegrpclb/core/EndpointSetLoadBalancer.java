@@ -73,8 +73,8 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
                   + ": the name resolver returned no endpoints for "
                   + helper.getAuthority()
                   + (note == null ? " (no ready pod?)" : ": " + note));
-      shutdownEndpoints();
       updateState(TRANSIENT_FAILURE, new ErrorPicker(status));
+      shutdownEndpoints();
       return status;
     }
     configure(resolvedAddresses.getLoadBalancingPolicyConfig());
@@ -85,11 +85,12 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
     for (EquivalentAddressGroup group : groups) {
       next.putIfAbsent(group.getAddresses(), group);
     }
+    List<Endpoint<T>> removed = new ArrayList<>();
     Iterator<Map.Entry<List<SocketAddress>, Endpoint<T>>> it = endpoints.entrySet().iterator();
     while (it.hasNext()) {
       Map.Entry<List<SocketAddress>, Endpoint<T>> entry = it.next();
       if (!next.containsKey(entry.getKey())) {
-        entry.getValue().shutdown();
+        removed.add(entry.getValue());
         it.remove();
       }
     }
@@ -103,7 +104,12 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
       }
     }
     updateBalancingState();
-    // Connect after publishing, so a synchronous state callback sees a consistent balancer.
+    // Shut down after publishing (as grpc-java's MultiChildLoadBalancer), so no RPC picks a
+    // subchannel already shut down; connect after, so a synchronous state callback sees a
+    // consistent balancer.
+    for (Endpoint<T> endpoint : removed) {
+      endpoint.shutdown();
+    }
     for (Endpoint<T> endpoint : added) {
       endpoint.subchannel().requestConnection();
     }

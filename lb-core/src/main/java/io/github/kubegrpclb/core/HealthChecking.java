@@ -2,6 +2,7 @@ package io.github.kubegrpclb.core;
 
 import io.grpc.LoadBalancer;
 import io.grpc.protobuf.services.HealthCheckingLoadBalancerUtil;
+import java.util.function.Function;
 
 /**
  * Client-side health checking for this library's policies, as grpc-java's own round_robin has it:
@@ -15,8 +16,20 @@ final class HealthChecking {
 
   private HealthChecking() {}
 
-  static LoadBalancer wrap(LoadBalancer.Helper helper, LoadBalancer.Factory policy) {
-    return AVAILABLE ? Wrapper.wrap(helper, policy) : policy.newLoadBalancer(helper);
+  /** Returns {@code policy}'s balancer for {@code helper}, with health checking when available. */
+  static LoadBalancer wrap(
+      LoadBalancer.Helper helper, Function<LoadBalancer.Helper, LoadBalancer> policy) {
+    if (!AVAILABLE) {
+      return policy.apply(helper);
+    }
+    return Wrapper.wrap(
+        helper,
+        new LoadBalancer.Factory() {
+          @Override
+          public LoadBalancer newLoadBalancer(LoadBalancer.Helper h) {
+            return policy.apply(h);
+          }
+        });
   }
 
   private static boolean isPresent() {

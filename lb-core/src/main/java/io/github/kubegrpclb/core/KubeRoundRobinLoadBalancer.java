@@ -1,5 +1,6 @@
 package io.github.kubegrpclb.core;
 
+import io.github.kubegrpclb.core.internal.PolicySelection;
 import io.grpc.LoadBalancer.PickResult;
 import io.grpc.LoadBalancer.PickSubchannelArgs;
 import io.grpc.LoadBalancer.Subchannel;
@@ -18,8 +19,6 @@ import java.util.function.IntUnaryOperator;
  * any number of threads.
  */
 final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
-  static final String POLICY_NAME = "kube_round_robin";
-
   private final IntUnaryOperator random;
 
   /**
@@ -27,7 +26,7 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
    *     that many clients do not all start on the same endpoint
    */
   KubeRoundRobinLoadBalancer(Helper helper, IntUnaryOperator random) {
-    super(helper, POLICY_NAME);
+    super(helper, PolicySelection.KUBE_ROUND_ROBIN);
     this.random = random;
   }
 

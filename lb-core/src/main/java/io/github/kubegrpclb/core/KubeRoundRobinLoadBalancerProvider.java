@@ -1,9 +1,9 @@
 package io.github.kubegrpclb.core;
 
+import io.github.kubegrpclb.core.internal.PolicySelection;
 import io.grpc.LoadBalancer;
 import io.grpc.LoadBalancerProvider;
 import io.grpc.NameResolver.ConfigOrError;
-import io.grpc.Status;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ThreadLocalRandom;
@@ -33,29 +33,23 @@ public final class KubeRoundRobinLoadBalancerProvider extends LoadBalancerProvid
 
   @Override
   public String getPolicyName() {
-    return KubeRoundRobinLoadBalancer.POLICY_NAME;
+    return PolicySelection.KUBE_ROUND_ROBIN;
   }
 
   @Override
   public LoadBalancer newLoadBalancer(LoadBalancer.Helper helper) {
     return HealthChecking.wrap(
         helper,
-        new LoadBalancer.Factory() {
-          @Override
-          public LoadBalancer newLoadBalancer(LoadBalancer.Helper h) {
-            return new KubeRoundRobinLoadBalancer(
-                h, bound -> ThreadLocalRandom.current().nextInt(bound));
-          }
-        });
+        h ->
+            new KubeRoundRobinLoadBalancer(h, bound -> ThreadLocalRandom.current().nextInt(bound)));
   }
 
   @Override
   public ConfigOrError parseLoadBalancingPolicyConfig(Map<String, ?> rawConfig) {
-    try {
-      PolicyConfigFields.checkKnownFields(getPolicyName(), rawConfig, Set.of());
-      return ConfigOrError.fromConfig(NO_OPTIONS);
-    } catch (IllegalArgumentException e) {
-      return ConfigOrError.fromError(Status.INVALID_ARGUMENT.withDescription(e.getMessage()));
-    }
+    return PolicyConfigFields.configOrError(
+        () -> {
+          PolicyConfigFields.checkKnownFields(getPolicyName(), rawConfig, Set.of());
+          return NO_OPTIONS;
+        });
   }
 }

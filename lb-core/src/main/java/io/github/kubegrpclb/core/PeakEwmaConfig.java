@@ -1,5 +1,8 @@
 package io.github.kubegrpclb.core;
 
+import static io.github.kubegrpclb.core.internal.Checks.positive;
+
+import io.github.kubegrpclb.core.internal.PolicySelection;
 import java.math.BigDecimal;
 import java.time.Duration;
 import java.util.LinkedHashMap;
@@ -9,12 +12,23 @@ import java.util.Set;
 
 /**
  * Options of the {@code peak_ewma} policy. Parsed from the policy's service-config JSON, or built
- * in code and turned into a service config for {@code ManagedChannelBuilder.defaultServiceConfig}:
+ * in code and turned into a service config for {@code ManagedChannelBuilder.defaultServiceConfig}.
+ * This library's resolvers return a service config of their own, which grpc-java prefers to the
+ * channel's: so with a {@code kubernetes:///} or {@code headless:///} target, add {@code
+ * ?policy=channel} for the channel's to apply:
  *
  * <pre>{@code
- * builder.defaultServiceConfig(
- *     PeakEwmaConfig.builder().decay(Duration.ofSeconds(5)).build().toServiceConfig());
+ * ManagedChannel channel =
+ *     ManagedChannelBuilder.forTarget("kubernetes:///my-svc.my-ns:grpc?policy=channel")
+ *         .defaultServiceConfig(
+ *             PeakEwmaConfig.builder().decay(Duration.ofSeconds(5)).build().toServiceConfig())
+ *         .usePlaintext()
+ *         .build();
  * }</pre>
+ *
+ * <p>Or keep the resolver's service config and give it the options as JSON: {@code
+ * EndpointSliceOptions.builder().policy("peak_ewma", Map.of("decay", "5s"))} (likewise {@code
+ * HeadlessDnsOptions}).
  *
  * <table>
  *   <caption>Fields</caption>
@@ -30,7 +44,7 @@ import java.util.Set;
  * <p>Immutable and thread-safe.
  */
 public final class PeakEwmaConfig {
-  static final String POLICY_NAME = "peak_ewma";
+  static final String POLICY_NAME = PolicySelection.PEAK_EWMA;
   private static final Set<String> FIELDS =
       Set.of("decay", "defaultRtt", "failurePenalty", "choiceCount");
   private static final PeakEwmaConfig DEFAULTS = builder().build();
@@ -179,13 +193,6 @@ public final class PeakEwmaConfig {
 
     public PeakEwmaConfig build() {
       return new PeakEwmaConfig(this);
-    }
-
-    private static Duration positive(String name, Duration value) {
-      if (value == null || value.isNegative() || value.isZero()) {
-        throw new IllegalArgumentException(name + ": " + value + " (expected: > 0)");
-      }
-      return value;
     }
   }
 }

@@ -3,7 +3,6 @@ package io.github.kubegrpclb.core;
 import io.grpc.LoadBalancer;
 import io.grpc.LoadBalancerProvider;
 import io.grpc.NameResolver.ConfigOrError;
-import io.grpc.Status;
 import java.util.Map;
 import java.util.concurrent.ThreadLocalRandom;
 
@@ -37,21 +36,13 @@ public final class PeakEwmaLoadBalancerProvider extends LoadBalancerProvider {
   public LoadBalancer newLoadBalancer(LoadBalancer.Helper helper) {
     return HealthChecking.wrap(
         helper,
-        new LoadBalancer.Factory() {
-          @Override
-          public LoadBalancer newLoadBalancer(LoadBalancer.Helper h) {
-            return new PeakEwmaLoadBalancer(
-                h, System::nanoTime, bound -> ThreadLocalRandom.current().nextInt(bound));
-          }
-        });
+        h ->
+            new PeakEwmaLoadBalancer(
+                h, System::nanoTime, bound -> ThreadLocalRandom.current().nextInt(bound)));
   }
 
   @Override
   public ConfigOrError parseLoadBalancingPolicyConfig(Map<String, ?> rawConfig) {
-    try {
-      return ConfigOrError.fromConfig(PeakEwmaConfig.parse(rawConfig));
-    } catch (IllegalArgumentException e) {
-      return ConfigOrError.fromError(Status.INVALID_ARGUMENT.withDescription(e.getMessage()));
-    }
+    return PolicyConfigFields.configOrError(() -> PeakEwmaConfig.parse(rawConfig));
   }
 }

@@ -1,9 +1,12 @@
 package io.github.kubegrpclb.core;
 
+import io.grpc.NameResolver.ConfigOrError;
+import io.grpc.Status;
 import java.math.BigDecimal;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.function.Supplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -17,6 +20,18 @@ final class PolicyConfigFields {
   private static final Pattern DURATION = Pattern.compile("(-?)(\\d+)(\\.\\d{1,9})?s");
 
   private PolicyConfigFields() {}
+
+  /**
+   * Runs a provider's config parser and returns its config, or its {@link IllegalArgumentException}
+   * as an INVALID_ARGUMENT error: providers return errors, never throw.
+   */
+  static ConfigOrError configOrError(Supplier<?> parser) {
+    try {
+      return ConfigOrError.fromConfig(parser.get());
+    } catch (IllegalArgumentException e) {
+      return ConfigOrError.fromError(Status.INVALID_ARGUMENT.withDescription(e.getMessage()));
+    }
+  }
 
   static void checkKnownFields(String policy, Map<String, ?> raw, Set<String> known) {
     for (String field : raw.keySet()) {

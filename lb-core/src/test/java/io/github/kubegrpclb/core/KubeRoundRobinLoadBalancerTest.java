@@ -1,5 +1,7 @@
 package io.github.kubegrpclb.core;
 
+import static io.github.kubegrpclb.testing.EndpointGroups.endpoint;
+import static io.github.kubegrpclb.testing.EndpointGroups.endpoints;
 import static io.grpc.ConnectivityState.CONNECTING;
 import static io.grpc.ConnectivityState.IDLE;
 import static io.grpc.ConnectivityState.READY;
@@ -15,8 +17,6 @@ import io.grpc.LoadBalancer.PickResult;
 import io.grpc.LoadBalancer.ResolvedAddresses;
 import io.grpc.LoadBalancer.Subchannel;
 import io.grpc.Status;
-import java.net.InetSocketAddress;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -34,21 +34,10 @@ class KubeRoundRobinLoadBalancerTest {
     helper.checkNoErrors();
   }
 
-  static EquivalentAddressGroup endpoint(int i) {
-    return new EquivalentAddressGroup(new InetSocketAddress("10.0." + i / 250 + "." + i % 250, 80));
-  }
-
-  static EquivalentAddressGroup endpoint(int i, EndpointCondition condition, Set<String> hints) {
+  private static EquivalentAddressGroup withCondition(
+      int i, EndpointCondition condition, Set<String> hints) {
     return new EquivalentAddressGroup(
         endpoint(i).getAddresses(), EndpointAttributes.of(condition, "zone-x", hints));
-  }
-
-  static List<EquivalentAddressGroup> endpoints(int from, int to) {
-    List<EquivalentAddressGroup> groups = new ArrayList<>();
-    for (int i = from; i < to; i++) {
-      groups.add(endpoint(i));
-    }
-    return groups;
   }
 
   private Status accept(List<EquivalentAddressGroup> groups) {
@@ -111,7 +100,7 @@ class KubeRoundRobinLoadBalancerTest {
     accept(endpoints(0, 3));
     accept(
         List.of(
-            endpoint(0, EndpointCondition.TERMINATING_SERVING, Set.of()),
+            withCondition(0, EndpointCondition.TERMINATING_SERVING, Set.of()),
             endpoint(1),
             endpoint(2)));
 
@@ -176,8 +165,8 @@ class KubeRoundRobinLoadBalancerTest {
     accept(
         List.of(
             endpoint(0),
-            endpoint(1, EndpointCondition.TERMINATING_SERVING, Set.of()),
-            endpoint(2, EndpointCondition.TERMINATING_SERVING, Set.of())));
+            withCondition(1, EndpointCondition.TERMINATING_SERVING, Set.of()),
+            withCondition(2, EndpointCondition.TERMINATING_SERVING, Set.of())));
     helper.createdSubchannels().forEach(sc -> sc.deliver(READY));
     FakeSubchannel ready = helper.subchannelFor(endpoint(0));
 
@@ -190,7 +179,7 @@ class KubeRoundRobinLoadBalancerTest {
 
   @Test
   void terminatingServing_notUsedWhileAReadyEndpointIsStillConnecting() {
-    accept(List.of(endpoint(0), endpoint(1, EndpointCondition.TERMINATING_SERVING, Set.of())));
+    accept(List.of(endpoint(0), withCondition(1, EndpointCondition.TERMINATING_SERVING, Set.of())));
     helper.subchannelFor(endpoint(1)).deliver(READY);
 
     assertThat(helper.state()).isEqualTo(CONNECTING);
@@ -206,9 +195,9 @@ class KubeRoundRobinLoadBalancerTest {
         Attributes.newBuilder().set(EndpointAttributes.CLIENT_ZONE, "zone-a").build();
     accept(
         List.of(
-            endpoint(0, EndpointCondition.READY, Set.of("zone-a")),
-            endpoint(1, EndpointCondition.READY, Set.of("zone-b")),
-            endpoint(2, EndpointCondition.READY, Set.of("zone-a"))),
+            withCondition(0, EndpointCondition.READY, Set.of("zone-a")),
+            withCondition(1, EndpointCondition.READY, Set.of("zone-b")),
+            withCondition(2, EndpointCondition.READY, Set.of("zone-a"))),
         inZoneA);
     helper.createdSubchannels().forEach(sc -> sc.deliver(READY));
 
@@ -226,8 +215,8 @@ class KubeRoundRobinLoadBalancerTest {
         Attributes.newBuilder().set(EndpointAttributes.CLIENT_ZONE, "zone-a").build();
     accept(
         List.of(
-            endpoint(0, EndpointCondition.READY, Set.of("zone-a")),
-            endpoint(1, EndpointCondition.READY, Set.of())),
+            withCondition(0, EndpointCondition.READY, Set.of("zone-a")),
+            withCondition(1, EndpointCondition.READY, Set.of())),
         inZoneA);
     helper.createdSubchannels().forEach(sc -> sc.deliver(READY));
 

@@ -4,6 +4,7 @@ import static io.grpc.ConnectivityState.READY;
 import static io.grpc.ConnectivityState.TRANSIENT_FAILURE;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.github.kubegrpclb.testing.EndpointGroups;
 import io.github.kubegrpclb.testing.FakeHelper;
 import io.grpc.Attributes;
 import io.grpc.EquivalentAddressGroup;
@@ -11,7 +12,6 @@ import io.grpc.LoadBalancer;
 import io.grpc.LoadBalancer.PickResult;
 import io.grpc.LoadBalancer.ResolvedAddresses;
 import io.grpc.LoadBalancer.Subchannel;
-import java.net.InetSocketAddress;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Random;
@@ -44,7 +44,7 @@ class NodeHintsTest {
   /** Endpoint {@code i} on {@code node} in {@code zone}, hinted for both (or not for nodes). */
   private static EquivalentAddressGroup endpoint(int i, String node, String zone) {
     return new EquivalentAddressGroup(
-        new InetSocketAddress("10.0.0." + (i + 1), 80),
+        EndpointGroups.endpoint(i).getAddresses(),
         EndpointAttributes.of(
             EndpointCondition.READY, zone, Set.of(zone), node == null ? Set.of() : Set.of(node)));
   }

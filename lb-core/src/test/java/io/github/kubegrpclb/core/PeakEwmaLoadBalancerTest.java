@@ -4,6 +4,7 @@ import static io.grpc.ConnectivityState.READY;
 import static io.grpc.ConnectivityState.TRANSIENT_FAILURE;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.github.kubegrpclb.testing.EndpointGroups;
 import io.github.kubegrpclb.testing.FakeClock;
 import io.github.kubegrpclb.testing.FakeHelper;
 import io.grpc.ClientStreamTracer;
@@ -62,8 +63,8 @@ class PeakEwmaLoadBalancerTest {
 
   @Test
   void slowEndpoint_getsFewPicks() {
-    acceptReady(KubeRoundRobinLoadBalancerTest.endpoints(0, 5), PeakEwmaConfig.defaults());
-    Subchannel slow = helper.subchannelFor(KubeRoundRobinLoadBalancerTest.endpoint(0));
+    acceptReady(EndpointGroups.endpoints(0, 5), PeakEwmaConfig.defaults());
+    Subchannel slow = helper.subchannelFor(EndpointGroups.endpoint(0));
     Map<Subchannel, Duration> latency = Map.of(slow, Duration.ofMillis(50));
 
     Map<Subchannel, Integer> counts = new HashMap<>();
@@ -77,8 +78,8 @@ class PeakEwmaLoadBalancerTest {
 
   @Test
   void failingEndpoint_failuresCountAgainstIt() {
-    acceptReady(KubeRoundRobinLoadBalancerTest.endpoints(0, 3), PeakEwmaConfig.defaults());
-    Subchannel failing = helper.subchannelFor(KubeRoundRobinLoadBalancerTest.endpoint(1));
+    acceptReady(EndpointGroups.endpoints(0, 3), PeakEwmaConfig.defaults());
+    Subchannel failing = helper.subchannelFor(EndpointGroups.endpoint(1));
 
     Map<Subchannel, Integer> counts = new HashMap<>();
     for (int i = 0; i < 1000; i++) {
@@ -100,16 +101,16 @@ class PeakEwmaLoadBalancerTest {
 
   @Test
   void reconnectedEndpoint_historyForgotten_probedAgain() {
-    acceptReady(KubeRoundRobinLoadBalancerTest.endpoints(0, 2), PeakEwmaConfig.defaults());
-    Subchannel flaky = helper.subchannelFor(KubeRoundRobinLoadBalancerTest.endpoint(0));
+    acceptReady(EndpointGroups.endpoints(0, 2), PeakEwmaConfig.defaults());
+    Subchannel flaky = helper.subchannelFor(EndpointGroups.endpoint(0));
     Map<Subchannel, Duration> latency = Map.of(flaky, Duration.ofSeconds(2));
     for (int i = 0; i < 50; i++) {
       rpc(latency, Status.OK); // the flaky endpoint's 2 s peak keeps it out
     }
     assertThat(counts(20)).doesNotContainKey(flaky);
 
-    helper.subchannelFor(KubeRoundRobinLoadBalancerTest.endpoint(0)).deliver(TRANSIENT_FAILURE);
-    helper.subchannelFor(KubeRoundRobinLoadBalancerTest.endpoint(0)).deliver(READY);
+    helper.subchannelFor(EndpointGroups.endpoint(0)).deliver(TRANSIENT_FAILURE);
+    helper.subchannelFor(EndpointGroups.endpoint(0)).deliver(READY);
 
     assertThat(counts(20)).containsKey(flaky); // unmeasured and idle: probed at once
   }
@@ -124,7 +125,7 @@ class PeakEwmaLoadBalancerTest {
 
   @Test
   void inFlightRpcs_raiseTheCost() {
-    acceptReady(KubeRoundRobinLoadBalancerTest.endpoints(0, 2), PeakEwmaConfig.defaults());
+    acceptReady(EndpointGroups.endpoints(0, 2), PeakEwmaConfig.defaults());
     PickResult first = helper.picker().pickSubchannel(null);
     // Hold one RPC open on the first pick: every following pick must avoid that endpoint.
     first
@@ -140,12 +141,12 @@ class PeakEwmaLoadBalancerTest {
   @Test
   void choiceCountThree_comparesDistinctEndpoints_mostLoadedNeverPicked() {
     PeakEwmaConfig three = PeakEwmaConfig.builder().choiceCount(3).build();
-    acceptReady(KubeRoundRobinLoadBalancerTest.endpoints(0, 4), three);
+    acceptReady(EndpointGroups.endpoints(0, 4), three);
     // Endpoint i holds 3 - i RPCs open. Three distinct candidates out of four always include a
     // cheaper endpoint than endpoint 0; sampling with replacement would sometimes draw only it.
     Map<Subchannel, ClientStreamTracer.Factory> factories = tracerFactories(4);
     for (int i = 0; i < 4; i++) {
-      Subchannel subchannel = helper.subchannelFor(KubeRoundRobinLoadBalancerTest.endpoint(i));
+      Subchannel subchannel = helper.subchannelFor(EndpointGroups.endpoint(i));
       for (int open = 0; open < 3 - i; open++) {
         factories
             .get(subchannel)
@@ -153,8 +154,8 @@ class PeakEwmaLoadBalancerTest {
                 ClientStreamTracer.StreamInfo.newBuilder().build(), new Metadata());
       }
     }
-    Subchannel mostLoaded = helper.subchannelFor(KubeRoundRobinLoadBalancerTest.endpoint(0));
-    Subchannel idle = helper.subchannelFor(KubeRoundRobinLoadBalancerTest.endpoint(3));
+    Subchannel mostLoaded = helper.subchannelFor(EndpointGroups.endpoint(0));
+    Subchannel idle = helper.subchannelFor(EndpointGroups.endpoint(3));
 
     Map<Subchannel, Integer> counts = new HashMap<>();
     for (int i = 0; i < 400; i++) {

@@ -2,6 +2,7 @@ package io.github.kubegrpclb.core;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.github.kubegrpclb.testing.EndpointGroups;
 import io.github.kubegrpclb.testing.FakeHelper;
 import io.grpc.LoadBalancer.Subchannel;
 import java.time.Duration;
@@ -57,7 +58,7 @@ class PickerConcurrencyTest {
             subchannels.add(
                 helper.createSubchannel(
                     io.grpc.LoadBalancer.CreateSubchannelArgs.newBuilder()
-                        .setAddresses(KubeRoundRobinLoadBalancerTest.endpoint(i))
+                        .setAddresses(EndpointGroups.endpoint(i))
                         .build()));
           }
         });

@@ -60,40 +60,28 @@ final class DnsLookup {
   /**
    * What DNS said: for a numeric port, one target (the host); for a port name, one per distinct SRV
    * target, plus the SRV records that were unusable. Immutable.
+   *
+   * @param targets the hosts and their outcomes
+   * @param rejected the unusable SRV records, each with its reason
+   * @param minTtlSeconds the smallest TTL of the host's or SRV name's own records
    */
-  static final class Answer {
-    final List<Target> targets;
-    final List<String> rejected;
-    final long minTtlSeconds;
+  record Answer(List<Target> targets, List<String> rejected, long minTtlSeconds) {}
 
-    Answer(List<Target> targets, List<String> rejected, long minTtlSeconds) {
-      this.targets = targets;
-      this.rejected = rejected;
-      this.minTtlSeconds = minTtlSeconds;
-    }
-  }
-
-  /** One host and its ports, with its addresses or the error of its A/AAAA lookup. Immutable. */
-  static final class Target {
-    final Name host;
-    final List<Integer> ports;
-    final List<InetAddress> addresses; // null when the lookup failed
-    final Throwable error; // null when it succeeded
-    final long ttlSeconds; // the smallest TTL of its records; Long.MAX_VALUE when it failed
-
-    Target(
-        Name host,
-        List<Integer> ports,
-        List<InetAddress> addresses,
-        Throwable error,
-        long ttlSeconds) {
-      this.host = host;
-      this.ports = ports;
-      this.addresses = addresses;
-      this.error = error;
-      this.ttlSeconds = ttlSeconds;
-    }
-  }
+  /**
+   * One host and its ports, with its addresses or the error of its A/AAAA lookup. Immutable.
+   *
+   * @param host the host (an SRV target, or the target's host for a numeric port)
+   * @param ports its ports
+   * @param addresses its addresses; null when the lookup failed
+   * @param error the lookup's error; null when it succeeded
+   * @param ttlSeconds the smallest TTL of its records; Long.MAX_VALUE when it failed
+   */
+  record Target(
+      Name host,
+      List<Integer> ports,
+      List<InetAddress> addresses,
+      Throwable error,
+      long ttlSeconds) {}
 
   /**
    * Resolves {@code target}. The stage fails when the host's (numeric port) or the SRV name's (port
@@ -178,7 +166,7 @@ final class DnsLookup {
             targets -> {
               long min = ttl;
               for (Target t : targets) {
-                min = Math.min(min, t.ttlSeconds);
+                min = Math.min(min, t.ttlSeconds());
               }
               return new Answer(targets, List.copyOf(rejected), min);
             });

@@ -201,31 +201,31 @@ final class HeadlessDnsNameResolver extends NameResolver {
   private long onTargets(DnsLookup.Answer answer) {
     Map<Name, List<InetAddress>> known = new HashMap<>();
     Set<InetSocketAddress> addresses = new HashSet<>();
-    List<String> problems = new ArrayList<>(answer.rejected);
+    List<String> problems = new ArrayList<>(answer.rejected());
     int transientFailures = 0;
     Throwable firstTransient = null;
-    for (DnsLookup.Target t : answer.targets) {
+    for (DnsLookup.Target t : answer.targets()) {
       List<InetAddress> ips;
-      if (t.error == null) {
-        ips = t.addresses;
-      } else if (DnsLookup.isNotFound(t.error)) {
+      if (t.error() == null) {
+        ips = t.addresses();
+      } else if (DnsLookup.isNotFound(t.error())) {
         ips = List.of();
-        problems.add(t.host + ": " + describe(t.error) + ", dropped");
+        problems.add(t.host() + ": " + describe(t.error()) + ", dropped");
       } else {
-        ips = lastKnown.getOrDefault(t.host, List.of());
+        ips = lastKnown.getOrDefault(t.host(), List.of());
         transientFailures++;
-        firstTransient = firstTransient == null ? t.error : firstTransient;
+        firstTransient = firstTransient == null ? t.error() : firstTransient;
         problems.add(
-            t.host
+            t.host()
                 + ": "
-                + describe(t.error)
+                + describe(t.error())
                 + (ips.isEmpty() ? "" : ", keeping its last " + ips.size() + " address(es)"));
       }
       if (!ips.isEmpty()) {
-        known.put(t.host, ips);
+        known.put(t.host(), ips);
       }
       for (InetAddress ip : ips) {
-        for (int port : t.ports) {
+        for (int port : t.ports()) {
           addresses.add(new InetSocketAddress(ip, port));
         }
       }
@@ -245,10 +245,10 @@ final class HeadlessDnsNameResolver extends NameResolver {
     }
     if (transientFailures > 0) {
       consecutiveFailures++; // retry the failed targets soon, the others still at their TTL
-      return Math.min(clampTtl(answer.minTtlSeconds), backoffNanos(consecutiveFailures));
+      return Math.min(clampTtl(answer.minTtlSeconds()), backoffNanos(consecutiveFailures));
     }
     consecutiveFailures = 0;
-    return clampTtl(answer.minTtlSeconds);
+    return clampTtl(answer.minTtlSeconds());
   }
 
   /** A note on what went wrong with some SRV records or targets; null when nothing did. */
@@ -256,7 +256,7 @@ final class HeadlessDnsNameResolver extends NameResolver {
     if (problems.isEmpty()) {
       return null;
     }
-    int records = answer.rejected.size() + answer.targets.size();
+    int records = answer.rejected().size() + answer.targets().size();
     StringBuilder note =
         new StringBuilder(queriedName())
             .append(": ")

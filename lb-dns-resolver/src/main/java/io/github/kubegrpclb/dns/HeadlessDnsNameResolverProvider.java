@@ -1,10 +1,14 @@
 package io.github.kubegrpclb.dns;
 
 import io.github.kubegrpclb.core.internal.PolicySelection;
-import io.github.kubegrpclb.core.internal.TargetSchemeProvider;
 import io.github.kubegrpclb.core.internal.TargetUri;
 import io.grpc.NameResolver;
+import io.grpc.NameResolverProvider;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.net.URI;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.List;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ForkJoinPool;
@@ -37,15 +41,37 @@ import org.xbill.DNS.lookup.LookupSession;
  * serves them for a headless Service: one A (or AAAA) per ready pod at {@code
  * <svc>.<ns>.svc.<zone>}, and {@code _<port-name>._tcp.<svc>.<ns>.svc.<zone>} SRV records.
  */
-public final class HeadlessDnsNameResolverProvider extends TargetSchemeProvider {
+public final class HeadlessDnsNameResolverProvider extends NameResolverProvider {
 
   /** Creates the provider; called by the service loader. */
-  public HeadlessDnsNameResolverProvider() {
-    super(HeadlessTarget.SCHEME);
+  public HeadlessDnsNameResolverProvider() {}
+
+  @Override
+  protected boolean isAvailable() {
+    return true;
   }
 
   @Override
-  protected NameResolver create(TargetUri uri, NameResolver.Args args) {
+  protected int priority() {
+    return 5;
+  }
+
+  @Override
+  public String getDefaultScheme() {
+    return HeadlessTarget.SCHEME.name();
+  }
+
+  @Override
+  public Collection<Class<? extends SocketAddress>> getProducedSocketAddressTypes() {
+    return List.of(InetSocketAddress.class);
+  }
+
+  @Override
+  public NameResolver newNameResolver(URI targetUri, NameResolver.Args args) {
+    return HeadlessTarget.SCHEME.newNameResolver(targetUri, args, this::create);
+  }
+
+  private NameResolver create(TargetUri uri, NameResolver.Args args) {
     HeadlessDnsOptions options = args.getArg(HeadlessDnsOptions.KEY);
     if (options == null) {
       options = HeadlessDnsOptions.defaults();
@@ -55,7 +81,8 @@ public final class HeadlessDnsNameResolverProvider extends TargetSchemeProvider 
         target,
         options,
         lookup(target, options, executor(args)),
-        PolicySelection.serviceConfig(target.policy, args.getServiceConfigParser()),
+        PolicySelection.serviceConfig(
+            target.policy, options.policy(), options.policyConfig(), args.getServiceConfigParser()),
         args.getSynchronizationContext(),
         args.getScheduledExecutorService(),
         System::nanoTime,

@@ -1,9 +1,13 @@
 package io.github.kubegrpclb.dns;
 
+import static io.github.kubegrpclb.core.internal.Checks.positive;
+
+import io.github.kubegrpclb.core.internal.PolicySelection;
 import io.grpc.NameResolver;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 
 /**
@@ -30,6 +34,7 @@ public final class HeadlessDnsOptions {
 
   private final AddressFamily family;
   private final String policy;
+  private final Map<String, ?> policyConfig;
   private final Duration ttlFloor;
   private final Duration ttlCap;
   private final Duration refreshInterval;
@@ -41,6 +46,7 @@ public final class HeadlessDnsOptions {
   private HeadlessDnsOptions(Builder b) {
     this.family = b.family;
     this.policy = b.policy;
+    this.policyConfig = b.policyConfig;
     this.ttlFloor = b.ttlFloor;
     this.ttlCap = b.ttlCap;
     this.refreshInterval = b.refreshInterval;
@@ -65,6 +71,11 @@ public final class HeadlessDnsOptions {
   /** The load-balancing policy, or null for the default ({@code kube_round_robin}). */
   public String policy() {
     return policy;
+  }
+
+  /** The policy's config (its service-config JSON object), empty for its defaults. */
+  public Map<String, ?> policyConfig() {
+    return policyConfig;
   }
 
   public Duration ttlFloor() {
@@ -102,6 +113,7 @@ public final class HeadlessDnsOptions {
   public static final class Builder {
     private AddressFamily family = AddressFamily.AUTO;
     private String policy;
+    private Map<String, ?> policyConfig = Map.of();
     private Duration ttlFloor = Duration.ofSeconds(1);
     private Duration ttlCap = Duration.ofSeconds(30);
     private Duration refreshInterval = Duration.ofSeconds(1);
@@ -124,6 +136,24 @@ public final class HeadlessDnsOptions {
      */
     public Builder policy(String policy) {
       this.policy = Objects.requireNonNull(policy, "policy");
+      this.policyConfig = Map.of();
+      return this;
+    }
+
+    /**
+     * The load-balancing policy the resolver asks for, with its config: the JSON object a service
+     * config has under the policy's name, as maps, strings and numbers, e.g. {@code
+     * policy("peak_ewma", Map.of("decay", "5s", "choiceCount", 3))}. A target's {@code ?policy=}
+     * naming another policy wins, with that policy's defaults.
+     *
+     * @throws IllegalArgumentException if the policy is not registered or rejects the config,
+     *     naming the field and what was expected
+     */
+    public Builder policy(String policy, Map<String, ?> config) {
+      this.policyConfig =
+          PolicySelection.validateConfig(
+              Objects.requireNonNull(policy, "policy"), Objects.requireNonNull(config, "config"));
+      this.policy = policy;
       return this;
     }
 
@@ -181,13 +211,6 @@ public final class HeadlessDnsOptions {
             "ttlCap: " + ttlCap + " (expected: >= ttlFloor " + ttlFloor + ")");
       }
       return new HeadlessDnsOptions(this);
-    }
-
-    private static Duration positive(String name, Duration value) {
-      if (value == null || value.isNegative() || value.isZero()) {
-        throw new IllegalArgumentException(name + ": " + value + " (expected: > 0)");
-      }
-      return value;
     }
   }
 }

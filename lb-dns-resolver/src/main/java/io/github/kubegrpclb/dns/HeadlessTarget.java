@@ -2,6 +2,7 @@ package io.github.kubegrpclb.dns;
 
 import io.github.kubegrpclb.core.internal.PolicySelection;
 import io.github.kubegrpclb.core.internal.PortSpec;
+import io.github.kubegrpclb.core.internal.TargetScheme;
 import io.github.kubegrpclb.core.internal.TargetUri;
 import io.github.kubegrpclb.dns.HeadlessDnsOptions.AddressFamily;
 import java.net.InetAddress;
@@ -16,11 +17,12 @@ import java.util.regex.Pattern;
  * target. Immutable.
  */
 final class HeadlessTarget {
-  static final String SCHEME = "headless";
-  static final String EXPECTED =
-      "expected headless://[dns-server-ip[:port]]/<host>:<pod-port or port-name>"
-          + "[?family=auto|ipv4|ipv6|both&policy=<lb policy>|channel],"
-          + " e.g. headless:///my-svc.my-ns.svc.cluster.local:grpc";
+  static final TargetScheme SCHEME =
+      new TargetScheme(
+          "headless",
+          "headless://[dns-server-ip[:port]]/<host>:<pod-port or port-name>"
+              + "[?family=auto|ipv4|ipv6|both&policy=<lb policy>|channel],"
+              + " e.g. headless:///my-svc.my-ns.svc.cluster.local:grpc");
 
   /** DNS label rules for host names; IANA service-name rules for port names. */
   private static final Pattern HOST =
@@ -54,50 +56,34 @@ final class HeadlessTarget {
    * @throws IllegalArgumentException naming the target, the problem and the expected form
    */
   static HeadlessTarget parse(TargetUri uri, HeadlessDnsOptions options) {
-    String target = uri.text;
-    String path = uri.path;
+    return SCHEME.parse(uri, u -> parseParts(u, options));
+  }
+
+  private static HeadlessTarget parseParts(TargetUri uri, HeadlessDnsOptions options) {
+    String path = uri.path();
     if (path == null || !path.startsWith("/") || path.length() < 2) {
-      throw bad(target, "no host in the path");
+      throw new IllegalArgumentException("no host in the path");
     }
     String hostPort = path.substring(1);
     int colon = hostPort.lastIndexOf(':');
     if (colon < 0) {
-      throw bad(
-          target,
+      throw new IllegalArgumentException(
           "no port: with a headless Service the client dials the pod's port, not the Service"
               + " port, so the target must name it");
     }
     String host = hostPort.substring(0, colon);
     String portPart = hostPort.substring(colon + 1);
     if (!HOST.matcher(host).matches()) {
-      throw bad(target, "'" + host + "' is not a DNS name");
+      throw new IllegalArgumentException("'" + host + "' is not a DNS name");
     }
-    PortSpec port;
-    try {
-      port = PortSpec.parse(portPart);
-    } catch (IllegalArgumentException e) {
-      throw bad(target, e.getMessage());
-    }
-
-    Map<String, String> parameters;
-    try {
-      parameters = uri.parameters(Set.of("family", "policy"));
-    } catch (IllegalArgumentException e) {
-      throw bad(target, e.getMessage());
-    }
+    PortSpec port = PortSpec.parse(portPart);
+    Map<String, String> parameters = uri.parameters(Set.of("family", "policy"));
     AddressFamily family =
-        parameters.containsKey("family")
-            ? parseFamily(target, parameters.get("family"))
-            : options.family();
-    String policy;
-    try {
-      policy = PolicySelection.choose(parameters.get("policy"), options.policy());
-    } catch (IllegalArgumentException e) {
-      throw bad(target, e.getMessage());
-    }
+        parameters.containsKey("family") ? parseFamily(parameters.get("family")) : options.family();
+    String policy = PolicySelection.choose(parameters.get("policy"), options.policy());
     InetSocketAddress server =
-        uri.authority == null ? options.dnsServer() : parseServer(target, uri.authority);
-    return new HeadlessTarget(host, port.number, port.name, server, family, policy);
+        uri.authority() == null ? options.dnsServer() : parseServer(uri.authority());
+    return new HeadlessTarget(host, port.number(), port.name(), server, family, policy);
   }
 
   /** The authority RPCs carry: the host, plus the port when it is a number. */
@@ -108,7 +94,7 @@ final class HeadlessTarget {
 
   @Override
   public String toString() {
-    return SCHEME
+    return SCHEME.name()
         + "://"
         + (dnsServer == null ? "" : dnsServer.getHostString() + ":" + dnsServer.getPort())
         + "/"
@@ -117,58 +103,46 @@ final class HeadlessTarget {
         + (portName == null ? String.valueOf(port) : portName);
   }
 
-  private static AddressFamily parseFamily(String target, String value) {
+  private static AddressFamily parseFamily(String value) {
     try {
       return AddressFamily.valueOf(value.toUpperCase(Locale.ROOT));
     } catch (IllegalArgumentException e) {
-      throw bad(target, "family=" + value + " (expected: auto, ipv4, ipv6 or both)");
+      throw new IllegalArgumentException(
+          "family=" + value + " (expected: auto, ipv4, ipv6 or both)", e);
     }
   }
 
-  private static int parsePort(String target, String text) {
-    try {
-      return PortSpec.parseNumber(text);
-    } catch (IllegalArgumentException e) {
-      throw bad(target, e.getMessage());
-    }
-  }
-
-  private static InetSocketAddress parseServer(String target, String authority) {
+  private static InetSocketAddress parseServer(String authority) {
     String host = authority;
     int port = 53;
     if (authority.startsWith("[")) {
       int close = authority.indexOf(']');
       if (close < 0) {
-        throw bad(target, "DNS server '" + authority + "' has no closing ']'");
+        throw new IllegalArgumentException("DNS server '" + authority + "' has no closing ']'");
       }
       host = authority.substring(1, close);
       if (authority.length() > close + 1) {
         if (authority.charAt(close + 1) != ':') {
-          throw bad(target, "DNS server '" + authority + "'");
+          throw new IllegalArgumentException("DNS server '" + authority + "'");
         }
-        port = parsePort(target, authority.substring(close + 2));
+        port = PortSpec.parseNumber(authority.substring(close + 2));
       }
     } else if (authority.indexOf(':') >= 0) {
       host = authority.substring(0, authority.indexOf(':'));
-      port = parsePort(target, authority.substring(authority.indexOf(':') + 1));
+      port = PortSpec.parseNumber(authority.substring(authority.indexOf(':') + 1));
     }
     if (!isIpLiteral(host)) {
-      throw bad(target, "DNS server '" + host + "' must be an IP address");
+      throw new IllegalArgumentException("DNS server '" + host + "' must be an IP address");
     }
     try {
       return new InetSocketAddress(InetAddress.getByName(host), port); // a literal: no lookup
     } catch (java.net.UnknownHostException e) {
-      throw bad(target, "DNS server '" + host + "' must be an IP address");
+      throw new IllegalArgumentException("DNS server '" + host + "' must be an IP address", e);
     }
   }
 
   private static boolean isIpLiteral(String host) {
     return host.matches("\\d{1,3}(\\.\\d{1,3}){3}")
         || (host.contains(":") && host.matches("[0-9a-fA-F:.]+"));
-  }
-
-  private static IllegalArgumentException bad(String target, String problem) {
-    return new IllegalArgumentException(
-        "Invalid headless DNS target '" + target + "': " + problem + "; " + EXPECTED);
   }
 }

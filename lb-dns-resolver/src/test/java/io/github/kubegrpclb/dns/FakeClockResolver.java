@@ -6,19 +6,16 @@ import static org.awaitility.Awaitility.await;
 import io.github.kubegrpclb.core.EndpointAttributes;
 import io.github.kubegrpclb.core.internal.TargetUri;
 import io.github.kubegrpclb.testing.FakeClock;
+import io.github.kubegrpclb.testing.NoopChannelLogger;
+import io.github.kubegrpclb.testing.RecordingListener;
 import io.github.kubegrpclb.testing.TestDnsServer;
-import io.grpc.ChannelLogger;
 import io.grpc.EquivalentAddressGroup;
-import io.grpc.NameResolver;
 import io.grpc.NameResolver.ResolutionResult;
-import io.grpc.Status;
-import io.grpc.StatusOr;
 import io.grpc.SynchronizationContext;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicReference;
@@ -36,7 +33,8 @@ import org.xbill.DNS.lookup.LookupSession;
  */
 final class FakeClockResolver implements AutoCloseable {
   final FakeClock clock = new FakeClock();
-  final List<ResolutionResult> results = new CopyOnWriteArrayList<>();
+  private final RecordingListener listener = new RecordingListener();
+  final List<ResolutionResult> results = listener.results();
   private final AtomicReference<Throwable> syncError = new AtomicReference<>();
   final SynchronizationContext syncContext = new SynchronizationContext((t, e) -> syncError.set(e));
   final HeadlessDnsNameResolver resolver;
@@ -57,29 +55,13 @@ final class FakeClockResolver implements AutoCloseable {
             clock.scheduler(),
             clock.ticker(),
             () -> 0.5,
-            new NoopLogger());
+            NoopChannelLogger.INSTANCE);
   }
 
   /** Starts a resolver for {@code headless://<dns>/<hostPort>}. */
   static FakeClockResolver start(TestDnsServer dns, String hostPort, HeadlessDnsOptions options) {
     FakeClockResolver harness = new FakeClockResolver(dns, hostPort, options);
-    harness.syncContext.execute(
-        () ->
-            harness.resolver.start(
-                new NameResolver.Listener2() {
-                  @Override
-                  public void onResult(ResolutionResult result) {
-                    harness.results.add(result);
-                  }
-
-                  @Override
-                  public void onError(Status error) {
-                    harness.results.add(
-                        ResolutionResult.newBuilder()
-                            .setAddressesOrError(StatusOr.fromStatus(error))
-                            .build());
-                  }
-                }));
+    harness.syncContext.execute(() -> harness.resolver.start(harness.listener));
     return harness;
   }
 
@@ -132,13 +114,5 @@ final class FakeClockResolver implements AutoCloseable {
     syncContext.execute(resolver::shutdown);
     executor.shutdownNow();
     assertThat(syncError.get()).isNull();
-  }
-
-  private static final class NoopLogger extends ChannelLogger {
-    @Override
-    public void log(ChannelLogLevel level, String message) {}
-
-    @Override
-    public void log(ChannelLogLevel level, String messageFormat, Object... args) {}
   }
 }

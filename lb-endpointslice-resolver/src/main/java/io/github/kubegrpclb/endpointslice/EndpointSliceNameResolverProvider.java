@@ -4,10 +4,15 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.github.kubegrpclb.core.EndpointAttributes;
 import io.github.kubegrpclb.core.internal.PolicySelection;
-import io.github.kubegrpclb.core.internal.TargetSchemeProvider;
 import io.github.kubegrpclb.core.internal.TargetUri;
 import io.grpc.Attributes;
 import io.grpc.NameResolver;
+import io.grpc.NameResolverProvider;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.net.URI;
+import java.util.Collection;
+import java.util.List;
 
 /**
  * Registers the {@code kubernetes} scheme: a gRPC name resolver that watches the Service's
@@ -47,7 +52,7 @@ import io.grpc.NameResolver;
  * use (in a pod: service-account token and CA; elsewhere: kubeconfig), unless a channel passes its
  * own through {@link EndpointSliceOptions}.
  */
-public final class EndpointSliceNameResolverProvider extends TargetSchemeProvider {
+public final class EndpointSliceNameResolverProvider extends NameResolverProvider {
   private final PodEnvironment pod;
 
   /** Creates the provider; called by the service loader. */
@@ -56,12 +61,35 @@ public final class EndpointSliceNameResolverProvider extends TargetSchemeProvide
   }
 
   EndpointSliceNameResolverProvider(PodEnvironment pod) {
-    super(KubernetesTarget.SCHEME);
     this.pod = pod;
   }
 
   @Override
-  protected NameResolver create(TargetUri uri, NameResolver.Args args) {
+  protected boolean isAvailable() {
+    return true;
+  }
+
+  @Override
+  protected int priority() {
+    return 5;
+  }
+
+  @Override
+  public String getDefaultScheme() {
+    return KubernetesTarget.SCHEME.name();
+  }
+
+  @Override
+  public Collection<Class<? extends SocketAddress>> getProducedSocketAddressTypes() {
+    return List.of(InetSocketAddress.class);
+  }
+
+  @Override
+  public NameResolver newNameResolver(URI targetUri, NameResolver.Args args) {
+    return KubernetesTarget.SCHEME.newNameResolver(targetUri, args, this::create);
+  }
+
+  private NameResolver create(TargetUri uri, NameResolver.Args args) {
     EndpointSliceOptions options = args.getArg(EndpointSliceOptions.KEY);
     if (options == null) {
       options = EndpointSliceOptions.defaults();
@@ -86,7 +114,8 @@ public final class EndpointSliceNameResolverProvider extends TargetSchemeProvide
         namespace,
         client,
         ServiceWatches.SHARED,
-        PolicySelection.serviceConfig(target.policy, args.getServiceConfigParser()),
+        PolicySelection.serviceConfig(
+            target.policy, options.policy(), options.policyConfig(), args.getServiceConfigParser()),
         locality.build(),
         args);
   }

@@ -1,7 +1,9 @@
 package io.github.kubegrpclb.endpointslice;
 
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.github.kubegrpclb.core.internal.PolicySelection;
 import io.grpc.NameResolver;
+import java.util.Map;
 import java.util.Objects;
 
 /**
@@ -30,12 +32,14 @@ public final class EndpointSliceOptions {
 
   private final KubernetesClient client;
   private final String policy;
+  private final Map<String, ?> policyConfig;
   private final String clientZone;
   private final String clientNode;
 
   private EndpointSliceOptions(Builder b) {
     this.client = b.client;
     this.policy = b.policy;
+    this.policyConfig = b.policyConfig;
     this.clientZone = b.clientZone;
     this.clientNode = b.clientNode;
   }
@@ -58,6 +62,11 @@ public final class EndpointSliceOptions {
     return policy;
   }
 
+  /** The policy's config (its service-config JSON object), empty for its defaults. */
+  public Map<String, ?> policyConfig() {
+    return policyConfig;
+  }
+
   /** The client's zone, or null to read {@value #ZONE_ENV}. */
   public String clientZone() {
     return clientZone;
@@ -72,6 +81,7 @@ public final class EndpointSliceOptions {
   public static final class Builder {
     private KubernetesClient client;
     private String policy;
+    private Map<String, ?> policyConfig = Map.of();
     private String clientZone;
     private String clientNode;
 
@@ -92,6 +102,24 @@ public final class EndpointSliceOptions {
      */
     public Builder policy(String policy) {
       this.policy = Objects.requireNonNull(policy, "policy");
+      this.policyConfig = Map.of();
+      return this;
+    }
+
+    /**
+     * The load-balancing policy the resolver asks for, with its config: the JSON object a service
+     * config has under the policy's name, as maps, strings and numbers, e.g. {@code
+     * policy("peak_ewma", Map.of("decay", "5s", "choiceCount", 3))}. A target's {@code ?policy=}
+     * naming another policy wins, with that policy's defaults.
+     *
+     * @throws IllegalArgumentException if the policy is not registered or rejects the config,
+     *     naming the field and what was expected
+     */
+    public Builder policy(String policy, Map<String, ?> config) {
+      this.policyConfig =
+          PolicySelection.validateConfig(
+              Objects.requireNonNull(policy, "policy"), Objects.requireNonNull(config, "config"));
+      this.policy = policy;
       return this;
     }
 

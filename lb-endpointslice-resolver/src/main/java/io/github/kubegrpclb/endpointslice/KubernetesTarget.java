@@ -2,6 +2,7 @@ package io.github.kubegrpclb.endpointslice;
 
 import io.github.kubegrpclb.core.internal.PolicySelection;
 import io.github.kubegrpclb.core.internal.PortSpec;
+import io.github.kubegrpclb.core.internal.TargetScheme;
 import io.github.kubegrpclb.core.internal.TargetUri;
 import java.util.Map;
 import java.util.Set;
@@ -12,11 +13,12 @@ import java.util.regex.Pattern;
  * syntax of Go's kuberesolver. Immutable.
  */
 final class KubernetesTarget {
-  static final String SCHEME = "kubernetes";
-  static final String EXPECTED =
-      "expected kubernetes:///<service>[.<namespace>][:<port-name or pod-port>] or"
-          + " kubernetes://<namespace>/<service>[:<port>], optional ?policy=<lb policy>|channel"
-          + "&zone=<client zone>, e.g. kubernetes:///my-svc.my-ns:grpc";
+  static final TargetScheme SCHEME =
+      new TargetScheme(
+          "kubernetes",
+          "kubernetes:///<service>[.<namespace>][:<port-name or pod-port>] or"
+              + " kubernetes://<namespace>/<service>[:<port>], optional ?policy=<lb policy>|channel"
+              + "&zone=<client zone>, e.g. kubernetes:///my-svc.my-ns:grpc");
 
   /** RFC 1123 label: Service and namespace names. */
   private static final Pattern LABEL = Pattern.compile("[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?");
@@ -47,11 +49,14 @@ final class KubernetesTarget {
   }
 
   static KubernetesTarget parse(TargetUri uri, EndpointSliceOptions options) {
-    String target = uri.text;
-    String path = uri.path;
-    String authority = uri.authority;
+    return SCHEME.parse(uri, u -> parseParts(u, options));
+  }
+
+  private static KubernetesTarget parseParts(TargetUri uri, EndpointSliceOptions options) {
+    String path = uri.path();
+    String authority = uri.authority();
     if (path == null || !path.startsWith("/") || path.length() < 2) {
-      throw bad(target, "no service in the path");
+      throw new IllegalArgumentException("no service in the path");
     }
     String rest = path.substring(1);
     String portPart = null;
@@ -69,50 +74,36 @@ final class KubernetesTarget {
     int dot = rest.indexOf('.');
     if (dot >= 0) {
       if (namespace != null) {
-        throw bad(
-            target, "the namespace is given twice ('" + namespace + "' and in '" + rest + "')");
+        throw new IllegalArgumentException(
+            "the namespace is given twice ('" + namespace + "' and in '" + rest + "')");
       }
       service = rest.substring(0, dot);
       String afterService = rest.substring(dot + 1);
       int nextDot = afterService.indexOf('.');
       namespace = nextDot < 0 ? afterService : afterService.substring(0, nextDot);
       if (nextDot >= 0 && !afterService.substring(nextDot + 1).startsWith("svc")) {
-        throw bad(target, "'" + rest + "' is not <service>.<namespace>[.svc[.<cluster-domain>]]");
+        throw new IllegalArgumentException(
+            "'" + rest + "' is not <service>.<namespace>[.svc[.<cluster-domain>]]");
       }
     }
     if (!LABEL.matcher(service).matches()) {
-      throw bad(target, "'" + service + "' is not a Service name (RFC 1123 label)");
+      throw new IllegalArgumentException(
+          "'" + service + "' is not a Service name (RFC 1123 label)");
     }
     if (namespace != null && !LABEL.matcher(namespace).matches()) {
-      throw bad(target, "'" + namespace + "' is not a namespace name (RFC 1123 label)");
+      throw new IllegalArgumentException(
+          "'" + namespace + "' is not a namespace name (RFC 1123 label)");
     }
-    PortSpec port = null;
-    if (portPart != null) {
-      try {
-        port = PortSpec.parse(portPart);
-      } catch (IllegalArgumentException e) {
-        throw bad(target, e.getMessage());
-      }
-    }
-    Map<String, String> parameters;
-    try {
-      parameters = uri.parameters(Set.of("policy", "zone"));
-    } catch (IllegalArgumentException e) {
-      throw bad(target, e.getMessage());
-    }
-    String policy;
-    try {
-      policy = PolicySelection.choose(parameters.get("policy"), options.policy());
-    } catch (IllegalArgumentException e) {
-      throw bad(target, e.getMessage());
-    }
+    PortSpec port = portPart == null ? null : PortSpec.parse(portPart);
+    Map<String, String> parameters = uri.parameters(Set.of("policy", "zone"));
+    String policy = PolicySelection.choose(parameters.get("policy"), options.policy());
     String zone = parameters.get("zone");
     return new KubernetesTarget(
         service,
         host,
         namespace,
-        port == null ? null : port.name,
-        port == null ? 0 : port.number,
+        port == null ? null : port.name(),
+        port == null ? 0 : port.number(),
         policy,
         zone);
   }
@@ -123,10 +114,5 @@ final class KubernetesTarget {
    */
   String authority() {
     return portNumber > 0 ? host + ":" + portNumber : host;
-  }
-
-  private static IllegalArgumentException bad(String target, String problem) {
-    return new IllegalArgumentException(
-        "Invalid kubernetes target '" + target + "': " + problem + "; " + EXPECTED);
   }
 }

@@ -1,12 +1,12 @@
 package io.github.kubegrpclb.endpointslice;
 
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.grpc.ChannelLogger;
+import io.github.kubegrpclb.testing.NoopChannelLogger;
+import io.github.kubegrpclb.testing.RecordingListener;
 import io.grpc.EquivalentAddressGroup;
 import io.grpc.NameResolver;
 import io.grpc.NameResolver.ConfigOrError;
 import io.grpc.NameResolver.ResolutionResult;
-import io.grpc.Status;
 import io.grpc.StatusOr;
 import io.grpc.SynchronizationContext;
 import java.lang.management.ManagementFactory;
@@ -14,7 +14,6 @@ import java.net.URI;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -27,7 +26,8 @@ import java.util.concurrent.TimeUnit;
 final class ResolverHarness implements AutoCloseable {
   final SynchronizationContext syncContext =
       new SynchronizationContext((thread, error) -> error.printStackTrace());
-  final List<ResolutionResult> results = new CopyOnWriteArrayList<>();
+  private final RecordingListener listener = new RecordingListener();
+  final List<ResolutionResult> results = listener.results();
   final NameResolver resolver;
   private final ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor();
 
@@ -37,29 +37,7 @@ final class ResolverHarness implements AutoCloseable {
   }
 
   ResolverHarness start() {
-    syncContext.execute(
-        () ->
-            resolver.start(
-                new NameResolver.Listener2() {
-                  @Override
-                  public void onResult(ResolutionResult result) {
-                    results.add(result);
-                  }
-
-                  @Override
-                  public Status onResult2(ResolutionResult result) {
-                    results.add(result);
-                    return Status.OK;
-                  }
-
-                  @Override
-                  public void onError(Status error) {
-                    results.add(
-                        ResolutionResult.newBuilder()
-                            .setAddressesOrError(StatusOr.fromStatus(error))
-                            .build());
-                  }
-                }));
+    syncContext.execute(() -> resolver.start(listener));
     return this;
   }
 
@@ -112,14 +90,7 @@ final class ResolverHarness implements AutoCloseable {
                 return ConfigOrError.fromConfig(rawServiceConfig);
               }
             })
-        .setChannelLogger(
-            new ChannelLogger() {
-              @Override
-              public void log(ChannelLogLevel level, String message) {}
-
-              @Override
-              public void log(ChannelLogLevel level, String messageFormat, Object... args) {}
-            })
+        .setChannelLogger(NoopChannelLogger.INSTANCE)
         .setArg(EndpointSliceOptions.KEY, EndpointSliceOptions.builder().client(client).build())
         .build();
   }

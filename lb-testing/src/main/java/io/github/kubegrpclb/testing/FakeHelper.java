@@ -168,6 +168,7 @@ public final class FakeHelper extends LoadBalancer.Helper {
     private volatile List<EquivalentAddressGroup> addresses;
     private LoadBalancer.SubchannelStateListener listener;
     private volatile boolean shutdown;
+    private volatile LoadBalancer.SubchannelPicker pickerAtShutdown;
     private volatile int connectionRequests;
 
     FakeSubchannel(List<EquivalentAddressGroup> addresses) {
@@ -187,6 +188,7 @@ public final class FakeHelper extends LoadBalancer.Helper {
     public void shutdown() {
       syncContext.throwIfNotInThisSynchronizationContext();
       shutdown = true;
+      pickerAtShutdown = picker;
     }
 
     @Override
@@ -220,6 +222,14 @@ public final class FakeHelper extends LoadBalancer.Helper {
       return shutdown;
     }
 
+    /**
+     * The channel's picker when this subchannel was shut down (null if it is live): grpc-java's
+     * balancers publish a picker without a subchannel before they shut it down.
+     */
+    public LoadBalancer.SubchannelPicker pickerAtShutdown() {
+      return pickerAtShutdown;
+    }
+
     public int connectionRequests() {
       return connectionRequests;
     }
@@ -250,15 +260,5 @@ public final class FakeHelper extends LoadBalancer.Helper {
     public String toString() {
       return "FakeSubchannel" + addresses;
     }
-  }
-
-  private static final class NoopChannelLogger extends ChannelLogger {
-    static final NoopChannelLogger INSTANCE = new NoopChannelLogger();
-
-    @Override
-    public void log(ChannelLogLevel level, String message) {}
-
-    @Override
-    public void log(ChannelLogLevel level, String messageFormat, Object... args) {}
   }
 }

@@ -14,6 +14,8 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.logging.Level;
+import java.util.logging.Logger;
 
 /**
  * fabric8's mock API server in CRUD mode (a real HTTP server with real watch streams) on a fixed
@@ -23,6 +25,12 @@ import java.util.concurrent.CopyOnWriteArrayList;
 public final class MockKubernetesApi implements AutoCloseable {
   public static final String NAMESPACE = "my-ns";
   public static final String SERVICE = "my-svc";
+
+  /**
+   * The mock server logs every request at INFO through java.util.logging; held here because JUL
+   * keeps loggers weakly, and a collected logger loses its level.
+   */
+  private static final Logger MOCK_SERVER_LOG = quiet("io.fabric8.mockwebserver");
 
   private final KubernetesCrudDispatcher dispatcher = new KubernetesCrudDispatcher();
   private KubernetesMockServer server;
@@ -39,6 +47,12 @@ public final class MockKubernetesApi implements AutoCloseable {
     server.init(InetAddress.getLoopbackAddress(), 0);
     port = server.getPort();
     client = server.createClient();
+  }
+
+  private static Logger quiet(String name) {
+    Logger logger = Logger.getLogger(name);
+    logger.setLevel(Level.WARNING);
+    return logger;
   }
 
   private KubernetesMockServer newServer() {

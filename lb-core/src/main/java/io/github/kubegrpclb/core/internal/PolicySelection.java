@@ -1,14 +1,19 @@
 package io.github.kubegrpclb.core.internal;
 
+import io.grpc.LoadBalancerProvider;
 import io.grpc.LoadBalancerRegistry;
 import io.grpc.NameResolver;
 import java.util.List;
 import java.util.Map;
+import java.util.ServiceConfigurationError;
+import java.util.ServiceLoader;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.regex.Pattern;
 
 /**
  * How this library's resolvers choose the load-balancing policy, so a bare target balances per RPC
- * while a user's choice wins.
+ * while a user's choice wins; and the home of this library's policy names.
  *
  * <p>grpc-java prefers a resolver's service config to the channel's {@code defaultServiceConfig}.
  * So the resolvers return a service config naming one policy: {@value #DEFAULT_POLICY} unless the
@@ -17,8 +22,14 @@ import java.util.regex.Pattern;
  * defaultLoadBalancingPolicy}. Stateless.
  */
 public final class PolicySelection {
+  /** Per-RPC round robin over Kubernetes endpoints (lb-core). */
+  public static final String KUBE_ROUND_ROBIN = "kube_round_robin";
+
+  /** Power of two choices over peak-EWMA latency (lb-core). */
+  public static final String PEAK_EWMA = "peak_ewma";
+
   /** The policy a bare target gets. */
-  public static final String DEFAULT_POLICY = "kube_round_robin";
+  public static final String DEFAULT_POLICY = KUBE_ROUND_ROBIN;
 
   /** Policy value that defers to the channel's own default service config. */
   public static final String CHANNEL = "channel";
@@ -42,12 +53,34 @@ public final class PolicySelection {
       throw new IllegalArgumentException(
           "policy="
               + policy
-              + " is not a registered load-balancing policy (expected one of kube_round_robin,"
-              + " peak_ewma, round_robin, pick_first, any other registered policy, or '"
+              + " is not a registered load-balancing policy (expected one of "
+              + String.join(", ", registeredPolicies())
+              + ", or '"
               + CHANNEL
               + "' to use the channel's defaultServiceConfig)");
     }
     return policy;
+  }
+
+  /**
+   * The policies the default registry has, as far as the class path shows them: those that
+   * META-INF/services declares plus the two grpc-java registers itself. (The registry has no public
+   * list; a provider registered in code is not listed.)
+   */
+  static Set<String> registeredPolicies() {
+    Set<String> candidates = new TreeSet<>(List.of("pick_first", "round_robin"));
+    try {
+      for (LoadBalancerProvider provider :
+          ServiceLoader.load(
+              LoadBalancerProvider.class, LoadBalancerProvider.class.getClassLoader())) {
+        candidates.add(provider.getPolicyName());
+      }
+    } catch (ServiceConfigurationError e) {
+      // a broken provider on the class path: list the others
+    }
+    LoadBalancerRegistry registry = LoadBalancerRegistry.getDefaultRegistry();
+    candidates.removeIf(name -> registry.getProvider(name) == null);
+    return candidates;
   }
 
   /**
@@ -64,15 +97,47 @@ public final class PolicySelection {
   }
 
   /**
-   * Returns the service config a resolver publishes for {@code policy}, or null for {@value
-   * #CHANNEL} (the channel's default service config then applies).
+   * Checks a policy's config (its JSON object as maps, strings, numbers) the way its provider will
+   * parse it, so a resolver option fails when it is built, not on the first resolution.
+   *
+   * @return an immutable copy of {@code config}
+   * @throws IllegalArgumentException naming the policy and what its provider rejected
+   */
+  public static Map<String, ?> validateConfig(String policy, Map<String, ?> config) {
+    if (CHANNEL.equals(policy)) {
+      throw new IllegalArgumentException(
+          "policy=channel takes no config (the channel's defaultServiceConfig carries it)");
+    }
+    validate(policy);
+    NameResolver.ConfigOrError parsed =
+        LoadBalancerRegistry.getDefaultRegistry()
+            .getProvider(policy)
+            .parseLoadBalancingPolicyConfig(config);
+    if (parsed.getError() != null) {
+      throw new IllegalArgumentException(
+          policy + " config " + config + ": " + parsed.getError().getDescription());
+    }
+    return Map.copyOf(config);
+  }
+
+  /**
+   * Returns the service config a resolver publishes for the chosen {@code policy}, or null for
+   * {@value #CHANNEL} (the channel's default service config then applies). The options' config goes
+   * with it when the options named that policy; a target naming another policy gets its defaults.
+   *
+   * @param optionsPolicy the resolver option's policy, or null
+   * @param optionsConfig the resolver option's config for {@code optionsPolicy}
    */
   public static NameResolver.ConfigOrError serviceConfig(
-      String policy, NameResolver.ServiceConfigParser parser) {
+      String policy,
+      String optionsPolicy,
+      Map<String, ?> optionsConfig,
+      NameResolver.ServiceConfigParser parser) {
     if (CHANNEL.equals(policy)) {
       return null;
     }
+    Map<String, ?> config = policy.equals(optionsPolicy) ? optionsConfig : Map.of();
     return parser.parseServiceConfig(
-        Map.of("loadBalancingConfig", List.of(Map.of(policy, Map.of()))));
+        Map.of("loadBalancingConfig", List.of(Map.of(policy, config))));
   }
 }

@@ -5,20 +5,12 @@ import java.util.regex.Pattern;
 /**
  * The port part of a target: a pod port number, or a port name (an IANA service name, as Kubernetes
  * names Service ports), which the resolver maps to the pod's port. Immutable.
+ *
+ * @param number the port number, or 0 when {@code name} is set
+ * @param name the port name, or null when {@code number} is set
  */
-public final class PortSpec {
+public record PortSpec(int number, String name) {
   private static final Pattern NAME = Pattern.compile("[a-z0-9]([-a-z0-9]{0,13}[a-z0-9])?");
-
-  /** The port number, or 0 when {@link #name} is set. */
-  public final int number;
-
-  /** The port name, or null when {@link #number} is set. */
-  public final String name;
-
-  private PortSpec(int number, String name) {
-    this.number = number;
-    this.name = name;
-  }
 
   /**
    * Parses {@code 50051} or {@code grpc}.

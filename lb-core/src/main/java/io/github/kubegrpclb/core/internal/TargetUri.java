@@ -1,6 +1,5 @@
 package io.github.kubegrpclb.core.internal;
 
-import io.grpc.Uri;
 import java.net.URI;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
@@ -10,39 +9,22 @@ import java.util.Set;
 import java.util.TreeSet;
 
 /**
- * The parts of a channel target that this library's resolvers parse, taken alike from the two forms
- * grpc-java hands a {@code NameResolver.Factory}: {@link URI} and, since 1.79, {@link Uri}.
- * Immutable.
+ * The parts of a channel target that this library's resolvers parse. Immutable.
+ *
+ * @param text the whole target as the user wrote it, for error messages
+ * @param scheme the scheme
+ * @param authority the raw authority, or null when empty
+ * @param path the decoded path, starting with '/' (or null)
+ * @param rawQuery the raw query, or null
  */
-public final class TargetUri {
-  /** The whole target as the user wrote it, for error messages. */
-  public final String text;
+public record TargetUri(
+    String text, String scheme, String authority, String path, String rawQuery) {
 
-  public final String scheme;
-
-  /** The raw authority, or null when empty. */
-  public final String authority;
-
-  /** The decoded path, starting with '/' (or null). */
-  public final String path;
-
-  /** The raw query, or null. */
-  public final String rawQuery;
-
-  private TargetUri(String text, String scheme, String authority, String path, String rawQuery) {
-    this.text = text;
-    this.scheme = scheme;
-    this.authority = authority == null || authority.isEmpty() ? null : authority;
-    this.path = path;
-    this.rawQuery = rawQuery;
+  public TargetUri {
+    authority = authority == null || authority.isEmpty() ? null : authority;
   }
 
   public static TargetUri of(URI uri) {
-    return new TargetUri(
-        uri.toString(), uri.getScheme(), uri.getRawAuthority(), uri.getPath(), uri.getRawQuery());
-  }
-
-  public static TargetUri of(Uri uri) {
     return new TargetUri(
         uri.toString(), uri.getScheme(), uri.getRawAuthority(), uri.getPath(), uri.getRawQuery());
   }

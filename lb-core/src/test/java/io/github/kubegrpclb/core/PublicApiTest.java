@@ -1,0 +1,14 @@
+package io.github.kubegrpclb.core;
+
+import io.github.kubegrpclb.testing.PublicApi;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+
+/** Fails on a change of this module's public API that the baseline does not show. */
+class PublicApiTest {
+  @Test
+  void publicApi_matchesTheBaseline() {
+    PublicApi.check(
+        KubeRoundRobinLoadBalancerProvider.class, Path.of("src/test/resources/api/lb-core.txt"));
+  }
+}

@@ -1,0 +1,13 @@
+package io.github.kubegrpclb.sharding;
+
+import io.github.kubegrpclb.testing.PublicApi;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+
+/** Fails on a change of this module's public API that the baseline does not show. */
+class PublicApiTest {
+  @Test
+  void publicApi_matchesTheBaseline() {
+    PublicApi.check(ShardedChannel.class, Path.of("src/test/resources/api/lb-sharding.txt"));
+  }
+}
