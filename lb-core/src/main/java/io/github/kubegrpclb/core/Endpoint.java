@@ -4,6 +4,7 @@ import io.grpc.ConnectivityState;
 import io.grpc.EquivalentAddressGroup;
 import io.grpc.LoadBalancer.Subchannel;
 import io.grpc.Status;
+import io.grpc.SynchronizationContext.ScheduledHandle;
 
 /**
  * One endpoint (pod) as a balancer tracks it: its subchannel, the resolver's latest view of it and
@@ -11,15 +12,21 @@ import io.grpc.Status;
  * survive picker updates (peak-EWMA load, for example).
  *
  * <p>Not thread-safe: read and written only in the channel's SynchronizationContext, except {@link
- * #subchannel()} and {@link #policyState()}, which are final.
+ * #subchannel()}, {@link #policyState()} and {@link #outcomes()}, which are final (and the last two
+ * thread-safe).
  */
 final class Endpoint<T> {
   private final Subchannel subchannel;
   private final T policyState;
+  private final OutcomeCounts outcomes = new OutcomeCounts();
   private EquivalentAddressGroup group;
   private ConnectivityState state = ConnectivityState.IDLE;
   private Status lastFailure = Status.OK;
   private boolean removed;
+  // Outlier ejection state, owned by OutlierEjection.
+  boolean ejected;
+  int timesEjected;
+  ScheduledHandle ejectionTimer;
 
   Endpoint(Subchannel subchannel, EquivalentAddressGroup group, T policyState) {
     this.subchannel = subchannel;
@@ -33,6 +40,10 @@ final class Endpoint<T> {
 
   T policyState() {
     return policyState;
+  }
+
+  OutcomeCounts outcomes() {
+    return outcomes;
   }
 
   EquivalentAddressGroup group() {
@@ -73,11 +84,15 @@ final class Endpoint<T> {
 
   void shutdown() {
     removed = true;
+    if (ejectionTimer != null) {
+      ejectionTimer.cancel();
+      ejectionTimer = null;
+    }
     subchannel.shutdown();
   }
 
   @Override
   public String toString() {
-    return group.getAddresses() + " " + state + " " + condition();
+    return group.getAddresses() + " " + state + " " + condition() + (ejected ? " ejected" : "");
   }
 }

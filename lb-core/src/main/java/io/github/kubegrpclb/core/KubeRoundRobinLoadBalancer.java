@@ -4,6 +4,7 @@ import io.grpc.LoadBalancer.PickResult;
 import io.grpc.LoadBalancer.PickSubchannelArgs;
 import io.grpc.LoadBalancer.Subchannel;
 import io.grpc.LoadBalancer.SubchannelPicker;
+import io.grpc.MethodDescriptor;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -11,7 +12,7 @@ import java.util.function.IntUnaryOperator;
 
 /**
  * {@code kube_round_robin}: per-RPC round robin over the endpoints in rotation (ready first,
- * terminating-but-serving only as a fallback, same zone first when hinted).
+ * terminating-but-serving only as a fallback, same zone first when hinted, outliers ejected).
  *
  * <p>Balancer state changes run in the SynchronizationContext (see {@link
  * EndpointSetLoadBalancer}); the picker is immutable apart from one atomic counter and is safe for
@@ -21,13 +22,19 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
   static final String POLICY_NAME = "kube_round_robin";
 
   private final IntUnaryOperator random;
+  private KubeRoundRobinConfig config = KubeRoundRobinConfig.DEFAULTS;
 
   /**
    * @param random returns a uniform int in {@code [0, bound)}; seeds each picker's start offset so
    *     that many clients do not all start on the same endpoint
    */
   KubeRoundRobinLoadBalancer(Helper helper, IntUnaryOperator random) {
-    super(helper, POLICY_NAME);
+    this(helper, random, HealthProbe.INSTANCE);
+  }
+
+  KubeRoundRobinLoadBalancer(
+      Helper helper, IntUnaryOperator random, OutlierEjection.Prober prober) {
+    super(helper, POLICY_NAME, prober);
     this.random = random;
   }
 
@@ -37,40 +44,79 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
   }
 
   @Override
-  void configure(Object policyConfig) {}
+  void configure(Object policyConfig) {
+    config =
+        policyConfig instanceof KubeRoundRobinConfig
+            ? (KubeRoundRobinConfig) policyConfig
+            : KubeRoundRobinConfig.DEFAULTS;
+  }
+
+  @Override
+  OutlierEjectionConfig outlierEjectionConfig() {
+    return config.outlierEjection;
+  }
 
   @Override
   SubchannelPicker readyPicker(List<Endpoint<Void>> rotation) {
     List<Subchannel> subchannels = new ArrayList<>(rotation.size());
+    List<OutcomeRecorder> recorders = new ArrayList<>(rotation.size());
     for (Endpoint<Void> endpoint : rotation) {
       subchannels.add(endpoint.subchannel());
+      if (config.outlierEjection.enabled) {
+        recorders.add(
+            new OutcomeRecorder(endpoint.outcomes(), config.outlierEjection.failureCodes));
+      }
     }
-    return new Picker(subchannels, random.applyAsInt(subchannels.size()));
+    return new Picker(subchannels, recorders, random.applyAsInt(subchannels.size()));
   }
 
-  /** Lock-free round robin; results are built once so a pick allocates nothing. */
+  /**
+   * Lock-free round robin; results are built once so a pick allocates nothing. Unary RPCs carry the
+   * endpoint's outcome recorder (when outlier ejection is on); streams never do: how long a stream
+   * lasts, and how it ends, is the application's business.
+   */
   static final class Picker extends SubchannelPicker {
     private final List<Subchannel> subchannels;
-    private final PickResult[] results;
+    private final PickResult[] unaryResults;
+    private final PickResult[] streamResults;
     private final AtomicInteger next;
 
-    Picker(List<Subchannel> subchannels, int startOffset) {
+    /**
+     * @param recorders one per subchannel, or empty for no outcome recording
+     */
+    Picker(List<Subchannel> subchannels, List<OutcomeRecorder> recorders, int startOffset) {
       this.subchannels = List.copyOf(subchannels);
-      this.results = new PickResult[subchannels.size()];
-      for (int i = 0; i < results.length; i++) {
-        results[i] = PickResult.withSubchannel(subchannels.get(i));
+      this.streamResults = new PickResult[subchannels.size()];
+      for (int i = 0; i < streamResults.length; i++) {
+        streamResults[i] = PickResult.withSubchannel(subchannels.get(i));
+      }
+      if (recorders.isEmpty()) {
+        this.unaryResults = streamResults;
+      } else {
+        this.unaryResults = new PickResult[subchannels.size()];
+        for (int i = 0; i < unaryResults.length; i++) {
+          unaryResults[i] = PickResult.withSubchannel(subchannels.get(i), recorders.get(i));
+        }
       }
       this.next = new AtomicInteger(startOffset);
     }
 
     @Override
     public PickResult pickSubchannel(PickSubchannelArgs args) {
-      return results[Math.floorMod(next.getAndIncrement(), results.length)];
+      int index = Math.floorMod(next.getAndIncrement(), unaryResults.length);
+      if (unaryResults != streamResults
+          && args.getMethodDescriptor().getType() != MethodDescriptor.MethodType.UNARY) {
+        return streamResults[index];
+      }
+      return unaryResults[index];
     }
 
     @Override
     public boolean equals(Object other) {
-      return other instanceof Picker && ((Picker) other).subchannels.equals(subchannels);
+      return other instanceof Picker
+          && ((Picker) other).subchannels.equals(subchannels)
+          && (((Picker) other).unaryResults == ((Picker) other).streamResults)
+              == (unaryResults == streamResults);
     }
 
     @Override
