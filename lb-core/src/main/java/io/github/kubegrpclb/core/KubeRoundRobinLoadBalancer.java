@@ -111,6 +111,11 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
       return unaryResults[index];
     }
 
+    /** The endpoints this picker picks from (for tests and diagnostics). */
+    List<Subchannel> subchannels() {
+      return subchannels;
+    }
+
     @Override
     public boolean equals(Object other) {
       return other instanceof Picker

@@ -187,6 +187,11 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
       return b == 0 ? a : gcd(b, a % b);
     }
 
+    /** The endpoints this picker picks from (for tests and diagnostics). */
+    List<Subchannel> subchannels() {
+      return subchannels;
+    }
+
     @Override
     public boolean equals(Object other) {
       return other instanceof Picker

@@ -16,11 +16,14 @@ import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
 import io.grpc.Status;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Pods that are sick in ways other than slow, under load on a real channel over loopback pods with
@@ -94,6 +97,59 @@ class SickPodsTest {
 
     try (RpcLoad load = RpcLoad.start(channel, CALLERS, CallOptions.DEFAULT)) {
       double share = shareOfNextCalls(pods, skewed, 20_000);
+
+      assertThat(share).as("%s", load.snapshot()).isLessThan(0.01);
+    }
+  }
+
+  @Test
+  void kubeRoundRobin_podAnsweringUnimplemented_isEjected_under1PercentOfRpcs() {
+    LoopbackPods pods = pods(4);
+    LoopbackPod skewed = pods.get(2);
+    skewed.setFailWith(Status.Code.UNIMPLEMENTED, null);
+    ManagedChannel channel = channel(pods, ServiceConfigs.policy("kube_round_robin"));
+
+    try (RpcLoad load = RpcLoad.start(channel, CALLERS, CallOptions.DEFAULT)) {
+      await().atMost(Duration.ofSeconds(30)).until(() -> skewed.calls() >= 5);
+      double share = shareOfNextCalls(pods, skewed, 20_000);
+
+      assertThat(share).as("%s", load.snapshot()).isLessThan(0.01);
+    }
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"kube_round_robin", "peak_ewma"})
+  void grpcOutlierDetection_wrapsOurPolicy_asItsChildPolicy(String policy) {
+    LoopbackPods pods = pods(4);
+    LoopbackPod failing = pods.get(0);
+    failing.setFailWith(Status.Code.UNAVAILABLE, null);
+    Map<String, ?> child = Map.of(policy, Map.of("outlierEjection", Map.of("enabled", false)));
+    Map<String, ?> config =
+        Map.of(
+            "loadBalancingConfig",
+            List.of(
+                Map.of(
+                    "outlier_detection_experimental",
+                    Map.of(
+                        "interval",
+                        "0.5s",
+                        "baseEjectionTime",
+                        "30s",
+                        "failurePercentageEjection",
+                        Map.of(
+                            "threshold", 50.0,
+                            "enforcementPercentage", 100.0,
+                            "minimumHosts", 3.0,
+                            "requestVolume", 10.0),
+                        "childPolicy",
+                        List.of(child)))));
+    ManagedChannel channel = channel(pods, config);
+
+    try (RpcLoad load = RpcLoad.start(channel, CALLERS, CallOptions.DEFAULT)) {
+      await().atMost(Duration.ofSeconds(30)).until(() -> load.snapshot().succeeded() > 2000);
+      long ejectedBy = System.nanoTime() + 2_000_000_000L;
+      await().atMost(Duration.ofSeconds(10)).until(() -> System.nanoTime() > ejectedBy);
+      double share = shareOfNextCalls(pods, failing, 5000);
 
       assertThat(share).as("%s", load.snapshot()).isLessThan(0.01);
     }
