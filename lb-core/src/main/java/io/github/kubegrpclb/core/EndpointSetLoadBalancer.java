@@ -5,6 +5,8 @@ import static io.grpc.ConnectivityState.IDLE;
 import static io.grpc.ConnectivityState.READY;
 import static io.grpc.ConnectivityState.TRANSIENT_FAILURE;
 
+import io.grpc.Attributes;
+import io.grpc.ChannelLogger;
 import io.grpc.ConnectivityState;
 import io.grpc.ConnectivityStateInfo;
 import io.grpc.EquivalentAddressGroup;
@@ -17,6 +19,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.function.Supplier;
 
 /**
  * The connection management both of this library's policies share: one subchannel per endpoint
@@ -37,6 +40,11 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
   private final Map<List<SocketAddress>, Endpoint<T>> endpoints = new LinkedHashMap<>();
   private final OutlierEjection outlierEjection;
   private String clientZone;
+  private ClientIndex clientIndex;
+
+  /** This pod's name, for subsetting without a configured client index; tests replace it. */
+  Supplier<String> hostname = ClientIndex::systemHostname;
+
   private ConnectivityState currentState;
   private SubchannelPicker currentPicker;
 
@@ -62,6 +70,9 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
 
   /** The outlier ejection options of the config last {@linkplain #configure configured}. */
   abstract OutlierEjectionConfig outlierEjectionConfig();
+
+  /** The subsetting options of the config last {@linkplain #configure configured}. */
+  abstract SubsettingConfig subsettingConfig();
 
   /**
    * Called when an endpoint's connection is READY again after a failure: a new connection, maybe to
@@ -95,6 +106,10 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
     for (EquivalentAddressGroup group : groups) {
       next.putIfAbsent(group.getAddresses(), group);
     }
+    SubsettingConfig subsetting = subsettingConfig();
+    if (subsetting.enabled() && next.size() > subsetting.subsetSize) {
+      next = subset(next, subsetting, resolvedAddresses.getAttributes());
+    }
     Iterator<Map.Entry<List<SocketAddress>, Endpoint<T>>> it = endpoints.entrySet().iterator();
     while (it.hasNext()) {
       Map.Entry<List<SocketAddress>, Endpoint<T>> entry = it.next();
@@ -119,6 +134,32 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
       endpoint.subchannel().requestConnection();
     }
     return Status.OK;
+  }
+
+  private Map<List<SocketAddress>, EquivalentAddressGroup> subset(
+      Map<List<SocketAddress>, EquivalentAddressGroup> all,
+      SubsettingConfig config,
+      Attributes resolution) {
+    ClientIndex client = ClientIndex.resolve(config, resolution, hostname.get());
+    if (!client.equals(clientIndex)) {
+      clientIndex = client;
+      helper
+          .getChannelLogger()
+          .log(
+              ChannelLogger.ChannelLogLevel.INFO,
+              "{0}: subsetting {1} endpoints as client {2}, from {3}",
+              policyName,
+              config.subsetSize,
+              client.index(),
+              client.source());
+    }
+    Map<List<SocketAddress>, EquivalentAddressGroup> chosen = new LinkedHashMap<>();
+    for (EquivalentAddressGroup group :
+        DeterministicSubset.select(
+            new ArrayList<>(all.values()), config.subsetSize, client.index())) {
+      chosen.put(group.getAddresses(), group);
+    }
+    return chosen;
   }
 
   private Endpoint<T> addEndpoint(List<SocketAddress> key, EquivalentAddressGroup group) {

@@ -57,6 +57,11 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
   }
 
   @Override
+  SubsettingConfig subsettingConfig() {
+    return config.subsetting;
+  }
+
+  @Override
   SubchannelPicker readyPicker(List<Endpoint<Void>> rotation) {
     List<Subchannel> subchannels = new ArrayList<>(rotation.size());
     List<OutcomeRecorder> recorders = new ArrayList<>(rotation.size());

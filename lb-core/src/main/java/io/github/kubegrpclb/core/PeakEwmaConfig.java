@@ -33,6 +33,8 @@ import java.util.Set;
  *   <tr><td>{@code choiceCount}</td><td>2</td><td>endpoints compared per pick (2..10)</td></tr>
  *   <tr><td>{@code outlierEjection}</td><td>on</td><td>an object, see docs/policies.md (JSON
  *       only)</td></tr>
+ *   <tr><td>{@code subsetting}</td><td>off</td><td>{@code {"subsetSize": 30}}: connect to about
+ *       30 endpoints, chosen by deterministic subsetting (JSON only; docs/operating.md)</td></tr>
  * </table>
  *
  * <p>Immutable and thread-safe.
@@ -46,7 +48,8 @@ public final class PeakEwmaConfig {
           "failurePenalty",
           "failureStatusCodes",
           "choiceCount",
-          OutlierEjectionConfig.FIELD);
+          OutlierEjectionConfig.FIELD,
+          SubsettingConfig.FIELD);
   static final EnumSet<Status.Code> DEFAULT_FAILURE_CODES =
       EnumSet.of(
           Status.Code.UNAVAILABLE,
@@ -64,6 +67,7 @@ public final class PeakEwmaConfig {
   private final int choiceCount;
   private final EnumSet<Status.Code> failureCodes;
   private final OutlierEjectionConfig outlierEjection;
+  private final SubsettingConfig subsetting;
 
   private PeakEwmaConfig(Builder builder) {
     this.decayNanos = builder.decay.toNanos();
@@ -72,6 +76,7 @@ public final class PeakEwmaConfig {
     this.choiceCount = builder.choiceCount;
     this.failureCodes = EnumSet.copyOf(builder.failureCodes);
     this.outlierEjection = builder.outlierEjection;
+    this.subsetting = builder.subsetting;
   }
 
   /** Returns a builder with every option at its default. */
@@ -107,6 +112,7 @@ public final class PeakEwmaConfig {
         PolicyConfigFields.statusCodes(
             POLICY_NAME, raw, "failureStatusCodes", DEFAULT_FAILURE_CODES);
     b.outlierEjection = OutlierEjectionConfig.parseFrom(POLICY_NAME, raw);
+    b.subsetting = SubsettingConfig.parseFrom(POLICY_NAME, raw);
     return b.build();
   }
 
@@ -134,6 +140,10 @@ public final class PeakEwmaConfig {
     return outlierEjection;
   }
 
+  SubsettingConfig subsetting() {
+    return subsetting;
+  }
+
   /** Returns a service config, {@code {"loadBalancingConfig":[{"peak_ewma":{...}}]}}. */
   public Map<String, ?> toServiceConfig() {
     Map<String, Object> options = new LinkedHashMap<>();
@@ -145,6 +155,9 @@ public final class PeakEwmaConfig {
     options.put("failureStatusCodes", codes);
     options.put("choiceCount", (double) choiceCount);
     options.put(OutlierEjectionConfig.FIELD, outlierEjection.toJson());
+    if (subsetting.enabled()) {
+      options.put(SubsettingConfig.FIELD, subsetting.toJson());
+    }
     return Map.of("loadBalancingConfig", List.of(Map.of(POLICY_NAME, options)));
   }
 
@@ -163,7 +176,8 @@ public final class PeakEwmaConfig {
         && failurePenaltyNanos == that.failurePenaltyNanos
         && choiceCount == that.choiceCount
         && failureCodes.equals(that.failureCodes)
-        && outlierEjection.equals(that.outlierEjection);
+        && outlierEjection.equals(that.outlierEjection)
+        && subsetting.equals(that.subsetting);
   }
 
   @Override
@@ -172,7 +186,8 @@ public final class PeakEwmaConfig {
         ^ Long.hashCode(failurePenaltyNanos)
         ^ choiceCount
         ^ failureCodes.hashCode()
-        ^ outlierEjection.hashCode();
+        ^ outlierEjection.hashCode()
+        ^ subsetting.hashCode();
   }
 
   @Override
@@ -188,6 +203,7 @@ public final class PeakEwmaConfig {
     private int choiceCount = 2;
     private EnumSet<Status.Code> failureCodes = DEFAULT_FAILURE_CODES;
     private OutlierEjectionConfig outlierEjection = OutlierEjectionConfig.DEFAULTS;
+    private SubsettingConfig subsetting = SubsettingConfig.OFF;
 
     private Builder() {}
 

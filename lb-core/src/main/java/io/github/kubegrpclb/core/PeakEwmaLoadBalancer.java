@@ -70,6 +70,11 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
     return config.outlierEjection();
   }
 
+  @Override
+  SubsettingConfig subsettingConfig() {
+    return config.subsetting();
+  }
+
   /** The load of the endpoint whose subchannel is {@code subchannel} (for tests). */
   EndpointLoad loadOf(Subchannel subchannel) {
     return endpointFor(subchannel).policyState();

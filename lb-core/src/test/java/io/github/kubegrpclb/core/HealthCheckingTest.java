@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.kubegrpclb.testing.FakeHelper;
 import io.github.kubegrpclb.testing.FakeHelper.FakeSubchannel;
+import io.github.kubegrpclb.testing.PickArgs;
 import io.grpc.Attributes;
 import io.grpc.LoadBalancer;
 import io.grpc.LoadBalancer.PickResult;
@@ -83,7 +84,7 @@ class HealthCheckingTest {
     assertThat(isOurs(picker)).as("%s", picker).isTrue();
     List<PickResult> first = new ArrayList<>();
     for (int i = 0; i < 1000; i++) {
-      first.add(picker.pickSubchannel(null));
+      first.add(picker.pickSubchannel(PickArgs.UNARY));
     }
     // 3 endpoints: every pick returns one of 3 results built with the picker, nothing new.
     assertThat(first.stream().distinct().toList()).hasSize(3);
