@@ -2,9 +2,11 @@ package io.github.kubegrpclb.core;
 
 import io.grpc.ConnectivityState;
 import io.grpc.EquivalentAddressGroup;
+import io.grpc.LoadBalancer.PickResult;
 import io.grpc.LoadBalancer.Subchannel;
 import io.grpc.Status;
 import io.grpc.SynchronizationContext.ScheduledHandle;
+import java.util.function.Function;
 
 /**
  * One endpoint (pod) as a balancer tracks it: its subchannel, the resolver's latest view of it and
@@ -23,6 +25,8 @@ final class Endpoint<T> {
   private ConnectivityState state = ConnectivityState.IDLE;
   private Status lastFailure = Status.OK;
   private boolean removed;
+  private Object resultsConfig;
+  private PickResult[] pickResults;
   // Outlier ejection state, owned by OutlierEjection.
   boolean ejected;
   int timesEjected;
@@ -76,6 +80,21 @@ final class Endpoint<T> {
         || reported == ConnectivityState.READY) {
       state = reported;
     }
+  }
+
+  /**
+   * The results pickers hand out for this endpoint (unary, with the policy's recorder; streams,
+   * without), built once per policy config and shared by every picker: a rebuild over N endpoints
+   * then allocates only its arrays.
+   *
+   * @param config the policy config the results are built for, compared by identity
+   */
+  PickResult[] pickResults(Object config, Function<Endpoint<T>, PickResult[]> build) {
+    if (resultsConfig != config || pickResults == null) {
+      pickResults = build.apply(this);
+      resultsConfig = config;
+    }
+    return pickResults;
   }
 
   boolean isRemoved() {

@@ -6,6 +6,7 @@ import io.grpc.LoadBalancer.Subchannel;
 import io.grpc.LoadBalancer.SubchannelPicker;
 import io.grpc.MethodDescriptor;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.IntUnaryOperator;
@@ -45,10 +46,13 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
 
   @Override
   void configure(Object policyConfig) {
-    config =
+    KubeRoundRobinConfig next =
         policyConfig instanceof KubeRoundRobinConfig
             ? (KubeRoundRobinConfig) policyConfig
             : KubeRoundRobinConfig.DEFAULTS;
+    if (!next.equals(config)) {
+      config = next; // a new instance only on a real change: endpoints cache results per config
+    }
   }
 
   @Override
@@ -63,16 +67,30 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
 
   @Override
   SubchannelPicker readyPicker(List<Endpoint<Void>> rotation) {
-    List<Subchannel> subchannels = new ArrayList<>(rotation.size());
-    List<OutcomeRecorder> recorders = new ArrayList<>(rotation.size());
-    for (Endpoint<Void> endpoint : rotation) {
+    int n = rotation.size();
+    List<Subchannel> subchannels = new ArrayList<>(n);
+    PickResult[] unary = new PickResult[n];
+    PickResult[] stream = new PickResult[n];
+    for (int i = 0; i < n; i++) {
+      Endpoint<Void> endpoint = rotation.get(i);
+      PickResult[] results = endpoint.pickResults(config, this::buildResults);
       subchannels.add(endpoint.subchannel());
-      if (config.outlierEjection.enabled) {
-        recorders.add(
-            new OutcomeRecorder(endpoint.outcomes(), config.outlierEjection.failureCodes));
-      }
+      unary[i] = results[0];
+      stream[i] = results[1];
     }
-    return new Picker(subchannels, recorders, random.applyAsInt(subchannels.size()));
+    return new Picker(
+        subchannels, config.outlierEjection.enabled ? unary : stream, stream, random.applyAsInt(n));
+  }
+
+  private PickResult[] buildResults(Endpoint<Void> endpoint) {
+    PickResult stream = PickResult.withSubchannel(endpoint.subchannel());
+    PickResult unary =
+        config.outlierEjection.enabled
+            ? PickResult.withSubchannel(
+                endpoint.subchannel(),
+                new OutcomeRecorder(endpoint.outcomes(), config.outlierEjection.failureCodes))
+            : stream;
+    return new PickResult[] {unary, stream};
   }
 
   /**
@@ -90,20 +108,35 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
      * @param recorders one per subchannel, or empty for no outcome recording
      */
     Picker(List<Subchannel> subchannels, List<OutcomeRecorder> recorders, int startOffset) {
-      this.subchannels = List.copyOf(subchannels);
-      this.streamResults = new PickResult[subchannels.size()];
-      for (int i = 0; i < streamResults.length; i++) {
-        streamResults[i] = PickResult.withSubchannel(subchannels.get(i));
-      }
-      if (recorders.isEmpty()) {
-        this.unaryResults = streamResults;
-      } else {
-        this.unaryResults = new PickResult[subchannels.size()];
-        for (int i = 0; i < unaryResults.length; i++) {
-          unaryResults[i] = PickResult.withSubchannel(subchannels.get(i), recorders.get(i));
-        }
-      }
+      this(
+          subchannels,
+          results(subchannels, recorders),
+          results(subchannels, List.of()),
+          startOffset);
+    }
+
+    /** Over results built in advance (the same array twice when nothing is recorded). */
+    Picker(
+        List<Subchannel> subchannels,
+        PickResult[] unaryResults,
+        PickResult[] streamResults,
+        int startOffset) {
+      this.subchannels = subchannels;
+      this.streamResults = streamResults;
+      this.unaryResults = Arrays.equals(unaryResults, streamResults) ? streamResults : unaryResults;
       this.next = new AtomicInteger(startOffset);
+    }
+
+    private static PickResult[] results(
+        List<Subchannel> subchannels, List<OutcomeRecorder> recorders) {
+      PickResult[] results = new PickResult[subchannels.size()];
+      for (int i = 0; i < results.length; i++) {
+        results[i] =
+            recorders.isEmpty()
+                ? PickResult.withSubchannel(subchannels.get(i))
+                : PickResult.withSubchannel(subchannels.get(i), recorders.get(i));
+      }
+      return results;
     }
 
     @Override

@@ -62,7 +62,11 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
 
   @Override
   void configure(Object policyConfig) {
-    config = policyConfig == null ? PeakEwmaConfig.defaults() : (PeakEwmaConfig) policyConfig;
+    PeakEwmaConfig next =
+        policyConfig == null ? PeakEwmaConfig.defaults() : (PeakEwmaConfig) policyConfig;
+    if (!next.equals(config)) {
+      config = next; // a new instance only on a real change: endpoints cache results per config
+    }
   }
 
   @Override
@@ -117,17 +121,26 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
         Endpoint<EndpointLoad> endpoint = rotation.get(i);
         subchannels.add(endpoint.subchannel());
         loads[i] = endpoint.policyState();
-        OutcomeCounts outcomes = config.outlierEjection().enabled ? endpoint.outcomes() : null;
-        unaryResults[i] =
-            PickResult.withSubchannel(
-                endpoint.subchannel(), new LoadRecorder(loads[i], outcomes, config, clock));
-        streamResults[i] = PickResult.withSubchannel(endpoint.subchannel());
+        PickResult[] results = endpoint.pickResults(config, e -> buildResults(e, config, clock));
+        unaryResults[i] = results[0];
+        streamResults[i] = results[1];
       }
       this.config = config;
       this.decayNanos = config.decayNanos();
       this.clock = clock;
       this.random = random;
       this.coprimeStrides = config.choiceCount() > 2 ? coprimesBelow(n) : new int[0];
+    }
+
+    private static PickResult[] buildResults(
+        Endpoint<EndpointLoad> endpoint, PeakEwmaConfig config, RecentClock clock) {
+      OutcomeCounts outcomes = config.outlierEjection().enabled ? endpoint.outcomes() : null;
+      return new PickResult[] {
+        PickResult.withSubchannel(
+            endpoint.subchannel(),
+            new LoadRecorder(endpoint.policyState(), outcomes, config, clock)),
+        PickResult.withSubchannel(endpoint.subchannel())
+      };
     }
 
     @Override
