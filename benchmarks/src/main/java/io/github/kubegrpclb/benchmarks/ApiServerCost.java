@@ -33,6 +33,11 @@ public final class ApiServerCost {
   private ApiServerCost() {}
 
   public static void main(String[] args) throws Exception {
+    System.out.print(report());
+  }
+
+  /** The Markdown section, for {@code ScenarioBenchmark}. */
+  static String report() throws Exception {
     StringBuilder md = new StringBuilder();
     md.append("## API server cost of one client (`kubernetes:///`, mock API server)\n\n")
         .append("`ApiServerCost`: one channel to one Service, counted on the wire by a TCP proxy")
@@ -44,8 +49,7 @@ public final class ApiServerCost {
     for (int endpoints : new int[] {100, 1000}) {
       md.append(measure(endpoints));
     }
-    md.append("\n");
-    System.out.print(md);
+    return md.append("\n").toString();
   }
 
   private static String measure(int endpoints) throws Exception {

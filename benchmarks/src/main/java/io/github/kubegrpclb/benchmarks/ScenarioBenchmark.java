@@ -57,6 +57,8 @@ public final class ScenarioBenchmark {
     md.append(degradedPod());
     md.append(discoveryLag());
     md.append(rollingReplacement());
+    md.append(io.github.kubegrpclb.core.SubsettingSimulation.report());
+    md.append(ApiServerCost.report());
     Files.writeString(out, md.toString());
     System.out.println(md);
     System.exit(0); // gRPC's shared Netty threads would keep the JVM up a while

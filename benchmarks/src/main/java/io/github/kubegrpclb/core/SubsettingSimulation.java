@@ -197,7 +197,8 @@ public final class SubsettingSimulation {
     };
   }
 
-  static String report() {
+  /** The Markdown sections, for {@code ScenarioBenchmark}. */
+  public static String report() {
     StringBuilder md = new StringBuilder();
     md.append("## Subsetting: connections per backend (simulation, no network)\n\n")
         .append("`SubsettingSimulation`: N clients, M backends, subset size k; ours is")
