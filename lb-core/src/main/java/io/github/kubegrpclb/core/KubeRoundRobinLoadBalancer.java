@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.IntUnaryOperator;
+import java.util.function.LongSupplier;
 
 /**
  * {@code kube_round_robin}: per-RPC round robin over the endpoints in rotation (ready first,
@@ -22,6 +23,7 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
   static final String POLICY_NAME = "kube_round_robin";
 
   private final IntUnaryOperator random;
+  private final LongSupplier nanoClock;
   private KubeRoundRobinConfig config = KubeRoundRobinConfig.DEFAULTS;
 
   /**
@@ -29,13 +31,21 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
    *     that many clients do not all start on the same endpoint
    */
   KubeRoundRobinLoadBalancer(Helper helper, IntUnaryOperator random) {
-    this(helper, random, HealthProbe.INSTANCE);
+    this(helper, random, System::nanoTime, HealthProbe.INSTANCE);
   }
 
+  /**
+   * @param nanoClock times RPCs for outlier ejection, {@link System#nanoTime} outside tests
+   * @param prober probes ejected endpoints before re-admission
+   */
   KubeRoundRobinLoadBalancer(
-      Helper helper, IntUnaryOperator random, OutlierEjection.Prober prober) {
+      Helper helper,
+      IntUnaryOperator random,
+      LongSupplier nanoClock,
+      OutlierEjection.Prober prober) {
     super(helper, POLICY_NAME, prober);
     this.random = random;
+    this.nanoClock = nanoClock;
   }
 
   @Override
@@ -64,7 +74,8 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
       subchannels.add(endpoint.subchannel());
       if (config.outlierEjection.enabled) {
         recorders.add(
-            new OutcomeRecorder(endpoint.outcomes(), config.outlierEjection.failureCodes));
+            new OutcomeRecorder(
+                endpoint.outcomes(), config.outlierEjection.failureCodes, nanoClock));
       }
     }
     return new Picker(subchannels, recorders, random.applyAsInt(subchannels.size()));

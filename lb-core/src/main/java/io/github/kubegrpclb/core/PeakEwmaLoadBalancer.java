@@ -307,7 +307,7 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
         }
         boolean failed = config.isFailure(code);
         if (outcomes != null) {
-          outcomes.record(failed);
+          outcomes.record(failed, code == Status.Code.DEADLINE_EXCEEDED, startNanos, now);
         }
         long rtt = (responded ? firstResponseNanos : now) - startNanos;
         if (failed) {
