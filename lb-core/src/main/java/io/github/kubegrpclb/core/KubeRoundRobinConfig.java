@@ -4,18 +4,22 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * Options of {@code kube_round_robin}, parsed from its JSON config: only {@code "outlierEjection"}
- * (see {@link OutlierEjectionConfig}). Immutable and thread-safe.
+ * Options of {@code kube_round_robin}, parsed from its JSON config: {@code "outlierEjection"} (see
+ * {@link OutlierEjectionConfig}) and {@code "slowStart"} (see {@link SlowStartConfig}). Immutable
+ * and thread-safe.
  */
 final class KubeRoundRobinConfig {
   static final KubeRoundRobinConfig DEFAULTS =
-      new KubeRoundRobinConfig(OutlierEjectionConfig.DEFAULTS);
-  private static final Set<String> FIELDS = Set.of(OutlierEjectionConfig.FIELD);
+      new KubeRoundRobinConfig(OutlierEjectionConfig.DEFAULTS, SlowStartConfig.DEFAULTS);
+  private static final Set<String> FIELDS =
+      Set.of(OutlierEjectionConfig.FIELD, SlowStartConfig.FIELD);
 
   final OutlierEjectionConfig outlierEjection;
+  final SlowStartConfig slowStart;
 
-  private KubeRoundRobinConfig(OutlierEjectionConfig outlierEjection) {
+  private KubeRoundRobinConfig(OutlierEjectionConfig outlierEjection, SlowStartConfig slowStart) {
     this.outlierEjection = outlierEjection;
+    this.slowStart = slowStart;
   }
 
   /**
@@ -26,22 +30,24 @@ final class KubeRoundRobinConfig {
   static KubeRoundRobinConfig parse(Map<String, ?> raw) {
     String policy = KubeRoundRobinLoadBalancer.POLICY_NAME;
     PolicyConfigFields.checkKnownFields(policy, raw, FIELDS);
-    return new KubeRoundRobinConfig(OutlierEjectionConfig.parseFrom(policy, raw));
+    return new KubeRoundRobinConfig(
+        OutlierEjectionConfig.parseFrom(policy, raw), SlowStartConfig.parseFrom(policy, raw));
   }
 
   @Override
   public boolean equals(Object o) {
     return o instanceof KubeRoundRobinConfig
-        && ((KubeRoundRobinConfig) o).outlierEjection.equals(outlierEjection);
+        && ((KubeRoundRobinConfig) o).outlierEjection.equals(outlierEjection)
+        && ((KubeRoundRobinConfig) o).slowStart.equals(slowStart);
   }
 
   @Override
   public int hashCode() {
-    return outlierEjection.hashCode();
+    return outlierEjection.hashCode() * 31 + slowStart.hashCode();
   }
 
   @Override
   public String toString() {
-    return KubeRoundRobinLoadBalancer.POLICY_NAME + "{" + outlierEjection + "}";
+    return KubeRoundRobinLoadBalancer.POLICY_NAME + "{" + outlierEjection + ", " + slowStart + "}";
   }
 }

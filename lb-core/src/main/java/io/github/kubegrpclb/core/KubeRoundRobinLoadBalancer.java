@@ -43,7 +43,7 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
       IntUnaryOperator random,
       LongSupplier nanoClock,
       OutlierEjection.Prober prober) {
-    super(helper, POLICY_NAME, prober);
+    super(helper, POLICY_NAME, nanoClock, prober);
     this.random = random;
     this.nanoClock = nanoClock;
   }
@@ -67,10 +67,24 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
   }
 
   @Override
+  SlowStartConfig slowStartConfig() {
+    return config.slowStart;
+  }
+
+  @Override
   SubchannelPicker readyPicker(List<Endpoint<Void>> rotation) {
     List<Subchannel> subchannels = new ArrayList<>(rotation.size());
     List<OutcomeRecorder> recorders = new ArrayList<>(rotation.size());
-    for (Endpoint<Void> endpoint : rotation) {
+    double[] weights = null;
+    for (int i = 0; i < rotation.size(); i++) {
+      Endpoint<Void> endpoint = rotation.get(i);
+      if (endpoint.weight < 1) {
+        if (weights == null) {
+          weights = new double[rotation.size()];
+          java.util.Arrays.fill(weights, 1);
+        }
+        weights[i] = endpoint.weight;
+      }
       subchannels.add(endpoint.subchannel());
       if (config.outlierEjection.enabled) {
         recorders.add(
@@ -78,25 +92,44 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
                 endpoint.outcomes(), config.outlierEjection.failureCodes, nanoClock));
       }
     }
-    return new Picker(subchannels, recorders, random.applyAsInt(subchannels.size()));
+    return new Picker(
+        subchannels, recorders, weights, random, random.applyAsInt(subchannels.size()));
   }
 
   /**
-   * Lock-free round robin; results are built once so a pick allocates nothing. Unary RPCs carry the
-   * endpoint's outcome recorder (when outlier ejection is on); streams never do: how long a stream
-   * lasts, and how it ends, is the application's business.
+   * Lock-free round robin; results are built once so a pick allocates nothing. An endpoint in slow
+   * start (weight below 1) keeps its turn with probability {@code weight} and passes it to the next
+   * endpoint otherwise. Unary RPCs carry the endpoint's outcome recorder (when outlier ejection is
+   * on); streams never do: how long a stream lasts, and how it ends, is the application's business.
    */
   static final class Picker extends SubchannelPicker {
     private final List<Subchannel> subchannels;
     private final PickResult[] unaryResults;
     private final PickResult[] streamResults;
     private final AtomicInteger next;
+    private final int[] keepTurn; // per endpoint, out of 2^20; null when every weight is 1
+    private final IntUnaryOperator random;
 
     /**
      * @param recorders one per subchannel, or empty for no outcome recording
+     * @param weights slow-start weights in (0, 1], one per subchannel, or null for all 1
      */
-    Picker(List<Subchannel> subchannels, List<OutcomeRecorder> recorders, int startOffset) {
+    Picker(
+        List<Subchannel> subchannels,
+        List<OutcomeRecorder> recorders,
+        double[] weights,
+        IntUnaryOperator random,
+        int startOffset) {
       this.subchannels = List.copyOf(subchannels);
+      this.random = random;
+      if (weights == null) {
+        this.keepTurn = null;
+      } else {
+        this.keepTurn = new int[weights.length];
+        for (int i = 0; i < weights.length; i++) {
+          keepTurn[i] = (int) Math.ceil(weights[i] * (1 << 20));
+        }
+      }
       this.streamResults = new PickResult[subchannels.size()];
       for (int i = 0; i < streamResults.length; i++) {
         streamResults[i] = PickResult.withSubchannel(subchannels.get(i));
@@ -115,6 +148,13 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
     @Override
     public PickResult pickSubchannel(PickSubchannelArgs args) {
       int index = Math.floorMod(next.getAndIncrement(), unaryResults.length);
+      if (keepTurn != null) {
+        for (int tries = 0;
+            tries < keepTurn.length && random.applyAsInt(1 << 20) >= keepTurn[index];
+            tries++) {
+          index = index + 1 == keepTurn.length ? 0 : index + 1;
+        }
+      }
       if (unaryResults != streamResults
           && args.getMethodDescriptor().getType() != MethodDescriptor.MethodType.UNARY) {
         return streamResults[index];
@@ -131,6 +171,7 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
     public boolean equals(Object other) {
       return other instanceof Picker
           && ((Picker) other).subchannels.equals(subchannels)
+          && java.util.Arrays.equals(((Picker) other).keepTurn, keepTurn)
           && (((Picker) other).unaryResults == ((Picker) other).streamResults)
               == (unaryResults == streamResults);
     }

@@ -33,6 +33,8 @@ import java.util.Set;
  *   <tr><td>{@code choiceCount}</td><td>2</td><td>endpoints compared per pick (2..10)</td></tr>
  *   <tr><td>{@code outlierEjection}</td><td>on</td><td>an object, see docs/policies.md (JSON
  *       only)</td></tr>
+ *   <tr><td>{@code slowStart}</td><td>on</td><td>an object, see docs/policies.md (JSON
+ *       only)</td></tr>
  * </table>
  *
  * <p>Immutable and thread-safe.
@@ -46,7 +48,8 @@ public final class PeakEwmaConfig {
           "failurePenalty",
           "failureStatusCodes",
           "choiceCount",
-          OutlierEjectionConfig.FIELD);
+          OutlierEjectionConfig.FIELD,
+          SlowStartConfig.FIELD);
   static final EnumSet<Status.Code> DEFAULT_FAILURE_CODES =
       EnumSet.of(
           Status.Code.UNAVAILABLE,
@@ -64,6 +67,7 @@ public final class PeakEwmaConfig {
   private final int choiceCount;
   private final EnumSet<Status.Code> failureCodes;
   private final OutlierEjectionConfig outlierEjection;
+  private final SlowStartConfig slowStart;
 
   private PeakEwmaConfig(Builder builder) {
     this.decayNanos = builder.decay.toNanos();
@@ -72,6 +76,7 @@ public final class PeakEwmaConfig {
     this.choiceCount = builder.choiceCount;
     this.failureCodes = EnumSet.copyOf(builder.failureCodes);
     this.outlierEjection = builder.outlierEjection;
+    this.slowStart = builder.slowStart;
   }
 
   /** Returns a builder with every option at its default. */
@@ -107,6 +112,7 @@ public final class PeakEwmaConfig {
         PolicyConfigFields.statusCodes(
             POLICY_NAME, raw, "failureStatusCodes", DEFAULT_FAILURE_CODES);
     b.outlierEjection = OutlierEjectionConfig.parseFrom(POLICY_NAME, raw);
+    b.slowStart = SlowStartConfig.parseFrom(POLICY_NAME, raw);
     return b.build();
   }
 
@@ -134,6 +140,10 @@ public final class PeakEwmaConfig {
     return outlierEjection;
   }
 
+  SlowStartConfig slowStart() {
+    return slowStart;
+  }
+
   /** Returns a service config, {@code {"loadBalancingConfig":[{"peak_ewma":{...}}]}}. */
   public Map<String, ?> toServiceConfig() {
     Map<String, Object> options = new LinkedHashMap<>();
@@ -145,6 +155,7 @@ public final class PeakEwmaConfig {
     options.put("failureStatusCodes", codes);
     options.put("choiceCount", (double) choiceCount);
     options.put(OutlierEjectionConfig.FIELD, outlierEjection.toJson());
+    options.put(SlowStartConfig.FIELD, slowStart.toJson());
     return Map.of("loadBalancingConfig", List.of(Map.of(POLICY_NAME, options)));
   }
 
@@ -163,7 +174,8 @@ public final class PeakEwmaConfig {
         && failurePenaltyNanos == that.failurePenaltyNanos
         && choiceCount == that.choiceCount
         && failureCodes.equals(that.failureCodes)
-        && outlierEjection.equals(that.outlierEjection);
+        && outlierEjection.equals(that.outlierEjection)
+        && slowStart.equals(that.slowStart);
   }
 
   @Override
@@ -172,7 +184,8 @@ public final class PeakEwmaConfig {
         ^ Long.hashCode(failurePenaltyNanos)
         ^ choiceCount
         ^ failureCodes.hashCode()
-        ^ outlierEjection.hashCode();
+        ^ outlierEjection.hashCode()
+        ^ slowStart.hashCode();
   }
 
   @Override
@@ -188,6 +201,7 @@ public final class PeakEwmaConfig {
     private int choiceCount = 2;
     private EnumSet<Status.Code> failureCodes = DEFAULT_FAILURE_CODES;
     private OutlierEjectionConfig outlierEjection = OutlierEjectionConfig.DEFAULTS;
+    private SlowStartConfig slowStart = SlowStartConfig.DEFAULTS;
 
     private Builder() {}
 
