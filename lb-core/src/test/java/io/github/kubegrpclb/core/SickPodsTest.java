@@ -155,6 +155,88 @@ class SickPodsTest {
     }
   }
 
+  @ParameterizedTest
+  @ValueSource(strings = {"kube_round_robin", "peak_ewma"})
+  void podCrash_failsAtMostTheRpcsInFlight_noneAfter300ms(String policy) {
+    LoopbackPods pods = pods(4);
+    LoopbackPod victim = pods.get(3);
+    ManagedChannel channel = channel(pods, ServiceConfigs.policy(policy));
+
+    try (RpcLoad load =
+        RpcLoad.start(channel, CALLERS, CallOptions.DEFAULT, Duration.ofSeconds(1))) {
+      await().atMost(Duration.ofSeconds(30)).until(() -> victim.served() > 200);
+      victim.stop(); // RST: in-flight calls fail at once
+      long crashedAt = System.nanoTime();
+      await().atMost(Duration.ofSeconds(5)).until(() -> System.nanoTime() - crashedAt > 300e6);
+      long failuresAt300ms = load.snapshot().failures();
+      long succeeded = load.snapshot().succeeded();
+      await()
+          .atMost(Duration.ofSeconds(60))
+          .until(() -> load.snapshot().succeeded() > succeeded + 5000);
+
+      assertThat(failuresAt300ms).as("%s", load.snapshot()).isLessThanOrEqualTo(CALLERS);
+      assertThat(load.snapshot().failures()).as("%s", load.snapshot()).isEqualTo(failuresAt300ms);
+    }
+  }
+
+  @Test
+  void kubeRoundRobin_panicThreshold_fourOfFiveFailing_survivorGetsAThirdNotAll() {
+    LoopbackPods pods = pods(5);
+    ManagedChannel channel = channel(pods, ServiceConfigs.policy("kube_round_robin"));
+    RpcLoad.run(channel, 500, CALLERS, CallOptions.DEFAULT);
+    for (int i = 1; i < 5; i++) {
+      pods.get(i).setFailWith(Status.Code.UNAVAILABLE, null);
+    }
+
+    try (RpcLoad load = RpcLoad.start(channel, CALLERS, CallOptions.DEFAULT)) {
+      await().atMost(Duration.ofSeconds(30)).until(() -> load.snapshot().failures() > 200);
+      double share = shareOfNextCalls(pods, pods.get(0), 20_000);
+
+      // At most floor(5 x 50 %) = 2 ejected: the survivor shares with the 2 others left (1/3);
+      // without ejection it would get 1/5, with no limit all of it.
+      assertThat(share).as("%s", load.snapshot()).isBetween(0.28, 0.40);
+    }
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"kube_round_robin", "peak_ewma"})
+  void coldPodJoiningUnderLoad_slowStart_p99Within1_5xOfSteady(String policy) {
+    LoopbackPods pods = pods(4);
+    ManualNameResolverProvider resolver = new ManualNameResolverProvider(pods.addressGroups());
+    ManagedChannel channel =
+        resolver.channelBuilder().defaultServiceConfig(ServiceConfigs.policy(policy)).build();
+    cleanup.channel(channel);
+
+    try (RpcLoad load = RpcLoad.start(channel, CALLERS, CallOptions.DEFAULT)) {
+      await().atMost(Duration.ofSeconds(30)).until(() -> load.snapshot().succeeded() > 2000);
+      load.reset();
+      awaitFor(Duration.ofSeconds(3));
+      RpcLoad.Result steady = load.snapshot();
+
+      LoopbackPod cold = pods.add();
+      cold.setColdStart(Duration.ofMillis(50), Duration.ofSeconds(3));
+      resolver.update(pods.addressGroups());
+      load.reset();
+      awaitFor(Duration.ofSeconds(3));
+      RpcLoad.Result join = load.snapshot();
+      await().atMost(Duration.ofSeconds(60)).until(() -> cold.served() > 100); // it did join
+
+      Duration steadyP99 = steady.latencyPercentile(0.99);
+      Duration joinP99 = join.latencyPercentile(0.99);
+      assertThat(joinP99.toNanos())
+          .as("join p99 %s vs steady p99 %s; join %s", joinP99, steadyP99, join)
+          .isLessThanOrEqualTo(steadyP99.toNanos() * 3 / 2);
+    }
+  }
+
+  private static void awaitFor(Duration duration) {
+    long start = System.nanoTime();
+    await()
+        .atMost(duration.plusSeconds(5))
+        .pollInterval(Duration.ofMillis(10))
+        .until(() -> System.nanoTime() - start >= duration.toNanos());
+  }
+
   @Test
   void peakEwma_10sClientStreamingCall_changesItsPodsUnaryShareByUnder10Percent() throws Exception {
     LoopbackPods pods = pods(4);
