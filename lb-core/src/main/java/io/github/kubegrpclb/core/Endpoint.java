@@ -31,6 +31,12 @@ final class Endpoint<T> {
   boolean ejected;
   int timesEjected;
   ScheduledHandle ejectionTimer;
+  // Slow start state, owned by EndpointSetLoadBalancer: when the ramp began (or NOT_WARMING), and
+  // the weight in (0, 1] the next picker gives the endpoint.
+  static final long NOT_WARMING = Long.MIN_VALUE;
+  long warmingSinceNanos = NOT_WARMING;
+  boolean addedWhileServing;
+  double weight = 1;
 
   Endpoint(Subchannel subchannel, EquivalentAddressGroup group, T policyState) {
     this.subchannel = subchannel;

@@ -12,6 +12,7 @@ import io.grpc.ConnectivityStateInfo;
 import io.grpc.EquivalentAddressGroup;
 import io.grpc.LoadBalancer;
 import io.grpc.Status;
+import io.grpc.SynchronizationContext;
 import java.net.SocketAddress;
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -19,6 +20,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.concurrent.TimeUnit;
+import java.util.function.LongSupplier;
 import java.util.function.Supplier;
 
 /**
@@ -27,7 +30,8 @@ import java.util.function.Supplier;
  * the channel state aggregated as grpc-java's round_robin does (READY if any endpoint is; else
  * CONNECTING while any connects; else a sticky TRANSIENT_FAILURE). Subclasses only build the picker
  * over the endpoints in rotation. Outlier ejection ({@link OutlierEjection}) takes failing
- * endpoints out of that rotation for both policies.
+ * endpoints out of that rotation for both policies, and slow start ({@link SlowStartConfig}) ramps
+ * the weight ({@code Endpoint.weight}) of endpoints that join ones already serving.
  *
  * <p>Not thread-safe: grpc-java calls every method in the channel's SynchronizationContext, and
  * subchannel state callbacks arrive there too. Pickers never see this object.
@@ -39,6 +43,8 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
   private final String policyName;
   private final Map<List<SocketAddress>, Endpoint<T>> endpoints = new LinkedHashMap<>();
   private final OutlierEjection outlierEjection;
+  private final LongSupplier nanoClock;
+  private SynchronizationContext.ScheduledHandle rampTimer;
   private String clientZone;
   private ClientIndex clientIndex;
   private boolean updatePending;
@@ -50,9 +56,11 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
   private ConnectivityState currentState;
   private SubchannelPicker currentPicker;
 
-  EndpointSetLoadBalancer(Helper helper, String policyName, OutlierEjection.Prober prober) {
+  EndpointSetLoadBalancer(
+      Helper helper, String policyName, LongSupplier nanoClock, OutlierEjection.Prober prober) {
     this.helper = Objects.requireNonNull(helper, "helper");
     this.policyName = policyName;
+    this.nanoClock = nanoClock;
     this.outlierEjection =
         new OutlierEjection(
             helper.getSynchronizationContext(),
@@ -75,6 +83,9 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
 
   /** The subsetting options of the config last {@linkplain #configure configured}. */
   abstract SubsettingConfig subsettingConfig();
+
+  /** The slow start options of the config last {@linkplain #configure configured}. */
+  abstract SlowStartConfig slowStartConfig();
 
   /**
    * Called when an endpoint's connection is READY again after a failure: a new connection, maybe to
@@ -168,6 +179,7 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
     Subchannel subchannel =
         helper.createSubchannel(CreateSubchannelArgs.newBuilder().setAddresses(group).build());
     Endpoint<T> endpoint = new Endpoint<>(subchannel, group, newPolicyState());
+    endpoint.addedWhileServing = currentState == READY;
     endpoints.put(key, endpoint);
     subchannel.start(stateInfo -> onSubchannelState(endpoint, stateInfo));
     return endpoint;
@@ -186,6 +198,14 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
     }
     ConnectivityState before = endpoint.state();
     boolean recovered = state == READY && before == TRANSIENT_FAILURE;
+    // Slow start for an endpoint that joins endpoints already serving: added after the balancer
+    // was READY, or reconnected after a failure. Not at start-up, when every endpoint is new.
+    if (state == READY
+        && (recovered || (endpoint.addedWhileServing && endpoint.state() != READY))
+        && slowStartConfig().enabled
+        && anyReady()) {
+      endpoint.warmingSinceNanos = nanoClock.getAsLong();
+    }
     endpoint.onSubchannelState(state, stateInfo.getStatus());
     if (recovered) {
       onReconnected(endpoint);
@@ -231,6 +251,49 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
     return null;
   }
 
+  private boolean anyReady() {
+    for (Endpoint<T> endpoint : endpoints.values()) {
+      if (endpoint.state() == READY) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Sets each endpoint's slow-start weight for the next picker; while any endpoint ramps, schedules
+   * a picker update one twentieth of the window later.
+   */
+  private void updateWeights(List<Endpoint<T>> rotation) {
+    SlowStartConfig slowStart = slowStartConfig();
+    long now = nanoClock.getAsLong();
+    boolean ramping = false;
+    for (Endpoint<T> endpoint : rotation) {
+      double weight = 1;
+      if (endpoint.warmingSinceNanos != Endpoint.NOT_WARMING) {
+        weight = slowStart.enabled ? slowStart.weight(now - endpoint.warmingSinceNanos) : 1;
+        if (weight >= 1) {
+          endpoint.warmingSinceNanos = Endpoint.NOT_WARMING;
+        }
+      }
+      endpoint.weight = weight;
+      ramping |= weight < 1;
+    }
+    if (ramping && rampTimer == null) {
+      rampTimer =
+          helper
+              .getSynchronizationContext()
+              .schedule(
+                  () -> {
+                    rampTimer = null;
+                    updateBalancingState();
+                  },
+                  Math.max(1, slowStart.windowNanos / 20),
+                  TimeUnit.NANOSECONDS,
+                  helper.getScheduledExecutorService());
+    }
+  }
+
   @Override
   public void handleNameResolutionError(Status error) {
     if (currentState == READY) {
@@ -264,6 +327,10 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
   public void shutdown() {
     shutdown = true;
     outlierEjection.stop();
+    if (rampTimer != null) {
+      rampTimer.cancel();
+      rampTimer = null;
+    }
     shutdownEndpoints();
   }
 
@@ -302,6 +369,7 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
     List<Endpoint<T>> rotation =
         Rotation.select(admitted.isEmpty() ? connected : admitted, readyConnecting, clientZone);
     if (!rotation.isEmpty()) {
+      updateWeights(rotation);
       updateState(READY, readyPicker(rotation));
     } else if (connecting) {
       updateState(CONNECTING, BufferPicker.INSTANCE);

@@ -6,20 +6,26 @@ import java.util.Set;
 
 /**
  * Options of {@code kube_round_robin}, parsed from its JSON config: {@code "outlierEjection"} (see
- * {@link OutlierEjectionConfig}) and {@code "subsetting"} (see {@link SubsettingConfig}). Immutable
- * and thread-safe.
+ * {@link OutlierEjectionConfig}), {@code "slowStart"} (see {@link SlowStartConfig}) and {@code
+ * "subsetting"} (see {@link SubsettingConfig}). Immutable and thread-safe.
  */
 final class KubeRoundRobinConfig {
   static final KubeRoundRobinConfig DEFAULTS =
-      new KubeRoundRobinConfig(OutlierEjectionConfig.DEFAULTS, SubsettingConfig.OFF);
+      new KubeRoundRobinConfig(
+          OutlierEjectionConfig.DEFAULTS, SlowStartConfig.DEFAULTS, SubsettingConfig.OFF);
   private static final Set<String> FIELDS =
-      Set.of(OutlierEjectionConfig.FIELD, SubsettingConfig.FIELD);
+      Set.of(OutlierEjectionConfig.FIELD, SlowStartConfig.FIELD, SubsettingConfig.FIELD);
 
   final OutlierEjectionConfig outlierEjection;
+  final SlowStartConfig slowStart;
   final SubsettingConfig subsetting;
 
-  private KubeRoundRobinConfig(OutlierEjectionConfig outlierEjection, SubsettingConfig subsetting) {
+  private KubeRoundRobinConfig(
+      OutlierEjectionConfig outlierEjection,
+      SlowStartConfig slowStart,
+      SubsettingConfig subsetting) {
     this.outlierEjection = outlierEjection;
+    this.slowStart = slowStart;
     this.subsetting = subsetting;
   }
 
@@ -32,23 +38,33 @@ final class KubeRoundRobinConfig {
     String policy = KubeRoundRobinLoadBalancer.POLICY_NAME;
     PolicyConfigFields.checkKnownFields(policy, raw, FIELDS);
     return new KubeRoundRobinConfig(
-        OutlierEjectionConfig.parseFrom(policy, raw), SubsettingConfig.parseFrom(policy, raw));
+        OutlierEjectionConfig.parseFrom(policy, raw),
+        SlowStartConfig.parseFrom(policy, raw),
+        SubsettingConfig.parseFrom(policy, raw));
   }
 
   @Override
   public boolean equals(Object o) {
     return o instanceof KubeRoundRobinConfig
         && ((KubeRoundRobinConfig) o).outlierEjection.equals(outlierEjection)
+        && ((KubeRoundRobinConfig) o).slowStart.equals(slowStart)
         && ((KubeRoundRobinConfig) o).subsetting.equals(subsetting);
   }
 
   @Override
   public int hashCode() {
-    return Objects.hash(outlierEjection, subsetting);
+    return Objects.hash(outlierEjection, slowStart, subsetting);
   }
 
   @Override
   public String toString() {
-    return KubeRoundRobinLoadBalancer.POLICY_NAME + "{" + outlierEjection + ", " + subsetting + "}";
+    return KubeRoundRobinLoadBalancer.POLICY_NAME
+        + "{"
+        + outlierEjection
+        + ", "
+        + slowStart
+        + ", "
+        + subsetting
+        + "}";
   }
 }

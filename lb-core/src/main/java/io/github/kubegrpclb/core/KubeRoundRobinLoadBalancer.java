@@ -10,6 +10,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.IntUnaryOperator;
+import java.util.function.LongSupplier;
 
 /**
  * {@code kube_round_robin}: per-RPC round robin over the endpoints in rotation (ready first,
@@ -23,6 +24,7 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
   static final String POLICY_NAME = "kube_round_robin";
 
   private final IntUnaryOperator random;
+  private final LongSupplier nanoClock;
   private KubeRoundRobinConfig config = KubeRoundRobinConfig.DEFAULTS;
 
   /**
@@ -30,13 +32,21 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
    *     that many clients do not all start on the same endpoint
    */
   KubeRoundRobinLoadBalancer(Helper helper, IntUnaryOperator random) {
-    this(helper, random, HealthProbe.INSTANCE);
+    this(helper, random, System::nanoTime, HealthProbe.INSTANCE);
   }
 
+  /**
+   * @param nanoClock times RPCs for outlier ejection, {@link System#nanoTime} outside tests
+   * @param prober probes ejected endpoints before re-admission
+   */
   KubeRoundRobinLoadBalancer(
-      Helper helper, IntUnaryOperator random, OutlierEjection.Prober prober) {
-    super(helper, POLICY_NAME, prober);
+      Helper helper,
+      IntUnaryOperator random,
+      LongSupplier nanoClock,
+      OutlierEjection.Prober prober) {
+    super(helper, POLICY_NAME, nanoClock, prober);
     this.random = random;
+    this.nanoClock = nanoClock;
   }
 
   @Override
@@ -66,20 +76,38 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
   }
 
   @Override
+  SlowStartConfig slowStartConfig() {
+    return config.slowStart;
+  }
+
+  @Override
   SubchannelPicker readyPicker(List<Endpoint<Void>> rotation) {
     int n = rotation.size();
     List<Subchannel> subchannels = new ArrayList<>(n);
     PickResult[] unary = new PickResult[n];
     PickResult[] stream = new PickResult[n];
+    double[] weights = null;
     for (int i = 0; i < n; i++) {
       Endpoint<Void> endpoint = rotation.get(i);
+      if (endpoint.weight < 1) {
+        if (weights == null) {
+          weights = new double[n];
+          Arrays.fill(weights, 1);
+        }
+        weights[i] = endpoint.weight;
+      }
       PickResult[] results = endpoint.pickResults(config, this::buildResults);
       subchannels.add(endpoint.subchannel());
       unary[i] = results[0];
       stream[i] = results[1];
     }
     return new Picker(
-        subchannels, config.outlierEjection.enabled ? unary : stream, stream, random.applyAsInt(n));
+        subchannels,
+        config.outlierEjection.enabled ? unary : stream,
+        stream,
+        weights,
+        random,
+        random.applyAsInt(n));
   }
 
   private PickResult[] buildResults(Endpoint<Void> endpoint) {
@@ -88,30 +116,42 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
         config.outlierEjection.enabled
             ? PickResult.withSubchannel(
                 endpoint.subchannel(),
-                new OutcomeRecorder(endpoint.outcomes(), config.outlierEjection.failureCodes))
+                new OutcomeRecorder(
+                    endpoint.outcomes(), config.outlierEjection.failureCodes, nanoClock))
             : stream;
     return new PickResult[] {unary, stream};
   }
 
   /**
-   * Lock-free round robin; results are built once so a pick allocates nothing. Unary RPCs carry the
-   * endpoint's outcome recorder (when outlier ejection is on); streams never do: how long a stream
-   * lasts, and how it ends, is the application's business.
+   * Lock-free round robin; results are built once so a pick allocates nothing. An endpoint in slow
+   * start (weight below 1) keeps its turn with probability {@code weight} and passes it to the next
+   * endpoint otherwise. Unary RPCs carry the endpoint's outcome recorder (when outlier ejection is
+   * on); streams never do: how long a stream lasts, and how it ends, is the application's business.
    */
   static final class Picker extends SubchannelPicker {
     private final List<Subchannel> subchannels;
     private final PickResult[] unaryResults;
     private final PickResult[] streamResults;
     private final AtomicInteger next;
+    private final int[] keepTurn; // per endpoint, out of 2^20; null when every weight is 1
+    private final IntUnaryOperator random;
 
     /**
      * @param recorders one per subchannel, or empty for no outcome recording
+     * @param weights slow-start weights in (0, 1], one per subchannel, or null for all 1
      */
-    Picker(List<Subchannel> subchannels, List<OutcomeRecorder> recorders, int startOffset) {
+    Picker(
+        List<Subchannel> subchannels,
+        List<OutcomeRecorder> recorders,
+        double[] weights,
+        IntUnaryOperator random,
+        int startOffset) {
       this(
-          subchannels,
+          List.copyOf(subchannels),
           results(subchannels, recorders),
           results(subchannels, List.of()),
+          weights,
+          random,
           startOffset);
     }
 
@@ -120,8 +160,19 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
         List<Subchannel> subchannels,
         PickResult[] unaryResults,
         PickResult[] streamResults,
+        double[] weights,
+        IntUnaryOperator random,
         int startOffset) {
       this.subchannels = subchannels;
+      this.random = random;
+      if (weights == null) {
+        this.keepTurn = null;
+      } else {
+        this.keepTurn = new int[weights.length];
+        for (int i = 0; i < weights.length; i++) {
+          keepTurn[i] = (int) Math.ceil(weights[i] * (1 << 20));
+        }
+      }
       this.streamResults = streamResults;
       this.unaryResults = Arrays.equals(unaryResults, streamResults) ? streamResults : unaryResults;
       this.next = new AtomicInteger(startOffset);
@@ -142,6 +193,13 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
     @Override
     public PickResult pickSubchannel(PickSubchannelArgs args) {
       int index = Math.floorMod(next.getAndIncrement(), unaryResults.length);
+      if (keepTurn != null) {
+        for (int tries = 0;
+            tries < keepTurn.length && random.applyAsInt(1 << 20) >= keepTurn[index];
+            tries++) {
+          index = index + 1 == keepTurn.length ? 0 : index + 1;
+        }
+      }
       if (unaryResults != streamResults
           && args.getMethodDescriptor().getType() != MethodDescriptor.MethodType.UNARY) {
         return streamResults[index];
@@ -158,6 +216,7 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
     public boolean equals(Object other) {
       return other instanceof Picker
           && ((Picker) other).subchannels.equals(subchannels)
+          && java.util.Arrays.equals(((Picker) other).keepTurn, keepTurn)
           && (((Picker) other).unaryResults == ((Picker) other).streamResults)
               == (unaryResults == streamResults);
     }

@@ -5,8 +5,10 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * RPC outcomes of one endpoint for outlier ejection: the current streak of consecutive failures,
- * and successes and failures since the last interval. When the streak reaches a multiple of the
- * threshold it calls the armed trigger (which hands the decision to the SynchronizationContext).
+ * successes and failures since the last interval, and when the endpoint last answered anything.
+ * When the streak reaches a multiple of the threshold, or an RPC timed out although the endpoint
+ * answered nothing at all since that RPC started (unresponsive, not slow: a partition or a hung
+ * process), it calls the armed trigger (which hands the decision to the SynchronizationContext).
  *
  * <p>Thread-safe: RPCs complete on transport threads; counters are atomics and the trigger is
  * volatile.
@@ -15,6 +17,7 @@ final class OutcomeCounts {
   private final AtomicInteger streak = new AtomicInteger();
   private final AtomicLong successes = new AtomicLong();
   private final AtomicLong failures = new AtomicLong();
+  private final AtomicLong lastAnswerNanos = new AtomicLong(Long.MIN_VALUE);
   private volatile int threshold = Integer.MAX_VALUE;
   private volatile Runnable trigger = () -> {};
 
@@ -24,10 +27,25 @@ final class OutcomeCounts {
     this.trigger = onStreak;
   }
 
-  void record(boolean failure) {
+  /**
+   * Records one finished RPC.
+   *
+   * @param failure whether its code is one of the failure codes
+   * @param timedOut whether it ended without an answer (DEADLINE_EXCEEDED)
+   * @param startNanos when it started
+   * @param nowNanos when it ended
+   */
+  void record(boolean failure, boolean timedOut, long startNanos, long nowNanos) {
+    if (!timedOut) {
+      long prev;
+      do {
+        prev = lastAnswerNanos.get();
+      } while (nowNanos > prev && !lastAnswerNanos.compareAndSet(prev, nowNanos));
+    }
     if (failure) {
       failures.incrementAndGet();
-      if (streak.incrementAndGet() % threshold == 0) {
+      boolean unresponsive = timedOut && lastAnswerNanos.get() < startNanos;
+      if (streak.incrementAndGet() % threshold == 0 || unresponsive) {
         trigger.run();
       }
     } else {

@@ -5,6 +5,7 @@ import io.grpc.Deadline;
 import io.grpc.Metadata;
 import io.grpc.Status;
 import java.util.Set;
+import java.util.function.LongSupplier;
 
 /**
  * Feeds the outcome of each unary RPC on one endpoint into its {@link OutcomeCounts}, for outlier
@@ -14,22 +15,29 @@ import java.util.Set;
 final class OutcomeRecorder extends ClientStreamTracer.Factory {
   private final OutcomeCounts counts;
   private final Set<Status.Code> failureCodes;
+  private final LongSupplier nanoClock;
 
-  OutcomeRecorder(OutcomeCounts counts, Set<Status.Code> failureCodes) {
+  OutcomeRecorder(OutcomeCounts counts, Set<Status.Code> failureCodes, LongSupplier nanoClock) {
     this.counts = counts;
     this.failureCodes = failureCodes;
+    this.nanoClock = nanoClock;
   }
 
   @Override
   public ClientStreamTracer newClientStreamTracer(
       ClientStreamTracer.StreamInfo info, Metadata headers) {
     Deadline deadline = info.getCallOptions().getDeadline();
+    long startNanos = nanoClock.getAsLong();
     return new ClientStreamTracer() {
       @Override
       public void streamClosed(Status status) {
         Status.Code code = effectiveCode(status, deadline);
         if (code != Status.Code.CANCELLED) {
-          counts.record(failureCodes.contains(code));
+          counts.record(
+              failureCodes.contains(code),
+              code == Status.Code.DEADLINE_EXCEEDED,
+              startNanos,
+              nanoClock.getAsLong());
         }
       }
     };

@@ -13,12 +13,15 @@ import java.util.function.Consumer;
  * Takes endpoints that fail out of rotation and brings them back, for both policies.
  *
  * <p>Detection, as Envoy's and grpc-java's outlier detection: a streak of {@code
- * consecutiveFailures} failed RPCs ejects at once; every {@code interval}, endpoints with enough
- * requests whose success rate is below {@code mean - stdevFactor * stdev} of their peers are
- * ejected. An endpoint stays out for {@code baseEjectionTime x times ejected} (capped), and the
- * count of times drops by one per interval without an ejection. Never more than {@code
- * maxEjectionPercent} of the endpoints are out at once (the panic threshold: when most endpoints
- * look bad, traffic is spread over them rather than piled on the few left).
+ * consecutiveFailures} failed RPCs ejects at once, and so does one RPC that timed out while the
+ * endpoint answered nothing else since it started (see {@link OutcomeCounts}: that is how a
+ * partition or a hung pod looks, and peak_ewma avoids such a pod so quickly that a streak of five
+ * may never come); every {@code interval}, endpoints with enough requests whose success rate is
+ * below {@code mean - stdevFactor * stdev} of their peers are ejected. An endpoint stays out for
+ * {@code baseEjectionTime x times ejected} (capped), and the count of times drops by one per
+ * interval without an ejection. Never more than {@code maxEjectionPercent} of the endpoints are out
+ * at once (the panic threshold: when most endpoints look bad, traffic is spread over them rather
+ * than piled on the few left).
  *
  * <p>Re-admission differs from Envoy and grpc-java, which put the endpoint back when its time is up
  * and let user RPCs find out whether it recovered: here the balancer first sends its own probe over
@@ -112,11 +115,7 @@ final class OutlierEjection {
   }
 
   private void onStreak(Endpoint<?> endpoint) {
-    if (config.enabled
-        && !endpoint.isRemoved()
-        && !endpoint.ejected
-        && endpoint.outcomes().streak() >= config.consecutiveFailures
-        && eject(endpoint)) {
+    if (config.enabled && !endpoint.isRemoved() && !endpoint.ejected && eject(endpoint)) {
       onChange.run();
     }
   }

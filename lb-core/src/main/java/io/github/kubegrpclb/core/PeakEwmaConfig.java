@@ -35,6 +35,8 @@ import java.util.Set;
  *       only)</td></tr>
  *   <tr><td>{@code subsetting}</td><td>off</td><td>{@code {"subsetSize": 30}}: connect to about
  *       30 endpoints, chosen by deterministic subsetting (JSON only; docs/operating.md)</td></tr>
+ *   <tr><td>{@code slowStart}</td><td>on</td><td>an object, see docs/policies.md (JSON
+ *       only)</td></tr>
  * </table>
  *
  * <p>Immutable and thread-safe.
@@ -49,7 +51,8 @@ public final class PeakEwmaConfig {
           "failureStatusCodes",
           "choiceCount",
           OutlierEjectionConfig.FIELD,
-          SubsettingConfig.FIELD);
+          SubsettingConfig.FIELD,
+          SlowStartConfig.FIELD);
   static final EnumSet<Status.Code> DEFAULT_FAILURE_CODES =
       EnumSet.of(
           Status.Code.UNAVAILABLE,
@@ -68,6 +71,7 @@ public final class PeakEwmaConfig {
   private final EnumSet<Status.Code> failureCodes;
   private final OutlierEjectionConfig outlierEjection;
   private final SubsettingConfig subsetting;
+  private final SlowStartConfig slowStart;
 
   private PeakEwmaConfig(Builder builder) {
     this.decayNanos = builder.decay.toNanos();
@@ -77,6 +81,7 @@ public final class PeakEwmaConfig {
     this.failureCodes = EnumSet.copyOf(builder.failureCodes);
     this.outlierEjection = builder.outlierEjection;
     this.subsetting = builder.subsetting;
+    this.slowStart = builder.slowStart;
   }
 
   /** Returns a builder with every option at its default. */
@@ -113,6 +118,7 @@ public final class PeakEwmaConfig {
             POLICY_NAME, raw, "failureStatusCodes", DEFAULT_FAILURE_CODES);
     b.outlierEjection = OutlierEjectionConfig.parseFrom(POLICY_NAME, raw);
     b.subsetting = SubsettingConfig.parseFrom(POLICY_NAME, raw);
+    b.slowStart = SlowStartConfig.parseFrom(POLICY_NAME, raw);
     return b.build();
   }
 
@@ -144,6 +150,10 @@ public final class PeakEwmaConfig {
     return subsetting;
   }
 
+  SlowStartConfig slowStart() {
+    return slowStart;
+  }
+
   /** Returns a service config, {@code {"loadBalancingConfig":[{"peak_ewma":{...}}]}}. */
   public Map<String, ?> toServiceConfig() {
     Map<String, Object> options = new LinkedHashMap<>();
@@ -158,6 +168,7 @@ public final class PeakEwmaConfig {
     if (subsetting.enabled()) {
       options.put(SubsettingConfig.FIELD, subsetting.toJson());
     }
+    options.put(SlowStartConfig.FIELD, slowStart.toJson());
     return Map.of("loadBalancingConfig", List.of(Map.of(POLICY_NAME, options)));
   }
 
@@ -177,7 +188,8 @@ public final class PeakEwmaConfig {
         && choiceCount == that.choiceCount
         && failureCodes.equals(that.failureCodes)
         && outlierEjection.equals(that.outlierEjection)
-        && subsetting.equals(that.subsetting);
+        && subsetting.equals(that.subsetting)
+        && slowStart.equals(that.slowStart);
   }
 
   @Override
@@ -187,7 +199,8 @@ public final class PeakEwmaConfig {
         ^ choiceCount
         ^ failureCodes.hashCode()
         ^ outlierEjection.hashCode()
-        ^ subsetting.hashCode();
+        ^ subsetting.hashCode()
+        ^ slowStart.hashCode();
   }
 
   @Override
@@ -204,6 +217,7 @@ public final class PeakEwmaConfig {
     private EnumSet<Status.Code> failureCodes = DEFAULT_FAILURE_CODES;
     private OutlierEjectionConfig outlierEjection = OutlierEjectionConfig.DEFAULTS;
     private SubsettingConfig subsetting = SubsettingConfig.OFF;
+    private SlowStartConfig slowStart = SlowStartConfig.DEFAULTS;
 
     private Builder() {}
 

@@ -44,7 +44,7 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
       LongSupplier nanoClock,
       IntUnaryOperator random,
       OutlierEjection.Prober prober) {
-    super(helper, PeakEwmaConfig.POLICY_NAME, prober);
+    super(helper, PeakEwmaConfig.POLICY_NAME, nanoClock, prober);
     this.clock = new RecentClock(nanoClock);
     this.random = random;
   }
@@ -79,6 +79,11 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
     return config.subsetting();
   }
 
+  @Override
+  SlowStartConfig slowStartConfig() {
+    return config.slowStart();
+  }
+
   /** The load of the endpoint whose subchannel is {@code subchannel} (for tests). */
   EndpointLoad loadOf(Subchannel subchannel) {
     return endpointFor(subchannel).policyState();
@@ -99,6 +104,7 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
   static final class Picker extends SubchannelPicker {
     private final List<Subchannel> subchannels;
     private final EndpointLoad[] loads;
+    private final double[] weights; // slow start: cost is divided by the weight
     private final PickResult[] unaryResults;
     private final PickResult[] streamResults;
     private final int[] coprimeStrides;
@@ -115,12 +121,14 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
       int n = rotation.size();
       this.subchannels = new ArrayList<>(n);
       this.loads = new EndpointLoad[n];
+      this.weights = new double[n];
       this.unaryResults = new PickResult[n];
       this.streamResults = new PickResult[n];
       for (int i = 0; i < n; i++) {
         Endpoint<EndpointLoad> endpoint = rotation.get(i);
         subchannels.add(endpoint.subchannel());
         loads[i] = endpoint.policyState();
+        weights[i] = endpoint.weight;
         PickResult[] results = endpoint.pickResults(config, e -> buildResults(e, config, clock));
         unaryResults[i] = results[0];
         streamResults[i] = results[1];
@@ -165,7 +173,7 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
         if (j >= i) {
           j++;
         }
-        best = loads[j].cost(now, decayNanos) < loads[i].cost(now, decayNanos) ? j : i;
+        best = cost(j, now) < cost(i, now) ? j : i;
       } else {
         // k distinct indices: a random start walked with a stride coprime to n never repeats.
         int stride = coprimeStrides[random.applyAsInt(coprimeStrides.length)];
@@ -177,17 +185,26 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
     private int cheapestOf(long now, int start, int stride, int count) {
       int n = loads.length;
       int best = start;
-      double bestCost = loads[start].cost(now, decayNanos);
+      double bestCost = cost(start, now);
       int index = start;
       for (int k = 1; k < count; k++) {
         index = (index + stride) % n;
-        double cost = loads[index].cost(now, decayNanos);
+        double cost = cost(index, now);
         if (cost < bestCost) {
           best = index;
           bestCost = cost;
         }
       }
       return best;
+    }
+
+    /**
+     * An endpoint's cost divided by its slow-start weight (Envoy weighs least-request hosts the
+     * same way). A new endpoint with no sample and nothing in flight costs 0 whatever its weight
+     * (it is probed first); its first RPCs then cost defaultRtt x (in flight + 1) / weight.
+     */
+    private double cost(int index, long now) {
+      return loads[index].cost(now, decayNanos) / weights[index];
     }
 
     private static int[] coprimesBelow(int n) {
@@ -214,6 +231,7 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
     public boolean equals(Object other) {
       return other instanceof Picker
           && ((Picker) other).subchannels.equals(subchannels)
+          && Arrays.equals(((Picker) other).weights, weights)
           && ((Picker) other).config.equals(config);
     }
 
@@ -325,7 +343,7 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
         }
         boolean failed = config.isFailure(code);
         if (outcomes != null) {
-          outcomes.record(failed);
+          outcomes.record(failed, code == Status.Code.DEADLINE_EXCEEDED, startNanos, now);
         }
         long rtt = (responded ? firstResponseNanos : now) - startNanos;
         if (failed) {

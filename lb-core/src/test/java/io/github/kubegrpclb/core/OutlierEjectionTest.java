@@ -54,7 +54,7 @@ class OutlierEjectionTest {
       balancer = new PeakEwmaLoadBalancer(helper, clock.ticker(), new Random(3)::nextInt, prober);
       config = PeakEwmaConfig.parse(raw);
     } else {
-      balancer = new KubeRoundRobinLoadBalancer(helper, bound -> 0, prober);
+      balancer = new KubeRoundRobinLoadBalancer(helper, bound -> 0, clock.ticker(), prober);
       config = KubeRoundRobinConfig.parse(raw);
     }
     helper.run(
@@ -86,6 +86,18 @@ class OutlierEjectionTest {
    * it now could take long, as peak_ewma avoids a failing endpoint).
    */
   private void rpcOn(Subchannel subchannel, Status status) {
+    ClientStreamTracer tracer = startOn(subchannel);
+    if (tracer == null) {
+      return; // no tracer: outlier ejection is off (kube_round_robin)
+    }
+    if (status.isOk()) {
+      tracer.inboundMessage(0);
+    }
+    tracer.streamClosed(status);
+    helper.run(() -> {}); // lets a triggered ejection run in the context
+  }
+
+  private ClientStreamTracer startOn(Subchannel subchannel) {
     if (factories.isEmpty()) {
       for (int i = 0; i < 1000; i++) {
         PickResult result = helper.picker().pickSubchannel(PickArgs.UNARY);
@@ -94,17 +106,13 @@ class OutlierEjectionTest {
     }
     ClientStreamTracer.Factory factory = factories.get(subchannel);
     if (factory == null) {
-      return; // no tracer: outlier ejection is off (kube_round_robin)
+      return null;
     }
     ClientStreamTracer tracer =
         factory.newClientStreamTracer(
             ClientStreamTracer.StreamInfo.newBuilder().build(), new Metadata());
     tracer.outboundHeaders();
-    if (status.isOk()) {
-      tracer.inboundMessage(0);
-    }
-    tracer.streamClosed(status);
-    helper.run(() -> {}); // lets a triggered ejection run in the context
+    return tracer;
   }
 
   private final Map<Subchannel, ClientStreamTracer.Factory> factories = new HashMap<>();
@@ -138,6 +146,36 @@ class OutlierEjectionTest {
     helper.run(() -> probes.get(0).answer().accept(true));
 
     assertThat(inRotation()).contains(sub(1)).hasSize(4);
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"kube_round_robin", "peak_ewma"})
+  void oneTimeout_whileTheEndpointAnsweredNothingSinceItStarted_ejectsAtOnce(String policy) {
+    start(policy, 4, Map.of());
+    rpcOn(sub(3), Status.OK);
+    clock.forward(Duration.ofMillis(1));
+    ClientStreamTracer lost = startOn(sub(3));
+    clock.forward(Duration.ofSeconds(1));
+
+    lost.streamClosed(Status.DEADLINE_EXCEEDED);
+    helper.run(() -> {});
+
+    assertThat(inRotation()).doesNotContain(sub(3));
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"kube_round_robin", "peak_ewma"})
+  void oneTimeout_whileTheEndpointAnsweredOthers_isOneFailureOfAStreak(String policy) {
+    start(policy, 4, Map.of());
+    ClientStreamTracer slow = startOn(sub(3));
+    clock.forward(Duration.ofMillis(500));
+    rpcOn(sub(3), Status.OK); // answered in the meantime: slow, not unresponsive
+    clock.forward(Duration.ofMillis(500));
+
+    slow.streamClosed(Status.DEADLINE_EXCEEDED);
+    helper.run(() -> {});
+
+    assertThat(inRotation()).contains(sub(3));
   }
 
   @ParameterizedTest

@@ -63,7 +63,7 @@ class PickerConcurrencyTest {
           }
         });
     KubeRoundRobinLoadBalancer.Picker picker =
-        new KubeRoundRobinLoadBalancer.Picker(subchannels, List.of(), 5);
+        new KubeRoundRobinLoadBalancer.Picker(subchannels, List.of(), null, bound -> 0, 5);
     Map<Subchannel, LongAdder> counts = new ConcurrentHashMap<>();
 
     onThreads(
