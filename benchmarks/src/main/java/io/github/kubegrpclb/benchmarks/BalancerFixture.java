@@ -23,8 +23,17 @@ final class BalancerFixture {
   final LoadBalancer balancer;
   final Object config;
 
+  /**
+   * grpc-java's round_robin as an application without grpc-services gets it: grpc-util's provider,
+   * which grpc-services' health-checking round_robin outranks in the registry.
+   */
+  static final String BARE_ROUND_ROBIN = "round_robin_bare";
+
   BalancerFixture(String policy) {
-    LoadBalancerProvider provider = LoadBalancerRegistry.getDefaultRegistry().getProvider(policy);
+    LoadBalancerProvider provider =
+        policy.equals(BARE_ROUND_ROBIN)
+            ? grpcUtilRoundRobin()
+            : LoadBalancerRegistry.getDefaultRegistry().getProvider(policy);
     if (provider == null) {
       throw new IllegalArgumentException("policy not registered: " + policy);
     }
@@ -34,6 +43,17 @@ final class BalancerFixture {
     }
     this.config = parsed.getConfig();
     this.balancer = provider.newLoadBalancer(helper);
+  }
+
+  private static LoadBalancerProvider grpcUtilRoundRobin() {
+    try {
+      return (LoadBalancerProvider)
+          Class.forName("io.grpc.util.SecretRoundRobinLoadBalancerProvider$Provider")
+              .getConstructor()
+              .newInstance();
+    } catch (ReflectiveOperationException e) {
+      throw new IllegalStateException("grpc-util's round_robin provider not found", e);
+    }
   }
 
   void accept(List<EquivalentAddressGroup> groups) {

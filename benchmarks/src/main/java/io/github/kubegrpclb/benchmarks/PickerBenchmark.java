@@ -19,8 +19,11 @@ import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * Cost of one pick: our policies against grpc-java's round_robin and least_request_experimental
- * (grpc-xds), all built through the LoadBalancerRegistry, every endpoint READY. Run with {@code -t
- * 1} and {@code -t 2}, and {@code -prof gc} for bytes allocated per pick.
+ * (grpc-xds), all built through the LoadBalancerRegistry, every endpoint READY, no
+ * healthCheckConfig. grpc-services is on this classpath, so the registry's {@code round_robin} is
+ * grpc-java's health-checking one (it wraps every pick); {@code round_robin_bare} is grpc-util's,
+ * what an application without grpc-services gets. Run with {@code -t 1} and {@code -t 2}, and
+ * {@code -prof gc} for bytes allocated per pick.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -29,7 +32,13 @@ import org.openjdk.jmh.annotations.Warmup;
 @Measurement(iterations = 5, time = 1)
 @Fork(1)
 public class PickerBenchmark {
-  @Param({"kube_round_robin", "peak_ewma", "round_robin", "least_request_experimental"})
+  @Param({
+    "kube_round_robin",
+    "peak_ewma",
+    "round_robin",
+    BalancerFixture.BARE_ROUND_ROBIN,
+    "least_request_experimental"
+  })
   public String policy;
 
   @Param({"3", "100", "1000", "10000"})

@@ -55,8 +55,11 @@ public final class ScenarioBenchmark {
     md.append(throughput());
     md.append(dialPerRequest());
     md.append(degradedPod());
+    md.append(SickPodScenarios.markdown());
     md.append(discoveryLag());
     md.append(rollingReplacement());
+    md.append(io.github.kubegrpclb.core.SubsettingSimulation.report());
+    md.append(ApiServerCost.report());
     Files.writeString(out, md.toString());
     System.out.println(md);
     System.exit(0); // gRPC's shared Netty threads would keep the JVM up a while

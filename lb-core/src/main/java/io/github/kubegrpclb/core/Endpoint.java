@@ -2,8 +2,11 @@ package io.github.kubegrpclb.core;
 
 import io.grpc.ConnectivityState;
 import io.grpc.EquivalentAddressGroup;
+import io.grpc.LoadBalancer.PickResult;
 import io.grpc.LoadBalancer.Subchannel;
 import io.grpc.Status;
+import io.grpc.SynchronizationContext.ScheduledHandle;
+import java.util.function.Function;
 
 /**
  * One endpoint (pod) as a balancer tracks it: its subchannel, the resolver's latest view of it and
@@ -11,15 +14,29 @@ import io.grpc.Status;
  * survive picker updates (peak-EWMA load, for example).
  *
  * <p>Not thread-safe: read and written only in the channel's SynchronizationContext, except {@link
- * #subchannel()} and {@link #policyState()}, which are final.
+ * #subchannel()}, {@link #policyState()} and {@link #outcomes()}, which are final (and the last two
+ * thread-safe).
  */
 final class Endpoint<T> {
   private final Subchannel subchannel;
   private final T policyState;
+  private final OutcomeCounts outcomes = new OutcomeCounts();
   private EquivalentAddressGroup group;
   private ConnectivityState state = ConnectivityState.IDLE;
   private Status lastFailure = Status.OK;
   private boolean removed;
+  private Object resultsConfig;
+  private PickResult[] pickResults;
+  // Outlier ejection state, owned by OutlierEjection.
+  boolean ejected;
+  int timesEjected;
+  ScheduledHandle ejectionTimer;
+  // Slow start state, owned by EndpointSetLoadBalancer: when the ramp began (or NOT_WARMING), and
+  // the weight in (0, 1] the next picker gives the endpoint.
+  static final long NOT_WARMING = Long.MIN_VALUE;
+  long warmingSinceNanos = NOT_WARMING;
+  boolean addedWhileServing;
+  double weight = 1;
 
   Endpoint(Subchannel subchannel, EquivalentAddressGroup group, T policyState) {
     this.subchannel = subchannel;
@@ -33,6 +50,10 @@ final class Endpoint<T> {
 
   T policyState() {
     return policyState;
+  }
+
+  OutcomeCounts outcomes() {
+    return outcomes;
   }
 
   EquivalentAddressGroup group() {
@@ -67,17 +88,36 @@ final class Endpoint<T> {
     }
   }
 
+  /**
+   * The results pickers hand out for this endpoint (unary, with the policy's recorder; streams,
+   * without), built once per policy config and shared by every picker: a rebuild over N endpoints
+   * then allocates only its arrays.
+   *
+   * @param config the policy config the results are built for, compared by identity
+   */
+  PickResult[] pickResults(Object config, Function<Endpoint<T>, PickResult[]> build) {
+    if (resultsConfig != config || pickResults == null) {
+      pickResults = build.apply(this);
+      resultsConfig = config;
+    }
+    return pickResults;
+  }
+
   boolean isRemoved() {
     return removed;
   }
 
   void shutdown() {
     removed = true;
+    if (ejectionTimer != null) {
+      ejectionTimer.cancel();
+      ejectionTimer = null;
+    }
     subchannel.shutdown();
   }
 
   @Override
   public String toString() {
-    return group.getAddresses() + " " + state + " " + condition();
+    return group.getAddresses() + " " + state + " " + condition() + (ejected ? " ejected" : "");
   }
 }

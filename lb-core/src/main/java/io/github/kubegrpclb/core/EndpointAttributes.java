@@ -57,6 +57,15 @@ public final class EndpointAttributes {
       Attributes.Key.create("io.github.kubegrpclb.client.zone");
 
   /**
+   * Per resolution result: this client's index among the clients of the Service it calls (0, 1,
+   * ...), for example its position among the pods of its own Service. Deterministic subsetting
+   * gives N clients with indexes 0..N-1 an exact spread; without it a policy falls back to the
+   * pod-name ordinal or a host-name hash (see the policies' {@code subsetting} option).
+   */
+  public static final Attributes.Key<Integer> CLIENT_INDEX =
+      Attributes.Key.create("io.github.kubegrpclb.client.index");
+
+  /**
    * Per resolution result: the resolver's explanation of the endpoint set, e.g. why it is empty
    * ({@code "my-svc.my-ns.svc.cluster.local: NXDOMAIN (no ready pod?)"}). Balancers put it in the
    * status of failed RPCs.

@@ -5,11 +5,14 @@ import static io.grpc.ConnectivityState.IDLE;
 import static io.grpc.ConnectivityState.READY;
 import static io.grpc.ConnectivityState.TRANSIENT_FAILURE;
 
+import io.grpc.Attributes;
+import io.grpc.ChannelLogger;
 import io.grpc.ConnectivityState;
 import io.grpc.ConnectivityStateInfo;
 import io.grpc.EquivalentAddressGroup;
 import io.grpc.LoadBalancer;
 import io.grpc.Status;
+import io.grpc.SynchronizationContext;
 import java.net.SocketAddress;
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -17,13 +20,18 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.concurrent.TimeUnit;
+import java.util.function.LongSupplier;
+import java.util.function.Supplier;
 
 /**
  * The connection management both of this library's policies share: one subchannel per endpoint
  * (address group), diffed on every address update so unchanged endpoints keep their connection, and
  * the channel state aggregated as grpc-java's round_robin does (READY if any endpoint is; else
  * CONNECTING while any connects; else a sticky TRANSIENT_FAILURE). Subclasses only build the picker
- * over the endpoints in rotation.
+ * over the endpoints in rotation. Outlier ejection ({@link OutlierEjection}) takes failing
+ * endpoints out of that rotation for both policies, and slow start ({@link SlowStartConfig}) ramps
+ * the weight ({@code Endpoint.weight}) of endpoints that join ones already serving.
  *
  * <p>Not thread-safe: grpc-java calls every method in the channel's SynchronizationContext, and
  * subchannel state callbacks arrive there too. Pickers never see this object.
@@ -34,14 +42,32 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
   private final Helper helper;
   private final String policyName;
   private final Map<List<SocketAddress>, Endpoint<T>> endpoints = new LinkedHashMap<>();
+  private final OutlierEjection outlierEjection;
+  private final LongSupplier nanoClock;
+  private SynchronizationContext.ScheduledHandle rampTimer;
   private String clientZone;
   private String clientNode;
+  private ClientIndex clientIndex;
+  private boolean updatePending;
+  private boolean shutdown;
+
+  /** This pod's name, for subsetting without a configured client index; tests replace it. */
+  Supplier<String> hostname = ClientIndex::systemHostname;
+
   private ConnectivityState currentState;
   private SubchannelPicker currentPicker;
 
-  EndpointSetLoadBalancer(Helper helper, String policyName) {
+  EndpointSetLoadBalancer(
+      Helper helper, String policyName, LongSupplier nanoClock, OutlierEjection.Prober prober) {
     this.helper = Objects.requireNonNull(helper, "helper");
     this.policyName = policyName;
+    this.nanoClock = nanoClock;
+    this.outlierEjection =
+        new OutlierEjection(
+            helper.getSynchronizationContext(),
+            helper.getScheduledExecutorService(),
+            prober,
+            this::updateBalancingState);
   }
 
   /** Returns fresh policy state for a newly added endpoint. */
@@ -52,6 +78,15 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
    * was chosen by name only.
    */
   abstract void configure(Object policyConfig);
+
+  /** The outlier ejection options of the config last {@linkplain #configure configured}. */
+  abstract OutlierEjectionConfig outlierEjectionConfig();
+
+  /** The subsetting options of the config last {@linkplain #configure configured}. */
+  abstract SubsettingConfig subsettingConfig();
+
+  /** The slow start options of the config last {@linkplain #configure configured}. */
+  abstract SlowStartConfig slowStartConfig();
 
   /**
    * Called when an endpoint's connection is READY again after a failure: a new connection, maybe to
@@ -75,6 +110,7 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
                   + (note == null ? " (no ready pod?)" : ": " + note));
       updateState(TRANSIENT_FAILURE, new ErrorPicker(status));
       shutdownEndpoints();
+      outlierEjection.stop();
       return status;
     }
     configure(resolvedAddresses.getLoadBalancingPolicyConfig());
@@ -84,6 +120,10 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
     Map<List<SocketAddress>, EquivalentAddressGroup> next = new LinkedHashMap<>();
     for (EquivalentAddressGroup group : groups) {
       next.putIfAbsent(group.getAddresses(), group);
+    }
+    SubsettingConfig subsetting = subsettingConfig();
+    if (subsetting.enabled() && next.size() > subsetting.subsetSize) {
+      next = subset(next, subsetting, resolvedAddresses.getAttributes());
     }
     List<Endpoint<T>> removed = new ArrayList<>();
     Iterator<Map.Entry<List<SocketAddress>, Endpoint<T>>> it = endpoints.entrySet().iterator();
@@ -103,6 +143,7 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
         added.add(addEndpoint(entry.getKey(), entry.getValue()));
       }
     }
+    outlierEjection.update(outlierEjectionConfig(), endpoints.values());
     updateBalancingState();
     // Shut down after publishing (as grpc-java's MultiChildLoadBalancer), so no RPC picks a
     // subchannel already shut down; connect after, so a synchronous state callback sees a
@@ -116,10 +157,37 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
     return Status.OK;
   }
 
+  private Map<List<SocketAddress>, EquivalentAddressGroup> subset(
+      Map<List<SocketAddress>, EquivalentAddressGroup> all,
+      SubsettingConfig config,
+      Attributes resolution) {
+    ClientIndex client = ClientIndex.resolve(config, resolution, hostname.get());
+    if (!client.equals(clientIndex)) {
+      clientIndex = client;
+      helper
+          .getChannelLogger()
+          .log(
+              ChannelLogger.ChannelLogLevel.INFO,
+              "{0}: subsetting {1} endpoints as client {2}, from {3}",
+              policyName,
+              config.subsetSize,
+              client.index(),
+              client.source());
+    }
+    Map<List<SocketAddress>, EquivalentAddressGroup> chosen = new LinkedHashMap<>();
+    for (EquivalentAddressGroup group :
+        DeterministicSubset.select(
+            new ArrayList<>(all.values()), config.subsetSize, client.index())) {
+      chosen.put(group.getAddresses(), group);
+    }
+    return chosen;
+  }
+
   private Endpoint<T> addEndpoint(List<SocketAddress> key, EquivalentAddressGroup group) {
     Subchannel subchannel =
         helper.createSubchannel(CreateSubchannelArgs.newBuilder().setAddresses(group).build());
     Endpoint<T> endpoint = new Endpoint<>(subchannel, group, newPolicyState());
+    endpoint.addedWhileServing = currentState == READY;
     endpoints.put(key, endpoint);
     subchannel.start(stateInfo -> onSubchannelState(endpoint, stateInfo));
     return endpoint;
@@ -136,12 +204,102 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
     if (state == IDLE || state == TRANSIENT_FAILURE) {
       helper.refreshNameResolution();
     }
-    boolean recovered = state == READY && endpoint.state() == TRANSIENT_FAILURE;
+    ConnectivityState before = endpoint.state();
+    boolean recovered = state == READY && before == TRANSIENT_FAILURE;
+    // Slow start for an endpoint that joins endpoints already serving: added after the balancer
+    // was READY, or reconnected after a failure. Not at start-up, when every endpoint is new.
+    if (state == READY
+        && (recovered || (endpoint.addedWhileServing && endpoint.state() != READY))
+        && slowStartConfig().enabled
+        && anyReady()) {
+      endpoint.warmingSinceNanos = nanoClock.getAsLong();
+    }
     endpoint.onSubchannelState(state, stateInfo.getStatus());
     if (recovered) {
       onReconnected(endpoint);
     }
-    updateBalancingState();
+    if (isConnecting(before) && isConnecting(endpoint.state())) {
+      return; // IDLE and CONNECTING count alike: nothing a picker shows has changed
+    }
+    scheduleUpdate();
+  }
+
+  private static boolean isConnecting(ConnectivityState state) {
+    return state == IDLE || state == CONNECTING;
+  }
+
+  /*
+   * Coalescing: state changes that arrive together (the channel queues transport events while the
+   * SynchronizationContext is busy) cost one picker rebuild, run at the end of the current drain.
+   * 10,000 endpoints connecting at once would otherwise rebuild 10,000 pickers of up to 10,000
+   * endpoints each.
+   */
+  private void scheduleUpdate() {
+    if (updatePending) {
+      return;
+    }
+    updatePending = true;
+    helper
+        .getSynchronizationContext()
+        .execute(
+            () -> {
+              if (updatePending && !shutdown) {
+                updateBalancingState();
+              }
+            });
+  }
+
+  /** The endpoint whose subchannel is {@code subchannel}, or null (for tests and diagnostics). */
+  Endpoint<T> endpointFor(Subchannel subchannel) {
+    for (Endpoint<T> endpoint : endpoints.values()) {
+      if (endpoint.subchannel() == subchannel) {
+        return endpoint;
+      }
+    }
+    return null;
+  }
+
+  private boolean anyReady() {
+    for (Endpoint<T> endpoint : endpoints.values()) {
+      if (endpoint.state() == READY) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Sets each endpoint's slow-start weight for the next picker; while any endpoint ramps, schedules
+   * a picker update one twentieth of the window later.
+   */
+  private void updateWeights(List<Endpoint<T>> rotation) {
+    SlowStartConfig slowStart = slowStartConfig();
+    long now = nanoClock.getAsLong();
+    boolean ramping = false;
+    for (Endpoint<T> endpoint : rotation) {
+      double weight = 1;
+      if (endpoint.warmingSinceNanos != Endpoint.NOT_WARMING) {
+        weight = slowStart.enabled ? slowStart.weight(now - endpoint.warmingSinceNanos) : 1;
+        if (weight >= 1) {
+          endpoint.warmingSinceNanos = Endpoint.NOT_WARMING;
+        }
+      }
+      endpoint.weight = weight;
+      ramping |= weight < 1;
+    }
+    if (ramping && rampTimer == null) {
+      rampTimer =
+          helper
+              .getSynchronizationContext()
+              .schedule(
+                  () -> {
+                    rampTimer = null;
+                    updateBalancingState();
+                  },
+                  Math.max(1, slowStart.windowNanos / 20),
+                  TimeUnit.NANOSECONDS,
+                  helper.getScheduledExecutorService());
+    }
   }
 
   @Override
@@ -175,6 +333,12 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
 
   @Override
   public void shutdown() {
+    shutdown = true;
+    outlierEjection.stop();
+    if (rampTimer != null) {
+      rampTimer.cancel();
+      rampTimer = null;
+    }
     shutdownEndpoints();
   }
 
@@ -186,7 +350,9 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
   }
 
   private void updateBalancingState() {
+    updatePending = false;
     List<Endpoint<T>> connected = new ArrayList<>();
+    List<Endpoint<T>> admitted = new ArrayList<>();
     boolean connecting = false;
     boolean readyConnecting = false;
     int failed = 0;
@@ -195,6 +361,9 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
       ConnectivityState state = endpoint.state();
       if (state == READY) {
         connected.add(endpoint);
+        if (!endpoint.ejected) {
+          admitted.add(endpoint);
+        }
       } else if (state == CONNECTING || state == IDLE) {
         connecting = true;
         readyConnecting |= endpoint.condition() == EndpointCondition.READY;
@@ -203,9 +372,13 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
         lastFailed = endpoint;
       }
     }
+    // The panic threshold keeps some endpoints admitted; should every connected one be out
+    // anyway (a config change), all of them are used rather than none.
     List<Endpoint<T>> rotation =
-        Rotation.select(connected, readyConnecting, clientZone, clientNode);
+        Rotation.select(
+            admitted.isEmpty() ? connected : admitted, readyConnecting, clientZone, clientNode);
     if (!rotation.isEmpty()) {
+      updateWeights(rotation);
       updateState(READY, readyPicker(rotation));
     } else if (connecting) {
       updateState(CONNECTING, BufferPicker.INSTANCE);

@@ -5,14 +5,17 @@ import io.grpc.LoadBalancer.PickResult;
 import io.grpc.LoadBalancer.PickSubchannelArgs;
 import io.grpc.LoadBalancer.Subchannel;
 import io.grpc.LoadBalancer.SubchannelPicker;
+import io.grpc.MethodDescriptor;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.IntUnaryOperator;
+import java.util.function.LongSupplier;
 
 /**
  * {@code kube_round_robin}: per-RPC round robin over the endpoints in rotation (ready first,
- * terminating-but-serving only as a fallback, same zone first when hinted).
+ * terminating-but-serving only as a fallback, same zone first when hinted, outliers ejected).
  *
  * <p>Balancer state changes run in the SynchronizationContext (see {@link
  * EndpointSetLoadBalancer}); the picker is immutable apart from one atomic counter and is safe for
@@ -20,14 +23,29 @@ import java.util.function.IntUnaryOperator;
  */
 final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
   private final IntUnaryOperator random;
+  private final LongSupplier nanoClock;
+  private KubeRoundRobinConfig config = KubeRoundRobinConfig.DEFAULTS;
 
   /**
    * @param random returns a uniform int in {@code [0, bound)}; seeds each picker's start offset so
    *     that many clients do not all start on the same endpoint
    */
   KubeRoundRobinLoadBalancer(Helper helper, IntUnaryOperator random) {
-    super(helper, PolicySelection.KUBE_ROUND_ROBIN);
+    this(helper, random, System::nanoTime, HealthProbe.INSTANCE);
+  }
+
+  /**
+   * @param nanoClock times RPCs for outlier ejection, {@link System#nanoTime} outside tests
+   * @param prober probes ejected endpoints before re-admission
+   */
+  KubeRoundRobinLoadBalancer(
+      Helper helper,
+      IntUnaryOperator random,
+      LongSupplier nanoClock,
+      OutlierEjection.Prober prober) {
+    super(helper, PolicySelection.KUBE_ROUND_ROBIN, nanoClock, prober);
     this.random = random;
+    this.nanoClock = nanoClock;
   }
 
   @Override
@@ -36,40 +54,170 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
   }
 
   @Override
-  void configure(Object policyConfig) {}
+  void configure(Object policyConfig) {
+    KubeRoundRobinConfig next =
+        policyConfig instanceof KubeRoundRobinConfig
+            ? (KubeRoundRobinConfig) policyConfig
+            : KubeRoundRobinConfig.DEFAULTS;
+    if (!next.equals(config)) {
+      config = next; // a new instance only on a real change: endpoints cache results per config
+    }
+  }
+
+  @Override
+  OutlierEjectionConfig outlierEjectionConfig() {
+    return config.outlierEjection;
+  }
+
+  @Override
+  SubsettingConfig subsettingConfig() {
+    return config.subsetting;
+  }
+
+  @Override
+  SlowStartConfig slowStartConfig() {
+    return config.slowStart;
+  }
 
   @Override
   SubchannelPicker readyPicker(List<Endpoint<Void>> rotation) {
-    List<Subchannel> subchannels = new ArrayList<>(rotation.size());
-    for (Endpoint<Void> endpoint : rotation) {
+    int n = rotation.size();
+    List<Subchannel> subchannels = new ArrayList<>(n);
+    PickResult[] unary = new PickResult[n];
+    PickResult[] stream = new PickResult[n];
+    double[] weights = null;
+    for (int i = 0; i < n; i++) {
+      Endpoint<Void> endpoint = rotation.get(i);
+      if (endpoint.weight < 1) {
+        if (weights == null) {
+          weights = new double[n];
+          Arrays.fill(weights, 1);
+        }
+        weights[i] = endpoint.weight;
+      }
+      PickResult[] results = endpoint.pickResults(config, this::buildResults);
       subchannels.add(endpoint.subchannel());
+      unary[i] = results[0];
+      stream[i] = results[1];
     }
-    return new Picker(subchannels, random.applyAsInt(subchannels.size()));
+    return new Picker(
+        subchannels,
+        config.outlierEjection.enabled ? unary : stream,
+        stream,
+        weights,
+        random,
+        random.applyAsInt(n));
   }
 
-  /** Lock-free round robin; results are built once so a pick allocates nothing. */
+  private PickResult[] buildResults(Endpoint<Void> endpoint) {
+    PickResult stream = PickResult.withSubchannel(endpoint.subchannel());
+    PickResult unary =
+        config.outlierEjection.enabled
+            ? PickResult.withSubchannel(
+                endpoint.subchannel(),
+                new OutcomeRecorder(
+                    endpoint.outcomes(), config.outlierEjection.failureCodes, nanoClock))
+            : stream;
+    return new PickResult[] {unary, stream};
+  }
+
+  /**
+   * Lock-free round robin; results are built once so a pick allocates nothing. An endpoint in slow
+   * start (weight below 1) keeps its turn with probability {@code weight} and passes it to the next
+   * endpoint otherwise. Unary RPCs carry the endpoint's outcome recorder (when outlier ejection is
+   * on); streams never do: how long a stream lasts, and how it ends, is the application's business.
+   */
   static final class Picker extends SubchannelPicker {
     private final List<Subchannel> subchannels;
-    private final PickResult[] results;
+    private final PickResult[] unaryResults;
+    private final PickResult[] streamResults;
     private final AtomicInteger next;
+    private final int[] keepTurn; // per endpoint, out of 2^20; null when every weight is 1
+    private final IntUnaryOperator random;
 
-    Picker(List<Subchannel> subchannels, int startOffset) {
-      this.subchannels = List.copyOf(subchannels);
-      this.results = new PickResult[subchannels.size()];
-      for (int i = 0; i < results.length; i++) {
-        results[i] = PickResult.withSubchannel(subchannels.get(i));
+    /**
+     * @param recorders one per subchannel, or empty for no outcome recording
+     * @param weights slow-start weights in (0, 1], one per subchannel, or null for all 1
+     */
+    Picker(
+        List<Subchannel> subchannels,
+        List<OutcomeRecorder> recorders,
+        double[] weights,
+        IntUnaryOperator random,
+        int startOffset) {
+      this(
+          List.copyOf(subchannels),
+          results(subchannels, recorders),
+          results(subchannels, List.of()),
+          weights,
+          random,
+          startOffset);
+    }
+
+    /** Over results built in advance (the same array twice when nothing is recorded). */
+    Picker(
+        List<Subchannel> subchannels,
+        PickResult[] unaryResults,
+        PickResult[] streamResults,
+        double[] weights,
+        IntUnaryOperator random,
+        int startOffset) {
+      this.subchannels = subchannels;
+      this.random = random;
+      if (weights == null) {
+        this.keepTurn = null;
+      } else {
+        this.keepTurn = new int[weights.length];
+        for (int i = 0; i < weights.length; i++) {
+          keepTurn[i] = (int) Math.ceil(weights[i] * (1 << 20));
+        }
       }
+      this.streamResults = streamResults;
+      this.unaryResults = Arrays.equals(unaryResults, streamResults) ? streamResults : unaryResults;
       this.next = new AtomicInteger(startOffset);
+    }
+
+    private static PickResult[] results(
+        List<Subchannel> subchannels, List<OutcomeRecorder> recorders) {
+      PickResult[] results = new PickResult[subchannels.size()];
+      for (int i = 0; i < results.length; i++) {
+        results[i] =
+            recorders.isEmpty()
+                ? PickResult.withSubchannel(subchannels.get(i))
+                : PickResult.withSubchannel(subchannels.get(i), recorders.get(i));
+      }
+      return results;
     }
 
     @Override
     public PickResult pickSubchannel(PickSubchannelArgs args) {
-      return results[Math.floorMod(next.getAndIncrement(), results.length)];
+      int index = Math.floorMod(next.getAndIncrement(), unaryResults.length);
+      if (keepTurn != null) {
+        for (int tries = 0;
+            tries < keepTurn.length && random.applyAsInt(1 << 20) >= keepTurn[index];
+            tries++) {
+          index = index + 1 == keepTurn.length ? 0 : index + 1;
+        }
+      }
+      if (unaryResults != streamResults
+          && args.getMethodDescriptor().getType() != MethodDescriptor.MethodType.UNARY) {
+        return streamResults[index];
+      }
+      return unaryResults[index];
+    }
+
+    /** The endpoints this picker picks from (for tests and diagnostics). */
+    List<Subchannel> subchannels() {
+      return subchannels;
     }
 
     @Override
     public boolean equals(Object other) {
-      return other instanceof Picker && ((Picker) other).subchannels.equals(subchannels);
+      return other instanceof Picker
+          && ((Picker) other).subchannels.equals(subchannels)
+          && java.util.Arrays.equals(((Picker) other).keepTurn, keepTurn)
+          && (((Picker) other).unaryResults == ((Picker) other).streamResults)
+              == (unaryResults == streamResults);
     }
 
     @Override

@@ -1,30 +1,33 @@
 package io.github.kubegrpclb.core;
 
 import io.grpc.ClientStreamTracer;
+import io.grpc.Deadline;
 import io.grpc.LoadBalancer.PickResult;
 import io.grpc.LoadBalancer.PickSubchannelArgs;
 import io.grpc.LoadBalancer.Subchannel;
 import io.grpc.LoadBalancer.SubchannelPicker;
 import io.grpc.Metadata;
+import io.grpc.MethodDescriptor;
 import io.grpc.Status;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import java.util.function.IntUnaryOperator;
 import java.util.function.LongSupplier;
 
 /**
  * {@code peak_ewma}: power of two choices over each endpoint's cost, its peak-EWMA latency times
- * (RPCs in flight + 1), as Finagle, tower and Linkerd balance. Latency is measured per RPC by a
- * stream tracer, from the stream's start to the first response message (or to its close, for an RPC
- * that ends without one).
+ * (RPCs in flight + 1), as Finagle, tower and Linkerd balance. Latency is measured per unary RPC by
+ * a stream tracer, from the stream's start to the first response message (or to its close, for an
+ * RPC that ends without one); see {@link EndpointLoad} for the cost model.
  *
  * <p>Balancer state changes run in the SynchronizationContext (see {@link
  * EndpointSetLoadBalancer}); the picker is an immutable snapshot over thread-safe {@link
  * EndpointLoad}s and never blocks.
  */
 final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
-  private final LongSupplier nanoClock;
+  private final RecentClock clock;
   private final IntUnaryOperator random;
   private PeakEwmaConfig config = PeakEwmaConfig.defaults();
 
@@ -33,112 +36,175 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
    * @param random returns a uniform int in {@code [0, bound)}; called from many threads at once
    */
   PeakEwmaLoadBalancer(Helper helper, LongSupplier nanoClock, IntUnaryOperator random) {
-    super(helper, PeakEwmaConfig.POLICY_NAME);
-    this.nanoClock = nanoClock;
+    this(helper, nanoClock, random, HealthProbe.INSTANCE);
+  }
+
+  PeakEwmaLoadBalancer(
+      Helper helper,
+      LongSupplier nanoClock,
+      IntUnaryOperator random,
+      OutlierEjection.Prober prober) {
+    super(helper, PeakEwmaConfig.POLICY_NAME, nanoClock, prober);
+    this.clock = new RecentClock(nanoClock);
     this.random = random;
   }
 
   @Override
   EndpointLoad newPolicyState() {
-    return new EndpointLoad(config.defaultRttNanos(), nanoClock.getAsLong());
+    return new EndpointLoad(config.defaultRttNanos(), clock.tick());
   }
 
   /** A reconnected endpoint is probed afresh: its failures were the old connection's. */
   @Override
   void onReconnected(Endpoint<EndpointLoad> endpoint) {
-    endpoint.policyState().reset(config.defaultRttNanos(), nanoClock.getAsLong());
+    endpoint.policyState().reset(config.defaultRttNanos(), clock.tick());
   }
 
   @Override
   void configure(Object policyConfig) {
-    config = policyConfig == null ? PeakEwmaConfig.defaults() : (PeakEwmaConfig) policyConfig;
+    PeakEwmaConfig next =
+        policyConfig == null ? PeakEwmaConfig.defaults() : (PeakEwmaConfig) policyConfig;
+    if (!next.equals(config)) {
+      config = next; // a new instance only on a real change: endpoints cache results per config
+    }
+  }
+
+  @Override
+  OutlierEjectionConfig outlierEjectionConfig() {
+    return config.outlierEjection();
+  }
+
+  @Override
+  SubsettingConfig subsettingConfig() {
+    return config.subsetting();
+  }
+
+  @Override
+  SlowStartConfig slowStartConfig() {
+    return config.slowStart();
+  }
+
+  /** The load of the endpoint whose subchannel is {@code subchannel} (for tests). */
+  EndpointLoad loadOf(Subchannel subchannel) {
+    return endpointFor(subchannel).policyState();
   }
 
   @Override
   SubchannelPicker readyPicker(List<Endpoint<EndpointLoad>> rotation) {
-    return new Picker(rotation, config, nanoClock, random);
+    clock.tick();
+    return new Picker(rotation, config, clock, random);
   }
 
-  /** Picks the cheaper of {@code choiceCount} distinct random endpoints; allocates nothing. */
+  /**
+   * Picks the cheaper of {@code choiceCount} distinct random endpoints; allocates nothing and reads
+   * no clock (costs are compared as of the channel's latest RPC event, see {@link RecentClock}).
+   * Unary RPCs carry the endpoint's {@link LoadRecorder}; streams carry none: a stream's length is
+   * set by the application (a long poll, an upload), so it is neither a latency sample nor load.
+   */
   static final class Picker extends SubchannelPicker {
     private final List<Subchannel> subchannels;
     private final EndpointLoad[] loads;
-    private final PickResult[] results;
+    private final double[] weights; // slow start: cost is divided by the weight
+    private final PickResult[] unaryResults;
+    private final PickResult[] streamResults;
     private final int[] coprimeStrides;
     private final PeakEwmaConfig config;
     private final double decayNanos;
+    private final RecentClock clock;
     private final IntUnaryOperator random;
 
     Picker(
         List<Endpoint<EndpointLoad>> rotation,
         PeakEwmaConfig config,
-        LongSupplier nanoClock,
+        RecentClock clock,
         IntUnaryOperator random) {
       int n = rotation.size();
       this.subchannels = new ArrayList<>(n);
       this.loads = new EndpointLoad[n];
-      this.results = new PickResult[n];
+      this.weights = new double[n];
+      this.unaryResults = new PickResult[n];
+      this.streamResults = new PickResult[n];
       for (int i = 0; i < n; i++) {
         Endpoint<EndpointLoad> endpoint = rotation.get(i);
         subchannels.add(endpoint.subchannel());
         loads[i] = endpoint.policyState();
-        results[i] =
-            PickResult.withSubchannel(
-                endpoint.subchannel(), new LoadRecorder(loads[i], config, nanoClock));
+        weights[i] = endpoint.weight;
+        PickResult[] results = endpoint.pickResults(config, e -> buildResults(e, config, clock));
+        unaryResults[i] = results[0];
+        streamResults[i] = results[1];
       }
       this.config = config;
       this.decayNanos = config.decayNanos();
+      this.clock = clock;
       this.random = random;
       this.coprimeStrides = config.choiceCount() > 2 ? coprimesBelow(n) : new int[0];
     }
 
+    private static PickResult[] buildResults(
+        Endpoint<EndpointLoad> endpoint, PeakEwmaConfig config, RecentClock clock) {
+      OutcomeCounts outcomes = config.outlierEjection().enabled ? endpoint.outcomes() : null;
+      return new PickResult[] {
+        PickResult.withSubchannel(
+            endpoint.subchannel(),
+            new LoadRecorder(endpoint.policyState(), outcomes, config, clock)),
+        PickResult.withSubchannel(endpoint.subchannel())
+      };
+    }
+
     @Override
     public PickResult pickSubchannel(PickSubchannelArgs args) {
+      PickResult[] results =
+          args.getMethodDescriptor().getType() == MethodDescriptor.MethodType.UNARY
+              ? unaryResults
+              : streamResults;
       int n = loads.length;
       if (n == 1) {
         return results[0];
       }
+      long now = clock.read();
       int choices = config.choiceCount();
       int best;
       if (choices >= n) {
-        best = cheapestOf(random.applyAsInt(n), 1, n);
+        best = cheapestOf(now, random.applyAsInt(n), 1, n);
       } else if (choices == 2) {
-        // Two distinct uniform indices: draw j from the n - 1 others. Costs are compared
-        // relative to i's last update, which orders them as at any instant: no clock read.
+        // Two distinct uniform indices: draw j from the n - 1 others.
         int i = random.applyAsInt(n);
         int j = random.applyAsInt(n - 1);
         if (j >= i) {
           j++;
         }
-        long reference = loads[i].stampNanos();
-        best =
-            loads[j].relativeCost(reference, decayNanos)
-                    < loads[i].relativeCost(reference, decayNanos)
-                ? j
-                : i;
+        best = cost(j, now) < cost(i, now) ? j : i;
       } else {
         // k distinct indices: a random start walked with a stride coprime to n never repeats.
         int stride = coprimeStrides[random.applyAsInt(coprimeStrides.length)];
-        best = cheapestOf(random.applyAsInt(n), stride, choices);
+        best = cheapestOf(now, random.applyAsInt(n), stride, choices);
       }
       return results[best];
     }
 
-    private int cheapestOf(int start, int stride, int count) {
+    private int cheapestOf(long now, int start, int stride, int count) {
       int n = loads.length;
-      long reference = loads[start].stampNanos();
       int best = start;
-      double bestCost = loads[start].relativeCost(reference, decayNanos);
+      double bestCost = cost(start, now);
       int index = start;
       for (int k = 1; k < count; k++) {
         index = (index + stride) % n;
-        double cost = loads[index].relativeCost(reference, decayNanos);
+        double cost = cost(index, now);
         if (cost < bestCost) {
           best = index;
           bestCost = cost;
         }
       }
       return best;
+    }
+
+    /**
+     * An endpoint's cost divided by its slow-start weight (Envoy weighs least-request hosts the
+     * same way). A new endpoint with no sample and nothing in flight costs 0 whatever its weight
+     * (it is probed first); its first RPCs then cost defaultRtt x (in flight + 1) / weight.
+     */
+    private double cost(int index, long now) {
+      return loads[index].cost(now, decayNanos) / weights[index];
     }
 
     private static int[] coprimesBelow(int n) {
@@ -156,10 +222,16 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
       return b == 0 ? a : gcd(b, a % b);
     }
 
+    /** The endpoints this picker picks from (for tests and diagnostics). */
+    List<Subchannel> subchannels() {
+      return subchannels;
+    }
+
     @Override
     public boolean equals(Object other) {
       return other instanceof Picker
           && ((Picker) other).subchannels.equals(subchannels)
+          && Arrays.equals(((Picker) other).weights, weights)
           && ((Picker) other).config.equals(config);
     }
 
@@ -174,72 +246,110 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
     }
   }
 
-  /** Counts an endpoint's RPCs in flight and feeds their latency into its estimate. */
+  /**
+   * Counts an endpoint's unary RPCs in flight, feeds their latency and failures into its estimate
+   * and their outcomes into outlier ejection.
+   */
   static final class LoadRecorder extends ClientStreamTracer.Factory {
-    private final EndpointLoad load;
-    private final PeakEwmaConfig config;
-    private final LongSupplier nanoClock;
+    static final Metadata.Key<String> PUSHBACK =
+        Metadata.Key.of("grpc-retry-pushback-ms", Metadata.ASCII_STRING_MARSHALLER);
 
-    LoadRecorder(EndpointLoad load, PeakEwmaConfig config, LongSupplier nanoClock) {
+    private final EndpointLoad load;
+    private final OutcomeCounts outcomes;
+    private final PeakEwmaConfig config;
+    private final RecentClock clock;
+
+    /**
+     * @param outcomes where outcomes go for outlier ejection, or null when it is off
+     */
+    LoadRecorder(
+        EndpointLoad load, OutcomeCounts outcomes, PeakEwmaConfig config, RecentClock clock) {
       this.load = load;
+      this.outcomes = outcomes;
       this.config = config;
-      this.nanoClock = nanoClock;
+      this.clock = clock;
     }
 
     @Override
     public ClientStreamTracer newClientStreamTracer(
         ClientStreamTracer.StreamInfo info, Metadata headers) {
-      load.rpcStarted();
-      return new RpcTracer(nanoClock.getAsLong());
+      return new RpcTracer(clock.tick(), info.getCallOptions().getDeadline());
     }
 
     /**
-     * One RPC attempt. grpc-java calls a tracer's methods one at a time, but possibly from
-     * different threads: the fields are volatile for visibility.
+     * One RPC attempt. It counts as in flight from the moment its headers are on the wire ({@code
+     * outboundHeaders}) until it closes: a stream that grpc-java creates but never starts (a cancel
+     * racing the stream's start) sees neither, so it never counts, where counting from the tracer's
+     * creation would leave +1 in flight forever. grpc-java calls a tracer's methods one at a time,
+     * possibly from different threads: the fields are volatile for visibility.
      */
     private final class RpcTracer extends ClientStreamTracer {
       private final long startNanos;
+      private final Deadline deadline;
+      private volatile boolean counted;
       private volatile long firstResponseNanos;
       private volatile boolean responded;
+      private volatile long pushbackNanos = -1;
 
-      RpcTracer(long startNanos) {
+      RpcTracer(long startNanos, Deadline deadline) {
         this.startNanos = startNanos;
+        this.deadline = deadline;
+      }
+
+      @Override
+      public void outboundHeaders() {
+        if (!counted) {
+          counted = true;
+          load.rpcStarted(clock.read());
+        }
       }
 
       @Override
       public void inboundMessage(int seqNo) {
         if (!responded) {
           responded = true;
-          firstResponseNanos = nanoClock.getAsLong();
+          firstResponseNanos = clock.tick();
+        }
+      }
+
+      @Override
+      public void inboundTrailers(Metadata trailers) {
+        String pushback = trailers.get(PUSHBACK);
+        if (pushback != null) {
+          try {
+            long millis = Long.parseLong(pushback.trim());
+            if (millis >= 0) {
+              pushbackNanos = TimeUnit.MILLISECONDS.toNanos(millis);
+            }
+          } catch (NumberFormatException e) {
+            // malformed: grpc-java's retry ignores it too
+          }
         }
       }
 
       @Override
       public void streamClosed(Status status) {
-        long now = nanoClock.getAsLong();
-        load.rpcFinished();
-        if (status.getCode() == Status.Code.CANCELLED) {
-          return; // the client gave up: says nothing about the endpoint
+        long now = clock.tick();
+        if (counted) {
+          counted = false;
+          load.rpcFinished(now);
+        }
+        if (pushbackNanos >= 0) {
+          load.pushBack(now + pushbackNanos);
+        }
+        Status.Code code = OutcomeRecorder.effectiveCode(status, deadline);
+        if (code == Status.Code.CANCELLED) {
+          return; // the client gave up before its deadline: says nothing about the endpoint
+        }
+        boolean failed = config.isFailure(code);
+        if (outcomes != null) {
+          outcomes.record(failed, code == Status.Code.DEADLINE_EXCEEDED, startNanos, now);
         }
         long rtt = (responded ? firstResponseNanos : now) - startNanos;
-        if (isServerFailure(status.getCode())) {
+        if (failed) {
           rtt = Math.max(rtt, config.failurePenaltyNanos());
         }
         load.observe(rtt, now, config.decayNanos());
-      }
-    }
-
-    static boolean isServerFailure(Status.Code code) {
-      switch (code) {
-        case UNAVAILABLE:
-        case INTERNAL:
-        case UNKNOWN:
-        case DATA_LOSS:
-        case RESOURCE_EXHAUSTED:
-        case DEADLINE_EXCEEDED:
-          return true;
-        default:
-          return false;
       }
     }
   }

@@ -166,6 +166,29 @@ class BalancingOverLoopbackPodsTest {
     }
   }
 
+  @ParameterizedTest
+  @ValueSource(strings = {"kube_round_robin", "peak_ewma"})
+  void healthCheckConfigDropped_notServingPodGetsRpcsAgain(String policy) {
+    LoopbackPods pods = pods(3);
+    LoopbackPod unready = pods.get(1);
+    unready.setServing(false);
+    ManualNameResolverProvider resolver = new ManualNameResolverProvider(List.of());
+    resolver.update(pods.addressGroups(), ServiceConfigs.policyWithHealthCheck(policy));
+    ManagedChannel channel = resolver.channelBuilder().build();
+    cleanup.channel(channel);
+    RpcLoad.Result checked = RpcLoad.run(channel, 600, 2, WAIT_FOR_READY);
+    assertThat(checked.served(unready.name())).as("%s", checked).isZero();
+
+    resolver.update(pods.addressGroups(), ServiceConfigs.policy(policy));
+
+    try (RpcLoad load = RpcLoad.start(channel, 2, WAIT_FOR_READY)) {
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .until(() -> load.snapshot().served(unready.name()) > 0);
+      assertThat(load.snapshot().failures()).as("%s", load.snapshot()).isZero();
+    }
+  }
+
   @Test
   void allPodsDown_rpcFailsFastWithStatusNamingTheFailures() {
     LoopbackPods pods = pods(2);

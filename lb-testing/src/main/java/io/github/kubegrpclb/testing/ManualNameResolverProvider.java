@@ -14,6 +14,7 @@ import java.net.SocketAddress;
 import java.net.URI;
 import java.util.Collection;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CopyOnWriteArraySet;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -32,6 +33,7 @@ public final class ManualNameResolverProvider extends NameResolverProvider {
   private final AtomicInteger refreshes = new AtomicInteger();
   private volatile List<EquivalentAddressGroup> groups = List.of();
   private volatile Attributes attributes = Attributes.EMPTY;
+  private volatile Map<String, ?> serviceConfig;
 
   /** Starts with {@code groups} as the endpoint set. */
   public ManualNameResolverProvider(List<EquivalentAddressGroup> groups) {
@@ -56,6 +58,15 @@ public final class ManualNameResolverProvider extends NameResolverProvider {
     this.groups = List.copyOf(newGroups);
     this.attributes = newAttributes;
     resolvers.forEach(Resolver::publish);
+  }
+
+  /**
+   * Publishes the endpoint set with a service config (JSON as maps), as a resolver that reads it
+   * from DNS TXT or its options does; the channel's default service config then no longer applies.
+   */
+  public void update(List<EquivalentAddressGroup> newGroups, Map<String, ?> newServiceConfig) {
+    this.serviceConfig = Map.copyOf(newServiceConfig);
+    update(newGroups, attributes);
   }
 
   /** How often a channel asked for re-resolution. */
@@ -119,11 +130,15 @@ public final class ManualNameResolverProvider extends NameResolverProvider {
 
     private void publishNow() {
       if (listener != null && resolvers.contains(this)) {
-        listener.onResult2(
+        ResolutionResult.Builder result =
             ResolutionResult.newBuilder()
                 .setAddressesOrError(StatusOr.fromValue(groups))
-                .setAttributes(attributes)
-                .build());
+                .setAttributes(attributes);
+        Map<String, ?> config = serviceConfig;
+        if (config != null) {
+          result.setServiceConfig(args.getServiceConfigParser().parseServiceConfig(config));
+        }
+        listener.onResult2(result.build());
       }
     }
 

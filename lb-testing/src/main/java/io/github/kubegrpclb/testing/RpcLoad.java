@@ -34,6 +34,7 @@ public final class RpcLoad implements AutoCloseable {
 
   private final Channel channel;
   private final CallOptions options;
+  private final Duration deadline;
   private final Map<String, LongAdder> perPod = new ConcurrentHashMap<>();
   private final LongAdder failures = new LongAdder();
   private final List<Status> failureSamples = Collections.synchronizedList(new ArrayList<>());
@@ -44,7 +45,12 @@ public final class RpcLoad implements AutoCloseable {
   private final List<Thread> threads = new ArrayList<>();
 
   private RpcLoad(Channel channel, CallOptions options, long calls) {
+    this(channel, options, calls, CALL_DEADLINE);
+  }
+
+  private RpcLoad(Channel channel, CallOptions options, long calls, Duration deadline) {
     this.channel = channel;
+    this.deadline = deadline;
     if (options.getDeadline() != null) {
       throw new IllegalArgumentException(
           "options: " + options + " (expected: no deadline; RpcLoad sets one per call)");
@@ -64,6 +70,17 @@ public final class RpcLoad implements AutoCloseable {
   /** Makes calls from {@code threads} threads until {@link #close} (or five minutes). */
   public static RpcLoad start(Channel channel, int threads, CallOptions options) {
     RpcLoad load = new RpcLoad(channel, options, Long.MAX_VALUE);
+    load.startThreads(threads);
+    return load;
+  }
+
+  /**
+   * Makes calls from {@code threads} threads until {@link #close} (or five minutes), each with
+   * {@code deadline} instead of {@link #CALL_DEADLINE}.
+   */
+  public static RpcLoad start(
+      Channel channel, int threads, CallOptions options, Duration deadline) {
+    RpcLoad load = new RpcLoad(channel, options, Long.MAX_VALUE, deadline);
     load.startThreads(threads);
     return load;
   }
@@ -128,7 +145,7 @@ public final class RpcLoad implements AutoCloseable {
       try {
         String pod =
             PodService.whoami(
-                channel, options.withDeadlineAfter(CALL_DEADLINE.toNanos(), TimeUnit.NANOSECONDS));
+                channel, options.withDeadlineAfter(deadline.toNanos(), TimeUnit.NANOSECONDS));
         perPod.computeIfAbsent(pod, p -> new LongAdder()).increment();
         long index = latencyCount.getAndIncrement();
         if (index < MAX_LATENCIES) {

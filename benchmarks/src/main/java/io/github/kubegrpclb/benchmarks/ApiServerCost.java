@@ -1,0 +1,217 @@
+package io.github.kubegrpclb.benchmarks;
+
+import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
+import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSliceBuilder;
+import io.fabric8.kubernetes.client.ConfigBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.github.kubegrpclb.endpointslice.EndpointSliceOptions;
+import io.github.kubegrpclb.testing.MockKubernetesApi;
+import io.grpc.Grpc;
+import io.grpc.InsecureChannelCredentials;
+import io.grpc.ManagedChannel;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * What one client costs the Kubernetes API server: requests at start and bytes per endpoint change
+ * of one {@code kubernetes:///} channel, counted on the wire by a TCP proxy between the client and
+ * fabric8's mock API server (CRUD mode, real watch streams). Slices are shaped as
+ * kube-controller-manager writes them (100 endpoints, target refs, node names, zones). Endpoints
+ * are loopback addresses with no listener. Prints Markdown.
+ *
+ * <p>Run: {@code java -cp benchmarks/target/benchmarks.jar
+ * io.github.kubegrpclb.benchmarks.ApiServerCost}.
+ */
+public final class ApiServerCost {
+  private static final int PER_SLICE = 100;
+
+  private ApiServerCost() {}
+
+  public static void main(String[] args) throws Exception {
+    System.out.print(report());
+  }
+
+  /** The Markdown section, for {@code ScenarioBenchmark}. */
+  static String report() throws Exception {
+    StringBuilder md = new StringBuilder();
+    md.append("## API server cost of one client (`kubernetes:///`, mock API server)\n\n")
+        .append("`ApiServerCost`: one channel to one Service, counted on the wire by a TCP proxy")
+        .append(" in front of fabric8's mock API server; slices of 100 endpoints shaped as")
+        .append(" kube-controller-manager writes them. Uncompressed HTTP/1.1 bytes.\n\n")
+        .append("| endpoints (slices) | requests at start | bytes at start | bytes per")
+        .append(" endpoint condition change | bytes per pod replaced (removed + added) |\n")
+        .append("|---|---|---|---|---|\n");
+    for (int endpoints : new int[] {100, 1000}) {
+      md.append(measure(endpoints));
+    }
+    return md.append("\n").toString();
+  }
+
+  private static String measure(int endpoints) throws Exception {
+    int slices = endpoints / PER_SLICE;
+    try (MockKubernetesApi api = new MockKubernetesApi()) {
+      List<List<Integer>> members = new ArrayList<>();
+      for (int s = 0; s < slices; s++) {
+        List<Integer> ids = new ArrayList<>();
+        for (int i = 0; i < PER_SLICE; i++) {
+          ids.add(s * PER_SLICE + i);
+        }
+        members.add(ids);
+        api.apply(slice(s, ids, -1));
+      }
+      URI master = URI.create(api.client().getConfiguration().getMasterUrl());
+      try (CountingProxy proxy =
+              new CountingProxy(new InetSocketAddress(master.getHost(), master.getPort()));
+          KubernetesClient client =
+              new KubernetesClientBuilder()
+                  .withConfig(
+                      new ConfigBuilder()
+                          .withMasterUrl(proxy.url())
+                          .withNamespace(MockKubernetesApi.NAMESPACE)
+                          .build())
+                  .build()) {
+        ManagedChannel channel =
+            Grpc.newChannelBuilder(
+                    "kubernetes:///my-svc.my-ns:grpc", InsecureChannelCredentials.create())
+                .setNameResolverArg(
+                    EndpointSliceOptions.KEY, EndpointSliceOptions.builder().client(client).build())
+                .build();
+        try {
+          channel.getState(true);
+          awaitQuiet(proxy, 2);
+          int startRequests = proxy.requests().size();
+          long startBytes = proxy.bytesDown() + proxy.bytesUp();
+
+          int changes = 5;
+          long before = proxy.bytesDown() + proxy.bytesUp();
+          for (int c = 0; c < changes; c++) {
+            api.apply(slice(c % slices, members.get(c % slices), c % PER_SLICE));
+            awaitChangeThenQuiet(proxy, before);
+            before = proxy.bytesDown() + proxy.bytesUp();
+          }
+          long perChange = (before - startBytes) / changes;
+
+          long beforeReplace = proxy.bytesDown() + proxy.bytesUp();
+          List<Integer> replaced = new ArrayList<>(members.get(0));
+          replaced.remove(0);
+          api.apply(slice(0, replaced, -1));
+          awaitChangeThenQuiet(proxy, beforeReplace);
+          long mid = proxy.bytesDown() + proxy.bytesUp();
+          replaced.add(endpoints + 1);
+          api.apply(slice(0, replaced, -1));
+          awaitChangeThenQuiet(proxy, mid);
+          long perReplace = proxy.bytesDown() + proxy.bytesUp() - beforeReplace;
+          return String.format(
+              Locale.ROOT,
+              "| %,d (%d) | %d (%s) | %,d | %,d | %,d |%n",
+              endpoints,
+              slices,
+              startRequests,
+              String.join(", ", shortRequests(proxy.requests().subList(0, startRequests))),
+              startBytes,
+              perChange,
+              perReplace);
+        } finally {
+          channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+        }
+      }
+    }
+  }
+
+  private static List<String> shortRequests(List<String> requests) {
+    List<String> out = new ArrayList<>();
+    for (String request : requests) {
+      out.add(
+          request.contains("watch=true") ? "WATCH" : request.startsWith("GET") ? "LIST" : request);
+    }
+    return out;
+  }
+
+  /** Waits until at least {@code requests} were made and nothing moved for 500 ms. */
+  private static void awaitQuiet(CountingProxy proxy, int requests) throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    long last = -1;
+    long stableSince = System.nanoTime();
+    while (System.nanoTime() < deadline) {
+      long now = proxy.bytesDown() + proxy.bytesUp();
+      if (now != last) {
+        last = now;
+        stableSince = System.nanoTime();
+      } else if (proxy.requests().size() >= requests
+          && System.nanoTime() - stableSince > TimeUnit.MILLISECONDS.toNanos(500)) {
+        return;
+      }
+      TimeUnit.MILLISECONDS.sleep(20); // polling a counter: nothing to wait on
+    }
+    throw new IllegalStateException("API traffic did not settle: " + proxy.requests());
+  }
+
+  private static void awaitChangeThenQuiet(CountingProxy proxy, long before)
+      throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (proxy.bytesDown() + proxy.bytesUp() == before) {
+      if (System.nanoTime() > deadline) {
+        throw new IllegalStateException("the watch event never arrived");
+      }
+      TimeUnit.MILLISECONDS.sleep(5);
+    }
+    awaitQuiet(proxy, 0);
+  }
+
+  /** A slice as the EndpointSlice controller writes it; {@code notReady} flips one endpoint. */
+  static EndpointSlice slice(int index, List<Integer> ids, int notReady) {
+    String service = MockKubernetesApi.SERVICE;
+    EndpointSliceBuilder builder =
+        new EndpointSliceBuilder()
+            .withNewMetadata()
+            .withName(service + "-" + String.format(Locale.ROOT, "%05x", index * 7919 + 0xa1b2c))
+            .withGenerateName(service + "-")
+            .withNamespace(MockKubernetesApi.NAMESPACE)
+            .addToLabels(MockKubernetesApi.SERVICE_NAME_LABEL, service)
+            .addToLabels(
+                "endpointslice.kubernetes.io/managed-by", "endpointslice-controller.k8s.io")
+            .addToLabels("app.kubernetes.io/name", service)
+            .addNewOwnerReference()
+            .withApiVersion("v1")
+            .withKind("Service")
+            .withName(service)
+            .withUid("6f1d2c3b-9a8e-4f70-b1c2-d3e4f5a6b7c8")
+            .withController(true)
+            .withBlockOwnerDeletion(true)
+            .endOwnerReference()
+            .endMetadata()
+            .withAddressType("IPv4")
+            .addNewPort()
+            .withName("grpc")
+            .withPort(50051)
+            .withProtocol("TCP")
+            .endPort();
+    for (int i = 0; i < ids.size(); i++) {
+      int id = ids.get(i);
+      boolean ready = i != notReady;
+      builder
+          .addNewEndpoint()
+          .withAddresses("127.1." + (id >> 8 & 255) + "." + (id & 255))
+          .withNewConditions()
+          .withReady(ready)
+          .withServing(ready)
+          .withTerminating(false)
+          .endConditions()
+          .withNodeName("node-" + (id % 50))
+          .withZone("zone-" + (char) ('a' + id % 3))
+          .withNewTargetRef()
+          .withKind("Pod")
+          .withNamespace(MockKubernetesApi.NAMESPACE)
+          .withName(service + "-7d4b9c8f6-" + Integer.toString(100_000 + id, 36))
+          .withUid(String.format(Locale.ROOT, "%08x-1f2e-4d3c-8b7a-%012x", id, id * 31L))
+          .endTargetRef()
+          .endEndpoint();
+    }
+    return builder.build();
+  }
+}

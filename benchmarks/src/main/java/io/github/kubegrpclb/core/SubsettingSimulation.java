@@ -1,0 +1,310 @@
+package io.github.kubegrpclb.core;
+
+import io.github.kubegrpclb.testing.FakeHelper;
+import io.grpc.EquivalentAddressGroup;
+import io.grpc.LoadBalancer;
+import io.grpc.LoadBalancerProvider;
+import io.grpc.LoadBalancerRegistry;
+import io.grpc.NameResolver.ConfigOrError;
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Subsetting without a network: N clients over M backends, connections per backend and connections
+ * moved by scale events, for our deterministic subsetting ({@link DeterministicSubset}, as the
+ * policies apply it) and grpc-java's {@code random_subsetting_experimental} (gRFC A68; the real
+ * balancer from grpc-util, one instance per client, driven by a fake Helper) in the same run. Lives
+ * in lb-core's package to reach the package-private algorithm.
+ *
+ * <p>Run: {@code java -cp benchmarks/target/benchmarks.jar
+ * io.github.kubegrpclb.core.SubsettingSimulation} (seconds); prints Markdown.
+ */
+public final class SubsettingSimulation {
+  private SubsettingSimulation() {}
+
+  public static void main(String[] args) {
+    System.out.print(report());
+  }
+
+  /** One client's subset of the current backends; keeps state across updates. */
+  interface Client {
+    Set<String> update(List<EquivalentAddressGroup> backends);
+  }
+
+  static final class Deterministic implements Client {
+    private final int index;
+    private final int size;
+
+    Deterministic(int index, int size) {
+      this.index = index;
+      this.size = size;
+    }
+
+    @Override
+    public Set<String> update(List<EquivalentAddressGroup> backends) {
+      Set<String> subset = new HashSet<>();
+      for (EquivalentAddressGroup group : DeterministicSubset.select(backends, size, index)) {
+        subset.add(group.getAddresses().get(0).toString());
+      }
+      return subset;
+    }
+  }
+
+  /** grpc-java's random_subsetting_experimental over round_robin, through the registry. */
+  static final class GrpcRandom implements Client {
+    private final FakeHelper helper = new FakeHelper();
+    private final LoadBalancer balancer;
+    private final Object config;
+
+    GrpcRandom(int size) {
+      LoadBalancerProvider provider =
+          LoadBalancerRegistry.getDefaultRegistry().getProvider("random_subsetting_experimental");
+      ConfigOrError parsed =
+          provider.parseLoadBalancingPolicyConfig(
+              Map.of(
+                  "subsetSize",
+                  (double) size,
+                  "childPolicy",
+                  List.of(Map.of("round_robin", Map.of()))));
+      if (parsed.getError() != null) {
+        throw new IllegalStateException(parsed.getError().toString());
+      }
+      config = parsed.getConfig();
+      balancer = provider.newLoadBalancer(helper);
+    }
+
+    @Override
+    public Set<String> update(List<EquivalentAddressGroup> backends) {
+      helper.run(
+          () ->
+              balancer.acceptResolvedAddresses(
+                  LoadBalancer.ResolvedAddresses.newBuilder()
+                      .setAddresses(backends)
+                      .setLoadBalancingPolicyConfig(config)
+                      .build()));
+      Set<String> subset = new HashSet<>();
+      for (FakeHelper.FakeSubchannel subchannel : helper.liveSubchannels()) {
+        subset.add(subchannel.getAddresses().getAddresses().get(0).toString());
+      }
+      return subset;
+    }
+  }
+
+  interface ClientFactory {
+    Client create(int index);
+  }
+
+  /** A fleet of clients, their current subsets, and what the last update moved. */
+  static final class Fleet {
+    final ClientFactory factory;
+    final List<Client> clients = new ArrayList<>();
+    final List<Set<String>> subsets = new ArrayList<>();
+    List<EquivalentAddressGroup> backends;
+    long opened;
+    long closed;
+
+    Fleet(ClientFactory factory, int clientCount, List<EquivalentAddressGroup> backends) {
+      this.factory = factory;
+      this.backends = backends;
+      resizeClients(clientCount);
+    }
+
+    void resizeClients(int count) {
+      opened = 0;
+      closed = 0;
+      while (clients.size() < count) {
+        Client client = factory.create(clients.size());
+        clients.add(client);
+        Set<String> subset = client.update(backends);
+        subsets.add(subset);
+        opened += subset.size();
+      }
+      while (clients.size() > count) {
+        clients.remove(clients.size() - 1);
+        closed += subsets.remove(subsets.size() - 1).size();
+      }
+    }
+
+    void updateBackends(List<EquivalentAddressGroup> next) {
+      backends = next;
+      opened = 0;
+      closed = 0;
+      for (int i = 0; i < clients.size(); i++) {
+        Set<String> before = subsets.get(i);
+        Set<String> after = clients.get(i).update(next);
+        for (String b : after) {
+          if (!before.contains(b)) {
+            opened++;
+          }
+        }
+        for (String b : before) {
+          if (!after.contains(b)) {
+            closed++;
+          }
+        }
+        subsets.set(i, after);
+      }
+    }
+
+    /** Connections per backend: {min, max, mean}. */
+    double[] spread() {
+      Map<String, Integer> perBackend = new HashMap<>();
+      for (EquivalentAddressGroup b : backends) {
+        perBackend.put(b.getAddresses().get(0).toString(), 0);
+      }
+      long total = 0;
+      for (Set<String> subset : subsets) {
+        for (String b : subset) {
+          perBackend.merge(b, 1, Integer::sum);
+          total++;
+        }
+      }
+      int min = Integer.MAX_VALUE;
+      int max = 0;
+      for (int count : perBackend.values()) {
+        min = Math.min(min, count);
+        max = Math.max(max, count);
+      }
+      return new double[] {min, max, (double) total / perBackend.size()};
+    }
+  }
+
+  static List<EquivalentAddressGroup> backends(int from, int to) {
+    List<EquivalentAddressGroup> groups = new ArrayList<>();
+    for (int i = from; i < to; i++) {
+      groups.add(
+          new EquivalentAddressGroup(
+              new InetSocketAddress("10.1." + (i >> 8 & 255) + "." + (i & 255), 8080)));
+    }
+    return groups;
+  }
+
+  private static final String[] NAMES = {
+    "deterministic (ours)", "random_subsetting_experimental (grpc-java)"
+  };
+
+  private static Fleet[] fleets(int clients, int servers, int size) {
+    List<EquivalentAddressGroup> initial = backends(0, servers);
+    return new Fleet[] {
+      new Fleet(i -> new Deterministic(i, size), clients, initial),
+      new Fleet(i -> new GrpcRandom(size), clients, initial)
+    };
+  }
+
+  /** The Markdown sections, for {@code ScenarioBenchmark}. */
+  public static String report() {
+    StringBuilder md = new StringBuilder();
+    md.append("## Subsetting: connections per backend (simulation, no network)\n\n")
+        .append("`SubsettingSimulation`: N clients, M backends, subset size k; ours is")
+        .append(" `DeterministicSubset` as both policies apply it (client indexes 0..N-1), the")
+        .append(" baseline is grpc-java's `random_subsetting_experimental` (grpc-util, gRFC A68),")
+        .append(" one real balancer per client, in the same run. SRE book anchor (random")
+        .append(" subsetting, 300 x 300, k 30): least-loaded 63 %, most-loaded 121 % of the")
+        .append(" mean.\n\n")
+        .append("| clients x backends, k | subsetting | min / mean | max / mean | max / min |\n")
+        .append("|---|---|---|---|---|\n");
+    int[][] shapes = {{300, 300, 30}, {1000, 1000, 30}, {1000, 300, 10}, {305, 300, 30}};
+    for (int[] shape : shapes) {
+      Fleet[] fleets = fleets(shape[0], shape[1], shape[2]);
+      for (int f = 0; f < fleets.length; f++) {
+        double[] s = fleets[f].spread();
+        md.append(
+            String.format(
+                Locale.ROOT,
+                "| %,d x %,d, %d | %s | %.0f %% | %.0f %% | %.2f |%n",
+                shape[0],
+                shape[1],
+                shape[2],
+                NAMES[f],
+                100 * s[0] / s[2],
+                100 * s[1] / s[2],
+                s[1] / s[0]));
+      }
+    }
+    md.append("\n").append(churn());
+    return md.toString();
+  }
+
+  private static String churn() {
+    StringBuilder md = new StringBuilder();
+    md.append("## Subsetting: connections moved per scale event (300 clients x 300 backends,")
+        .append(" k 30)\n\n")
+        .append("Connections closed (each replaced by one opened elsewhere) across the fleet, and")
+        .append(" max / min connections per backend after the event. Lower bound: a removed")
+        .append(" backend's 30 connections must move; an added one needs 30 to be level.\n\n")
+        .append("| event | subsetting | closed | opened | max / min after |\n")
+        .append("|---|---|---|---|---|\n");
+    String[] events = {
+      "1 backend added (300 -> 301)",
+      "1 backend removed (301 -> 300)",
+      "1 backend replaced (rolling update step)",
+      "every backend replaced, one at a time (300 steps)",
+      "backends +10 % (300 -> 330, subsets per round 10 -> 11)",
+      "clients +10 % (300 -> 330)"
+    };
+    for (int e = 0; e < events.length; e++) {
+      Fleet[] fleets = fleets(300, 300, 30);
+      for (int f = 0; f < fleets.length; f++) {
+        Fleet fleet = fleets[f];
+        long closed = 0;
+        long opened = 0;
+        switch (e) {
+          case 0 -> {
+            fleet.updateBackends(backends(0, 301));
+            closed = fleet.closed;
+            opened = fleet.opened;
+          }
+          case 1 -> {
+            fleet.updateBackends(backends(0, 301));
+            fleet.updateBackends(backends(0, 300));
+            closed = fleet.closed;
+            opened = fleet.opened;
+          }
+          case 2 -> {
+            List<EquivalentAddressGroup> next = backends(0, 300);
+            next.set(150, backends(1000, 1001).get(0));
+            fleet.updateBackends(next);
+            closed = fleet.closed;
+            opened = fleet.opened;
+          }
+          case 3 -> {
+            List<EquivalentAddressGroup> next = backends(0, 300);
+            for (int i = 0; i < 300; i++) {
+              next.set(i, backends(1000 + i, 1001 + i).get(0));
+              fleet.updateBackends(new ArrayList<>(next));
+              closed += fleet.closed;
+              opened += fleet.opened;
+            }
+          }
+          case 4 -> {
+            fleet.updateBackends(backends(0, 330));
+            closed = fleet.closed;
+            opened = fleet.opened;
+          }
+          default -> {
+            fleet.resizeClients(330);
+            closed = fleet.closed;
+            opened = fleet.opened;
+          }
+        }
+        double[] s = fleet.spread();
+        md.append(
+            String.format(
+                Locale.ROOT,
+                "| %s | %s | %,d | %,d | %.2f |%n",
+                events[e],
+                NAMES[f],
+                closed,
+                opened,
+                s[1] / s[0]));
+      }
+    }
+    return md.append("\n").toString();
+  }
+}

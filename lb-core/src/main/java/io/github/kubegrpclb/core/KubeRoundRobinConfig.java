@@ -1,0 +1,71 @@
+package io.github.kubegrpclb.core;
+
+import io.github.kubegrpclb.core.internal.PolicySelection;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+
+/**
+ * Options of {@code kube_round_robin}, parsed from its JSON config: {@code "outlierEjection"} (see
+ * {@link OutlierEjectionConfig}), {@code "slowStart"} (see {@link SlowStartConfig}) and {@code
+ * "subsetting"} (see {@link SubsettingConfig}). Immutable and thread-safe.
+ */
+final class KubeRoundRobinConfig {
+  static final KubeRoundRobinConfig DEFAULTS =
+      new KubeRoundRobinConfig(
+          OutlierEjectionConfig.DEFAULTS, SlowStartConfig.DEFAULTS, SubsettingConfig.OFF);
+  private static final Set<String> FIELDS =
+      Set.of(OutlierEjectionConfig.FIELD, SlowStartConfig.FIELD, SubsettingConfig.FIELD);
+
+  final OutlierEjectionConfig outlierEjection;
+  final SlowStartConfig slowStart;
+  final SubsettingConfig subsetting;
+
+  private KubeRoundRobinConfig(
+      OutlierEjectionConfig outlierEjection,
+      SlowStartConfig slowStart,
+      SubsettingConfig subsetting) {
+    this.outlierEjection = outlierEjection;
+    this.slowStart = slowStart;
+    this.subsetting = subsetting;
+  }
+
+  /**
+   * Parses the JSON object under {@code "kube_round_robin"}.
+   *
+   * @throws IllegalArgumentException naming the bad field, its value and what was expected
+   */
+  static KubeRoundRobinConfig parse(Map<String, ?> raw) {
+    String policy = PolicySelection.KUBE_ROUND_ROBIN;
+    PolicyConfigFields.checkKnownFields(policy, raw, FIELDS);
+    return new KubeRoundRobinConfig(
+        OutlierEjectionConfig.parseFrom(policy, raw),
+        SlowStartConfig.parseFrom(policy, raw),
+        SubsettingConfig.parseFrom(policy, raw));
+  }
+
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof KubeRoundRobinConfig
+        && ((KubeRoundRobinConfig) o).outlierEjection.equals(outlierEjection)
+        && ((KubeRoundRobinConfig) o).slowStart.equals(slowStart)
+        && ((KubeRoundRobinConfig) o).subsetting.equals(subsetting);
+  }
+
+  @Override
+  public int hashCode() {
+    return Objects.hash(outlierEjection, slowStart, subsetting);
+  }
+
+  @Override
+  public String toString() {
+    return PolicySelection.KUBE_ROUND_ROBIN
+        + "{"
+        + outlierEjection
+        + ", "
+        + slowStart
+        + ", "
+        + subsetting
+        + "}";
+  }
+}

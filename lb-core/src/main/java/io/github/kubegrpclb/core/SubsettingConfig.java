@@ -1,0 +1,84 @@
+package io.github.kubegrpclb.core;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Deterministic subsetting options, the same for both policies: the JSON object under {@code
+ * "subsetting"} in a policy's config, e.g. {@code {"peak_ewma": {"subsetting": {"subsetSize":
+ * 30}}}}. {@code subsetSize} (1..1,000,000) turns it on: the client connects to about that many of
+ * the Service's endpoints, chosen by {@link DeterministicSubset}; {@code clientIndex} (0..2^31-1)
+ * sets this client's coordinate, otherwise taken as {@link ClientIndex} describes. Absent: every
+ * endpoint is used. Immutable and thread-safe.
+ */
+final class SubsettingConfig {
+  static final String FIELD = "subsetting";
+  static final SubsettingConfig OFF = new SubsettingConfig(0, -1);
+  private static final Set<String> FIELDS = Set.of("subsetSize", "clientIndex");
+
+  /** Endpoints per client; 0 when off. */
+  final int subsetSize;
+
+  /** This client's index, or -1 to derive it. */
+  final long clientIndex;
+
+  private SubsettingConfig(int subsetSize, long clientIndex) {
+    this.subsetSize = subsetSize;
+    this.clientIndex = clientIndex;
+  }
+
+  boolean enabled() {
+    return subsetSize > 0;
+  }
+
+  /**
+   * Reads {@code "subsetting"} out of a policy's raw config.
+   *
+   * @throws IllegalArgumentException naming the bad field, its value and what was expected
+   */
+  static SubsettingConfig parseFrom(String policy, Map<String, ?> policyRaw) {
+    if (policyRaw.get(FIELD) == null) {
+      return OFF;
+    }
+    Map<String, ?> raw = PolicyConfigFields.object(policy, policyRaw, FIELD);
+    String where = policy + " " + FIELD;
+    PolicyConfigFields.checkKnownFields(where, raw, FIELDS);
+    if (raw.get("subsetSize") == null) {
+      throw new IllegalArgumentException(
+          where + ": 'subsetSize' is missing (expected: an integer in [1, 1000000], e.g. 30)");
+    }
+    int size = PolicyConfigFields.intInRange(where, raw, "subsetSize", 0, 1, 1_000_000);
+    int index = PolicyConfigFields.intInRange(where, raw, "clientIndex", -1, 0, Integer.MAX_VALUE);
+    return new SubsettingConfig(size, index);
+  }
+
+  /** The JSON form, for {@code toServiceConfig}; empty when off. */
+  Map<String, Object> toJson() {
+    Map<String, Object> json = new LinkedHashMap<>();
+    if (enabled()) {
+      json.put("subsetSize", (double) subsetSize);
+      if (clientIndex >= 0) {
+        json.put("clientIndex", (double) clientIndex);
+      }
+    }
+    return json;
+  }
+
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof SubsettingConfig
+        && ((SubsettingConfig) o).subsetSize == subsetSize
+        && ((SubsettingConfig) o).clientIndex == clientIndex;
+  }
+
+  @Override
+  public int hashCode() {
+    return subsetSize * 31 + Long.hashCode(clientIndex);
+  }
+
+  @Override
+  public String toString() {
+    return FIELD + toJson();
+  }
+}

@@ -1,0 +1,156 @@
+package io.github.kubegrpclb.core;
+
+import static io.grpc.ConnectivityState.READY;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.github.kubegrpclb.testing.EndpointGroups;
+import io.github.kubegrpclb.testing.FakeHelper;
+import io.grpc.Attributes;
+import io.grpc.EquivalentAddressGroup;
+import io.grpc.LoadBalancer;
+import io.grpc.LoadBalancer.ResolvedAddresses;
+import io.grpc.LoadBalancerProvider;
+import io.grpc.LoadBalancerRegistry;
+import io.grpc.NameResolver.ConfigOrError;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/** The {@code subsetting} option of both policies, through their providers. */
+class SubsettingTest {
+  private final FakeHelper helper = new FakeHelper();
+  private LoadBalancer balancer;
+
+  @AfterEach
+  void tearDown() {
+    if (balancer != null) {
+      helper.run(balancer::shutdown);
+    }
+    helper.checkNoErrors();
+  }
+
+  private static LoadBalancerProvider provider(String policy) {
+    return LoadBalancerRegistry.getDefaultRegistry().getProvider(policy);
+  }
+
+  private void accept(
+      String policy, Map<String, ?> raw, List<EquivalentAddressGroup> groups, Attributes attrs) {
+    ConfigOrError parsed = provider(policy).parseLoadBalancingPolicyConfig(raw);
+    assertThat(parsed.getError()).isNull();
+    if (balancer == null) {
+      balancer = provider(policy).newLoadBalancer(helper);
+    }
+    helper.run(
+        () ->
+            balancer.acceptResolvedAddresses(
+                ResolvedAddresses.newBuilder()
+                    .setAddresses(groups)
+                    .setAttributes(attrs)
+                    .setLoadBalancingPolicyConfig(parsed.getConfig())
+                    .build()));
+  }
+
+  private Set<List<java.net.SocketAddress>> liveAddresses() {
+    return helper.liveSubchannels().stream()
+        .map(sc -> sc.getAddresses().getAddresses())
+        .collect(Collectors.toSet());
+  }
+
+  private static Set<List<java.net.SocketAddress>> addresses(List<EquivalentAddressGroup> groups) {
+    return groups.stream().map(EquivalentAddressGroup::getAddresses).collect(Collectors.toSet());
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"kube_round_robin", "peak_ewma"})
+  void subsetSize_connectsOnlyToThisClientsDeterministicSubset(String policy) {
+    List<EquivalentAddressGroup> all = EndpointGroups.endpoints(0, 100);
+    accept(
+        policy,
+        Map.of("subsetting", Map.of("subsetSize", 10.0, "clientIndex", 7.0)),
+        all,
+        Attributes.EMPTY);
+
+    assertThat(helper.createdSubchannels()).hasSize(10);
+    assertThat(liveAddresses()).isEqualTo(addresses(DeterministicSubset.select(all, 10, 7)));
+    helper.liveSubchannels().forEach(sc -> sc.deliver(READY));
+    assertThat(helper.state()).isEqualTo(READY);
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"kube_round_robin", "peak_ewma"})
+  void noClientIndexOption_usesTheResolversClientIndex(String policy) {
+    List<EquivalentAddressGroup> all = EndpointGroups.endpoints(0, 100);
+    accept(
+        policy,
+        Map.of("subsetting", Map.of("subsetSize", 10.0)),
+        all,
+        Attributes.newBuilder().set(EndpointAttributes.CLIENT_INDEX, 3).build());
+
+    assertThat(liveAddresses()).isEqualTo(addresses(DeterministicSubset.select(all, 10, 3)));
+  }
+
+  @Test
+  void endpointAdded_clientKeepsAllButAtMostOneConnection() {
+    List<EquivalentAddressGroup> all = EndpointGroups.endpoints(0, 100);
+    Map<String, ?> raw = Map.of("subsetting", Map.of("subsetSize", 10.0, "clientIndex", 4.0));
+    accept("kube_round_robin", raw, all, Attributes.EMPTY);
+    Set<List<java.net.SocketAddress>> before = liveAddresses();
+
+    accept("kube_round_robin", raw, EndpointGroups.endpoints(0, 101), Attributes.EMPTY);
+
+    Set<List<java.net.SocketAddress>> kept = liveAddresses();
+    kept.retainAll(before);
+    assertThat(kept.size()).isGreaterThanOrEqualTo(before.size() - 1);
+  }
+
+  @Test
+  void fewerEndpointsThanSubsetSize_usesAll() {
+    accept(
+        "kube_round_robin",
+        Map.of("subsetting", Map.of("subsetSize", 10.0)),
+        EndpointGroups.endpoints(0, 4),
+        Attributes.EMPTY);
+
+    assertThat(helper.createdSubchannels()).hasSize(4);
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"kube_round_robin", "peak_ewma"})
+  void badSubsetting_rejectedWithFieldValueAndExpectation(String policy) {
+    ConfigOrError zero =
+        provider(policy)
+            .parseLoadBalancingPolicyConfig(Map.of("subsetting", Map.of("subsetSize", 0.0)));
+    ConfigOrError missing =
+        provider(policy)
+            .parseLoadBalancingPolicyConfig(Map.of("subsetting", Map.of("clientIndex", 1.0)));
+
+    assertThat(zero.getError().getDescription())
+        .contains(policy, "subsetting", "subsetSize", "0.0", "[1, 1000000]");
+    assertThat(missing.getError().getDescription()).contains("'subsetSize' is missing");
+  }
+
+  @Test
+  void clientIndex_sourcesInOrder() {
+    SubsettingConfig derive =
+        SubsettingConfig.parseFrom("p", Map.of("subsetting", Map.of("subsetSize", 5.0)));
+    SubsettingConfig explicit =
+        SubsettingConfig.parseFrom(
+            "p", Map.of("subsetting", Map.of("subsetSize", 5.0, "clientIndex", 9.0)));
+    Attributes fromResolver =
+        Attributes.newBuilder().set(EndpointAttributes.CLIENT_INDEX, 4).build();
+
+    assertThat(ClientIndex.resolve(explicit, fromResolver, "web-2").index()).isEqualTo(9);
+    assertThat(ClientIndex.resolve(derive, fromResolver, "web-2").index()).isEqualTo(4);
+    assertThat(ClientIndex.resolve(derive, Attributes.EMPTY, "web-2").index()).isEqualTo(2);
+    ClientIndex hashed = ClientIndex.resolve(derive, Attributes.EMPTY, "web-7d4b9c8f6-x2x9z");
+    assertThat(hashed.index())
+        .isEqualTo(ClientIndex.resolve(derive, Attributes.EMPTY, "web-7d4b9c8f6-x2x9z").index())
+        .isBetween(0L, (long) Integer.MAX_VALUE);
+    assertThat(hashed.source()).contains("hash", "subsetting.clientIndex");
+  }
+}
