@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.kubegrpclb.testing.EndpointGroups;
 import io.github.kubegrpclb.testing.FakeHelper;
+import io.github.kubegrpclb.testing.PickArgs;
 import io.grpc.Attributes;
 import io.grpc.EquivalentAddressGroup;
 import io.grpc.LoadBalancer;
@@ -72,7 +73,7 @@ class NodeHintsTest {
   private Set<Subchannel> picked(int picks) {
     Set<Subchannel> picked = new HashSet<>();
     for (int i = 0; i < picks; i++) {
-      PickResult result = helper.picker().pickSubchannel(null);
+      PickResult result = helper.picker().pickSubchannel(PickArgs.UNARY);
       assertThat(result.getStatus().isOk()).as("pick %s: %s", i, result).isTrue();
       assertThat(result.getSubchannel()).as("pick %s is not held", i).isNotNull();
       picked.add(result.getSubchannel());
