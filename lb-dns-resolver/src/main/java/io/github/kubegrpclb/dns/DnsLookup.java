@@ -66,8 +66,7 @@ final class DnsLookup {
     List<CompletableFuture<Answer>> perTarget = new ArrayList<>();
     long srvTtl = Long.MAX_VALUE;
     for (Record record : srvRecords) {
-      if (record instanceof SRVRecord) {
-        SRVRecord srv = (SRVRecord) record;
+      if (record instanceof SRVRecord srv) {
         srvTtl = Math.min(srvTtl, srv.getTTL());
         perTarget.add(
             addresses(srv.getTarget(), target.family)
@@ -137,8 +136,8 @@ final class DnsLookup {
     if (isNotFound(error)) {
       return List.of();
     }
-    throw error instanceof CompletionException
-        ? (CompletionException) error
+    throw error instanceof CompletionException completion
+        ? completion
         : new CompletionException(error);
   }
 
@@ -166,10 +165,10 @@ final class DnsLookup {
     long min = ttl;
     for (Record record : records) {
       InetAddress address = null;
-      if (record instanceof ARecord) {
-        address = ((ARecord) record).getAddress();
-      } else if (record instanceof AAAARecord) {
-        address = ((AAAARecord) record).getAddress();
+      if (record instanceof ARecord a) {
+        address = a.getAddress();
+      } else if (record instanceof AAAARecord aaaa) {
+        address = aaaa.getAddress();
       }
       if (address != null) {
         addresses.add(new InetSocketAddress(address, port));
