@@ -7,6 +7,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.github.kubegrpclb.testing.EndpointGroups;
 import io.github.kubegrpclb.testing.FakeHelper;
 import io.github.kubegrpclb.testing.FakeHelper.FakeSubchannel;
+import io.github.kubegrpclb.testing.PickArgs;
 import io.grpc.EquivalentAddressGroup;
 import io.grpc.LoadBalancer;
 import io.grpc.LoadBalancer.PickResult;
@@ -35,7 +36,7 @@ class EndpointSetLoadBalancerTest {
 
   private static void assertNeverPicks(SubchannelPicker picker, FakeSubchannel subchannel) {
     for (int i = 0; i < 20; i++) {
-      PickResult result = picker.pickSubchannel(null);
+      PickResult result = picker.pickSubchannel(PickArgs.UNARY);
       assertThat(result.getSubchannel()).as("pick %s of %s", i, picker).isNotSameAs(subchannel);
     }
   }
@@ -64,7 +65,7 @@ class EndpointSetLoadBalancerTest {
         .allSatisfy(
             sc -> {
               assertThat(sc.isShutdown()).isTrue();
-              assertThat(sc.pickerAtShutdown().pickSubchannel(null).getStatus().isOk()).isFalse();
+              assertThat(sc.pickerAtShutdown().pickSubchannel(PickArgs.UNARY).getStatus().isOk()).isFalse();
             });
     assertThat(helper.state()).isEqualTo(TRANSIENT_FAILURE);
   }

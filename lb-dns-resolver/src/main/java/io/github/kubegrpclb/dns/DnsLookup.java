@@ -307,8 +307,8 @@ final class DnsLookup {
     if (isNotFound(error)) {
       return List.of();
     }
-    throw error instanceof CompletionException
-        ? (CompletionException) error
+    throw error instanceof CompletionException completion
+        ? completion
         : new CompletionException(error);
   }
 
@@ -348,10 +348,10 @@ final class DnsLookup {
   private static List<InetAddress> addressesOf(List<Record> records) {
     Set<InetAddress> addresses = new LinkedHashSet<>();
     for (Record record : records) {
-      if (record instanceof ARecord) {
-        addresses.add(((ARecord) record).getAddress());
-      } else if (record instanceof AAAARecord) {
-        addresses.add(((AAAARecord) record).getAddress());
+      if (record instanceof ARecord a) {
+        addresses.add(a.getAddress());
+      } else if (record instanceof AAAARecord aaaa) {
+        addresses.add(aaaa.getAddress());
       }
     }
     return List.copyOf(addresses);

@@ -351,7 +351,7 @@ final class HeadlessDnsNameResolver extends NameResolver {
   /* Exponential backoff from ttlFloor, doubling, capped at ttlCap, with +-20 % jitter. */
   private long backoffNanos(int failures) {
     double base = options.ttlFloor().toNanos() * Math.pow(2, Math.min(failures - 1, 30));
-    double capped = Math.min(base, options.ttlCap().toNanos());
+    double capped = Math.min(base, (double) options.ttlCap().toNanos());
     return (long) (capped * (0.8 + 0.4 * jitter.getAsDouble()));
   }
 

@@ -27,10 +27,14 @@ public final class MockKubernetesApi implements AutoCloseable {
   public static final String SERVICE = "my-svc";
 
   /**
-   * The mock server logs every request at INFO through java.util.logging; held here because JUL
-   * keeps loggers weakly, and a collected logger loses its level.
+   * The mock server logs every request at INFO through java.util.logging, and its Vert.x event loop
+   * warns when a loaded machine delays it: noise in front of a test's or the demo's output. Held
+   * here because JUL keeps loggers weakly, and a collected logger loses its level.
    */
-  private static final Logger MOCK_SERVER_LOG = quiet("io.fabric8.mockwebserver");
+  private static final List<Logger> QUIET_LOGS =
+      List.of(
+          quiet("io.fabric8.mockwebserver", Level.WARNING),
+          quiet("io.vertx.core.impl.BlockedThreadChecker", Level.SEVERE));
 
   private final KubernetesCrudDispatcher dispatcher = new KubernetesCrudDispatcher();
   private KubernetesMockServer server;
@@ -49,9 +53,9 @@ public final class MockKubernetesApi implements AutoCloseable {
     client = server.createClient();
   }
 
-  private static Logger quiet(String name) {
+  private static Logger quiet(String name, Level level) {
     Logger logger = Logger.getLogger(name);
-    logger.setLevel(Level.WARNING);
+    logger.setLevel(level);
     return logger;
   }
 
