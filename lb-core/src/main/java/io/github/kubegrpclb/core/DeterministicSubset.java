@@ -116,8 +116,7 @@ final class DeterministicSubset {
   }
 
   private static String key(SocketAddress address) {
-    if (address instanceof InetSocketAddress) {
-      InetSocketAddress inet = (InetSocketAddress) address;
+    if (address instanceof InetSocketAddress inet) {
       if (inet.getAddress() != null) {
         return inet.getAddress().getHostAddress() + ":" + inet.getPort();
       }

@@ -58,9 +58,9 @@ final class EndpointLoad {
       latency = decayed(e, nowNanos, decayNanos);
     }
     if (pending > 0) {
-      latency = Math.max(latency, nowNanos - progressNanos.get());
+      latency = Math.max(latency, (double) (nowNanos - progressNanos.get()));
     }
-    latency = Math.max(latency, pushbackUntilNanos.get() - nowNanos);
+    latency = Math.max(latency, (double) (pushbackUntilNanos.get() - nowNanos));
     return latency * (pending + 1);
   }
 

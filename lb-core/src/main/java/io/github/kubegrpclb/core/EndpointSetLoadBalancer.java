@@ -444,11 +444,10 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
 
     @Override
     public boolean equals(Object other) {
-      return other instanceof ErrorPicker
-          && ((ErrorPicker) other).result.getStatus().getCode() == result.getStatus().getCode()
+      return other instanceof ErrorPicker that
+          && that.result.getStatus().getCode() == result.getStatus().getCode()
           && Objects.equals(
-              ((ErrorPicker) other).result.getStatus().getDescription(),
-              result.getStatus().getDescription());
+              that.result.getStatus().getDescription(), result.getStatus().getDescription());
     }
 
     @Override

@@ -99,6 +99,9 @@ final class HealthChecking {
               .build());
     }
 
+    // Still called by older callers; must not bypass the switch above (ForwardingLoadBalancer
+    // would).
+    @SuppressWarnings("InlineMeSuggester")
     @Deprecated
     @Override
     public void handleResolvedAddresses(ResolvedAddresses resolvedAddresses) {

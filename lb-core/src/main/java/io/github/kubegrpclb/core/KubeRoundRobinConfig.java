@@ -46,10 +46,10 @@ final class KubeRoundRobinConfig {
 
   @Override
   public boolean equals(Object o) {
-    return o instanceof KubeRoundRobinConfig
-        && ((KubeRoundRobinConfig) o).outlierEjection.equals(outlierEjection)
-        && ((KubeRoundRobinConfig) o).slowStart.equals(slowStart)
-        && ((KubeRoundRobinConfig) o).subsetting.equals(subsetting);
+    return o instanceof KubeRoundRobinConfig other
+        && other.outlierEjection.equals(outlierEjection)
+        && other.slowStart.equals(slowStart)
+        && other.subsetting.equals(subsetting);
   }
 
   @Override

@@ -56,8 +56,8 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
   @Override
   void configure(Object policyConfig) {
     KubeRoundRobinConfig next =
-        policyConfig instanceof KubeRoundRobinConfig
-            ? (KubeRoundRobinConfig) policyConfig
+        policyConfig instanceof KubeRoundRobinConfig parsed
+            ? parsed
             : KubeRoundRobinConfig.DEFAULTS;
     if (!next.equals(config)) {
       config = next; // a new instance only on a real change: endpoints cache results per config
@@ -211,13 +211,14 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
       return subchannels;
     }
 
+    // Compares whether each picker shares one result array for both RPC kinds, on purpose.
+    @SuppressWarnings("EqualsWrongThing")
     @Override
     public boolean equals(Object other) {
-      return other instanceof Picker
-          && ((Picker) other).subchannels.equals(subchannels)
-          && java.util.Arrays.equals(((Picker) other).keepTurn, keepTurn)
-          && (((Picker) other).unaryResults == ((Picker) other).streamResults)
-              == (unaryResults == streamResults);
+      return other instanceof Picker that
+          && that.subchannels.equals(subchannels)
+          && java.util.Arrays.equals(that.keepTurn, keepTurn)
+          && (that.unaryResults == that.streamResults) == (unaryResults == streamResults);
     }
 
     @Override

@@ -158,8 +158,7 @@ final class OutlierEjectionConfig {
 
   @Override
   public boolean equals(Object o) {
-    return o instanceof OutlierEjectionConfig
-        && toJson().equals(((OutlierEjectionConfig) o).toJson());
+    return o instanceof OutlierEjectionConfig other && toJson().equals(other.toJson());
   }
 
   @Override

@@ -192,10 +192,9 @@ public final class PeakEwmaConfig {
 
   @Override
   public boolean equals(Object o) {
-    if (!(o instanceof PeakEwmaConfig)) {
+    if (!(o instanceof PeakEwmaConfig that)) {
       return false;
     }
-    PeakEwmaConfig that = (PeakEwmaConfig) o;
     return decayNanos == that.decayNanos
         && defaultRttNanos == that.defaultRttNanos
         && failurePenaltyNanos == that.failurePenaltyNanos

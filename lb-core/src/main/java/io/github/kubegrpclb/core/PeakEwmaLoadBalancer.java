@@ -229,10 +229,10 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
 
     @Override
     public boolean equals(Object other) {
-      return other instanceof Picker
-          && ((Picker) other).subchannels.equals(subchannels)
-          && Arrays.equals(((Picker) other).weights, weights)
-          && ((Picker) other).config.equals(config);
+      return other instanceof Picker that
+          && that.subchannels.equals(subchannels)
+          && Arrays.equals(that.weights, weights)
+          && that.config.equals(config);
     }
 
     @Override
@@ -349,7 +349,7 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
         if (failed) {
           rtt = Math.max(rtt, config.failurePenaltyNanos());
         }
-        load.observe(rtt, now, config.decayNanos());
+        load.observe(rtt, now, (double) config.decayNanos());
       }
     }
   }

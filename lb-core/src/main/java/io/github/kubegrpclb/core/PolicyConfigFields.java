@@ -56,7 +56,7 @@ final class PolicyConfigFields {
     if (value == null) {
       return defaultNanos;
     }
-    Matcher m = value instanceof String ? DURATION.matcher((String) value) : null;
+    Matcher m = value instanceof String text ? DURATION.matcher(text) : null;
     if (m == null || !m.matches()) {
       throw new IllegalArgumentException(
           describe(policy, field, value)
@@ -82,11 +82,11 @@ final class PolicyConfigFields {
     if (value == null) {
       return defaultValue;
     }
-    if (!(value instanceof Number)) {
+    if (!(value instanceof Number n)) {
       throw new IllegalArgumentException(
           describe(policy, field, value) + " (expected: an integer in [" + min + ", " + max + "])");
     }
-    double number = ((Number) value).doubleValue();
+    double number = n.doubleValue();
     if (number != Math.rint(number) || number < min || number > max) {
       throw new IllegalArgumentException(
           describe(policy, field, value) + " (expected: an integer in [" + min + ", " + max + "])");
@@ -106,12 +106,11 @@ final class PolicyConfigFields {
     if (value == null) {
       return defaultValue;
     }
-    if (!(value instanceof Number)
-        || !(((Number) value).doubleValue() >= min && ((Number) value).doubleValue() <= max)) {
+    if (!(value instanceof Number n) || !(n.doubleValue() >= min && n.doubleValue() <= max)) {
       throw new IllegalArgumentException(
           describe(policy, field, value) + " (expected: a number in [" + min + ", " + max + "])");
     }
-    return ((Number) value).doubleValue();
+    return n.doubleValue();
   }
 
   /** Returns a boolean, or {@code defaultValue} when absent. */
@@ -120,11 +119,11 @@ final class PolicyConfigFields {
     if (value == null) {
       return defaultValue;
     }
-    if (!(value instanceof Boolean)) {
+    if (!(value instanceof Boolean b)) {
       throw new IllegalArgumentException(
           describe(policy, field, value) + " (expected: true or false)");
     }
-    return (Boolean) value;
+    return b;
   }
 
   /** Returns a JSON object, or an empty map when absent. */
@@ -165,9 +164,8 @@ final class PolicyConfigFields {
             code = candidate;
           }
         }
-      } else if (item instanceof Number
-          && ((Number) item).doubleValue() == Math.rint(((Number) item).doubleValue())) {
-        int number = ((Number) item).intValue();
+      } else if (item instanceof Number n && n.doubleValue() == Math.rint(n.doubleValue())) {
+        int number = n.intValue();
         if (number >= 0 && number < Status.Code.values().length) {
           code = Status.fromCodeValue(number).getCode();
         }

@@ -65,7 +65,7 @@ final class SlowStartConfig {
 
   @Override
   public boolean equals(Object o) {
-    return o instanceof SlowStartConfig && toJson().equals(((SlowStartConfig) o).toJson());
+    return o instanceof SlowStartConfig other && toJson().equals(other.toJson());
   }
 
   @Override

@@ -67,9 +67,9 @@ final class SubsettingConfig {
 
   @Override
   public boolean equals(Object o) {
-    return o instanceof SubsettingConfig
-        && ((SubsettingConfig) o).subsetSize == subsetSize
-        && ((SubsettingConfig) o).clientIndex == clientIndex;
+    return o instanceof SubsettingConfig other
+        && other.subsetSize == subsetSize
+        && other.clientIndex == clientIndex;
   }
 
   @Override

@@ -65,7 +65,8 @@ class EndpointSetLoadBalancerTest {
         .allSatisfy(
             sc -> {
               assertThat(sc.isShutdown()).isTrue();
-              assertThat(sc.pickerAtShutdown().pickSubchannel(PickArgs.UNARY).getStatus().isOk()).isFalse();
+              assertThat(sc.pickerAtShutdown().pickSubchannel(PickArgs.UNARY).getStatus().isOk())
+                  .isFalse();
             });
     assertThat(helper.state()).isEqualTo(TRANSIENT_FAILURE);
   }

@@ -220,17 +220,19 @@ final class DnsLookup {
       CompletableFuture<Target> lookup = lookups.get(i).get().toCompletableFuture();
       CompletableFuture<Target> result = done.get(i);
       boolean running = !lookup.isDone();
-      lookup.whenComplete(
-          (target, error) -> {
-            if (error != null) {
-              result.completeExceptionally(error); // a bug: fail the resolution, never hang
-            } else {
-              result.complete(target);
-            }
-            if (running) {
-              startNext(lookups, done, next);
-            }
-          });
+      // Its errors go to result; the stage whenComplete returns has nothing more to say.
+      CompletableFuture<?> unused =
+          lookup.whenComplete(
+              (target, error) -> {
+                if (error != null) {
+                  result.completeExceptionally(error); // a bug: fail the resolution, never hang
+                } else {
+                  result.complete(target);
+                }
+                if (running) {
+                  startNext(lookups, done, next);
+                }
+              });
       if (running) {
         return;
       }

@@ -139,7 +139,7 @@ final class WholeAnswerResolver implements Resolver {
 
     @Override
     public boolean equals(Object o) {
-      return o instanceof Key && ((Key) o).owner.equals(owner) && ((Key) o).type == type;
+      return o instanceof Key other && other.owner.equals(owner) && other.type == type;
     }
 
     @Override

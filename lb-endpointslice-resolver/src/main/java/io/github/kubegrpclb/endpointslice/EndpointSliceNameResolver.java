@@ -251,8 +251,8 @@ final class EndpointSliceNameResolver extends NameResolver {
   private String describe(Throwable error) {
     int code = 0;
     for (Throwable t = error; t != null && code == 0; t = t.getCause()) {
-      if (t instanceof KubernetesClientException) {
-        code = ((KubernetesClientException) t).getCode();
+      if (t instanceof KubernetesClientException clientError) {
+        code = clientError.getCode();
       }
     }
     if (code == 403) {

@@ -158,10 +158,10 @@ final class ServiceWatches {
 
     @Override
     public boolean equals(Object o) {
-      return o instanceof Key
-          && ((Key) o).client == client
-          && ((Key) o).namespace.equals(namespace)
-          && ((Key) o).service.equals(service);
+      return o instanceof Key other
+          && other.client == client
+          && other.namespace.equals(namespace)
+          && other.service.equals(service);
     }
 
     @Override

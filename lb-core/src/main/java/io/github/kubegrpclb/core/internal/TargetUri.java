@@ -39,7 +39,7 @@ public record TargetUri(
     if (rawQuery == null || rawQuery.isEmpty()) {
       return parameters;
     }
-    for (String parameter : rawQuery.split("&")) {
+    for (String parameter : rawQuery.split("&", -1)) {
       int eq = parameter.indexOf('=');
       String key = eq < 0 ? parameter : parameter.substring(0, eq);
       if (!known.contains(key)) {
