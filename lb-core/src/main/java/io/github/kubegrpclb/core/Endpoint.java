@@ -1,5 +1,6 @@
 package io.github.kubegrpclb.core;
 
+import io.github.kubegrpclb.core.internal.EndpointTelemetry;
 import io.grpc.ConnectivityState;
 import io.grpc.EquivalentAddressGroup;
 import io.grpc.LoadBalancer.Subchannel;
@@ -10,16 +11,19 @@ import io.grpc.Status;
  * the balancer's view of its connectivity. {@code T} is the policy's per-endpoint state that must
  * survive picker updates (peak-EWMA load, for example).
  *
- * <p>Not thread-safe: read and written only in the channel's SynchronizationContext, except {@link
- * #subchannel()} and {@link #policyState()}, which are final.
+ * <p>Written only in the channel's SynchronizationContext; {@link #subchannel()} and {@link
+ * #policyState()} are final, and the group, state and last failure are volatile so that snapshots
+ * and gauges may read them from any thread.
  */
 final class Endpoint<T> {
   private final Subchannel subchannel;
   private final T policyState;
-  private EquivalentAddressGroup group;
-  private ConnectivityState state = ConnectivityState.IDLE;
-  private Status lastFailure = Status.OK;
+  // Volatile so that snapshots and gauges (BalancerObserver) can read them from other threads.
+  private volatile EquivalentAddressGroup group;
+  private volatile ConnectivityState state = ConnectivityState.IDLE;
+  private volatile Status lastFailure = Status.OK;
   private boolean removed;
+  private EndpointTelemetry telemetry = EndpointTelemetry.NOOP;
 
   Endpoint(Subchannel subchannel, EquivalentAddressGroup group, T policyState) {
     this.subchannel = subchannel;
@@ -67,12 +71,22 @@ final class Endpoint<T> {
     }
   }
 
+  /** Where this endpoint's RPCs are recorded; set once, before the first picker uses it. */
+  EndpointTelemetry telemetry() {
+    return telemetry;
+  }
+
+  void setTelemetry(EndpointTelemetry telemetry) {
+    this.telemetry = telemetry;
+  }
+
   boolean isRemoved() {
     return removed;
   }
 
   void shutdown() {
     removed = true;
+    telemetry.close();
     subchannel.shutdown();
   }
 

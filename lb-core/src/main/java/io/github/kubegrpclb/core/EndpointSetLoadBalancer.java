@@ -37,10 +37,22 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
   private String clientZone;
   private ConnectivityState currentState;
   private SubchannelPicker currentPicker;
+  private final BalancerObserver<T> observer;
 
   EndpointSetLoadBalancer(Helper helper, String policyName) {
     this.helper = Objects.requireNonNull(helper, "helper");
     this.policyName = policyName;
+    this.observer = new BalancerObserver<>(helper, policyName, this::loadOf);
+  }
+
+  /** The policy's live load numbers of an endpoint, for snapshots and gauges; any thread. */
+  BalancerObserver.Load loadOf(T policyState) {
+    return BalancerObserver.Load.NONE;
+  }
+
+  /** Whether RPCs are recorded: a picker without a stream tracer of its own then adds one. */
+  final boolean isRecordingRpcs() {
+    return observer.isRecording();
   }
 
   /** Returns fresh policy state for a newly added endpoint. */
@@ -63,6 +75,7 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
 
   @Override
   public Status acceptResolvedAddresses(ResolvedAddresses resolvedAddresses) {
+    observer.configure(resolvedAddresses.getAttributes());
     List<EquivalentAddressGroup> groups = resolvedAddresses.getAddresses();
     if (groups.isEmpty()) {
       String note = resolvedAddresses.getAttributes().get(EndpointAttributes.RESOLUTION_NOTE);
@@ -100,6 +113,7 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
         added.add(addEndpoint(entry.getKey(), entry.getValue()));
       }
     }
+    observer.endpointsChanged(endpoints.values());
     updateBalancingState();
     // Connect after publishing, so a synchronous state callback sees a consistent balancer.
     for (Endpoint<T> endpoint : added) {
@@ -112,6 +126,7 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
     Subchannel subchannel =
         helper.createSubchannel(CreateSubchannelArgs.newBuilder().setAddresses(group).build());
     Endpoint<T> endpoint = new Endpoint<>(subchannel, group, newPolicyState());
+    observer.added(endpoint);
     endpoints.put(key, endpoint);
     subchannel.start(stateInfo -> onSubchannelState(endpoint, stateInfo));
     return endpoint;
@@ -168,6 +183,7 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
   @Override
   public void shutdown() {
     shutdownEndpoints();
+    observer.shutdown();
   }
 
   private void shutdownEndpoints() {
@@ -175,6 +191,7 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
       endpoint.shutdown();
     }
     endpoints.clear();
+    observer.endpointsChanged(endpoints.values());
   }
 
   private void updateBalancingState() {
@@ -196,6 +213,7 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
       }
     }
     List<Endpoint<T>> rotation = Rotation.select(connected, readyConnecting, clientZone);
+    observer.rotationChanged(rotation, clientZone);
     if (!rotation.isEmpty()) {
       updateState(READY, readyPicker(rotation));
     } else if (connecting) {
@@ -230,6 +248,7 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
     currentState = state;
     currentPicker = picker;
     helper.updateBalancingState(state, picker);
+    observer.pickerUpdated(state, picker);
   }
 
   /** Holds RPCs while endpoints connect; a new picker is certain to follow. */

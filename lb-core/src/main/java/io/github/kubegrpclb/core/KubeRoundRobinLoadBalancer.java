@@ -1,5 +1,6 @@
 package io.github.kubegrpclb.core;
 
+import io.grpc.ClientStreamTracer;
 import io.grpc.LoadBalancer.PickResult;
 import io.grpc.LoadBalancer.PickSubchannelArgs;
 import io.grpc.LoadBalancer.Subchannel;
@@ -42,10 +43,17 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
   @Override
   SubchannelPicker readyPicker(List<Endpoint<Void>> rotation) {
     List<Subchannel> subchannels = new ArrayList<>(rotation.size());
+    List<ClientStreamTracer.Factory> tracers = new ArrayList<>(rotation.size());
+    boolean recording = isRecordingRpcs();
     for (Endpoint<Void> endpoint : rotation) {
       subchannels.add(endpoint.subchannel());
+      tracers.add(recording ? RpcCounter.of(endpoint.telemetry()) : null);
     }
-    return new Picker(subchannels, random.applyAsInt(subchannels.size()));
+    return new Picker(
+        subchannels,
+        tracers,
+        random.applyAsInt(subchannels.size()),
+        PickerText.endpoints(rotation));
   }
 
   /** Lock-free round robin; results are built once so a pick allocates nothing. */
@@ -53,12 +61,34 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
     private final List<Subchannel> subchannels;
     private final PickResult[] results;
     private final AtomicInteger next;
+    private final String description;
 
     Picker(List<Subchannel> subchannels, int startOffset) {
+      this(
+          subchannels,
+          java.util.Collections.nCopies(subchannels.size(), null),
+          startOffset,
+          subchannels.size() + " endpoints");
+    }
+
+    /**
+     * @param tracers per subchannel, the stream tracer its picks carry, or null for none
+     * @param description the endpoints, for {@link #toString()}
+     */
+    Picker(
+        List<Subchannel> subchannels,
+        List<ClientStreamTracer.Factory> tracers,
+        int startOffset,
+        String description) {
+      this.description = description;
       this.subchannels = List.copyOf(subchannels);
       this.results = new PickResult[subchannels.size()];
       for (int i = 0; i < results.length; i++) {
-        results[i] = PickResult.withSubchannel(subchannels.get(i));
+        ClientStreamTracer.Factory tracer = tracers.get(i);
+        results[i] =
+            tracer == null
+                ? PickResult.withSubchannel(subchannels.get(i))
+                : PickResult.withSubchannel(subchannels.get(i), tracer);
       }
       this.next = new AtomicInteger(startOffset);
     }
@@ -80,7 +110,7 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
 
     @Override
     public String toString() {
-      return "KubeRoundRobin.Picker(" + subchannels + ")";
+      return "kube_round_robin picker over " + description;
     }
   }
 }

@@ -1,5 +1,6 @@
 package io.github.kubegrpclb.core;
 
+import io.github.kubegrpclb.core.internal.EndpointTelemetry;
 import io.grpc.ClientStreamTracer;
 import io.grpc.LoadBalancer.PickResult;
 import io.grpc.LoadBalancer.PickSubchannelArgs;
@@ -49,6 +50,15 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
     endpoint.policyState().reset(config.defaultRttNanos(), nanoClock.getAsLong());
   }
 
+  /** Read from metrics and debugging threads: {@code config} is an immutable object. */
+  @Override
+  BalancerObserver.Load loadOf(EndpointLoad load) {
+    long now = nanoClock.getAsLong();
+    double decayNanos = config.decayNanos();
+    return new BalancerObserver.Load(
+        load.inFlight(), load.estimateNanos(now, decayNanos), load.cost(now, decayNanos));
+  }
+
   @Override
   void configure(Object policyConfig) {
     config = policyConfig == null ? PeakEwmaConfig.defaults() : (PeakEwmaConfig) policyConfig;
@@ -68,6 +78,7 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
     private final PeakEwmaConfig config;
     private final double decayNanos;
     private final IntUnaryOperator random;
+    private final String description;
 
     Picker(
         List<Endpoint<EndpointLoad>> rotation,
@@ -84,11 +95,13 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
         loads[i] = endpoint.policyState();
         results[i] =
             PickResult.withSubchannel(
-                endpoint.subchannel(), new LoadRecorder(loads[i], config, nanoClock));
+                endpoint.subchannel(),
+                new LoadRecorder(loads[i], endpoint.telemetry(), config, nanoClock));
       }
       this.config = config;
       this.decayNanos = config.decayNanos();
       this.random = random;
+      this.description = PickerText.endpoints(rotation);
       this.coprimeStrides = config.choiceCount() > 2 ? coprimesBelow(n) : new int[0];
     }
 
@@ -170,18 +183,24 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
 
     @Override
     public String toString() {
-      return "PeakEwma.Picker(" + subchannels + ")";
+      return "peak_ewma picker over " + description + ", best of " + config.choiceCount();
     }
   }
 
   /** Counts an endpoint's RPCs in flight and feeds their latency into its estimate. */
   static final class LoadRecorder extends ClientStreamTracer.Factory {
     private final EndpointLoad load;
+    private final EndpointTelemetry telemetry;
     private final PeakEwmaConfig config;
     private final LongSupplier nanoClock;
 
-    LoadRecorder(EndpointLoad load, PeakEwmaConfig config, LongSupplier nanoClock) {
+    LoadRecorder(
+        EndpointLoad load,
+        EndpointTelemetry telemetry,
+        PeakEwmaConfig config,
+        LongSupplier nanoClock) {
       this.load = load;
+      this.telemetry = telemetry;
       this.config = config;
       this.nanoClock = nanoClock;
     }
@@ -190,6 +209,7 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
     public ClientStreamTracer newClientStreamTracer(
         ClientStreamTracer.StreamInfo info, Metadata headers) {
       load.rpcStarted();
+      telemetry.rpcStarted();
       return new RpcTracer(nanoClock.getAsLong());
     }
 
@@ -218,6 +238,7 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
       public void streamClosed(Status status) {
         long now = nanoClock.getAsLong();
         load.rpcFinished();
+        telemetry.rpcFinished(status.getCode());
         if (status.getCode() == Status.Code.CANCELLED) {
           return; // the client gave up: says nothing about the endpoint
         }
