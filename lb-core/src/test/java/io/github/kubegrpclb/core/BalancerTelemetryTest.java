@@ -116,7 +116,7 @@ class BalancerTelemetryTest {
     double degradedRpcs = metrics.sum(FINISHED, pod(degraded)) - degradedBefore;
     double healthyRpcs = metrics.sum(FINISHED, pod(pods.get(1))) - healthyBefore;
     assertThat(degradedRpcs).as("degraded pod's RPCs; healthy pod %s", healthyRpcs).isLessThan(20);
-    assertThat(healthyRpcs).isGreaterThan(150);
+    assertThat(healthyRpcs).isGreaterThan(100);
     assertThat(metrics.value("kube_grpc_lb.endpoint.cost", pod(degraded)))
         .as("cost = estimate x (in flight + 1), read a moment later")
         .isGreaterThan(0.030);
