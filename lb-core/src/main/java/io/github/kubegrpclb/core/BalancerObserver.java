@@ -130,6 +130,7 @@ final class BalancerObserver<T> {
               endpoint.condition() == EndpointCondition.READY ? "ready" : "terminating_serving",
               state.name(),
               inRotation.contains(endpoint),
+              endpoint.ejected,
               load.inFlight,
               load.estimateNanos,
               load.costNanos,

@@ -5,25 +5,32 @@ import io.grpc.ConnectivityState;
 import io.grpc.EquivalentAddressGroup;
 import io.grpc.LoadBalancer.Subchannel;
 import io.grpc.Status;
+import io.grpc.SynchronizationContext.ScheduledHandle;
 
 /**
  * One endpoint (pod) as a balancer tracks it: its subchannel, the resolver's latest view of it and
  * the balancer's view of its connectivity. {@code T} is the policy's per-endpoint state that must
  * survive picker updates (peak-EWMA load, for example).
  *
- * <p>Written only in the channel's SynchronizationContext; {@link #subchannel()} and {@link
- * #policyState()} are final, and the group, state and last failure are volatile so that snapshots
- * and gauges may read them from any thread.
+ * <p>Written only in the channel's SynchronizationContext; {@link #subchannel()}, {@link
+ * #policyState()} and {@link #outcomes()} are final (the last two thread-safe), and the group,
+ * state, last failure and ejection flag are volatile so that snapshots and gauges may read them
+ * from any thread.
  */
 final class Endpoint<T> {
   private final Subchannel subchannel;
   private final T policyState;
+  private final OutcomeCounts outcomes = new OutcomeCounts();
   // Volatile so that snapshots and gauges (BalancerObserver) can read them from other threads.
   private volatile EquivalentAddressGroup group;
   private volatile ConnectivityState state = ConnectivityState.IDLE;
   private volatile Status lastFailure = Status.OK;
   private boolean removed;
   private EndpointTelemetry telemetry = EndpointTelemetry.NOOP;
+  // Outlier ejection state, owned by OutlierEjection.
+  volatile boolean ejected;
+  int timesEjected;
+  ScheduledHandle ejectionTimer;
 
   Endpoint(Subchannel subchannel, EquivalentAddressGroup group, T policyState) {
     this.subchannel = subchannel;
@@ -37,6 +44,10 @@ final class Endpoint<T> {
 
   T policyState() {
     return policyState;
+  }
+
+  OutcomeCounts outcomes() {
+    return outcomes;
   }
 
   EquivalentAddressGroup group() {
@@ -87,11 +98,15 @@ final class Endpoint<T> {
   void shutdown() {
     removed = true;
     telemetry.close();
+    if (ejectionTimer != null) {
+      ejectionTimer.cancel();
+      ejectionTimer = null;
+    }
     subchannel.shutdown();
   }
 
   @Override
   public String toString() {
-    return group.getAddresses() + " " + state + " " + condition();
+    return group.getAddresses() + " " + state + " " + condition() + (ejected ? " ejected" : "");
   }
 }

@@ -1,11 +1,13 @@
 package io.github.kubegrpclb.core;
 
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
- * The load of one endpoint for {@code peak_ewma}: a peak-EWMA latency estimate and the number of
- * RPCs in flight. Outlives pickers (the balancer owns one per endpoint).
+ * The load of one endpoint for {@code peak_ewma}: a peak-EWMA latency estimate, the unary RPCs in
+ * flight, how long the endpoint has gone without finishing any of them, and a pushback the server
+ * asked for. Outlives pickers (the balancer owns one per endpoint).
  *
  * <p>Thread-safe and lock-free: RPC completions update it from transport threads while pickers read
  * it; the estimate is an immutable snapshot swapped by compare-and-set.
@@ -17,47 +19,49 @@ final class EndpointLoad {
    * RPC; a lower sample is blended in with weight 1 - exp(-elapsed / tau), so recovery is
    * gradual. Reading the cost also decays the estimate toward zero over idle time, so an
    * endpoint that stopped getting traffic because it was slow is eventually probed again.
-   * cost = estimate * (inFlight + 1): latency times queue depth.
-   * An endpoint with no sample yet is probed first, as Finagle does: it costs 0 while idle, and
-   * the default RTT times (inFlight + 1) while its first RPCs are out, so a new pod gets a few
-   * probes at once, not a flood. The first real sample then replaces the default, so a 30 ms
-   * default neither lingers for tau over pods that answer in 1 ms nor starves a new pod.
+   * cost = latency * (inFlight + 1): latency times queue depth.
+   *
+   * Two lower bounds keep the estimate honest about what has not come back yet (Finagle and
+   * tower only learn from completed RPCs, so a pod that stops answering looks ever cheaper as
+   * its last sample decays):
+   * - the stall: while RPCs are pending, the latency is at least the time since the endpoint
+   *   last made progress (finished an RPC, or went from idle to busy). That time is a lower
+   *   bound on the age of its oldest pending RPC: if the oldest pending RPC had started after
+   *   that moment, some RPC in flight just before it must have finished later, which is
+   *   progress. It needs two timestamps, not a queue of start times.
+   * - the pushback: after a server sent grpc-retry-pushback-ms, the latency is at least the
+   *   time left until the pushback ends.
+   * An endpoint with no sample yet is probed first, as Finagle does: it costs 0 while idle,
+   * and the default RTT (undecayed: a new pod whose first RPCs hang must not get cheaper) times
+   * (inFlight + 1) while its first RPCs are out, so a new pod gets a few probes at once, not a
+   * flood. The first real sample then replaces the default.
    */
   private final AtomicInteger inFlight = new AtomicInteger();
   private final AtomicReference<Estimate> estimate;
+  private final AtomicLong progressNanos;
+  private final AtomicLong pushbackUntilNanos;
 
   EndpointLoad(long defaultRttNanos, long nowNanos) {
     this.estimate = new AtomicReference<>(new Estimate(defaultRttNanos, nowNanos, false));
+    this.progressNanos = new AtomicLong(nowNanos);
+    this.pushbackUntilNanos = new AtomicLong(nowNanos);
   }
 
-  /** The cost P2C compares; lower is better. Allocates nothing. */
+  /** The cost P2C compares, as of {@code nowNanos}; lower is better. Allocates nothing. */
   double cost(long nowNanos, double decayNanos) {
-    Estimate e = estimate.get();
     int pending = inFlight.get();
-    if (!e.measured && pending == 0) {
-      return 0;
-    }
-    return decayed(e, nowNanos, decayNanos) * (pending + 1);
-  }
-
-  /**
-   * The cost scaled by a factor common to all endpoints: {@code cost(now) / exp(-(now - ref) /
-   * tau)}. Comparing endpoints this way gives the same order as {@link #cost} at any {@code now},
-   * so a picker needs no clock read and one {@code exp} per candidate.
-   */
-  double relativeCost(long referenceNanos, double decayNanos) {
     Estimate e = estimate.get();
-    int pending = inFlight.get();
-    if (!e.measured && pending == 0) {
-      return 0;
+    double latency;
+    if (!e.measured) {
+      latency = pending == 0 ? 0 : e.rttNanos;
+    } else {
+      latency = decayed(e, nowNanos, decayNanos);
     }
-    double exponent = (e.stampNanos - referenceNanos) / decayNanos;
-    return e.rttNanos * Math.exp(Math.max(-700, Math.min(700, exponent))) * (pending + 1);
-  }
-
-  /** When the estimate was last updated. */
-  long stampNanos() {
-    return estimate.get().stampNanos;
+    if (pending > 0) {
+      latency = Math.max(latency, nowNanos - progressNanos.get());
+    }
+    latency = Math.max(latency, pushbackUntilNanos.get() - nowNanos);
+    return latency * (pending + 1);
   }
 
   /** Latency estimate in nanoseconds as of {@code nowNanos}, decayed over idle time. */
@@ -69,17 +73,32 @@ final class EndpointLoad {
     return inFlight.get();
   }
 
-  void rpcStarted() {
-    inFlight.incrementAndGet();
+  /** An RPC went out on the wire at {@code nowNanos}. */
+  void rpcStarted(long nowNanos) {
+    if (inFlight.incrementAndGet() == 1) {
+      advanceProgress(nowNanos); // idle -> busy: nothing is stuck yet
+    }
   }
 
-  void rpcFinished() {
+  /** An RPC counted by {@link #rpcStarted} ended at {@code nowNanos}, however it ended. */
+  void rpcFinished(long nowNanos) {
+    advanceProgress(nowNanos);
     inFlight.decrementAndGet();
+  }
+
+  /** The server asked for no new RPCs until {@code untilNanos}. */
+  void pushBack(long untilNanos) {
+    long prev;
+    do {
+      prev = pushbackUntilNanos.get();
+    } while (untilNanos > prev && !pushbackUntilNanos.compareAndSet(prev, untilNanos));
   }
 
   /** Forgets the history: back to {@code defaultRttNanos}, unmeasured (probed first). */
   void reset(long defaultRttNanos, long nowNanos) {
     estimate.set(new Estimate(defaultRttNanos, nowNanos, false));
+    pushbackUntilNanos.set(nowNanos);
+    advanceProgress(nowNanos);
   }
 
   /** Folds one latency sample into the estimate. */
@@ -98,6 +117,13 @@ final class EndpointLoad {
         return;
       }
     }
+  }
+
+  private void advanceProgress(long nowNanos) {
+    long prev;
+    do {
+      prev = progressNanos.get();
+    } while (nowNanos > prev && !progressNanos.compareAndSet(prev, nowNanos));
   }
 
   private static double decayed(Estimate e, long nowNanos, double decayNanos) {

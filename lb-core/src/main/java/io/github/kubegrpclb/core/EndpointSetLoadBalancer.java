@@ -23,7 +23,8 @@ import java.util.Objects;
  * (address group), diffed on every address update so unchanged endpoints keep their connection, and
  * the channel state aggregated as grpc-java's round_robin does (READY if any endpoint is; else
  * CONNECTING while any connects; else a sticky TRANSIENT_FAILURE). Subclasses only build the picker
- * over the endpoints in rotation.
+ * over the endpoints in rotation. Outlier ejection ({@link OutlierEjection}) takes failing
+ * endpoints out of that rotation for both policies.
  *
  * <p>Not thread-safe: grpc-java calls every method in the channel's SynchronizationContext, and
  * subchannel state callbacks arrive there too. Pickers never see this object.
@@ -34,19 +35,26 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
   private final Helper helper;
   private final String policyName;
   private final Map<List<SocketAddress>, Endpoint<T>> endpoints = new LinkedHashMap<>();
+  private final OutlierEjection outlierEjection;
   private String clientZone;
   private ConnectivityState currentState;
   private SubchannelPicker currentPicker;
   private final BalancerObserver<T> observer;
 
-  EndpointSetLoadBalancer(Helper helper, String policyName) {
+  EndpointSetLoadBalancer(Helper helper, String policyName, OutlierEjection.Prober prober) {
     this.helper = Objects.requireNonNull(helper, "helper");
     this.policyName = policyName;
-    this.observer = new BalancerObserver<>(helper, policyName, this::loadOf);
+    this.outlierEjection =
+        new OutlierEjection(
+            helper.getSynchronizationContext(),
+            helper.getScheduledExecutorService(),
+            prober,
+            this::updateBalancingState);
+    this.observer = new BalancerObserver<>(helper, policyName, this::liveLoad);
   }
 
   /** The policy's live load numbers of an endpoint, for snapshots and gauges; any thread. */
-  BalancerObserver.Load loadOf(T policyState) {
+  BalancerObserver.Load liveLoad(T policyState) {
     return BalancerObserver.Load.NONE;
   }
 
@@ -63,6 +71,9 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
    * was chosen by name only.
    */
   abstract void configure(Object policyConfig);
+
+  /** The outlier ejection options of the config last {@linkplain #configure configured}. */
+  abstract OutlierEjectionConfig outlierEjectionConfig();
 
   /**
    * Called when an endpoint's connection is READY again after a failure: a new connection, maybe to
@@ -86,6 +97,7 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
                   + helper.getAuthority()
                   + (note == null ? " (no ready pod?)" : ": " + note));
       shutdownEndpoints();
+      outlierEjection.stop();
       updateState(TRANSIENT_FAILURE, new ErrorPicker(status));
       return status;
     }
@@ -114,6 +126,7 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
       }
     }
     observer.endpointsChanged(endpoints.values());
+    outlierEjection.update(outlierEjectionConfig(), endpoints.values());
     updateBalancingState();
     // Connect after publishing, so a synchronous state callback sees a consistent balancer.
     for (Endpoint<T> endpoint : added) {
@@ -151,6 +164,16 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
     updateBalancingState();
   }
 
+  /** The endpoint whose subchannel is {@code subchannel}, or null (for tests and diagnostics). */
+  Endpoint<T> endpointFor(Subchannel subchannel) {
+    for (Endpoint<T> endpoint : endpoints.values()) {
+      if (endpoint.subchannel() == subchannel) {
+        return endpoint;
+      }
+    }
+    return null;
+  }
+
   @Override
   public void handleNameResolutionError(Status error) {
     if (currentState == READY) {
@@ -182,6 +205,7 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
 
   @Override
   public void shutdown() {
+    outlierEjection.stop();
     shutdownEndpoints();
     observer.shutdown();
   }
@@ -196,6 +220,7 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
 
   private void updateBalancingState() {
     List<Endpoint<T>> connected = new ArrayList<>();
+    List<Endpoint<T>> admitted = new ArrayList<>();
     boolean connecting = false;
     boolean readyConnecting = false;
     int failed = 0;
@@ -204,6 +229,9 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
       ConnectivityState state = endpoint.state();
       if (state == READY) {
         connected.add(endpoint);
+        if (!endpoint.ejected) {
+          admitted.add(endpoint);
+        }
       } else if (state == CONNECTING || state == IDLE) {
         connecting = true;
         readyConnecting |= endpoint.condition() == EndpointCondition.READY;
@@ -212,7 +240,10 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
         lastFailed = endpoint;
       }
     }
-    List<Endpoint<T>> rotation = Rotation.select(connected, readyConnecting, clientZone);
+    // The panic threshold keeps some endpoints admitted; should every connected one be out
+    // anyway (a config change), all of them are used rather than none.
+    List<Endpoint<T>> rotation =
+        Rotation.select(admitted.isEmpty() ? connected : admitted, readyConnecting, clientZone);
     observer.rotationChanged(rotation, clientZone);
     if (!rotation.isEmpty()) {
       updateState(READY, readyPicker(rotation));

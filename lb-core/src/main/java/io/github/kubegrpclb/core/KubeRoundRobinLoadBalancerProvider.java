@@ -5,19 +5,17 @@ import io.grpc.LoadBalancerProvider;
 import io.grpc.NameResolver.ConfigOrError;
 import io.grpc.Status;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * Registers the {@code kube_round_robin} policy: per-RPC round robin over Kubernetes endpoints,
  * ready ones first, terminating-but-serving ones only while none is ready, same zone first when the
- * endpoints carry zone hints. Select it with {@code
- * {"loadBalancingConfig":[{"kube_round_robin":{}}]}}; it takes no options. Found through {@code
- * META-INF/services}; users never reference this class.
+ * endpoints carry zone hints, failing endpoints ejected. Select it with {@code
+ * {"loadBalancingConfig":[{"kube_round_robin":{}}]}}; its one option, {@code outlierEjection}, is
+ * described in docs/policies.md. Found through {@code META-INF/services}; users never reference
+ * this class.
  */
 public final class KubeRoundRobinLoadBalancerProvider extends LoadBalancerProvider {
-  private static final String NO_OPTIONS = "kube_round_robin{}";
-
   /** Creates the provider; called by the service loader. */
   public KubeRoundRobinLoadBalancerProvider() {}
 
@@ -52,8 +50,7 @@ public final class KubeRoundRobinLoadBalancerProvider extends LoadBalancerProvid
   @Override
   public ConfigOrError parseLoadBalancingPolicyConfig(Map<String, ?> rawConfig) {
     try {
-      PolicyConfigFields.checkKnownFields(getPolicyName(), rawConfig, Set.of());
-      return ConfigOrError.fromConfig(NO_OPTIONS);
+      return ConfigOrError.fromConfig(KubeRoundRobinConfig.parse(rawConfig));
     } catch (IllegalArgumentException e) {
       return ConfigOrError.fromError(Status.INVALID_ARGUMENT.withDescription(e.getMessage()));
     }

@@ -1,7 +1,10 @@
 package io.github.kubegrpclb.core;
 
+import io.grpc.Status;
 import java.math.BigDecimal;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -23,8 +26,13 @@ import java.util.Set;
  *   <tr><td>{@code defaultRtt}</td><td>"0.030s"</td><td>estimate of an endpoint whose first
  *       RPCs are still in flight (an idle endpoint with no sample is probed first)</td></tr>
  *   <tr><td>{@code failurePenalty}</td><td>"1s"</td><td>latency sample recorded for an RPC that
- *       failed with a server-side error</td></tr>
+ *       failed with one of {@code failureStatusCodes}</td></tr>
+ *   <tr><td>{@code failureStatusCodes}</td><td>UNAVAILABLE, INTERNAL, UNKNOWN, DATA_LOSS,
+ *       RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED, UNIMPLEMENTED</td><td>codes that count as
+ *       failures</td></tr>
  *   <tr><td>{@code choiceCount}</td><td>2</td><td>endpoints compared per pick (2..10)</td></tr>
+ *   <tr><td>{@code outlierEjection}</td><td>on</td><td>an object, see docs/policies.md (JSON
+ *       only)</td></tr>
  * </table>
  *
  * <p>Immutable and thread-safe.
@@ -32,19 +40,38 @@ import java.util.Set;
 public final class PeakEwmaConfig {
   static final String POLICY_NAME = "peak_ewma";
   private static final Set<String> FIELDS =
-      Set.of("decay", "defaultRtt", "failurePenalty", "choiceCount");
+      Set.of(
+          "decay",
+          "defaultRtt",
+          "failurePenalty",
+          "failureStatusCodes",
+          "choiceCount",
+          OutlierEjectionConfig.FIELD);
+  static final EnumSet<Status.Code> DEFAULT_FAILURE_CODES =
+      EnumSet.of(
+          Status.Code.UNAVAILABLE,
+          Status.Code.INTERNAL,
+          Status.Code.UNKNOWN,
+          Status.Code.DATA_LOSS,
+          Status.Code.RESOURCE_EXHAUSTED,
+          Status.Code.DEADLINE_EXCEEDED,
+          Status.Code.UNIMPLEMENTED);
   private static final PeakEwmaConfig DEFAULTS = builder().build();
 
   private final long decayNanos;
   private final long defaultRttNanos;
   private final long failurePenaltyNanos;
   private final int choiceCount;
+  private final EnumSet<Status.Code> failureCodes;
+  private final OutlierEjectionConfig outlierEjection;
 
   private PeakEwmaConfig(Builder builder) {
     this.decayNanos = builder.decay.toNanos();
     this.defaultRttNanos = builder.defaultRtt.toNanos();
     this.failurePenaltyNanos = builder.failurePenalty.toNanos();
     this.choiceCount = builder.choiceCount;
+    this.failureCodes = EnumSet.copyOf(builder.failureCodes);
+    this.outlierEjection = builder.outlierEjection;
   }
 
   /** Returns a builder with every option at its default. */
@@ -76,6 +103,10 @@ public final class PeakEwmaConfig {
             PolicyConfigFields.positiveDurationNanos(
                 POLICY_NAME, raw, "failurePenalty", b.failurePenalty.toNanos()));
     b.choiceCount = PolicyConfigFields.intInRange(POLICY_NAME, raw, "choiceCount", 2, 2, 10);
+    b.failureCodes =
+        PolicyConfigFields.statusCodes(
+            POLICY_NAME, raw, "failureStatusCodes", DEFAULT_FAILURE_CODES);
+    b.outlierEjection = OutlierEjectionConfig.parseFrom(POLICY_NAME, raw);
     return b.build();
   }
 
@@ -95,13 +126,25 @@ public final class PeakEwmaConfig {
     return choiceCount;
   }
 
+  boolean isFailure(Status.Code code) {
+    return failureCodes.contains(code);
+  }
+
+  OutlierEjectionConfig outlierEjection() {
+    return outlierEjection;
+  }
+
   /** Returns a service config, {@code {"loadBalancingConfig":[{"peak_ewma":{...}}]}}. */
   public Map<String, ?> toServiceConfig() {
     Map<String, Object> options = new LinkedHashMap<>();
     options.put("decay", seconds(decayNanos));
     options.put("defaultRtt", seconds(defaultRttNanos));
     options.put("failurePenalty", seconds(failurePenaltyNanos));
+    List<String> codes = new ArrayList<>();
+    failureCodes.forEach(code -> codes.add(code.name()));
+    options.put("failureStatusCodes", codes);
     options.put("choiceCount", (double) choiceCount);
+    options.put(OutlierEjectionConfig.FIELD, outlierEjection.toJson());
     return Map.of("loadBalancingConfig", List.of(Map.of(POLICY_NAME, options)));
   }
 
@@ -118,14 +161,18 @@ public final class PeakEwmaConfig {
     return decayNanos == that.decayNanos
         && defaultRttNanos == that.defaultRttNanos
         && failurePenaltyNanos == that.failurePenaltyNanos
-        && choiceCount == that.choiceCount;
+        && choiceCount == that.choiceCount
+        && failureCodes.equals(that.failureCodes)
+        && outlierEjection.equals(that.outlierEjection);
   }
 
   @Override
   public int hashCode() {
     return Long.hashCode(decayNanos * 31 + defaultRttNanos)
         ^ Long.hashCode(failurePenaltyNanos)
-        ^ choiceCount;
+        ^ choiceCount
+        ^ failureCodes.hashCode()
+        ^ outlierEjection.hashCode();
   }
 
   @Override
@@ -139,6 +186,8 @@ public final class PeakEwmaConfig {
     private Duration defaultRtt = Duration.ofMillis(30);
     private Duration failurePenalty = Duration.ofSeconds(1);
     private int choiceCount = 2;
+    private EnumSet<Status.Code> failureCodes = DEFAULT_FAILURE_CODES;
+    private OutlierEjectionConfig outlierEjection = OutlierEjectionConfig.DEFAULTS;
 
     private Builder() {}
 
@@ -158,12 +207,26 @@ public final class PeakEwmaConfig {
     }
 
     /**
-     * Latency sample recorded for an RPC that failed with UNAVAILABLE, INTERNAL, UNKNOWN,
-     * DATA_LOSS, RESOURCE_EXHAUSTED or DEADLINE_EXCEEDED, so a fast-failing pod does not attract
-     * traffic.
+     * Latency sample recorded at least for an RPC that failed with one of the {@linkplain
+     * #failureStatusCodes failure codes}, so a fast-failing pod does not attract traffic.
      */
     public Builder failurePenalty(Duration failurePenalty) {
       this.failurePenalty = positive("failurePenalty", failurePenalty);
+      return this;
+    }
+
+    /**
+     * Status codes that count as failures: UNAVAILABLE, INTERNAL, UNKNOWN, DATA_LOSS,
+     * RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED and UNIMPLEMENTED by default. Other codes are the
+     * application's answers and count at their real latency.
+     */
+    public Builder failureStatusCodes(Set<Status.Code> codes) {
+      if (codes == null || codes.contains(Status.Code.OK)) {
+        throw new IllegalArgumentException(
+            "failureStatusCodes: " + codes + " (expected: a set of codes other than OK)");
+      }
+      this.failureCodes =
+          codes.isEmpty() ? EnumSet.noneOf(Status.Code.class) : EnumSet.copyOf(codes);
       return this;
     }
 

@@ -2,30 +2,33 @@ package io.github.kubegrpclb.core;
 
 import io.github.kubegrpclb.core.internal.EndpointTelemetry;
 import io.grpc.ClientStreamTracer;
+import io.grpc.Deadline;
 import io.grpc.LoadBalancer.PickResult;
 import io.grpc.LoadBalancer.PickSubchannelArgs;
 import io.grpc.LoadBalancer.Subchannel;
 import io.grpc.LoadBalancer.SubchannelPicker;
 import io.grpc.Metadata;
+import io.grpc.MethodDescriptor;
 import io.grpc.Status;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import java.util.function.IntUnaryOperator;
 import java.util.function.LongSupplier;
 
 /**
  * {@code peak_ewma}: power of two choices over each endpoint's cost, its peak-EWMA latency times
- * (RPCs in flight + 1), as Finagle, tower and Linkerd balance. Latency is measured per RPC by a
- * stream tracer, from the stream's start to the first response message (or to its close, for an RPC
- * that ends without one).
+ * (RPCs in flight + 1), as Finagle, tower and Linkerd balance. Latency is measured per unary RPC by
+ * a stream tracer, from the stream's start to the first response message (or to its close, for an
+ * RPC that ends without one); see {@link EndpointLoad} for the cost model.
  *
  * <p>Balancer state changes run in the SynchronizationContext (see {@link
  * EndpointSetLoadBalancer}); the picker is an immutable snapshot over thread-safe {@link
  * EndpointLoad}s and never blocks.
  */
 final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
-  private final LongSupplier nanoClock;
+  private final RecentClock clock;
   private final IntUnaryOperator random;
   private PeakEwmaConfig config = PeakEwmaConfig.defaults();
 
@@ -34,26 +37,34 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
    * @param random returns a uniform int in {@code [0, bound)}; called from many threads at once
    */
   PeakEwmaLoadBalancer(Helper helper, LongSupplier nanoClock, IntUnaryOperator random) {
-    super(helper, PeakEwmaConfig.POLICY_NAME);
-    this.nanoClock = nanoClock;
+    this(helper, nanoClock, random, HealthProbe.INSTANCE);
+  }
+
+  PeakEwmaLoadBalancer(
+      Helper helper,
+      LongSupplier nanoClock,
+      IntUnaryOperator random,
+      OutlierEjection.Prober prober) {
+    super(helper, PeakEwmaConfig.POLICY_NAME, prober);
+    this.clock = new RecentClock(nanoClock);
     this.random = random;
   }
 
   @Override
   EndpointLoad newPolicyState() {
-    return new EndpointLoad(config.defaultRttNanos(), nanoClock.getAsLong());
+    return new EndpointLoad(config.defaultRttNanos(), clock.tick());
   }
 
   /** A reconnected endpoint is probed afresh: its failures were the old connection's. */
   @Override
   void onReconnected(Endpoint<EndpointLoad> endpoint) {
-    endpoint.policyState().reset(config.defaultRttNanos(), nanoClock.getAsLong());
+    endpoint.policyState().reset(config.defaultRttNanos(), clock.tick());
   }
 
   /** Read from metrics and debugging threads: {@code config} is an immutable object. */
   @Override
-  BalancerObserver.Load loadOf(EndpointLoad load) {
-    long now = nanoClock.getAsLong();
+  BalancerObserver.Load liveLoad(EndpointLoad load) {
+    long now = clock.tick();
     double decayNanos = config.decayNanos();
     return new BalancerObserver.Load(
         load.inFlight(), load.estimateNanos(now, decayNanos), load.cost(now, decayNanos));
@@ -65,41 +76,68 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
   }
 
   @Override
-  SubchannelPicker readyPicker(List<Endpoint<EndpointLoad>> rotation) {
-    return new Picker(rotation, config, nanoClock, random);
+  OutlierEjectionConfig outlierEjectionConfig() {
+    return config.outlierEjection();
   }
 
-  /** Picks the cheaper of {@code choiceCount} distinct random endpoints; allocates nothing. */
+  /** The load of the endpoint whose subchannel is {@code subchannel} (for tests). */
+  EndpointLoad loadOf(Subchannel subchannel) {
+    return endpointFor(subchannel).policyState();
+  }
+
+  @Override
+  SubchannelPicker readyPicker(List<Endpoint<EndpointLoad>> rotation) {
+    clock.tick();
+    return new Picker(rotation, config, clock, random, isRecordingRpcs());
+  }
+
+  /**
+   * Picks the cheaper of {@code choiceCount} distinct random endpoints; allocates nothing and reads
+   * no clock (costs are compared as of the channel's latest RPC event, see {@link RecentClock}).
+   * Unary RPCs carry the endpoint's {@link LoadRecorder}; streams carry none: a stream's length is
+   * set by the application (a long poll, an upload), so it is neither a latency sample nor load.
+   */
   static final class Picker extends SubchannelPicker {
     private final List<Subchannel> subchannels;
     private final EndpointLoad[] loads;
-    private final PickResult[] results;
+    private final PickResult[] unaryResults;
+    private final PickResult[] streamResults;
     private final int[] coprimeStrides;
     private final PeakEwmaConfig config;
     private final double decayNanos;
+    private final RecentClock clock;
     private final IntUnaryOperator random;
     private final String description;
 
     Picker(
         List<Endpoint<EndpointLoad>> rotation,
         PeakEwmaConfig config,
-        LongSupplier nanoClock,
-        IntUnaryOperator random) {
+        RecentClock clock,
+        IntUnaryOperator random,
+        boolean recording) {
       int n = rotation.size();
       this.subchannels = new ArrayList<>(n);
       this.loads = new EndpointLoad[n];
-      this.results = new PickResult[n];
+      this.unaryResults = new PickResult[n];
+      this.streamResults = new PickResult[n];
       for (int i = 0; i < n; i++) {
         Endpoint<EndpointLoad> endpoint = rotation.get(i);
         subchannels.add(endpoint.subchannel());
         loads[i] = endpoint.policyState();
-        results[i] =
+        OutcomeCounts outcomes = config.outlierEjection().enabled ? endpoint.outcomes() : null;
+        unaryResults[i] =
             PickResult.withSubchannel(
                 endpoint.subchannel(),
-                new LoadRecorder(loads[i], endpoint.telemetry(), config, nanoClock));
+                new LoadRecorder(loads[i], outcomes, endpoint.telemetry(), config, clock));
+        streamResults[i] =
+            recording
+                ? PickResult.withSubchannel(
+                    endpoint.subchannel(), RpcCounter.of(endpoint.telemetry()))
+                : PickResult.withSubchannel(endpoint.subchannel());
       }
       this.config = config;
       this.decayNanos = config.decayNanos();
+      this.clock = clock;
       this.random = random;
       this.description = PickerText.endpoints(rotation);
       this.coprimeStrides = config.choiceCount() > 2 ? coprimesBelow(n) : new int[0];
@@ -107,45 +145,43 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
 
     @Override
     public PickResult pickSubchannel(PickSubchannelArgs args) {
+      PickResult[] results =
+          args.getMethodDescriptor().getType() == MethodDescriptor.MethodType.UNARY
+              ? unaryResults
+              : streamResults;
       int n = loads.length;
       if (n == 1) {
         return results[0];
       }
+      long now = clock.read();
       int choices = config.choiceCount();
       int best;
       if (choices >= n) {
-        best = cheapestOf(random.applyAsInt(n), 1, n);
+        best = cheapestOf(now, random.applyAsInt(n), 1, n);
       } else if (choices == 2) {
-        // Two distinct uniform indices: draw j from the n - 1 others. Costs are compared
-        // relative to i's last update, which orders them as at any instant: no clock read.
+        // Two distinct uniform indices: draw j from the n - 1 others.
         int i = random.applyAsInt(n);
         int j = random.applyAsInt(n - 1);
         if (j >= i) {
           j++;
         }
-        long reference = loads[i].stampNanos();
-        best =
-            loads[j].relativeCost(reference, decayNanos)
-                    < loads[i].relativeCost(reference, decayNanos)
-                ? j
-                : i;
+        best = loads[j].cost(now, decayNanos) < loads[i].cost(now, decayNanos) ? j : i;
       } else {
         // k distinct indices: a random start walked with a stride coprime to n never repeats.
         int stride = coprimeStrides[random.applyAsInt(coprimeStrides.length)];
-        best = cheapestOf(random.applyAsInt(n), stride, choices);
+        best = cheapestOf(now, random.applyAsInt(n), stride, choices);
       }
       return results[best];
     }
 
-    private int cheapestOf(int start, int stride, int count) {
+    private int cheapestOf(long now, int start, int stride, int count) {
       int n = loads.length;
-      long reference = loads[start].stampNanos();
       int best = start;
-      double bestCost = loads[start].relativeCost(reference, decayNanos);
+      double bestCost = loads[start].cost(now, decayNanos);
       int index = start;
       for (int k = 1; k < count; k++) {
         index = (index + stride) % n;
-        double cost = loads[index].relativeCost(reference, decayNanos);
+        double cost = loads[index].cost(now, decayNanos);
         if (cost < bestCost) {
           best = index;
           bestCost = cost;
@@ -169,6 +205,11 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
       return b == 0 ? a : gcd(b, a % b);
     }
 
+    /** The endpoints this picker picks from (for tests and diagnostics). */
+    List<Subchannel> subchannels() {
+      return subchannels;
+    }
+
     @Override
     public boolean equals(Object other) {
       return other instanceof Picker
@@ -187,80 +228,119 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
     }
   }
 
-  /** Counts an endpoint's RPCs in flight and feeds their latency into its estimate. */
+  /**
+   * Counts an endpoint's unary RPCs in flight, feeds their latency and failures into its estimate
+   * and their outcomes into outlier ejection.
+   */
   static final class LoadRecorder extends ClientStreamTracer.Factory {
+    static final Metadata.Key<String> PUSHBACK =
+        Metadata.Key.of("grpc-retry-pushback-ms", Metadata.ASCII_STRING_MARSHALLER);
+
     private final EndpointLoad load;
+    private final OutcomeCounts outcomes;
     private final EndpointTelemetry telemetry;
     private final PeakEwmaConfig config;
-    private final LongSupplier nanoClock;
+    private final RecentClock clock;
 
+    /**
+     * @param outcomes where outcomes go for outlier ejection, or null when it is off
+     * @param telemetry where the endpoint's RPCs are counted
+     */
     LoadRecorder(
         EndpointLoad load,
+        OutcomeCounts outcomes,
         EndpointTelemetry telemetry,
         PeakEwmaConfig config,
-        LongSupplier nanoClock) {
+        RecentClock clock) {
       this.load = load;
+      this.outcomes = outcomes;
       this.telemetry = telemetry;
       this.config = config;
-      this.nanoClock = nanoClock;
+      this.clock = clock;
     }
 
     @Override
     public ClientStreamTracer newClientStreamTracer(
         ClientStreamTracer.StreamInfo info, Metadata headers) {
-      load.rpcStarted();
-      telemetry.rpcStarted();
-      return new RpcTracer(nanoClock.getAsLong());
+      return new RpcTracer(clock.tick(), info.getCallOptions().getDeadline());
     }
 
     /**
-     * One RPC attempt. grpc-java calls a tracer's methods one at a time, but possibly from
-     * different threads: the fields are volatile for visibility.
+     * One RPC attempt. It counts as in flight from the moment its headers are on the wire ({@code
+     * outboundHeaders}) until it closes: a stream that grpc-java creates but never starts (a cancel
+     * racing the stream's start) sees neither, so it never counts, where counting from the tracer's
+     * creation would leave +1 in flight forever. grpc-java calls a tracer's methods one at a time,
+     * possibly from different threads: the fields are volatile for visibility.
      */
     private final class RpcTracer extends ClientStreamTracer {
       private final long startNanos;
+      private final Deadline deadline;
+      private volatile boolean counted;
       private volatile long firstResponseNanos;
       private volatile boolean responded;
+      private volatile long pushbackNanos = -1;
 
-      RpcTracer(long startNanos) {
+      RpcTracer(long startNanos, Deadline deadline) {
         this.startNanos = startNanos;
+        this.deadline = deadline;
+      }
+
+      @Override
+      public void outboundHeaders() {
+        if (!counted) {
+          counted = true;
+          load.rpcStarted(clock.read());
+          telemetry.rpcStarted();
+        }
       }
 
       @Override
       public void inboundMessage(int seqNo) {
         if (!responded) {
           responded = true;
-          firstResponseNanos = nanoClock.getAsLong();
+          firstResponseNanos = clock.tick();
+        }
+      }
+
+      @Override
+      public void inboundTrailers(Metadata trailers) {
+        String pushback = trailers.get(PUSHBACK);
+        if (pushback != null) {
+          try {
+            long millis = Long.parseLong(pushback.trim());
+            if (millis >= 0) {
+              pushbackNanos = TimeUnit.MILLISECONDS.toNanos(millis);
+            }
+          } catch (NumberFormatException e) {
+            // malformed: grpc-java's retry ignores it too
+          }
         }
       }
 
       @Override
       public void streamClosed(Status status) {
-        long now = nanoClock.getAsLong();
-        load.rpcFinished();
-        telemetry.rpcFinished(status.getCode());
-        if (status.getCode() == Status.Code.CANCELLED) {
-          return; // the client gave up: says nothing about the endpoint
+        long now = clock.tick();
+        if (counted) {
+          counted = false;
+          load.rpcFinished(now);
+          telemetry.rpcFinished(status.getCode());
+        }
+        if (pushbackNanos >= 0) {
+          load.pushBack(now + pushbackNanos);
+        }
+        Status.Code code = OutcomeRecorder.effectiveCode(status, deadline);
+        if (code == Status.Code.CANCELLED) {
+          return; // the client gave up before its deadline: says nothing about the endpoint
+        }
+        boolean failed = config.isFailure(code);
+        if (outcomes != null) {
+          outcomes.record(failed);
         }
         long rtt = (responded ? firstResponseNanos : now) - startNanos;
-        if (isServerFailure(status.getCode())) {
+        if (failed) {
           rtt = Math.max(rtt, config.failurePenaltyNanos());
         }
         load.observe(rtt, now, config.decayNanos());
-      }
-    }
-
-    static boolean isServerFailure(Status.Code code) {
-      switch (code) {
-        case UNAVAILABLE:
-        case INTERNAL:
-        case UNKNOWN:
-        case DATA_LOSS:
-        case RESOURCE_EXHAUSTED:
-        case DEADLINE_EXCEEDED:
-          return true;
-        default:
-          return false;
       }
     }
   }

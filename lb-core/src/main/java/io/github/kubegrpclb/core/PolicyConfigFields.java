@@ -1,6 +1,9 @@
 package io.github.kubegrpclb.core;
 
+import io.grpc.Status;
 import java.math.BigDecimal;
+import java.util.EnumSet;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
@@ -75,6 +78,93 @@ final class PolicyConfigFields {
           describe(policy, field, value) + " (expected: an integer in [" + min + ", " + max + "])");
     }
     return (int) number;
+  }
+
+  /** Returns a number in {@code [min, max]}, or {@code defaultValue} when absent. */
+  static double numberInRange(
+      String policy,
+      Map<String, ?> raw,
+      String field,
+      double defaultValue,
+      double min,
+      double max) {
+    Object value = raw.get(field);
+    if (value == null) {
+      return defaultValue;
+    }
+    if (!(value instanceof Number)
+        || !(((Number) value).doubleValue() >= min && ((Number) value).doubleValue() <= max)) {
+      throw new IllegalArgumentException(
+          describe(policy, field, value) + " (expected: a number in [" + min + ", " + max + "])");
+    }
+    return ((Number) value).doubleValue();
+  }
+
+  /** Returns a boolean, or {@code defaultValue} when absent. */
+  static boolean bool(String policy, Map<String, ?> raw, String field, boolean defaultValue) {
+    Object value = raw.get(field);
+    if (value == null) {
+      return defaultValue;
+    }
+    if (!(value instanceof Boolean)) {
+      throw new IllegalArgumentException(
+          describe(policy, field, value) + " (expected: true or false)");
+    }
+    return (Boolean) value;
+  }
+
+  /** Returns a JSON object, or an empty map when absent. */
+  @SuppressWarnings("unchecked")
+  static Map<String, ?> object(String policy, Map<String, ?> raw, String field) {
+    Object value = raw.get(field);
+    if (value == null) {
+      return Map.of();
+    }
+    if (!(value instanceof Map)) {
+      throw new IllegalArgumentException(
+          describe(policy, field, value) + " (expected: a JSON object such as {})");
+    }
+    return (Map<String, ?>) value;
+  }
+
+  /**
+   * Returns a set of gRPC status codes, given as names ("UNAVAILABLE") or numbers (14) as in a
+   * retry policy's {@code retryableStatusCodes}; {@code defaultCodes} when absent. OK is refused.
+   */
+  static EnumSet<Status.Code> statusCodes(
+      String policy, Map<String, ?> raw, String field, EnumSet<Status.Code> defaultCodes) {
+    Object value = raw.get(field);
+    if (value == null) {
+      return EnumSet.copyOf(defaultCodes);
+    }
+    String expected =
+        " (expected: a list of gRPC status code names other than OK, such as [\"UNAVAILABLE\"])";
+    if (!(value instanceof List)) {
+      throw new IllegalArgumentException(describe(policy, field, value) + expected);
+    }
+    EnumSet<Status.Code> codes = EnumSet.noneOf(Status.Code.class);
+    for (Object item : (List<?>) value) {
+      Status.Code code = null;
+      if (item instanceof String) {
+        for (Status.Code candidate : Status.Code.values()) {
+          if (candidate.name().equals(item)) {
+            code = candidate;
+          }
+        }
+      } else if (item instanceof Number
+          && ((Number) item).doubleValue() == Math.rint(((Number) item).doubleValue())) {
+        int number = ((Number) item).intValue();
+        if (number >= 0 && number < Status.Code.values().length) {
+          code = Status.fromCodeValue(number).getCode();
+        }
+      }
+      if (code == null || code == Status.Code.OK) {
+        throw new IllegalArgumentException(
+            describe(policy, field, value) + ": bad entry " + item + expected);
+      }
+      codes.add(code);
+    }
+    return codes;
   }
 
   private static String describe(String policy, String field, Object value) {

@@ -8,6 +8,7 @@ import io.github.kubegrpclb.testing.FakeHelper;
 import io.github.kubegrpclb.testing.LoopbackPod;
 import io.github.kubegrpclb.testing.LoopbackPods;
 import io.github.kubegrpclb.testing.ManualNameResolverProvider;
+import io.github.kubegrpclb.testing.PickArgs;
 import io.github.kubegrpclb.testing.RpcLoad;
 import io.github.kubegrpclb.testing.ServiceConfigs;
 import io.github.kubegrpclb.testing.TestMetrics;
@@ -34,6 +35,11 @@ class BalancerTelemetryTest {
   private static final String FINISHED = "kube_grpc_lb.endpoint.rpcs.finished";
   private static final String ACTIVE = "kube_grpc_lb.endpoint.rpcs.active";
   private static final String ESTIMATE = "kube_grpc_lb.endpoint.latency.estimate";
+
+  private static final Map<String, ?> NO_EJECTION_ROUND_ROBIN =
+      Map.of(
+          "loadBalancingConfig",
+          List.of(Map.of("kube_round_robin", Map.of("outlierEjection", Map.of("enabled", false)))));
 
   @RegisterExtension final Cleanup cleanup = new Cleanup();
   private final TestMetrics metrics = cleanup.add(new TestMetrics());
@@ -65,7 +71,7 @@ class BalancerTelemetryTest {
     LoopbackPods pods = pods(3);
     pods.get(1).setFailurePercent(100);
     ManagedChannel channel =
-        channel(pods, "kube_round_robin", LbTelemetry.create(metrics.openTelemetry()));
+        channel(pods, NO_EJECTION_ROUND_ROBIN, LbTelemetry.create(metrics.openTelemetry()));
     connectAll(channel, 3);
     Map<String, Double> started = perPod(pods, STARTED, Map.of());
     Map<String, Double> failed = perPod(pods, FINISHED, Map.of("grpc.status", "UNAVAILABLE"));
@@ -149,12 +155,39 @@ class BalancerTelemetryTest {
   }
 
   @Test
+  void outlierEjection_failingPod_countedAsEjected_andShownInSnapshot() {
+    LoopbackPods pods = pods(3);
+    LoopbackPod failing = pods.get(1);
+    failing.setFailurePercent(100);
+    ManagedChannel channel =
+        channel(pods, "kube_round_robin", LbTelemetry.create(metrics.openTelemetry()));
+    connectAll(channel, 3);
+
+    RpcLoad.run(channel, 60, 1, CallOptions.DEFAULT);
+
+    assertThat(metrics.sum("kube_grpc_lb.endpoints", Map.of("ejected", true, "in_rotation", false)))
+        .isEqualTo(1);
+    assertThat(metrics.value("kube_grpc_lb.endpoint.state", pod(failing)))
+        .as("one point, with ejected=true")
+        .isEqualTo(1);
+    assertThat(
+            metrics.points(
+                "kube_grpc_lb.endpoint.state", with(pod(failing), Map.of("ejected", "true"))))
+        .hasSize(1);
+    assertThat(metrics.sum(FINISHED, with(pod(failing), Map.of("grpc.status", "UNAVAILABLE"))))
+        .as("5 consecutive failures eject it")
+        .isEqualTo(5);
+    assertThat(LbDebug.snapshot(TARGET))
+        .contains(pod(failing).get("endpoint") + " READY ready zone=- out-of-rotation ejected");
+  }
+
+  @Test
   void endpointLimit1_oneEndpointOwnSeries_restCountedAsOther() {
     LoopbackPods pods = pods(3);
     ManagedChannel channel =
         channel(
             pods,
-            "kube_round_robin",
+            NO_EJECTION_ROUND_ROBIN,
             LbTelemetry.create(metrics.openTelemetry()).withEndpointLimit(1));
 
     connectAll(channel, 3);
@@ -208,7 +241,7 @@ class BalancerTelemetryTest {
   }
 
   @Test
-  void kubeRoundRobin_picksCarryAStreamTracer_onlyWhenRecording() {
+  void kubeRoundRobin_streamPicksCarryAStreamTracer_onlyWhenRecording() {
     assertThat(firstPick(LbTelemetry.disabled()).getStreamTracerFactory()).isNull();
     assertThat(firstPick(LbTelemetry.global()).getStreamTracerFactory())
         .as("GlobalOpenTelemetry not set: nothing to record to")
@@ -252,7 +285,7 @@ class BalancerTelemetryTest {
                         Attributes.newBuilder().set(LbTelemetry.ATTRIBUTE, telemetry).build())
                     .build()));
     helper.createdSubchannels().get(0).deliver(ConnectivityState.READY);
-    LoadBalancer.PickResult pick = helper.picker().pickSubchannel(null);
+    LoadBalancer.PickResult pick = helper.picker().pickSubchannel(PickArgs.CLIENT_STREAMING);
     helper.run(balancer::shutdown);
     return pick;
   }

@@ -8,6 +8,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.kubegrpclb.testing.FakeHelper;
 import io.github.kubegrpclb.testing.FakeHelper.FakeSubchannel;
+import io.github.kubegrpclb.testing.PickArgs;
 import io.grpc.Attributes;
 import io.grpc.EquivalentAddressGroup;
 import io.grpc.LoadBalancer;
@@ -71,7 +72,7 @@ class KubeRoundRobinLoadBalancerTest {
   private Map<Subchannel, Integer> pickCounts(int picks) {
     Map<Subchannel, Integer> counts = new HashMap<>();
     for (int i = 0; i < picks; i++) {
-      PickResult result = helper.picker().pickSubchannel(null);
+      PickResult result = helper.picker().pickSubchannel(PickArgs.UNARY);
       assertThat(result.getStatus().isOk()).as("pick %s: %s", i, result).isTrue();
       counts.merge(result.getSubchannel(), 1, Integer::sum);
     }
@@ -86,7 +87,7 @@ class KubeRoundRobinLoadBalancerTest {
     assertThat(helper.createdSubchannels())
         .allSatisfy(sc -> assertThat(sc.connectionRequests()).isEqualTo(1));
     assertThat(helper.state()).isEqualTo(CONNECTING);
-    assertThat(helper.picker().pickSubchannel(null).hasResult()).isFalse();
+    assertThat(helper.picker().pickSubchannel(PickArgs.UNARY).hasResult()).isFalse();
   }
 
   @Test
@@ -157,7 +158,7 @@ class KubeRoundRobinLoadBalancerTest {
     helper.createdSubchannels().forEach(sc -> sc.deliver(TRANSIENT_FAILURE));
 
     assertThat(helper.state()).isEqualTo(TRANSIENT_FAILURE);
-    Status status = helper.picker().pickSubchannel(null).getStatus();
+    Status status = helper.picker().pickSubchannel(PickArgs.UNARY).getStatus();
     assertThat(status.getCode()).isEqualTo(Status.Code.UNAVAILABLE);
     assertThat(status.getDescription())
         .contains("kube_round_robin", "all 3 of 3 endpoints", "connection refused");
@@ -194,7 +195,7 @@ class KubeRoundRobinLoadBalancerTest {
     helper.subchannelFor(endpoint(1)).deliver(READY);
 
     assertThat(helper.state()).isEqualTo(CONNECTING);
-    assertThat(helper.picker().pickSubchannel(null).hasResult()).isFalse();
+    assertThat(helper.picker().pickSubchannel(PickArgs.UNARY).hasResult()).isFalse();
 
     helper.subchannelFor(endpoint(0)).deliver(TRANSIENT_FAILURE);
     assertThat(pickCounts(5)).containsOnlyKeys(helper.subchannelFor(endpoint(1)));
@@ -242,7 +243,7 @@ class KubeRoundRobinLoadBalancerTest {
     assertThat(status.getCode()).isEqualTo(Status.Code.UNAVAILABLE);
     assertThat(helper.liveSubchannels()).isEmpty();
     assertThat(helper.state()).isEqualTo(TRANSIENT_FAILURE);
-    assertThat(helper.picker().pickSubchannel(null).getStatus().getDescription())
+    assertThat(helper.picker().pickSubchannel(PickArgs.UNARY).getStatus().getDescription())
         .contains("no endpoints", helper.getAuthority());
   }
 
@@ -265,7 +266,7 @@ class KubeRoundRobinLoadBalancerTest {
         () -> balancer.handleNameResolutionError(Status.UNAVAILABLE.withDescription("dns down")));
 
     assertThat(helper.state()).isEqualTo(TRANSIENT_FAILURE);
-    assertThat(helper.picker().pickSubchannel(null).getStatus().getDescription())
+    assertThat(helper.picker().pickSubchannel(PickArgs.UNARY).getStatus().getDescription())
         .contains("name resolution failed", "dns down");
   }
 

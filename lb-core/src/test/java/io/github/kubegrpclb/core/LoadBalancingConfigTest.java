@@ -104,6 +104,97 @@ class LoadBalancingConfigTest {
   }
 
   @Test
+  void outlierEjection_defaults_onForBothPolicies() {
+    KubeRoundRobinConfig rr =
+        (KubeRoundRobinConfig) roundRobin.parseLoadBalancingPolicyConfig(Map.of()).getConfig();
+    PeakEwmaConfig ewma =
+        (PeakEwmaConfig) peakEwma.parseLoadBalancingPolicyConfig(Map.of()).getConfig();
+
+    for (OutlierEjectionConfig config : List.of(rr.outlierEjection, ewma.outlierEjection())) {
+      assertThat(config.enabled).isTrue();
+      assertThat(config.consecutiveFailures).isEqualTo(5);
+      assertThat(config.baseEjectionNanos).isEqualTo(1_000_000_000L);
+      assertThat(config.maxEjectionPercent).isEqualTo(50);
+      assertThat(config.failureCodes)
+          .containsExactlyInAnyOrder(
+              Status.Code.UNAVAILABLE,
+              Status.Code.DEADLINE_EXCEEDED,
+              Status.Code.INTERNAL,
+              Status.Code.UNKNOWN,
+              Status.Code.DATA_LOSS,
+              Status.Code.UNIMPLEMENTED);
+      assertThat(config.ejectionNanos(3)).isEqualTo(3_000_000_000L);
+      assertThat(config.ejectionNanos(1000)).isEqualTo(300_000_000_000L);
+    }
+    assertThat(ewma.isFailure(Status.Code.UNIMPLEMENTED)).isTrue();
+    assertThat(ewma.isFailure(Status.Code.NOT_FOUND)).isFalse();
+  }
+
+  @Test
+  void outlierEjection_sameParserForBothPolicies_fieldsAndErrors() {
+    Map<String, ?> raw =
+        Map.of(
+            "outlierEjection",
+            Map.of(
+                "consecutiveFailures",
+                3.0,
+                "failureStatusCodes",
+                List.of("UNAVAILABLE", 4.0),
+                "maxEjectionPercent",
+                20.0,
+                "baseEjectionTime",
+                "2s"));
+    KubeRoundRobinConfig rr =
+        (KubeRoundRobinConfig) roundRobin.parseLoadBalancingPolicyConfig(raw).getConfig();
+    PeakEwmaConfig ewma = (PeakEwmaConfig) peakEwma.parseLoadBalancingPolicyConfig(raw).getConfig();
+
+    assertThat(rr.outlierEjection).isEqualTo(ewma.outlierEjection());
+    assertThat(rr.outlierEjection.failureCodes)
+        .containsExactlyInAnyOrder(Status.Code.UNAVAILABLE, Status.Code.DEADLINE_EXCEEDED);
+    assertThat(rr.outlierEjection.maxEjected(10)).isEqualTo(2);
+    assertThat(
+            roundRobin
+                .parseLoadBalancingPolicyConfig(
+                    Map.of("outlierEjection", Map.of("failureStatusCodes", List.of("OK"))))
+                .getError()
+                .getDescription())
+        .contains("kube_round_robin outlierEjection", "'failureStatusCodes'", "OK");
+    assertThat(
+            peakEwma
+                .parseLoadBalancingPolicyConfig(Map.of("outlierEjection", Map.of("interva", "1s")))
+                .getError()
+                .getDescription())
+        .contains("'interva'", "interval");
+    assertThat(
+            peakEwma
+                .parseLoadBalancingPolicyConfig(
+                    Map.of(
+                        "outlierEjection",
+                        Map.of("baseEjectionTime", "10s", "maxEjectionTime", "5s")))
+                .getError()
+                .getDescription())
+        .contains("maxEjectionTime 5s is below baseEjectionTime 10s");
+  }
+
+  @Test
+  void peakEwma_failureStatusCodes_roundTripThroughServiceConfigJson() {
+    PeakEwmaConfig built =
+        PeakEwmaConfig.builder()
+            .failureStatusCodes(java.util.Set.of(Status.Code.UNAVAILABLE))
+            .build();
+    @SuppressWarnings("unchecked")
+    Map<String, ?> options =
+        ((List<Map<String, Map<String, ?>>>) built.toServiceConfig().get("loadBalancingConfig"))
+            .get(0)
+            .get("peak_ewma");
+
+    PeakEwmaConfig parsed =
+        (PeakEwmaConfig) peakEwma.parseLoadBalancingPolicyConfig(options).getConfig();
+    assertThat(parsed).isEqualTo(built);
+    assertThat(parsed.isFailure(Status.Code.UNIMPLEMENTED)).isFalse();
+  }
+
+  @Test
   void channel_malformedDefaultServiceConfig_failsAtBuildNamingTheField() {
     Map<String, ?> serviceConfig =
         Map.of("loadBalancingConfig", List.of(Map.of("peak_ewma", Map.of("decay", "-3s"))));

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.kubegrpclb.testing.FakeClock;
 import io.github.kubegrpclb.testing.FakeHelper;
+import io.github.kubegrpclb.testing.PickArgs;
 import io.grpc.ClientStreamTracer;
 import io.grpc.EquivalentAddressGroup;
 import io.grpc.LoadBalancer.PickResult;
@@ -23,7 +24,7 @@ import org.junit.jupiter.api.Test;
 
 class PeakEwmaLoadBalancerTest {
   private final FakeHelper helper = new FakeHelper();
-  private final FakeClock clock = new FakeClock();
+  private final FakeClock clock = helper.clock();
   private final Random random = new Random(42);
   private final PeakEwmaLoadBalancer balancer =
       new PeakEwmaLoadBalancer(helper, clock.ticker(), random::nextInt);
@@ -44,14 +45,21 @@ class PeakEwmaLoadBalancerTest {
     helper.createdSubchannels().forEach(sc -> sc.deliver(READY));
   }
 
-  /** Runs one RPC through the picked endpoint's tracer, taking {@code latency} of fake time. */
-  private Subchannel rpc(Map<Subchannel, Duration> latency, Status outcome) {
-    PickResult result = helper.picker().pickSubchannel(null);
+  /** Starts an RPC on {@code result}'s endpoint as grpc-java does: tracer, then headers out. */
+  static ClientStreamTracer start(PickResult result) {
     ClientStreamTracer tracer =
         result
             .getStreamTracerFactory()
             .newClientStreamTracer(
                 ClientStreamTracer.StreamInfo.newBuilder().build(), new Metadata());
+    tracer.outboundHeaders();
+    return tracer;
+  }
+
+  /** Runs one RPC through the picked endpoint's tracer, taking {@code latency} of fake time. */
+  private Subchannel rpc(Map<Subchannel, Duration> latency, Status outcome) {
+    PickResult result = helper.picker().pickSubchannel(PickArgs.UNARY);
+    ClientStreamTracer tracer = start(result);
     clock.forward(latency.getOrDefault(result.getSubchannel(), Duration.ofMillis(1)));
     if (outcome.isOk()) {
       tracer.inboundMessage(0);
@@ -82,14 +90,10 @@ class PeakEwmaLoadBalancerTest {
 
     Map<Subchannel, Integer> counts = new HashMap<>();
     for (int i = 0; i < 1000; i++) {
-      PickResult result = helper.picker().pickSubchannel(null);
+      PickResult result = helper.picker().pickSubchannel(PickArgs.UNARY);
       Status outcome =
           result.getSubchannel() == failing ? Status.UNAVAILABLE : Status.OK; // fails in 1 ms
-      ClientStreamTracer tracer =
-          result
-              .getStreamTracerFactory()
-              .newClientStreamTracer(
-                  ClientStreamTracer.StreamInfo.newBuilder().build(), new Metadata());
+      ClientStreamTracer tracer = start(result);
       clock.forward(Duration.ofMillis(1));
       tracer.streamClosed(outcome);
       counts.merge(result.getSubchannel(), 1, Integer::sum);
@@ -117,7 +121,7 @@ class PeakEwmaLoadBalancerTest {
   private Map<Subchannel, Integer> counts(int picks) {
     Map<Subchannel, Integer> counts = new HashMap<>();
     for (int i = 0; i < picks; i++) {
-      counts.merge(helper.picker().pickSubchannel(null).getSubchannel(), 1, Integer::sum);
+      counts.merge(helper.picker().pickSubchannel(PickArgs.UNARY).getSubchannel(), 1, Integer::sum);
     }
     return counts;
   }
@@ -125,14 +129,12 @@ class PeakEwmaLoadBalancerTest {
   @Test
   void inFlightRpcs_raiseTheCost() {
     acceptReady(KubeRoundRobinLoadBalancerTest.endpoints(0, 2), PeakEwmaConfig.defaults());
-    PickResult first = helper.picker().pickSubchannel(null);
+    PickResult first = helper.picker().pickSubchannel(PickArgs.UNARY);
     // Hold one RPC open on the first pick: every following pick must avoid that endpoint.
-    first
-        .getStreamTracerFactory()
-        .newClientStreamTracer(ClientStreamTracer.StreamInfo.newBuilder().build(), new Metadata());
+    start(first);
 
     for (int i = 0; i < 20; i++) {
-      assertThat(helper.picker().pickSubchannel(null).getSubchannel())
+      assertThat(helper.picker().pickSubchannel(PickArgs.UNARY).getSubchannel())
           .isNotSameAs(first.getSubchannel());
     }
   }
@@ -150,7 +152,8 @@ class PeakEwmaLoadBalancerTest {
         factories
             .get(subchannel)
             .newClientStreamTracer(
-                ClientStreamTracer.StreamInfo.newBuilder().build(), new Metadata());
+                ClientStreamTracer.StreamInfo.newBuilder().build(), new Metadata())
+            .outboundHeaders();
       }
     }
     Subchannel mostLoaded = helper.subchannelFor(KubeRoundRobinLoadBalancerTest.endpoint(0));
@@ -158,7 +161,7 @@ class PeakEwmaLoadBalancerTest {
 
     Map<Subchannel, Integer> counts = new HashMap<>();
     for (int i = 0; i < 400; i++) {
-      counts.merge(helper.picker().pickSubchannel(null).getSubchannel(), 1, Integer::sum);
+      counts.merge(helper.picker().pickSubchannel(PickArgs.UNARY).getSubchannel(), 1, Integer::sum);
     }
 
     assertThat(counts).doesNotContainKey(mostLoaded);
@@ -169,7 +172,7 @@ class PeakEwmaLoadBalancerTest {
   private Map<Subchannel, ClientStreamTracer.Factory> tracerFactories(int endpoints) {
     Map<Subchannel, ClientStreamTracer.Factory> factories = new HashMap<>();
     for (int i = 0; i < 1000 && factories.size() < endpoints; i++) {
-      PickResult result = helper.picker().pickSubchannel(null);
+      PickResult result = helper.picker().pickSubchannel(PickArgs.UNARY);
       factories.put(result.getSubchannel(), result.getStreamTracerFactory());
     }
     assertThat(factories).hasSize(endpoints);
@@ -207,25 +210,6 @@ class PeakEwmaLoadBalancerTest {
 
     // Idle time decays the cost toward zero.
     assertThat(load.cost(2 * tenSeconds, tau)).isCloseTo(expected * Math.exp(-1), within(1.0));
-  }
-
-  @Test
-  void endpointLoad_relativeCost_ordersLikeCostAtAnyInstant() {
-    double tau = Duration.ofSeconds(10).toNanos();
-    EndpointLoad older = new EndpointLoad(0, 0);
-    older.observe(Duration.ofMillis(40).toNanos(), 0, tau);
-    EndpointLoad newer = new EndpointLoad(0, 0);
-    long later = Duration.ofSeconds(5).toNanos();
-    newer.observe(Duration.ofMillis(30).toNanos(), later, tau);
-
-    for (long now : new long[] {later, 3 * later, 20 * later}) {
-      boolean olderCheaper = older.cost(now, tau) < newer.cost(now, tau);
-      long reference = older.stampNanos();
-      assertThat(older.relativeCost(reference, tau) < newer.relativeCost(reference, tau))
-          .isEqualTo(olderCheaper);
-    }
-    // 40 ms decayed over 5 s (24.3 ms) beats a fresh 30 ms.
-    assertThat(older.cost(later, tau)).isLessThan(newer.cost(later, tau));
   }
 
   private static org.assertj.core.data.Offset<Double> within(double offset) {

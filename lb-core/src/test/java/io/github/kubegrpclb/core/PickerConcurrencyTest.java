@@ -3,6 +3,7 @@ package io.github.kubegrpclb.core;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.kubegrpclb.testing.FakeHelper;
+import io.github.kubegrpclb.testing.PickArgs;
 import io.grpc.LoadBalancer.Subchannel;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -62,14 +63,15 @@ class PickerConcurrencyTest {
           }
         });
     KubeRoundRobinLoadBalancer.Picker picker =
-        new KubeRoundRobinLoadBalancer.Picker(subchannels, 5);
+        new KubeRoundRobinLoadBalancer.Picker(subchannels, List.of(), 5);
     Map<Subchannel, LongAdder> counts = new ConcurrentHashMap<>();
 
     onThreads(
         () -> {
           for (int i = 0; i < 100_000; i++) {
             counts
-                .computeIfAbsent(picker.pickSubchannel(null).getSubchannel(), s -> new LongAdder())
+                .computeIfAbsent(
+                    picker.pickSubchannel(PickArgs.UNARY).getSubchannel(), s -> new LongAdder())
                 .increment();
           }
         });
@@ -88,10 +90,10 @@ class PickerConcurrencyTest {
     onThreads(
         () -> {
           for (int i = 0; i < 50_000; i++) {
-            load.rpcStarted();
             long now = clock.incrementAndGet() * 1_000L;
+            load.rpcStarted(now);
             load.observe(1_000_000L + (i % 7) * 100_000L, now, tau); // 1.0 .. 1.6 ms
-            load.rpcFinished();
+            load.rpcFinished(now);
           }
         });
 

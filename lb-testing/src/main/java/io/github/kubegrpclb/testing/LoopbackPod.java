@@ -23,7 +23,8 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * One "pod": a real gRPC server (grpc-netty-shaded) on its own loopback address, serving {@link
  * PodService} and the standard health service. Tests can slow it down, make a share of calls fail,
- * make it send GOAWAY, crash it and restart it on the same address.
+ * make it fail every call with a chosen code, hang it, make it cold, make it send GOAWAY, crash it
+ * and restart it on the same address.
  *
  * <p>Thread-safe: behaviour knobs are atomics read per call; lifecycle methods are synchronized.
  */
@@ -31,6 +32,9 @@ public final class LoopbackPod implements AutoCloseable {
   /** Response header carrying the serving pod's name. */
   public static final Metadata.Key<String> POD_HEADER =
       Metadata.Key.of("x-kubegrpclb-pod", Metadata.ASCII_STRING_MARSHALLER);
+
+  private static final Metadata.Key<String> PUSHBACK =
+      Metadata.Key.of("grpc-retry-pushback-ms", Metadata.ASCII_STRING_MARSHALLER);
 
   private final String name;
   private final InetSocketAddress address;
@@ -42,6 +46,12 @@ public final class LoopbackPod implements AutoCloseable {
   private Server server;
   private HealthStatusManager health;
   private volatile boolean serving = true;
+  private volatile boolean hung;
+  private volatile Status failWith;
+  private volatile long pushbackMillis = -1;
+  private volatile long coldStartNanos;
+  private volatile long coldUntilNanos;
+  private volatile long coldWindowNanos = 1;
 
   LoopbackPod(String name, InetSocketAddress address, ScheduledExecutorService timer)
       throws IOException {
@@ -71,6 +81,35 @@ public final class LoopbackPod implements AutoCloseable {
       throw new IllegalArgumentException("percent: " + percent + " (expected: 0..100)");
     }
     failurePercent.set(percent);
+  }
+
+  /**
+   * Hangs the pod (true) as a deadlocked process or a GC spiral does: connections and HTTP/2 PINGs
+   * are still answered, calls are accepted and never answered (until the client gives up or the pod
+   * stops). False answers new calls again.
+   */
+  public void setHung(boolean hung) {
+    this.hung = hung;
+  }
+
+  /**
+   * Fails every call at once with {@code code} (null to stop), as a pod of another version
+   * (UNIMPLEMENTED) or an overloaded one (RESOURCE_EXHAUSTED) does; with {@code pushback} non-null
+   * the trailers carry {@code grpc-retry-pushback-ms}.
+   */
+  public void setFailWith(Status.Code code, Duration pushback) {
+    this.pushbackMillis = pushback == null ? -1 : pushback.toMillis();
+    this.failWith = code == null ? null : Status.fromCode(code);
+  }
+
+  /**
+   * Makes the pod cold, as a JVM warming up: from now, each call takes {@code initial} extra
+   * latency, falling linearly to zero over {@code window}.
+   */
+  public void setColdStart(Duration initial, Duration window) {
+    coldWindowNanos = Math.max(1, window.toNanos());
+    coldStartNanos = initial.toNanos();
+    coldUntilNanos = System.nanoTime() + window.toNanos();
   }
 
   /**
@@ -170,6 +209,7 @@ public final class LoopbackPod implements AutoCloseable {
     ServerServiceDefinition pod =
         ServerServiceDefinition.builder(PodService.SERVICE_NAME)
             .addMethod(PodService.WHOAMI, ServerCalls.asyncUnaryCall(this::whoami))
+            .addMethod(PodService.UPLOAD, ServerCalls.asyncClientStreamingCall(this::upload))
             .build();
     return NettyServerBuilder.forAddress(address)
         .addService(ServerInterceptors.intercept(pod, new PodHeader()))
@@ -177,8 +217,38 @@ public final class LoopbackPod implements AutoCloseable {
         .build();
   }
 
+  private StreamObserver<String> upload(StreamObserver<String> response) {
+    return new StreamObserver<String>() {
+      @Override
+      public void onNext(String value) {}
+
+      @Override
+      public void onError(Throwable t) {}
+
+      @Override
+      public void onCompleted() {
+        response.onNext(name);
+        response.onCompleted();
+      }
+    };
+  }
+
   private void whoami(String request, StreamObserver<String> response) {
     long n = calls.incrementAndGet();
+    if (hung) {
+      return; // never answered
+    }
+    Status fail = failWith;
+    if (fail != null) {
+      Metadata trailers = new Metadata();
+      long pushback = pushbackMillis;
+      if (pushback >= 0) {
+        trailers.put(PUSHBACK, Long.toString(pushback));
+      }
+      response.onError(
+          fail.withDescription(name + " failed this call on purpose").asException(trailers));
+      return;
+    }
     long percent = failurePercent.get();
     // Call n fails when the running count of failures due, n * percent / 100, steps up.
     if (percent > 0 && (n * percent) / 100 != ((n - 1) * percent) / 100) {
@@ -186,12 +256,17 @@ public final class LoopbackPod implements AutoCloseable {
           Status.UNAVAILABLE.withDescription(name + " failed this call on purpose").asException());
       return;
     }
-    long latency = latencyNanos.get();
+    long latency = latencyNanos.get() + coldLatencyNanos();
     if (latency > 0) {
       timer.schedule(() -> reply(response), latency, TimeUnit.NANOSECONDS);
     } else {
       reply(response);
     }
+  }
+
+  private long coldLatencyNanos() {
+    long left = coldUntilNanos - System.nanoTime();
+    return left <= 0 ? 0 : (long) (coldStartNanos * ((double) left / coldWindowNanos));
   }
 
   private void reply(StreamObserver<String> response) {

@@ -29,6 +29,20 @@ public final class PodService {
           .setSampledToLocalTracing(false)
           .build();
 
+  /**
+   * Client streaming: any number of request strings; once the client half-closes, the response is
+   * the serving pod's name. Holds a call open for as long as the client keeps sending, as an upload
+   * does.
+   */
+  public static final MethodDescriptor<String, String> UPLOAD =
+      MethodDescriptor.<String, String>newBuilder()
+          .setType(MethodDescriptor.MethodType.CLIENT_STREAMING)
+          .setFullMethodName(MethodDescriptor.generateFullMethodName(SERVICE_NAME, "Upload"))
+          .setRequestMarshaller(StringMarshaller.INSTANCE)
+          .setResponseMarshaller(StringMarshaller.INSTANCE)
+          .setSampledToLocalTracing(false)
+          .build();
+
   private PodService() {}
 
   /** Calls Whoami and returns the name of the pod that served it; throws on RPC failure. */

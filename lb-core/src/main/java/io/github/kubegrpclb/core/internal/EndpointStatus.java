@@ -23,6 +23,9 @@ public final class EndpointStatus {
   /** Whether the current picker can choose this endpoint. */
   public final boolean inRotation;
 
+  /** Whether outlier ejection has taken the endpoint out of rotation. */
+  public final boolean ejected;
+
   /** RPCs in flight, or -1 when the policy does not count them. */
   public final int inFlight;
 
@@ -44,6 +47,7 @@ public final class EndpointStatus {
       String condition,
       String state,
       boolean inRotation,
+      boolean ejected,
       int inFlight,
       double estimateNanos,
       double costNanos,
@@ -54,6 +58,7 @@ public final class EndpointStatus {
     this.condition = condition;
     this.state = state;
     this.inRotation = inRotation;
+    this.ejected = ejected;
     this.inFlight = inFlight;
     this.estimateNanos = estimateNanos;
     this.costNanos = costNanos;
@@ -70,7 +75,8 @@ public final class EndpointStatus {
         .append(condition)
         .append(" zone=")
         .append(zone == null ? "-" : zone)
-        .append(inRotation ? " in-rotation" : " out-of-rotation");
+        .append(inRotation ? " in-rotation" : " out-of-rotation")
+        .append(ejected ? " ejected" : "");
     if (inFlight >= 0) {
       out.append(" in-flight=").append(inFlight);
     }

@@ -40,6 +40,7 @@ final class OtelTelemetry implements Telemetry {
   static final AttributeKey<String> STATE = AttributeKey.stringKey("state");
   static final AttributeKey<String> CONDITION = AttributeKey.stringKey("condition");
   static final AttributeKey<Boolean> IN_ROTATION = AttributeKey.booleanKey("in_rotation");
+  static final AttributeKey<Boolean> EJECTED = AttributeKey.booleanKey("ejected");
   static final AttributeKey<String> RESOLVER = AttributeKey.stringKey("resolver");
   static final AttributeKey<String> ERROR_TYPE = AttributeKey.stringKey("error.type");
 
@@ -221,7 +222,9 @@ final class OtelTelemetry implements Telemetry {
                 CONDITION,
                 status.condition,
                 IN_ROTATION,
-                status.inRotation);
+                status.inRotation,
+                EJECTED,
+                status.ejected);
         counts.merge(channel.toBuilder().putAll(view).build(), 1L, Long::sum);
         if (!(status.telemetry instanceof Endpoint) || !((Endpoint) status.telemetry).individual) {
           continue;

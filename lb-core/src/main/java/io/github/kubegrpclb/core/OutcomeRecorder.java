@@ -1,0 +1,78 @@
+package io.github.kubegrpclb.core;
+
+import io.github.kubegrpclb.core.internal.EndpointTelemetry;
+import io.grpc.ClientStreamTracer;
+import io.grpc.Deadline;
+import io.grpc.Metadata;
+import io.grpc.Status;
+import java.util.Set;
+
+/**
+ * Feeds the outcome of each unary RPC on one endpoint into its {@link OutcomeCounts}, for outlier
+ * ejection under {@code kube_round_robin} ({@code peak_ewma}'s own tracer does the same). Stateless
+ * apart from the per-RPC tracer it creates; thread-safe.
+ */
+final class OutcomeRecorder extends ClientStreamTracer.Factory {
+  private final OutcomeCounts counts;
+  private final Set<Status.Code> failureCodes;
+  private final EndpointTelemetry telemetry;
+
+  OutcomeRecorder(OutcomeCounts counts, Set<Status.Code> failureCodes) {
+    this(counts, failureCodes, EndpointTelemetry.NOOP);
+  }
+
+  /**
+   * @param telemetry where the RPCs are also counted (from their headers out, as {@link RpcCounter}
+   *     counts)
+   */
+  OutcomeRecorder(
+      OutcomeCounts counts, Set<Status.Code> failureCodes, EndpointTelemetry telemetry) {
+    this.counts = counts;
+    this.failureCodes = failureCodes;
+    this.telemetry = telemetry;
+  }
+
+  @Override
+  public ClientStreamTracer newClientStreamTracer(
+      ClientStreamTracer.StreamInfo info, Metadata headers) {
+    Deadline deadline = info.getCallOptions().getDeadline();
+    return new ClientStreamTracer() {
+      private volatile boolean started;
+
+      @Override
+      public void outboundHeaders() {
+        if (!started) {
+          started = true;
+          telemetry.rpcStarted();
+        }
+      }
+
+      @Override
+      public void streamClosed(Status status) {
+        if (started) {
+          started = false;
+          telemetry.rpcFinished(status.getCode());
+        }
+        Status.Code code = effectiveCode(status, deadline);
+        if (code != Status.Code.CANCELLED) {
+          counts.record(failureCodes.contains(code));
+        }
+      }
+    };
+  }
+
+  /**
+   * The code an attempt ended with, as the endpoint caused it. grpc-java's retry support (on by
+   * default) cancels an attempt whose call deadline expired with CANCELLED ("Stream thrown away
+   * because RetriableStream committed"), so a CANCELLED attempt past its deadline is a
+   * DEADLINE_EXCEEDED: the endpoint did not answer in time. Other CANCELLED attempts were given up
+   * by the client and say nothing about the endpoint.
+   */
+  static Status.Code effectiveCode(Status status, Deadline deadline) {
+    Status.Code code = status.getCode();
+    if (code == Status.Code.CANCELLED && deadline != null && deadline.isExpired()) {
+      return Status.Code.DEADLINE_EXCEEDED;
+    }
+    return code;
+  }
+}
