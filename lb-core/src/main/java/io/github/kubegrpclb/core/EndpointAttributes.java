@@ -32,6 +32,23 @@ public final class EndpointAttributes {
       Attributes.Key.create("io.github.kubegrpclb.endpoint.zone-hints");
 
   /**
+   * Per endpoint: the nodes this endpoint should serve ({@code hints.forNodes}, published for
+   * {@code trafficDistribution: PreferSameNode} since Kubernetes 1.33), an immutable set; absent or
+   * empty when the Service has no node hints.
+   */
+  public static final Attributes.Key<Set<String>> NODE_HINTS =
+      Attributes.Key.create("io.github.kubegrpclb.endpoint.node-hints");
+
+  /**
+   * Per resolution result: the node this client runs on. When set, and every in-rotation endpoint
+   * carries node hints, balancers prefer the endpoints hinted for this node, as kube-proxy does for
+   * {@code PreferSameNode}; while none of those is connected they fall back to the zone preference
+   * ({@link #CLIENT_ZONE}), then to every endpoint.
+   */
+  public static final Attributes.Key<String> CLIENT_NODE =
+      Attributes.Key.create("io.github.kubegrpclb.client.node");
+
+  /**
    * Per resolution result: the zone of this client. When set, and every in-rotation endpoint
    * carries zone hints, balancers prefer the endpoints hinted for this zone, as Kubernetes
    * topology-aware routing does, and use all zones while the local zone has no ready endpoint.
@@ -67,10 +84,40 @@ public final class EndpointAttributes {
     return builder.build();
   }
 
+  /**
+   * Returns the attributes for one endpoint with node hints.
+   *
+   * @param condition the endpoint's serving condition
+   * @param zone the endpoint's zone, or null when unknown
+   * @param zoneHints the zones the endpoint is hinted for; empty when the Service has no hints
+   * @param nodeHints the nodes the endpoint is hinted for; empty when the Service has none
+   */
+  public static Attributes of(
+      EndpointCondition condition, String zone, Set<String> zoneHints, Set<String> nodeHints) {
+    Objects.requireNonNull(condition, "condition");
+    Objects.requireNonNull(zoneHints, "zoneHints");
+    Objects.requireNonNull(nodeHints, "nodeHints");
+    Attributes.Builder builder =
+        Attributes.newBuilder().set(CONDITION, condition).set(ZONE_HINTS, Set.copyOf(zoneHints));
+    if (!nodeHints.isEmpty()) {
+      builder.set(NODE_HINTS, Set.copyOf(nodeHints)); // absent means none
+    }
+    if (zone != null) {
+      builder.set(ZONE, zone);
+    }
+    return builder.build();
+  }
+
   /** Returns the condition of {@code group}, {@link EndpointCondition#READY} when unset. */
   public static EndpointCondition conditionOf(EquivalentAddressGroup group) {
     EndpointCondition condition = group.getAttributes().get(CONDITION);
     return condition == null ? EndpointCondition.READY : condition;
+  }
+
+  /** Returns the node hints of {@code group}, empty when unset. */
+  public static Set<String> nodeHintsOf(EquivalentAddressGroup group) {
+    Set<String> hints = group.getAttributes().get(NODE_HINTS);
+    return hints == null ? Set.of() : hints;
   }
 
   /** Returns the zone hints of {@code group}, empty when unset. */

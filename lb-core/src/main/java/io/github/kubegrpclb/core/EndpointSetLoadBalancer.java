@@ -37,6 +37,7 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
   private final Map<List<SocketAddress>, Endpoint<T>> endpoints = new LinkedHashMap<>();
   private final OutlierEjection outlierEjection;
   private String clientZone;
+  private String clientNode;
   private ConnectivityState currentState;
   private SubchannelPicker currentPicker;
   private final BalancerObserver<T> observer;
@@ -103,6 +104,7 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
     }
     configure(resolvedAddresses.getLoadBalancingPolicyConfig());
     clientZone = resolvedAddresses.getAttributes().get(EndpointAttributes.CLIENT_ZONE);
+    clientNode = resolvedAddresses.getAttributes().get(EndpointAttributes.CLIENT_NODE);
 
     Map<List<SocketAddress>, EquivalentAddressGroup> next = new LinkedHashMap<>();
     for (EquivalentAddressGroup group : groups) {
@@ -243,7 +245,8 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
     // The panic threshold keeps some endpoints admitted; should every connected one be out
     // anyway (a config change), all of them are used rather than none.
     List<Endpoint<T>> rotation =
-        Rotation.select(admitted.isEmpty() ? connected : admitted, readyConnecting, clientZone);
+        Rotation.select(
+            admitted.isEmpty() ? connected : admitted, readyConnecting, clientZone, clientNode);
     observer.rotationChanged(rotation, clientZone);
     if (!rotation.isEmpty()) {
       updateState(READY, readyPicker(rotation));

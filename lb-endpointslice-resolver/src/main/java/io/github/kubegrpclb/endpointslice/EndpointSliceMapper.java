@@ -1,17 +1,24 @@
 package io.github.kubegrpclb.endpointslice;
 
+import io.fabric8.kubernetes.api.model.ObjectReference;
 import io.fabric8.kubernetes.api.model.discovery.v1.Endpoint;
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointConditions;
+import io.fabric8.kubernetes.api.model.discovery.v1.EndpointHints;
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointPort;
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
+import io.fabric8.kubernetes.api.model.discovery.v1.ForNode;
 import io.fabric8.kubernetes.api.model.discovery.v1.ForZone;
 import io.github.kubegrpclb.core.EndpointAttributes;
 import io.github.kubegrpclb.core.EndpointCondition;
 import io.grpc.EquivalentAddressGroup;
+import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.SocketAddress;
 import java.net.UnknownHostException;
+import java.util.ArrayList;
 import java.util.Collection;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -19,12 +26,14 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
+import java.util.function.Function;
 import java.util.regex.Pattern;
 
 /**
  * Turns all EndpointSlices of one Service into address groups: the union of every slice (a slice
- * holds at most 100 endpoints by default), de-duplicated, one group per pod address, carrying the
- * endpoint's condition, zone and zone hints. Stateless.
+ * holds at most 100 endpoints by default), de-duplicated, one group per pod carrying the endpoint's
+ * condition, zone, zone hints and node hints. A dual-stack pod's IPv4 and IPv6 addresses (from two
+ * slices, same targetRef) form one group: one connection and one load figure per pod. Stateless.
  *
  * <p>Conditions follow the EndpointSlice API: {@code ready} unset means ready; {@code serving}
  * unset means the same as ready; {@code terminating} unset means false. Ready endpoints are in
@@ -53,7 +62,7 @@ final class EndpointSliceMapper {
    */
   static Result map(
       Collection<EndpointSlice> slices, String service, String portName, int portNumber) {
-    Map<InetSocketAddress, EquivalentAddressGroup> byAddress = new HashMap<>();
+    Map<String, PodEndpoint> byPod = new HashMap<>();
     Set<String> portNames = new TreeSet<>();
     boolean anyEndpoint = false;
     boolean portFound = false;
@@ -76,17 +85,10 @@ final class EndpointSliceMapper {
         }
         for (String ip : endpoint.getAddresses()) {
           InetSocketAddress address = address(ip, port);
-          if (address == null) {
-            continue;
-          }
-          EquivalentAddressGroup existing = byAddress.get(address);
-          if (existing == null
-              || EndpointAttributes.conditionOf(existing) != EndpointCondition.READY) {
-            byAddress.put(
-                address,
-                new EquivalentAddressGroup(
-                    address,
-                    EndpointAttributes.of(condition, endpoint.getZone(), hints(endpoint))));
+          if (address != null) {
+            byPod
+                .computeIfAbsent(podKey(endpoint, address), k -> new PodEndpoint())
+                .add(address, condition, endpoint);
           }
         }
       }
@@ -107,11 +109,99 @@ final class EndpointSliceMapper {
     }
     // A stable order (slices come in any order) keeps equal sets equal for the balancer.
     TreeMap<String, EquivalentAddressGroup> sorted = new TreeMap<>();
-    byAddress.forEach(
-        (address, group) ->
-            sorted.put(address.getAddress().getHostAddress() + "#" + address.getPort(), group));
+    byPod.forEach(
+        (key, pod) -> {
+          EquivalentAddressGroup group = pod.toGroup();
+          InetSocketAddress first = (InetSocketAddress) group.getAddresses().get(0);
+          sorted.put(
+              first.getAddress().getHostAddress() + "#" + first.getPort() + "#" + key, group);
+        });
     return new Result(List.copyOf(sorted.values()), null);
   }
+
+  /**
+   * Which pod an address belongs to: its targetRef (a dual-stack Service lists each pod once in an
+   * IPv4 slice and once in an IPv6 slice, with the same targetRef), else its hostname, else the
+   * address alone.
+   */
+  private static String podKey(Endpoint endpoint, InetSocketAddress address) {
+    ObjectReference ref = endpoint.getTargetRef();
+    if (ref != null && ref.getUid() != null && !ref.getUid().isEmpty()) {
+      return "uid:" + ref.getUid();
+    }
+    if (ref != null && ref.getName() != null && !ref.getName().isEmpty()) {
+      return "ref:" + ref.getKind() + "/" + ref.getNamespace() + "/" + ref.getName();
+    }
+    if (endpoint.getHostname() != null && !endpoint.getHostname().isEmpty()) {
+      return "host:" + endpoint.getHostname();
+    }
+    return "ip:" + address;
+  }
+
+  /**
+   * One pod's addresses (IPv4 first, then IPv6: the order in which a subchannel tries them, the
+   * JDK's default preference) with the best condition any slice gives it: an endpoint can sit in
+   * two slices for a moment, with the older condition in one of them.
+   */
+  private static final class PodEndpoint {
+    final List<InetSocketAddress> ipv4 = new ArrayList<>(1);
+    final List<InetSocketAddress> ipv6 = new ArrayList<>(1);
+    EndpointCondition condition;
+    String zone;
+    Set<String> zoneHints = Set.of();
+    Set<String> nodeHints = Set.of();
+
+    void add(InetSocketAddress address, EndpointCondition condition, Endpoint endpoint) {
+      List<InetSocketAddress> family = address.getAddress() instanceof Inet6Address ? ipv6 : ipv4;
+      if (!family.contains(address)) {
+        family.add(address);
+      }
+      if (this.condition != EndpointCondition.READY) {
+        this.condition = condition;
+      }
+      if (zone == null) {
+        zone = endpoint.getZone();
+      }
+      EndpointHints hints = endpoint.getHints();
+      if (hints != null) {
+        zoneHints = withNames(zoneHints, hints.getForZones(), ForZone::getName);
+        nodeHints = withNames(nodeHints, hints.getForNodes(), ForNode::getName);
+      }
+    }
+
+    EquivalentAddressGroup toGroup() {
+      List<SocketAddress> addresses = new ArrayList<>(ipv4.size() + ipv6.size());
+      addSorted(addresses, ipv4);
+      addSorted(addresses, ipv6);
+      return new EquivalentAddressGroup(
+          addresses, EndpointAttributes.of(condition, zone, zoneHints, nodeHints));
+    }
+
+    private static void addSorted(List<SocketAddress> to, List<InetSocketAddress> from) {
+      if (from.size() > 1) {
+        from.sort(ADDRESS_ORDER);
+      }
+      to.addAll(from);
+    }
+
+    private static <T> Set<String> withNames(
+        Set<String> names, List<T> items, Function<T, String> name) {
+      if (items == null || items.isEmpty()) {
+        return names;
+      }
+      Set<String> more = names.isEmpty() ? new LinkedHashSet<>() : names;
+      for (T item : items) {
+        if (name.apply(item) != null) {
+          more.add(name.apply(item));
+        }
+      }
+      return more;
+    }
+  }
+
+  private static final Comparator<InetSocketAddress> ADDRESS_ORDER =
+      Comparator.comparing((InetSocketAddress a) -> a.getAddress().getHostAddress())
+          .thenComparingInt(InetSocketAddress::getPort);
 
   /** The pod port this slice gives for the target's port, or null when it has none. */
   private static Integer port(
@@ -149,19 +239,6 @@ final class EndpointSliceMapper {
       return EndpointCondition.TERMINATING_SERVING;
     }
     return ready ? EndpointCondition.READY : null;
-  }
-
-  private static Set<String> hints(Endpoint endpoint) {
-    if (endpoint.getHints() == null || endpoint.getHints().getForZones() == null) {
-      return Set.of();
-    }
-    Set<String> zones = new LinkedHashSet<>();
-    for (ForZone zone : endpoint.getHints().getForZones()) {
-      if (zone.getName() != null) {
-        zones.add(zone.getName());
-      }
-    }
-    return zones;
   }
 
   private static InetSocketAddress address(String ip, int port) {

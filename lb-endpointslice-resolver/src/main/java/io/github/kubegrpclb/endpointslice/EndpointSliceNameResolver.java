@@ -11,33 +11,52 @@ import io.grpc.NameResolver;
 import io.grpc.Status;
 import io.grpc.StatusOr;
 import io.grpc.SynchronizationContext;
+import io.grpc.SynchronizationContext.ScheduledHandle;
+import java.net.ConnectException;
+import java.net.http.HttpConnectTimeoutException;
+import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * Resolves a Service to its pods by watching its EndpointSlices, shared with every other channel to
  * the same Service. Each watch event marks the endpoint set dirty and schedules one recomputation
- * in the SynchronizationContext, so a burst of events becomes one update. API errors keep the last
- * good endpoints and are logged; before any endpoints were published they fail RPCs with a status
- * that says what is wrong (for 401/403, the missing RBAC rule).
+ * in the SynchronizationContext, so a burst of events becomes one update; {@link #refresh()} maps
+ * the slices again only when the watch has changed since the last mapping, so the balancers'
+ * refresh on every connection failure costs nothing while the watch is healthy.
+ *
+ * <p>Errors: once the watch has synced and the slices hold endpoints, an API error is logged and
+ * never published over them. Before that, an error fails RPCs with a status that names the API
+ * server and says what is wrong (for 401/403, the missing RBAC rule); if the API server has not
+ * answered within {@link #FIRST_ANSWER_TIMEOUT}, fail-fast RPCs fail with a status saying so, while
+ * wait-for-ready RPCs wait for the endpoints, which flow as soon as the API server answers.
  *
  * <p>State is confined to the channel's SynchronizationContext; watch callbacks only flip an atomic
  * flag and enqueue work there.
  */
 final class EndpointSliceNameResolver extends NameResolver {
+  /** How long a channel without endpoints waits for the API server before failing RPCs. */
+  static final Duration FIRST_ANSWER_TIMEOUT = Duration.ofSeconds(3);
+
   private final KubernetesTarget target;
   private final String namespace;
   private final KubernetesClient client;
   private final ServiceWatches watches;
   private final ConfigOrError serviceConfig;
-  private final String clientZone;
+  private final Attributes resultAttributes;
   private final SynchronizationContext syncContext;
+  private final ScheduledExecutorService scheduler;
   private final ChannelLogger logger;
   private final AtomicBoolean updateQueued = new AtomicBoolean();
 
   private Listener2 listener;
   private ServiceWatches.Subscription subscription;
-  private List<EquivalentAddressGroup> published;
+  private ScheduledHandle firstAnswerTimer;
+  private List<EquivalentAddressGroup> published; // null: none yet, or an error since
+  private boolean errorPublished;
+  private long mappedGeneration = -1;
   private String lastErrorLogged;
   private boolean shutdown;
 
@@ -47,23 +66,27 @@ final class EndpointSliceNameResolver extends NameResolver {
       KubernetesClient client,
       ServiceWatches watches,
       ConfigOrError serviceConfig,
-      String clientZone,
-      SynchronizationContext syncContext,
-      ChannelLogger logger) {
+      Attributes resultAttributes,
+      NameResolver.Args args) {
     this.target = target;
     this.namespace = namespace;
     this.client = client;
     this.watches = watches;
     this.serviceConfig = serviceConfig;
-    this.clientZone = clientZone;
-    this.syncContext = syncContext;
-    this.logger = logger;
+    this.resultAttributes = resultAttributes;
+    this.syncContext = args.getSynchronizationContext();
+    this.scheduler = args.getScheduledExecutorService();
+    this.logger = args.getChannelLogger();
   }
 
+  /**
+   * The host as the target wrote it ({@code my-svc.my-ns.svc.cluster.local}, {@code my-svc.my-ns},
+   * {@code my-svc}; {@code my-svc.my-ns} for {@code kubernetes://my-ns/my-svc}), plus the port when
+   * it is a number: what TLS verifies the server's certificate against.
+   */
   @Override
   public String getServiceAuthority() {
-    String host = target.service + "." + namespace;
-    return target.portNumber > 0 ? host + ":" + target.portNumber : host;
+    return target.authority();
   }
 
   @Override
@@ -72,22 +95,32 @@ final class EndpointSliceNameResolver extends NameResolver {
       throw new IllegalStateException("already started");
     }
     this.listener = listener;
-    try {
-      subscription = watches.subscribe(client, namespace, target.service, this::onWatchEvent);
-    } catch (RuntimeException e) {
-      publishError(
-          Status.UNAVAILABLE
-              .withDescription("cannot watch EndpointSlices of " + service() + ": " + e)
-              .withCause(e));
-      return;
+    subscription = watches.subscribe(client, namespace, target.service, this::onWatchEvent);
+    if (!subscription.synced()) {
+      firstAnswerTimer =
+          syncContext.schedule(
+              this::onFirstAnswerTimeout,
+              FIRST_ANSWER_TIMEOUT.toMillis(),
+              TimeUnit.MILLISECONDS,
+              scheduler);
     }
-    update();
+    if (!updateQueued.get()) { // else subscribing notified us, and the update is queued already
+      update();
+    }
   }
 
-  /** Watch-driven: there is nothing to poll. Republishes what the cache holds. */
+  /**
+   * Watch-driven, so there is nothing to poll: re-creates an informer whose creation failed, and
+   * maps the slices again only if the watch changed since the last mapping or the last result was
+   * an error.
+   */
   @Override
   public void refresh() {
-    if (subscription != null && !shutdown) {
+    if (subscription == null || shutdown) {
+      return;
+    }
+    subscription.retryIfFailed();
+    if (!updateQueued.get()) {
       update();
     }
   }
@@ -95,6 +128,7 @@ final class EndpointSliceNameResolver extends NameResolver {
   @Override
   public void shutdown() {
     shutdown = true;
+    cancelFirstAnswerTimer();
     if (subscription != null) {
       subscription.close();
     }
@@ -112,29 +146,65 @@ final class EndpointSliceNameResolver extends NameResolver {
     if (shutdown || listener == null) {
       return;
     }
+    long generation = subscription.generation(); // before the slices: a later event maps again
+    if (generation == mappedGeneration && !errorPublished) {
+      return; // the same slices as last time, already published
+    }
     Throwable error = subscription.lastError();
     if (!subscription.synced()) {
       if (error != null) {
-        reportError(error);
+        publishError(Status.UNAVAILABLE.withDescription(describe(error)).withCause(error));
       }
       return;
     }
+    cancelFirstAnswerTimer();
     EndpointSliceMapper.Result result =
         EndpointSliceMapper.map(
             subscription.slices(), service(), target.portName, target.portNumber);
+    mappedGeneration = generation;
     if (result.error != null) {
       if (published == null || published.isEmpty()) {
         publishError(Status.UNAVAILABLE.withDescription(result.error));
-      } else if (!result.error.equals(lastErrorLogged)) {
-        lastErrorLogged = result.error;
-        logger.log(ChannelLogLevel.WARNING, "{0}; keeping the last endpoints", result.error);
+      } else {
+        logOnce(result.error + "; keeping the last " + published.size() + " endpoints");
       }
       return;
     }
     if (error != null) {
-      reportError(error); // logged; the cache still holds the last good slices
+      if (result.groups.isEmpty()) {
+        publishError(Status.UNAVAILABLE.withDescription(describe(error)).withCause(error));
+        return;
+      }
+      // The cache holds what the API server last said: never fail RPCs over it.
+      logOnce(describe(error) + "; using the " + result.groups.size() + " endpoints last listed");
     }
     publish(result.groups);
+  }
+
+  private void onFirstAnswerTimeout() {
+    firstAnswerTimer = null;
+    if (shutdown || subscription.synced() || published != null || errorPublished) {
+      return;
+    }
+    Throwable error = subscription.lastError();
+    publishError(
+        Status.UNAVAILABLE
+            .withDescription(
+                "no answer from the Kubernetes API server at "
+                    + subscription.apiServer()
+                    + " within "
+                    + FIRST_ANSWER_TIMEOUT.toSeconds()
+                    + " s to the list of EndpointSlices of "
+                    + service()
+                    + (error == null ? " (still trying)" : ": " + describe(error)))
+            .withCause(error));
+  }
+
+  private void cancelFirstAnswerTimer() {
+    if (firstAnswerTimer != null) {
+      firstAnswerTimer.cancel();
+      firstAnswerTimer = null;
+    }
   }
 
   private void publish(List<EquivalentAddressGroup> groups) {
@@ -142,10 +212,9 @@ final class EndpointSliceNameResolver extends NameResolver {
       return;
     }
     published = groups;
-    Attributes.Builder attributes = Attributes.newBuilder();
-    if (clientZone != null) {
-      attributes.set(EndpointAttributes.CLIENT_ZONE, clientZone);
-    }
+    errorPublished = false;
+    lastErrorLogged = null;
+    Attributes.Builder attributes = resultAttributes.toBuilder();
     if (groups.isEmpty()) {
       attributes.set(
           EndpointAttributes.RESOLUTION_NOTE,
@@ -165,23 +234,18 @@ final class EndpointSliceNameResolver extends NameResolver {
     listener.onResult2(result.build());
   }
 
-  private void reportError(Throwable error) {
-    String message = describe(error);
-    if (published == null) {
-      publishError(Status.UNAVAILABLE.withDescription(message).withCause(error));
-    } else if (!message.equals(lastErrorLogged)) {
-      lastErrorLogged = message;
-      logger.log(
-          ChannelLogLevel.WARNING,
-          "{0}; keeping the last {1} endpoints",
-          message,
-          published.size());
-    }
-  }
-
   private void publishError(Status status) {
+    published = null;
+    errorPublished = true;
     listener.onResult2(
         ResolutionResult.newBuilder().setAddressesOrError(StatusOr.fromStatus(status)).build());
+  }
+
+  private void logOnce(String message) {
+    if (!message.equals(lastErrorLogged)) {
+      lastErrorLogged = message;
+      logger.log(ChannelLogLevel.WARNING, "{0}", message);
+    }
   }
 
   private String describe(Throwable error) {
@@ -205,7 +269,44 @@ final class EndpointSliceNameResolver extends NameResolver {
           + " was refused (401 Unauthorized): the API server rejected the client's credentials"
           + " (service-account token or kubeconfig)";
     }
-    return "watching EndpointSlices of " + service() + " failed: " + error;
+    return "watching EndpointSlices of "
+        + service()
+        + " through the Kubernetes API server at "
+        + subscription.apiServer()
+        + " failed: "
+        + causes(error);
+  }
+
+  /**
+   * The exception chain in a line, without the wrappers that only repeat their cause (e.g.
+   * "ConnectException &lt;- ClosedChannelException"), plus a hint for connection failures.
+   */
+  static String causes(Throwable error) {
+    StringBuilder text = new StringBuilder();
+    boolean connectFailure = false;
+    int depth = 0;
+    for (Throwable t = error; t != null && depth < 8; t = t.getCause(), depth++) {
+      connectFailure |= t instanceof ConnectException || t instanceof HttpConnectTimeoutException;
+      String message = t.getMessage();
+      boolean wrapper = t.getCause() != null && String.valueOf(t.getCause()).equals(message);
+      if (wrapper) {
+        continue; // its cause says it better
+      }
+      if (text.length() > 0) {
+        text.append(" <- ");
+      }
+      text.append(t.getClass().getSimpleName());
+      if (message != null) {
+        text.append(": ").append(message);
+      }
+    }
+    if (connectFailure) {
+      text.append(
+          " (cannot connect: is the API server up, and is its address right? In a pod it comes"
+              + " from KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT, elsewhere from the"
+              + " kubeconfig)");
+    }
+    return text.toString();
   }
 
   private String service() {

@@ -2,14 +2,12 @@ package io.github.kubegrpclb.endpointslice;
 
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.github.kubegrpclb.core.EndpointAttributes;
 import io.github.kubegrpclb.core.internal.PolicySelection;
 import io.github.kubegrpclb.core.internal.TargetSchemeProvider;
 import io.github.kubegrpclb.core.internal.TargetUri;
+import io.grpc.Attributes;
 import io.grpc.NameResolver;
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 
 /**
  * Registers the {@code kubernetes} scheme: a gRPC name resolver that watches the Service's
@@ -18,13 +16,20 @@ import java.nio.file.Path;
  * <pre>
  * kubernetes:///my-svc.my-ns:grpc     port name, resolved from the slices (the pod's port)
  * kubernetes:///my-svc.my-ns:50051    the pod's port
- * kubernetes:///my-svc:grpc           the pod's own namespace (service account), else the client's
- * kubernetes://my-ns/my-svc:grpc      namespace as authority
+ * kubernetes:///my-svc.my-ns.svc.cluster.local:grpc   the same; the authority (TLS name) is the
+ *                                     host as written
+ * kubernetes:///my-svc:grpc           the namespace of a caller's client, else the pod's own
+ *                                     (service account), else the kubeconfig context's
+ * kubernetes://my-ns/my-svc:grpc      namespace as authority (channel authority my-svc.my-ns)
  * ...?policy=peak_ewma                load-balancing policy (default kube_round_robin; 'channel'
  *                                     defers to the channel's defaultServiceConfig)
- * ...?zone=eu-west-1a                 this client's zone, for topology hints (else env
- *                                     KUBE_GRPC_LB_ZONE)
+ * ...?zone=eu-west-1a                 this client's zone, for topology hints (else
+ *                                     EndpointSliceOptions, else env KUBE_GRPC_LB_ZONE)
  * </pre>
+ *
+ * <p>The client's node, for {@code PreferSameNode} node hints, comes from {@link
+ * EndpointSliceOptions.Builder#clientNode} or env {@code KUBE_GRPC_LB_NODE} (the downward API's
+ * {@code spec.nodeName}). The environment and the namespace file are read once per provider.
  *
  * <p>The client needs, in the Service's namespace:
  *
@@ -43,12 +48,16 @@ import java.nio.file.Path;
  * own through {@link EndpointSliceOptions}.
  */
 public final class EndpointSliceNameResolverProvider extends TargetSchemeProvider {
-  private static final Path POD_NAMESPACE_FILE =
-      Path.of("/var/run/secrets/kubernetes.io/serviceaccount/namespace");
+  private final PodEnvironment pod;
 
   /** Creates the provider; called by the service loader. */
   public EndpointSliceNameResolverProvider() {
+    this(PodEnvironment.system());
+  }
+
+  EndpointSliceNameResolverProvider(PodEnvironment pod) {
     super(KubernetesTarget.SCHEME);
+    this.pod = pod;
   }
 
   @Override
@@ -59,14 +68,18 @@ public final class EndpointSliceNameResolverProvider extends TargetSchemeProvide
     }
     KubernetesTarget target = KubernetesTarget.parse(uri, options);
     KubernetesClient client = options.client() != null ? options.client() : DefaultClient.get();
-    String namespace = target.namespace != null ? target.namespace : defaultNamespace(client);
-    String zone = target.zone;
-    if (zone == null) {
-      zone = options.clientZone();
+    String namespace = target.namespace;
+    if (namespace == null) {
+      namespace = defaultNamespace(options.client() != null ? client : null);
     }
-    if (zone == null) {
-      String env = System.getenv(EndpointSliceOptions.ZONE_ENV);
-      zone = env == null || env.isBlank() ? null : env.trim();
+    Attributes.Builder locality = Attributes.newBuilder();
+    String zone = firstNonNull(target.zone, options.clientZone(), pod.zone);
+    if (zone != null) {
+      locality.set(EndpointAttributes.CLIENT_ZONE, zone);
+    }
+    String node = firstNonNull(options.clientNode(), pod.node);
+    if (node != null) {
+      locality.set(EndpointAttributes.CLIENT_NODE, node);
     }
     return new EndpointSliceNameResolver(
         target,
@@ -74,29 +87,39 @@ public final class EndpointSliceNameResolverProvider extends TargetSchemeProvide
         client,
         ServiceWatches.SHARED,
         PolicySelection.serviceConfig(target.policy, args.getServiceConfigParser()),
-        zone,
-        args.getSynchronizationContext(),
-        args.getChannelLogger());
+        locality.build(),
+        args);
   }
 
-  private static String defaultNamespace(KubernetesClient client) {
-    if (Files.isReadable(POD_NAMESPACE_FILE)) {
-      try {
-        String namespace = Files.readString(POD_NAMESPACE_FILE, StandardCharsets.UTF_8).trim();
-        if (!namespace.isEmpty()) {
-          return namespace;
-        }
-      } catch (IOException e) {
-        // fall through to the client's namespace
+  /**
+   * The namespace of a target that names none: a caller's client's own namespace; else this pod's
+   * (service-account file); else the library client's (kubeconfig context); else "default".
+   */
+  private String defaultNamespace(KubernetesClient callersClient) {
+    String namespace =
+        callersClient == null ? null : PodEnvironment.blankToNull(callersClient.getNamespace());
+    if (namespace == null) {
+      namespace = pod.namespace;
+    }
+    if (namespace == null && callersClient == null) {
+      namespace = DefaultClient.NAMESPACE;
+    }
+    return namespace == null ? "default" : namespace;
+  }
+
+  private static String firstNonNull(String... values) {
+    for (String value : values) {
+      if (value != null) {
+        return value;
       }
     }
-    String namespace = client.getNamespace();
-    return namespace == null || namespace.isEmpty() ? "default" : namespace;
+    return null;
   }
 
   /** The library's KubernetesClient, created on first use and shared by the whole JVM. */
   private static final class DefaultClient {
     private static final KubernetesClient INSTANCE = new KubernetesClientBuilder().build();
+    private static final String NAMESPACE = PodEnvironment.blankToNull(INSTANCE.getNamespace());
 
     static KubernetesClient get() {
       return INSTANCE;

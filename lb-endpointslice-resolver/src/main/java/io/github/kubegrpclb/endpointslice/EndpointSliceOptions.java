@@ -16,17 +16,28 @@ public final class EndpointSliceOptions {
   public static final NameResolver.Args.Key<EndpointSliceOptions> KEY =
       NameResolver.Args.Key.create("io.github.kubegrpclb.endpointslice.options");
 
-  /** Environment variable holding the client's zone, e.g. set from the downward API. */
+  /**
+   * Environment variable holding the client's zone, e.g. set from the downward API's {@code
+   * metadata.labels['topology.kubernetes.io/zone']} where the cluster labels pods with their zone.
+   */
   public static final String ZONE_ENV = "KUBE_GRPC_LB_ZONE";
+
+  /**
+   * Environment variable holding the client's node, set from the downward API's {@code
+   * spec.nodeName}, for {@code trafficDistribution: PreferSameNode}.
+   */
+  public static final String NODE_ENV = "KUBE_GRPC_LB_NODE";
 
   private final KubernetesClient client;
   private final String policy;
   private final String clientZone;
+  private final String clientNode;
 
   private EndpointSliceOptions(Builder b) {
     this.client = b.client;
     this.policy = b.policy;
     this.clientZone = b.clientZone;
+    this.clientNode = b.clientNode;
   }
 
   public static Builder builder() {
@@ -52,17 +63,23 @@ public final class EndpointSliceOptions {
     return clientZone;
   }
 
+  /** The client's node, or null to read {@value #NODE_ENV}. */
+  public String clientNode() {
+    return clientNode;
+  }
+
   /** Builds {@link EndpointSliceOptions}; not thread-safe. */
   public static final class Builder {
     private KubernetesClient client;
     private String policy;
     private String clientZone;
+    private String clientNode;
 
     private Builder() {}
 
     /**
-     * Watches with this client (its credentials, namespace and HTTP settings). The caller keeps
-     * ownership: the resolver never closes it.
+     * Watches with this client (its credentials, namespace and HTTP settings); its namespace is the
+     * one of targets that name none. The caller keeps ownership: the resolver never closes it.
      */
     public Builder client(KubernetesClient client) {
       this.client = Objects.requireNonNull(client, "client");
@@ -81,6 +98,15 @@ public final class EndpointSliceOptions {
     /** The client's zone, for zone-aware routing with topology hints. */
     public Builder clientZone(String clientZone) {
       this.clientZone = Objects.requireNonNull(clientZone, "clientZone");
+      return this;
+    }
+
+    /**
+     * The client's node (its {@code spec.nodeName}), for node-local routing with the node hints of
+     * {@code trafficDistribution: PreferSameNode}.
+     */
+    public Builder clientNode(String clientNode) {
+      this.clientNode = Objects.requireNonNull(clientNode, "clientNode");
       return this;
     }
 

@@ -22,6 +22,7 @@ final class KubernetesTarget {
   private static final Pattern LABEL = Pattern.compile("[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?");
 
   final String service;
+  final String host; // as written: my-svc, my-svc.my-ns, my-svc.my-ns.svc.cluster.local
   final String namespace; // null: the pod's or the client's namespace
   final String portName; // null: portNumber (0: the Service's only port)
   final int portNumber;
@@ -30,12 +31,14 @@ final class KubernetesTarget {
 
   private KubernetesTarget(
       String service,
+      String host,
       String namespace,
       String portName,
       int portNumber,
       String policy,
       String zone) {
     this.service = service;
+    this.host = host;
     this.namespace = namespace;
     this.portName = portName;
     this.portNumber = portNumber;
@@ -59,6 +62,10 @@ final class KubernetesTarget {
     }
     String namespace = authority;
     String service = rest;
+    String host = rest.endsWith(".") ? rest.substring(0, rest.length() - 1) : rest;
+    if (authority != null) {
+      host = rest + "." + authority;
+    }
     int dot = rest.indexOf('.');
     if (dot >= 0) {
       if (namespace != null) {
@@ -102,11 +109,20 @@ final class KubernetesTarget {
     String zone = parameters.get("zone");
     return new KubernetesTarget(
         service,
+        host,
         namespace,
         port == null ? null : port.name,
         port == null ? 0 : port.number,
         policy,
         zone);
+  }
+
+  /**
+   * The channel's authority: the host as written, plus the port when it is a number (a port name
+   * means nothing to the server). It is what TLS verifies the server's certificate against.
+   */
+  String authority() {
+    return portNumber > 0 ? host + ":" + portNumber : host;
   }
 
   private static IllegalArgumentException bad(String target, String problem) {

@@ -129,4 +129,88 @@ class EndpointSliceMapperTest {
     assertThat(EndpointAttributes.conditionOf(result.groups.get(0)))
         .isEqualTo(EndpointCondition.READY);
   }
+
+  private static EndpointSlice podSlice(String addressType, String... podAndIp) {
+    EndpointSliceBuilder builder =
+        new EndpointSliceBuilder()
+            .withNewMetadata()
+            .withName("s-" + addressType)
+            .endMetadata()
+            .withAddressType(addressType)
+            .addNewPort()
+            .withName("grpc")
+            .withPort(8080)
+            .endPort();
+    for (int i = 0; i < podAndIp.length; i += 2) {
+      builder
+          .addNewEndpoint()
+          .withAddresses(podAndIp[i + 1])
+          .withNewTargetRef()
+          .withKind("Pod")
+          .withNamespace("ns")
+          .withName(podAndIp[i])
+          .endTargetRef()
+          .withZone("z1")
+          .withNodeName("node-" + podAndIp[i])
+          .withNewHints()
+          .addNewForZone()
+          .withName("z1")
+          .endForZone()
+          .addNewForNode()
+          .withName("node-" + podAndIp[i])
+          .endForNode()
+          .endHints()
+          .endEndpoint();
+    }
+    return builder.build();
+  }
+
+  @Test
+  void dualStack_ipv4AndIpv6SlicesOfOnePod_oneGroupIpv4First() {
+    EndpointSliceMapper.Result result =
+        EndpointSliceMapper.map(
+            List.of(
+                podSlice("IPv6", "a", "fd00::1", "b", "fd00::2"),
+                podSlice("IPv4", "a", "10.0.0.1", "b", "10.0.0.2")),
+            "ns/svc",
+            "grpc",
+            0);
+
+    assertThat(result.groups)
+        .extracting(EquivalentAddressGroup::getAddresses)
+        .containsExactly(
+            List.of(
+                new InetSocketAddress("10.0.0.1", 8080), new InetSocketAddress("fd00::1", 8080)),
+            List.of(
+                new InetSocketAddress("10.0.0.2", 8080), new InetSocketAddress("fd00::2", 8080)));
+  }
+
+  @Test
+  void dualStack_podOnlyInOneFamilyYet_groupWithThatAddress() {
+    EndpointSliceMapper.Result result =
+        EndpointSliceMapper.map(
+            List.of(
+                podSlice("IPv6", "a", "fd00::1"),
+                podSlice("IPv4", "a", "10.0.0.1", "b", "10.0.0.2")),
+            "ns/svc",
+            "grpc",
+            0);
+
+    assertThat(result.groups)
+        .extracting(EquivalentAddressGroup::getAddresses)
+        .containsExactly(
+            List.of(
+                new InetSocketAddress("10.0.0.1", 8080), new InetSocketAddress("fd00::1", 8080)),
+            List.of(new InetSocketAddress("10.0.0.2", 8080)));
+  }
+
+  @Test
+  void nodeHints_carriedWithZoneHints() {
+    EndpointSliceMapper.Result result =
+        EndpointSliceMapper.map(List.of(podSlice("IPv4", "a", "10.0.0.1")), "ns/svc", "grpc", 0);
+
+    EquivalentAddressGroup group = result.groups.get(0);
+    assertThat(EndpointAttributes.nodeHintsOf(group)).containsExactly("node-a");
+    assertThat(EndpointAttributes.zoneHintsOf(group)).containsExactly("z1");
+  }
 }

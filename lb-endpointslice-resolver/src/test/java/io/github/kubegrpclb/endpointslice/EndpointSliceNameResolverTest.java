@@ -253,8 +253,13 @@ class EndpointSliceNameResolverTest {
         .until(() -> channel.getState(false) == ConnectivityState.IDLE);
     assertThat(ServiceWatches.SHARED.activeWatches()).isZero();
 
-    RpcLoad.Result afterIdle = RpcLoad.run(channel, 100, 1, WAIT_FOR_READY);
-    assertThat(afterIdle.perPod()).containsOnlyKeys("pod-0", "pod-1");
+    // Both pods serve again once both new connections are up (a loaded machine may need a while).
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .untilAsserted(
+            () ->
+                assertThat(RpcLoad.run(channel, 100, 1, WAIT_FOR_READY).perPod())
+                    .containsOnlyKeys("pod-0", "pod-1"));
     assertThat(ServiceWatches.SHARED.activeWatches()).isEqualTo(1);
   }
 

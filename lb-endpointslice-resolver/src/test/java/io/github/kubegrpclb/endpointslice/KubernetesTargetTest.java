@@ -37,6 +37,21 @@ class KubernetesTargetTest {
     assertThat(target.policy).isEqualTo("kube_round_robin");
   }
 
+  @ParameterizedTest
+  @CsvSource({
+    "kubernetes:///my-svc.my-ns.svc.cluster.local:grpc, my-svc.my-ns.svc.cluster.local",
+    "kubernetes:///my-svc.my-ns.svc.cluster.local.:grpc, my-svc.my-ns.svc.cluster.local",
+    "kubernetes:///my-svc.my-ns.svc:grpc, my-svc.my-ns.svc",
+    "kubernetes:///my-svc.my-ns:grpc, my-svc.my-ns",
+    "kubernetes:///my-svc:grpc, my-svc",
+    "kubernetes://my-ns/my-svc:grpc, my-svc.my-ns",
+    "kubernetes:///my-svc.my-ns:50051, my-svc.my-ns:50051",
+    "kubernetes:///my-svc.my-ns.svc.cluster.local, my-svc.my-ns.svc.cluster.local",
+  })
+  void authority_isTheHostAsWritten_plusANumericPort(String text, String authority) {
+    assertThat(parse(text).authority()).isEqualTo(authority);
+  }
+
   @Test
   void parse_parameters() {
     KubernetesTarget target = parse("kubernetes:///my-svc.my-ns:grpc?policy=peak_ewma&zone=eu-1a");

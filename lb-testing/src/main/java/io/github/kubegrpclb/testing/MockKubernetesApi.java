@@ -2,7 +2,9 @@ package io.github.kubegrpclb.testing;
 
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSliceBuilder;
+import io.fabric8.kubernetes.client.ConfigBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.fabric8.kubernetes.client.server.mock.KubernetesCrudDispatcher;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
 import io.fabric8.mockwebserver.Context;
@@ -11,6 +13,7 @@ import java.net.InetAddress;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
  * fabric8's mock API server in CRUD mode (a real HTTP server with real watch streams) on a fixed
@@ -25,6 +28,7 @@ public final class MockKubernetesApi implements AutoCloseable {
   private KubernetesMockServer server;
   private final int port;
   private final KubernetesClient client;
+  private final List<KubernetesClient> extraClients = new CopyOnWriteArrayList<>();
 
   /** The label that ties an EndpointSlice to its Service. */
   public static final String SERVICE_NAME_LABEL = "kubernetes.io/service-name";
@@ -42,8 +46,20 @@ public final class MockKubernetesApi implements AutoCloseable {
         new Context(), new MockWebServer(), new HashMap<>(), dispatcher, false);
   }
 
+  /** A client of this server; its own namespace is the mock's default, "test". */
   public KubernetesClient client() {
     return client;
+  }
+
+  /** A new client of this server whose own namespace is {@code namespace}; closed with this. */
+  public KubernetesClient clientInNamespace(String namespace) {
+    KubernetesClient inNamespace =
+        new KubernetesClientBuilder()
+            .withConfig(
+                new ConfigBuilder(client.getConfiguration()).withNamespace(namespace).build())
+            .build();
+    extraClients.add(inNamespace);
+    return inNamespace;
   }
 
   /** Stops the API server: every watch connection breaks. */
@@ -73,37 +89,69 @@ public final class MockKubernetesApi implements AutoCloseable {
 
   @Override
   public void close() {
+    extraClients.forEach(KubernetesClient::close);
     client.close();
     server.destroy();
   }
 
-  /** An endpoint: a pod with its conditions, zone and hinted zones. */
+  /**
+   * An endpoint: a pod's name (its targetRef) and address, its conditions, zone, hinted zones, node
+   * and hinted nodes.
+   */
   public record Pod(
-      LoopbackPod pod,
+      String name,
+      String address,
       Boolean ready,
       Boolean serving,
       Boolean terminating,
       String zone,
-      List<String> hints) {
+      List<String> hints,
+      String node,
+      List<String> nodeHints) {
     public static Pod ready(LoopbackPod pod) {
-      return new Pod(pod, true, true, false, null, List.of());
+      return ready(pod.name(), pod.address().getAddress().getHostAddress());
+    }
+
+    /** A ready pod with this name at this IP address. */
+    public static Pod ready(String name, String ip) {
+      return new Pod(name, ip, true, true, false, null, List.of(), null, List.of());
     }
 
     public static Pod terminating(LoopbackPod pod) {
-      return new Pod(pod, false, true, true, null, List.of());
+      return ready(pod).withConditions(false, true, true);
     }
 
     public static Pod notReady(LoopbackPod pod) {
-      return new Pod(pod, false, false, false, null, List.of());
+      return ready(pod).withConditions(false, false, false);
+    }
+
+    private Pod withConditions(Boolean ready, Boolean serving, Boolean terminating) {
+      return new Pod(name, address, ready, serving, terminating, zone, hints, node, nodeHints);
     }
 
     public Pod inZone(String zone, String... hints) {
-      return new Pod(pod, ready, serving, terminating, zone, List.of(hints));
+      return new Pod(
+          name, address, ready, serving, terminating, zone, List.of(hints), node, nodeHints);
+    }
+
+    /** On {@code node}, hinted for {@code nodeHints} ({@code PreferSameNode}). */
+    public Pod onNode(String node, String... nodeHints) {
+      return new Pod(
+          name, address, ready, serving, terminating, zone, hints, node, List.of(nodeHints));
+    }
+
+    /** The same pod listed at another address, e.g. its IPv6 address {@code "::1"}. */
+    public Pod at(String ip) {
+      return new Pod(name, ip, ready, serving, terminating, zone, hints, node, nodeHints);
     }
   }
 
-  /** A slice of my-ns/my-svc with the given ports (name -> pod port) and endpoints. */
+  /**
+   * A slice of my-ns/my-svc with the given ports (name -> pod port) and endpoints; its address type
+   * is IPv6 when the first endpoint's address is, else IPv4.
+   */
   public static EndpointSlice slice(String name, Map<String, Integer> ports, Pod... pods) {
+    boolean ipv6 = pods.length > 0 && pods[0].address().contains(":");
     EndpointSliceBuilder builder =
         new EndpointSliceBuilder()
             .withNewMetadata()
@@ -111,7 +159,7 @@ public final class MockKubernetesApi implements AutoCloseable {
             .withNamespace(NAMESPACE)
             .addToLabels(SERVICE_NAME_LABEL, SERVICE)
             .endMetadata()
-            .withAddressType("IPv4");
+            .withAddressType(ipv6 ? "IPv6" : "IPv4");
     ports.forEach(
         (portName, port) ->
             builder.addNewPort().withName(portName).withPort(port).withProtocol("TCP").endPort());
@@ -119,17 +167,26 @@ public final class MockKubernetesApi implements AutoCloseable {
       var endpoint =
           builder
               .addNewEndpoint()
-              .withAddresses(pod.pod().address().getAddress().getHostAddress())
+              .withAddresses(pod.address())
               .withZone(pod.zone())
+              .withNodeName(pod.node())
+              .withNewTargetRef()
+              .withKind("Pod")
+              .withNamespace(NAMESPACE)
+              .withName(pod.name())
+              .endTargetRef()
               .withNewConditions()
               .withReady(pod.ready())
               .withServing(pod.serving())
               .withTerminating(pod.terminating())
               .endConditions();
-      if (!pod.hints().isEmpty()) {
+      if (!pod.hints().isEmpty() || !pod.nodeHints().isEmpty()) {
         var hints = endpoint.withNewHints();
         for (String zone : pod.hints()) {
           hints.addNewForZone().withName(zone).endForZone();
+        }
+        for (String node : pod.nodeHints()) {
+          hints.addNewForNode().withName(node).endForNode();
         }
         hints.endHints();
       }

@@ -1,0 +1,64 @@
+package io.github.kubegrpclb.endpointslice;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.function.UnaryOperator;
+
+/**
+ * What the client's pod says about itself: its namespace (the service-account namespace file), and
+ * its zone and node (environment variables, set from the downward API). Read once, when the
+ * provider is created, so that creating a resolver (on every exit from idle, inside the channel's
+ * SynchronizationContext) touches neither the file system nor the environment. Immutable.
+ */
+final class PodEnvironment {
+  static final Path NAMESPACE_FILE =
+      Path.of("/var/run/secrets/kubernetes.io/serviceaccount/namespace");
+
+  /** The pod's namespace, or null outside a pod. */
+  final String namespace;
+
+  /** The client's zone from {@value EndpointSliceOptions#ZONE_ENV}, or null. */
+  final String zone;
+
+  /** The client's node from {@value EndpointSliceOptions#NODE_ENV}, or null. */
+  final String node;
+
+  private PodEnvironment(String namespace, String zone, String node) {
+    this.namespace = namespace;
+    this.zone = zone;
+    this.node = node;
+  }
+
+  /** This process's environment and namespace file. */
+  static PodEnvironment system() {
+    return read(System::getenv, NAMESPACE_FILE);
+  }
+
+  static PodEnvironment read(UnaryOperator<String> getenv, Path namespaceFile) {
+    return new PodEnvironment(
+        readFile(namespaceFile),
+        blankToNull(getenv.apply(EndpointSliceOptions.ZONE_ENV)),
+        blankToNull(getenv.apply(EndpointSliceOptions.NODE_ENV)));
+  }
+
+  private static String readFile(Path file) {
+    if (!Files.isReadable(file)) {
+      return null;
+    }
+    try {
+      return blankToNull(Files.readString(file, StandardCharsets.UTF_8));
+    } catch (IOException e) {
+      return null; // unreadable: as outside a pod
+    }
+  }
+
+  /**
+   * Null for null or blank: the downward API sets an empty value for a label the pod does not have,
+   * e.g. {@code topology.kubernetes.io/zone} on clusters that do not copy it to pods.
+   */
+  static String blankToNull(String value) {
+    return value == null || value.isBlank() ? null : value.trim();
+  }
+}
