@@ -11,9 +11,15 @@ import io.grpc.Status;
 import io.grpc.StatusOr;
 import io.grpc.SynchronizationContext;
 import io.grpc.SynchronizationContext.ScheduledHandle;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
@@ -21,13 +27,15 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.function.DoubleSupplier;
 import java.util.function.LongSupplier;
+import org.xbill.DNS.Name;
 
 /**
  * Resolves a headless Service to one address per ready pod and keeps it fresh: re-queries when the
  * smallest TTL expires (clamped to [ttlFloor, ttlCap]), and at once when the balancer reports a
  * failed connection (at most once per refreshInterval). A transient DNS failure keeps the last good
  * addresses and retries with backoff; an authoritative "no such name/record" publishes an empty set
- * with a note naming the host.
+ * with a note naming the host. SRV targets count one by one: a missing one is dropped, one failing
+ * transiently keeps its last known addresses.
  *
  * <p>All state is confined to the channel's SynchronizationContext; DNS answers arrive on dnsjava's
  * threads and hop into it. Timers run on the channel's shared scheduler: no thread per channel.
@@ -35,6 +43,7 @@ import java.util.function.LongSupplier;
 final class HeadlessDnsNameResolver extends NameResolver {
   private static final Attributes ENDPOINT_ATTRIBUTES =
       EndpointAttributes.of(EndpointCondition.READY, null, Set.of());
+  private static final int MAX_PROBLEMS_NOTED = 3;
 
   private final HeadlessTarget target;
   private final HeadlessDnsOptions options;
@@ -55,6 +64,10 @@ final class HeadlessDnsNameResolver extends NameResolver {
   private long scheduledAtNanos;
   private int consecutiveFailures;
   private List<EquivalentAddressGroup> published;
+  private String publishedNote;
+
+  /** The addresses of each SRV target (or of the host) at its latest successful lookup. */
+  private Map<Name, List<InetAddress>> lastKnown = Map.of();
 
   /**
    * @param jitter returns a uniform double in [0, 1) for backoff jitter
@@ -157,13 +170,12 @@ final class HeadlessDnsNameResolver extends NameResolver {
     }
     long next;
     if (error == null) {
-      consecutiveFailures = 0;
-      publish(answer.addresses, null);
-      next = clampTtl(answer.minTtlSeconds);
+      next = onTargets(answer);
     } else if (DnsLookup.isNotFound(error)) {
       consecutiveFailures = 0;
+      lastKnown = Map.of();
       String note =
-          (target.portName == null ? target.host : "_" + target.portName + "._tcp." + target.host)
+          queriedName()
               + ": "
               + describe(error)
               + " (no ready pod, or a wrong name, namespace or port name?)";
@@ -171,35 +183,7 @@ final class HeadlessDnsNameResolver extends NameResolver {
       publish(List.of(), note);
       next = options.ttlFloor().toNanos();
     } else {
-      consecutiveFailures++;
-      next = backoffNanos(consecutiveFailures);
-      String why = describe(error);
-      if (published == null) {
-        listener.onResult2(
-            ResolutionResult.newBuilder()
-                .setAddressesOrError(
-                    StatusOr.fromStatus(
-                        Status.UNAVAILABLE
-                            .withDescription(
-                                "headless DNS resolution of "
-                                    + target
-                                    + " failed: "
-                                    + why
-                                    + "; retrying in "
-                                    + TimeUnit.NANOSECONDS.toMillis(next)
-                                    + " ms")
-                            .withCause(DnsLookup.unwrap(error))))
-                .build());
-      } else {
-        logger.log(
-            ChannelLogLevel.WARNING,
-            "headless DNS: resolving {0} failed ({1}); keeping the last {2} addresses, retry in {3}"
-                + " ms",
-            target,
-            why,
-            published.size(),
-            TimeUnit.NANOSECONDS.toMillis(next));
-      }
+      next = onTransientFailure(describe(error), DnsLookup.unwrap(error));
     }
     if (refreshWanted) {
       refreshWanted = false;
@@ -208,15 +192,134 @@ final class HeadlessDnsNameResolver extends NameResolver {
     schedule(next);
   }
 
+  /*
+   * Merges the targets' outcomes (issue #10): a resolved target gives its addresses; one that does
+   * not exist (NXDOMAIN/NODATA: an SRV answer cached longer than the A record of a deleted pod) is
+   * dropped; one that failed transiently keeps its last known addresses. Only when nothing is left
+   * and something failed transiently is the whole resolution a failure, which keeps the last set.
+   */
+  private long onTargets(DnsLookup.Answer answer) {
+    Map<Name, List<InetAddress>> known = new HashMap<>();
+    Set<InetSocketAddress> addresses = new HashSet<>();
+    List<String> problems = new ArrayList<>(answer.rejected);
+    int transientFailures = 0;
+    Throwable firstTransient = null;
+    for (DnsLookup.Target t : answer.targets) {
+      List<InetAddress> ips;
+      if (t.error == null) {
+        ips = t.addresses;
+      } else if (DnsLookup.isNotFound(t.error)) {
+        ips = List.of();
+        problems.add(t.host + ": " + describe(t.error) + ", dropped");
+      } else {
+        ips = lastKnown.getOrDefault(t.host, List.of());
+        transientFailures++;
+        firstTransient = firstTransient == null ? t.error : firstTransient;
+        problems.add(
+            t.host
+                + ": "
+                + describe(t.error)
+                + (ips.isEmpty() ? "" : ", keeping its last " + ips.size() + " address(es)"));
+      }
+      if (!ips.isEmpty()) {
+        known.put(t.host, ips);
+      }
+      for (InetAddress ip : ips) {
+        for (int port : t.ports) {
+          addresses.add(new InetSocketAddress(ip, port));
+        }
+      }
+    }
+    String summary = summary(answer, problems);
+    if (addresses.isEmpty() && transientFailures > 0) {
+      return onTransientFailure(summary, firstTransient);
+    }
+    lastKnown = known;
+    if (summary != null && !summary.equals(publishedNote)) {
+      logger.log(ChannelLogLevel.WARNING, "headless DNS: {0}", summary);
+    }
+    publish(sorted(addresses), summary);
+    if (addresses.isEmpty()) {
+      consecutiveFailures = 0;
+      return options.ttlFloor().toNanos();
+    }
+    if (transientFailures > 0) {
+      consecutiveFailures++; // retry the failed targets soon, the others still at their TTL
+      return Math.min(clampTtl(answer.minTtlSeconds), backoffNanos(consecutiveFailures));
+    }
+    consecutiveFailures = 0;
+    return clampTtl(answer.minTtlSeconds);
+  }
+
+  /** A note on what went wrong with some SRV records or targets; null when nothing did. */
+  private String summary(DnsLookup.Answer answer, List<String> problems) {
+    if (problems.isEmpty()) {
+      return null;
+    }
+    int records = answer.rejected.size() + answer.targets.size();
+    StringBuilder note =
+        new StringBuilder(queriedName())
+            .append(": ")
+            .append(problems.size())
+            .append(" of ")
+            .append(records)
+            .append(" SRV targets unusable: ");
+    for (int i = 0; i < Math.min(problems.size(), MAX_PROBLEMS_NOTED); i++) {
+      note.append(i == 0 ? "" : "; ").append(problems.get(i));
+    }
+    if (problems.size() > MAX_PROBLEMS_NOTED) {
+      note.append("; and ").append(problems.size() - MAX_PROBLEMS_NOTED).append(" more");
+    }
+    return note.toString();
+  }
+
+  /** The whole resolution failed transiently: keep the last set, or report with none yet. */
+  private long onTransientFailure(String why, Throwable cause) {
+    consecutiveFailures++;
+    long next = backoffNanos(consecutiveFailures);
+    if (published == null) {
+      listener.onResult2(
+          ResolutionResult.newBuilder()
+              .setAddressesOrError(
+                  StatusOr.fromStatus(
+                      Status.UNAVAILABLE
+                          .withDescription(
+                              "headless DNS resolution of "
+                                  + target
+                                  + " failed: "
+                                  + why
+                                  + "; retrying in "
+                                  + TimeUnit.NANOSECONDS.toMillis(next)
+                                  + " ms")
+                          .withCause(cause)))
+              .build());
+    } else {
+      logger.log(
+          ChannelLogLevel.WARNING,
+          "headless DNS: resolving {0} failed ({1}); keeping the last {2} addresses, retry in {3}"
+              + " ms",
+          target,
+          why,
+          published.size(),
+          TimeUnit.NANOSECONDS.toMillis(next));
+    }
+    return next;
+  }
+
+  private String queriedName() {
+    return target.portName == null ? target.host : "_" + target.portName + "._tcp." + target.host;
+  }
+
   private void publish(List<InetSocketAddress> addresses, String note) {
     List<EquivalentAddressGroup> groups = new ArrayList<>(addresses.size());
     for (InetSocketAddress address : addresses) {
       groups.add(new EquivalentAddressGroup(address, ENDPOINT_ATTRIBUTES));
     }
-    if (groups.equals(published) && !groups.isEmpty()) {
+    if (groups.equals(published) && !groups.isEmpty() && Objects.equals(note, publishedNote)) {
       return; // nothing changed: no work for the balancer
     }
     published = List.copyOf(groups);
+    publishedNote = note;
     Attributes attributes =
         note == null
             ? Attributes.EMPTY
@@ -230,6 +333,14 @@ final class HeadlessDnsNameResolver extends NameResolver {
     }
     logger.log(ChannelLogLevel.DEBUG, "headless DNS: {0} -> {1} addresses", target, groups.size());
     listener.onResult2(result.build());
+  }
+
+  private static List<InetSocketAddress> sorted(Set<InetSocketAddress> addresses) {
+    List<InetSocketAddress> list = new ArrayList<>(addresses);
+    list.sort(
+        Comparator.comparing((InetSocketAddress a) -> a.getAddress().getHostAddress())
+            .thenComparingInt(InetSocketAddress::getPort));
+    return list;
   }
 
   private long clampTtl(long ttlSeconds) {

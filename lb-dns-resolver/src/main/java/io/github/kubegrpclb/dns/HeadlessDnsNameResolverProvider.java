@@ -6,6 +6,8 @@ import io.github.kubegrpclb.core.internal.TargetUri;
 import io.grpc.NameResolver;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.ThreadLocalRandom;
 import org.xbill.DNS.ExtendedResolver;
 import org.xbill.DNS.Name;
@@ -52,7 +54,7 @@ public final class HeadlessDnsNameResolverProvider extends TargetSchemeProvider 
     return new HeadlessDnsNameResolver(
         target,
         options,
-        new DnsLookup(session(target, options)),
+        lookup(target, options, executor(args)),
         PolicySelection.serviceConfig(target.policy, args.getServiceConfigParser()),
         args.getSynchronizationContext(),
         args.getScheduledExecutorService(),
@@ -61,7 +63,14 @@ public final class HeadlessDnsNameResolverProvider extends TargetSchemeProvider 
         args.getChannelLogger());
   }
 
-  private static LookupSession session(HeadlessTarget target, HeadlessDnsOptions options) {
+  /** grpc's offload executor (a shared cached pool), as grpc-java's own DNS resolver uses. */
+  private static Executor executor(NameResolver.Args args) {
+    Executor offload = args.getOffloadExecutor();
+    return offload != null ? offload : ForkJoinPool.commonPool();
+  }
+
+  private static DnsLookup lookup(
+      HeadlessTarget target, HeadlessDnsOptions options, Executor executor) {
     Resolver resolver;
     if (target.dnsServer != null) {
       resolver = new SimpleResolver(target.dnsServer);
@@ -83,13 +92,10 @@ public final class HeadlessDnsNameResolverProvider extends TargetSchemeProvider 
       searchPath.addAll(system.searchPath());
     }
     LookupSession.LookupSessionBuilder builder =
-        LookupSession.builder()
-            .resolver(resolver)
-            .ndots(options.ndots() != null ? options.ndots() : system.ndots())
-            .clearCaches();
+        LookupSession.builder().ndots(options.ndots() != null ? options.ndots() : system.ndots());
     if (!searchPath.isEmpty()) {
       builder.searchPath(searchPath);
     }
-    return builder.build();
+    return new DnsLookup(resolver, builder, executor);
   }
 }

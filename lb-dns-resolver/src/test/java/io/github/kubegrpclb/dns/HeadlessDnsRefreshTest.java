@@ -3,26 +3,18 @@ package io.github.kubegrpclb.dns;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import io.github.kubegrpclb.core.internal.TargetUri;
+import io.github.kubegrpclb.testing.Cleanup;
 import io.github.kubegrpclb.testing.FakeClock;
 import io.github.kubegrpclb.testing.TestDnsServer;
-import io.grpc.ChannelLogger;
 import io.grpc.EquivalentAddressGroup;
-import io.grpc.NameResolver;
 import io.grpc.NameResolver.ResolutionResult;
 import io.grpc.Status;
-import io.grpc.StatusOr;
 import io.grpc.SynchronizationContext;
-import java.net.URI;
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.atomic.AtomicReference;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.xbill.DNS.SimpleResolver;
-import org.xbill.DNS.lookup.LookupSession;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Refresh timing of the resolver with a fake clock (no sleeps), against a real DNS server: TTL
@@ -31,76 +23,38 @@ import org.xbill.DNS.lookup.LookupSession;
 class HeadlessDnsRefreshTest {
   private static final String HOST = "my-svc.my-ns.svc.cluster.local";
 
-  private final FakeClock clock = new FakeClock();
-  private final AtomicReference<Throwable> syncError = new AtomicReference<>();
-  private final SynchronizationContext syncContext =
-      new SynchronizationContext((t, e) -> syncError.set(e));
-  private final List<ResolutionResult> results = new CopyOnWriteArrayList<>();
+  @RegisterExtension final Cleanup cleanup = new Cleanup();
   private TestDnsServer dns;
+  private FakeClockResolver harness;
+  private FakeClock clock;
+  private SynchronizationContext syncContext;
   private HeadlessDnsNameResolver resolver;
+  private List<ResolutionResult> results;
 
   @BeforeEach
   void startDns() {
-    dns = TestDnsServer.start();
-  }
-
-  @AfterEach
-  void stop() {
-    if (resolver != null) {
-      syncContext.execute(resolver::shutdown);
-    }
-    dns.close();
-    assertThat(syncError.get()).isNull();
+    dns = cleanup.add(TestDnsServer.start());
   }
 
   private HeadlessDnsNameResolver start(String hostPort, HeadlessDnsOptions options) {
-    String text = "headless://" + dns.authority() + "/" + hostPort;
-    HeadlessTarget target = HeadlessTarget.parse(TargetUri.of(URI.create(text)), options);
-    SimpleResolver simple = new SimpleResolver(target.dnsServer);
-    simple.setTimeout(options.queryTimeout());
-    resolver =
-        new HeadlessDnsNameResolver(
-            target,
-            options,
-            new DnsLookup(LookupSession.builder().resolver(simple).clearCaches().build()),
-            null,
-            syncContext,
-            clock.scheduler(),
-            clock.ticker(),
-            () -> 0.5,
-            new NoopLogger());
-    syncContext.execute(
-        () ->
-            resolver.start(
-                new NameResolver.Listener2() {
-                  @Override
-                  public void onResult(ResolutionResult result) {
-                    results.add(result);
-                  }
-
-                  @Override
-                  public void onError(Status error) {
-                    results.add(
-                        ResolutionResult.newBuilder()
-                            .setAddressesOrError(StatusOr.fromStatus(error))
-                            .build());
-                  }
-                }));
+    harness = cleanup.add(FakeClockResolver.start(dns, hostPort, options));
+    clock = harness.clock;
+    syncContext = harness.syncContext;
+    resolver = harness.resolver;
+    results = harness.results;
     return resolver;
   }
 
   private void awaitResults(int count) {
-    await().atMost(Duration.ofSeconds(5)).until(() -> results.size() >= count);
+    harness.awaitResults(count);
   }
 
-  /** Waits until the resolver has its next timer armed (the answer was processed). */
   private Duration awaitNextDelay() {
-    await().atMost(Duration.ofSeconds(5)).until(() -> clock.pendingTasks() == 1);
-    return clock.pendingDelays().get(0);
+    return harness.awaitNextDelay();
   }
 
   private static List<EquivalentAddressGroup> addresses(ResolutionResult result) {
-    return result.getAddressesOrError().getValue();
+    return FakeClockResolver.addresses(result);
   }
 
   @Test
@@ -189,13 +143,7 @@ class HeadlessDnsRefreshTest {
   }
 
   private Duration awaitNextDelayChangedFrom() {
-    await()
-        .atMost(Duration.ofSeconds(5))
-        .until(
-            () ->
-                clock.pendingTasks() == 1
-                    && !clock.pendingDelays().get(0).equals(Duration.ofSeconds(0)));
-    return clock.pendingDelays().get(0);
+    return harness.awaitNextDelayOtherThan(Duration.ZERO);
   }
 
   @Test
@@ -255,13 +203,5 @@ class HeadlessDnsRefreshTest {
 
     awaitResults(1);
     assertThat(addresses(results.get(0))).hasSize(2);
-  }
-
-  private static final class NoopLogger extends ChannelLogger {
-    @Override
-    public void log(ChannelLogLevel level, String message) {}
-
-    @Override
-    public void log(ChannelLogLevel level, String messageFormat, Object... args) {}
   }
 }

@@ -55,4 +55,32 @@ class HeadlessDnsWithBindTest {
       }
     }
   }
+
+  @Test
+  void srvAnswerNamingAPodWithoutARecord_theOtherTwoServeEveryFailFastRpc() throws Exception {
+    try (BindDnsServer bind = BindDnsServer.start();
+        LoopbackPods pods = LoopbackPods.start(3)) {
+      String[] targets = new String[3];
+      for (int i = 0; i < 3; i++) {
+        targets[i] = "pod-" + i + "." + HOST;
+      }
+      bind.setA(targets[0], 30, pods.get(0).address().getAddress().getHostAddress());
+      bind.setA(targets[1], 30, pods.get(1).address().getAddress().getHostAddress());
+      pods.get(2).stop(); // deleted: no A record, but the SRV records still name it
+      bind.setSrv("_grpc._tcp." + HOST, 30, pods.port(), targets);
+      ManagedChannel channel =
+          Grpc.newChannelBuilder(
+                  "headless://" + bind.authority() + "/" + HOST + ":grpc",
+                  InsecureChannelCredentials.create())
+              .build();
+      try {
+        RpcLoad.Result result = RpcLoad.run(channel, 3000, 2, CallOptions.DEFAULT);
+
+        assertThat(result.failures()).as("%s", result).isZero();
+        assertThat(result.perPod()).containsOnlyKeys("pod-0", "pod-1");
+      } finally {
+        channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+      }
+    }
+  }
 }

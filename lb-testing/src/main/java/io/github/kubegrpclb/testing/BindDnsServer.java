@@ -17,6 +17,7 @@ import org.xbill.DNS.Message;
 import org.xbill.DNS.Name;
 import org.xbill.DNS.Rcode;
 import org.xbill.DNS.Record;
+import org.xbill.DNS.SRVRecord;
 import org.xbill.DNS.SimpleResolver;
 import org.xbill.DNS.Type;
 import org.xbill.DNS.Update;
@@ -123,6 +124,29 @@ public final class BindDnsServer implements AutoCloseable {
       } catch (IOException e) {
         throw new IllegalArgumentException("ip: " + ip, e);
       }
+    }
+    send(update);
+  }
+
+  /**
+   * Replaces the SRV records of {@code name} (inside cluster.local, e.g. {@code
+   * _grpc._tcp.my-svc.my-ns.svc.cluster.local}) with one record per target host, all on {@code
+   * port}. BIND puts the addresses it holds for the targets in the additional section of answers.
+   */
+  public void setSrv(String name, long ttlSeconds, int port, String... targets) {
+    Name owner = name(name.endsWith(".") ? name : name + ".");
+    Update update = new Update(ZONE);
+    update.delete(owner, Type.SRV);
+    for (String target : targets) {
+      update.add(
+          new SRVRecord(
+              owner,
+              DClass.IN,
+              ttlSeconds,
+              0,
+              100,
+              port,
+              name(target.endsWith(".") ? target : target + ".")));
     }
     send(update);
   }

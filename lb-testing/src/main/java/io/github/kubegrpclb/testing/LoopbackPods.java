@@ -74,6 +74,24 @@ public final class LoopbackPods implements AutoCloseable {
     }
   }
 
+  /**
+   * Starts one more pod on {@code address}, on the same port as the others, and returns it: e.g.
+   * {@code ::1} for a pod reached over IPv6.
+   */
+  public synchronized LoopbackPod addAt(InetAddress address) {
+    if (pods.size() >= MAX_PODS) {
+      throw new IllegalStateException("at most " + MAX_PODS + " loopback pods");
+    }
+    InetSocketAddress socketAddress = new InetSocketAddress(address, port);
+    try {
+      LoopbackPod pod = new LoopbackPod("pod-" + pods.size(), socketAddress, timer);
+      pods.add(pod);
+      return pod;
+    } catch (IOException e) {
+      throw new UncheckedIOException("could not bind " + socketAddress, e);
+    }
+  }
+
   /** The loopback address of the pod with this index: 127.0.0.(11 + index). */
   public static InetAddress hostAddress(int index) {
     try {

@@ -12,13 +12,18 @@ import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.SocketException;
 import java.net.UnknownHostException;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.xbill.DNS.AAAARecord;
 import org.xbill.DNS.ARecord;
+import org.xbill.DNS.CNAMERecord;
 import org.xbill.DNS.DClass;
 import org.xbill.DNS.Flags;
 import org.xbill.DNS.Message;
@@ -33,10 +38,12 @@ import org.xbill.DNS.Type;
 
 /**
  * An authoritative DNS server in the test JVM, speaking the real wire protocol (dnsjava's codec)
- * over UDP and TCP on a loopback port. Tests set A, AAAA and SRV records at runtime and can make it
- * time out, answer SERVFAIL or REFUSED, or truncate every UDP answer. Answers larger than the
- * client's UDP payload size (512 bytes without EDNS) are truncated with the TC flag, as real
- * servers do, so clients must retry over TCP.
+ * over UDP and TCP on a loopback port. Tests set A, AAAA, SRV and CNAME records at runtime and can
+ * make it time out, answer SERVFAIL or REFUSED (for every name or for one), or truncate every UDP
+ * answer. Answers larger than the client's UDP payload size (512 bytes without EDNS) are truncated
+ * with the TC flag, as real servers do, so clients must retry over TCP. Like CoreDNS, it can put
+ * the addresses of SRV targets in the additional section, and it can serve one record type from an
+ * older state than the others, as a caching DNS server does during a rolling update.
  *
  * <p>Thread-safe: records live in concurrent maps; one UDP thread and one TCP thread serve.
  */
@@ -51,14 +58,29 @@ public final class TestDnsServer implements AutoCloseable {
   }
 
   private final Map<Name, Map<Integer, List<Record>>> records = new ConcurrentHashMap<>();
+
+  /** The A/AAAA records SRV answers carry in their additional section; lag with SRV answers. */
+  private final Map<Name, Map<Integer, List<Record>>> additional = new ConcurrentHashMap<>();
+
   private final DatagramSocket udp;
   private final ServerSocket tcp;
   private final Thread udpThread;
   private final Thread tcpThread;
   private final AtomicInteger udpQueries = new AtomicInteger();
   private final AtomicInteger tcpQueries = new AtomicInteger();
+  private final Map<Integer, AtomicInteger> queriesByType = new ConcurrentHashMap<>();
+  private final Map<Name, Mode> modeByName = new ConcurrentHashMap<>();
+  private final Map<Integer, Duration> lagByType = new ConcurrentHashMap<>();
+  private final ScheduledExecutorService lagged =
+      Executors.newSingleThreadScheduledExecutor(
+          r -> {
+            Thread t = new Thread(r, "test-dns-lag");
+            t.setDaemon(true);
+            return t;
+          });
   private volatile Mode mode = Mode.NORMAL;
   private volatile boolean truncateUdp;
+  private volatile boolean additionalSection;
 
   private TestDnsServer(DatagramSocket udp, ServerSocket tcp) {
     this.udp = udp;
@@ -105,6 +127,45 @@ public final class TestDnsServer implements AutoCloseable {
     this.mode = mode;
   }
 
+  /**
+   * Answers queries for {@code host} (exactly this name, any type) in {@code mode}, whatever the
+   * server-wide mode; {@link Mode#NORMAL} restores the server-wide behaviour for it.
+   */
+  public void setMode(String host, Mode mode) {
+    if (mode == Mode.NORMAL) {
+      modeByName.remove(name(host));
+    } else {
+      modeByName.put(name(host), mode);
+    }
+  }
+
+  /**
+   * Puts the A and AAAA records of each SRV target the server knows into the additional section of
+   * SRV answers, as CoreDNS does for headless Services. Off by default. With a {@link #setLag lag}
+   * on SRV, these records lag as much, as in a cached answer.
+   */
+  public void setAdditionalSection(boolean enabled) {
+    this.additionalSection = enabled;
+  }
+
+  /**
+   * Makes later changes to records of {@code type} (e.g. {@code Type.SRV}) reach answers only
+   * {@code lag} after the call that made them, in order, while other types change at once: as a
+   * caching DNS server (CoreDNS {@code cache 30}) serves an SRV answer cached before the A records
+   * it names changed. {@link Duration#ZERO} ends the lag for later changes. {@link #remove} is
+   * never delayed.
+   */
+  public void setLag(int type, Duration lag) {
+    if (lag.isNegative()) {
+      throw new IllegalArgumentException("lag: " + lag + " (expected: >= 0)");
+    }
+    if (lag.isZero()) {
+      lagByType.remove(type);
+    } else {
+      lagByType.put(type, lag);
+    }
+  }
+
   /** Sets the TC flag on every UDP answer, with no records, forcing clients to TCP. */
   public void setTruncateUdp(boolean truncate) {
     this.truncateUdp = truncate;
@@ -141,9 +202,51 @@ public final class TestDnsServer implements AutoCloseable {
     put(name, Type.SRV, list);
   }
 
+  /**
+   * Replaces the SRV records of {@code name} with {@code records}, for targets on different ports
+   * or special records (port 0, target {@code "."}).
+   */
+  public void setSrv(String name, List<SrvTarget> records) {
+    List<Record> list = new ArrayList<>();
+    for (SrvTarget record : records) {
+      list.add(
+          new SRVRecord(
+              name(name), DClass.IN, record.ttlSeconds, 0, 100, record.port, name(record.target)));
+    }
+    put(name, Type.SRV, list);
+  }
+
+  /** One SRV record for {@link #setSrv(String, List)}. */
+  public static final class SrvTarget {
+    final String target;
+    final int port;
+    final long ttlSeconds;
+
+    /** An SRV record naming {@code target} (or {@code "."}) on {@code port}. */
+    public SrvTarget(String target, int port, long ttlSeconds) {
+      this.target = target;
+      this.port = port;
+      this.ttlSeconds = ttlSeconds;
+    }
+  }
+
+  /**
+   * Makes {@code alias} a CNAME for {@code target} (null removes it). Answers for the alias carry
+   * the CNAME chain and, as an authoritative server does in its own zone, the records it leads to.
+   */
+  public void setCname(String alias, long ttlSeconds, String target) {
+    put(
+        alias,
+        Type.CNAME,
+        target == null
+            ? List.of()
+            : List.of(new CNAMERecord(name(alias), DClass.IN, ttlSeconds, name(target))));
+  }
+
   /** Removes every record of {@code host}: queries for it get NXDOMAIN. */
   public void remove(String host) {
     records.remove(name(host));
+    additional.remove(name(host));
   }
 
   public int udpQueries() {
@@ -154,8 +257,15 @@ public final class TestDnsServer implements AutoCloseable {
     return tcpQueries.get();
   }
 
+  /** Queries received (UDP and TCP) whose question has {@code type}, e.g. {@code Type.A}. */
+  public int queries(int type) {
+    AtomicInteger count = queriesByType.get(type);
+    return count == null ? 0 : count.get();
+  }
+
   @Override
   public void close() {
+    lagged.shutdownNow();
     udp.close();
     try {
       tcp.close();
@@ -171,8 +281,29 @@ public final class TestDnsServer implements AutoCloseable {
   }
 
   private void put(String host, int type, List<Record> list) {
+    put(records, host, type, list, lagByType.get(type));
+    if (type == Type.A || type == Type.AAAA) {
+      put(additional, host, type, list, lagByType.get(Type.SRV));
+    }
+  }
+
+  private void put(
+      Map<Name, Map<Integer, List<Record>>> into,
+      String host,
+      int type,
+      List<Record> list,
+      Duration lag) {
+    if (lag != null) {
+      lagged.schedule(() -> putNow(into, host, type, list), lag.toNanos(), TimeUnit.NANOSECONDS);
+    } else {
+      putNow(into, host, type, list);
+    }
+  }
+
+  private static void putNow(
+      Map<Name, Map<Integer, List<Record>>> into, String host, int type, List<Record> list) {
     Map<Integer, List<Record>> byType =
-        records.computeIfAbsent(name(host), n -> new ConcurrentHashMap<>());
+        into.computeIfAbsent(name(host), n -> new ConcurrentHashMap<>());
     if (list.isEmpty()) {
       byType.remove(type);
     } else {
@@ -260,7 +391,7 @@ public final class TestDnsServer implements AutoCloseable {
         tcpQueries.incrementAndGet();
         Message response = answer(new Message(data));
         if (response != null) {
-          byte[] wire = response.toWire();
+          byte[] wire = response.toWire(65535); // the most a TCP message can hold
           synchronized (out) {
             out.writeShort(wire.length);
             out.write(wire);
@@ -275,7 +406,11 @@ public final class TestDnsServer implements AutoCloseable {
 
   /** Builds the answer, or null to drop the query. */
   private Message answer(Message query) {
-    Mode current = mode;
+    Record question = query.getQuestion();
+    if (question != null) {
+      queriesByType.computeIfAbsent(question.getType(), t -> new AtomicInteger()).incrementAndGet();
+    }
+    Mode current = question == null ? mode : modeByName.getOrDefault(question.getName(), mode);
     if (current == Mode.TIMEOUT) {
       return null;
     }
@@ -285,14 +420,35 @@ public final class TestDnsServer implements AutoCloseable {
     if (current == Mode.REFUSED) {
       return header(query, Rcode.REFUSED);
     }
-    Record question = query.getQuestion();
     Map<Integer, List<Record>> byType = records.get(question.getName());
     if (byType == null || byType.isEmpty()) {
       return header(query, Rcode.NXDOMAIN);
     }
     Message response = header(query, Rcode.NOERROR);
+    // Follow a CNAME chain inside the server, at most 8 links (a loop ends there too).
+    for (int link = 0; link < 8 && question.getType() != Type.CNAME; link++) {
+      List<Record> cname = byType.getOrDefault(Type.CNAME, List.of());
+      if (cname.isEmpty()) {
+        break;
+      }
+      response.addRecord(cname.get(0), Section.ANSWER);
+      byType = records.get(((CNAMERecord) cname.get(0)).getTarget());
+      if (byType == null) {
+        return response; // a dangling alias: the client finds out at the target
+      }
+    }
     for (Record record : byType.getOrDefault(question.getType(), List.of())) {
       response.addRecord(record, Section.ANSWER);
+      if (additionalSection && record instanceof SRVRecord) {
+        Map<Integer, List<Record>> target = additional.get(((SRVRecord) record).getTarget());
+        if (target != null) {
+          for (int type : new int[] {Type.A, Type.AAAA}) {
+            for (Record address : target.getOrDefault(type, List.of())) {
+              response.addRecord(address, Section.ADDITIONAL);
+            }
+          }
+        }
+      }
     }
     return response;
   }
