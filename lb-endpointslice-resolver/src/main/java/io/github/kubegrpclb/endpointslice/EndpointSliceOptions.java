@@ -1,6 +1,7 @@
 package io.github.kubegrpclb.endpointslice;
 
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.github.kubegrpclb.core.LbTelemetry;
 import io.grpc.NameResolver;
 import java.util.Objects;
 
@@ -32,8 +33,10 @@ public final class EndpointSliceOptions {
   private final String policy;
   private final String clientZone;
   private final String clientNode;
+  private final LbTelemetry telemetry;
 
   private EndpointSliceOptions(Builder b) {
+    this.telemetry = b.telemetry;
     this.client = b.client;
     this.policy = b.policy;
     this.clientZone = b.clientZone;
@@ -63,6 +66,11 @@ public final class EndpointSliceOptions {
     return clientZone;
   }
 
+  /** Where metrics go, or null for {@link LbTelemetry#global()}. */
+  public LbTelemetry telemetry() {
+    return telemetry;
+  }
+
   /** The client's node, or null to read {@value #NODE_ENV}. */
   public String clientNode() {
     return clientNode;
@@ -74,6 +82,7 @@ public final class EndpointSliceOptions {
     private String policy;
     private String clientZone;
     private String clientNode;
+    private LbTelemetry telemetry;
 
     private Builder() {}
 
@@ -107,6 +116,15 @@ public final class EndpointSliceOptions {
      */
     public Builder clientNode(String clientNode) {
       this.clientNode = Objects.requireNonNull(clientNode, "clientNode");
+      return this;
+    }
+
+    /**
+     * Where this resolver and the channel's balancer record metrics (docs/operating.md); the
+     * default is {@link LbTelemetry#global()}.
+     */
+    public Builder telemetry(LbTelemetry telemetry) {
+      this.telemetry = telemetry;
       return this;
     }
 

@@ -20,6 +20,10 @@ import java.util.function.LongSupplier;
 public final class ResolverObserver {
   private static final long NONE = Long.MIN_VALUE;
 
+  /** Per resolution result of this library's resolvers: the channel target as written. */
+  public static final Attributes.Key<String> TARGET_TEXT =
+      Attributes.Key.create("io.github.kubegrpclb.internal.target");
+
   private final LbTelemetry settings;
   private final String target;
   private final String kind;
