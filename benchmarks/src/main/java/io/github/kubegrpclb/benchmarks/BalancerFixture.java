@@ -1,5 +1,6 @@
 package io.github.kubegrpclb.benchmarks;
 
+import io.github.kubegrpclb.core.LbTelemetry;
 import io.github.kubegrpclb.testing.FakeHelper;
 import io.grpc.CallOptions;
 import io.grpc.ConnectivityState;
@@ -22,6 +23,7 @@ final class BalancerFixture {
   final FakeHelper helper = new FakeHelper();
   final LoadBalancer balancer;
   final Object config;
+  private io.grpc.Attributes resolutionAttributes = io.grpc.Attributes.EMPTY;
 
   /**
    * grpc-java's round_robin as an application without grpc-services gets it: grpc-util's provider,
@@ -56,6 +58,13 @@ final class BalancerFixture {
     }
   }
 
+  /** Records metrics to {@code telemetry} (before the first {@link #accept}). */
+  BalancerFixture withTelemetry(LbTelemetry telemetry) {
+    resolutionAttributes =
+        io.grpc.Attributes.newBuilder().set(LbTelemetry.ATTRIBUTE, telemetry).build();
+    return this;
+  }
+
   void accept(List<EquivalentAddressGroup> groups) {
     helper.run(
         () ->
@@ -63,6 +72,7 @@ final class BalancerFixture {
                 LoadBalancer.ResolvedAddresses.newBuilder()
                     .setAddresses(groups)
                     .setLoadBalancingPolicyConfig(config)
+                    .setAttributes(resolutionAttributes)
                     .build()));
   }
 

@@ -1,7 +1,11 @@
 package io.github.kubegrpclb.benchmarks;
 
+import io.github.kubegrpclb.core.LbTelemetry;
 import io.github.kubegrpclb.testing.EndpointGroups;
 import io.grpc.LoadBalancer;
+import io.opentelemetry.sdk.OpenTelemetrySdk;
+import io.opentelemetry.sdk.metrics.SdkMeterProvider;
+import io.opentelemetry.sdk.testing.exporter.InMemoryMetricReader;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -44,18 +48,40 @@ public class PickerBenchmark {
   @Param({"3", "100", "1000", "10000"})
   public int endpoints;
 
+  /**
+   * {@code off}: no OpenTelemetry; {@code sdk}: a real SDK meter provider with a reader, so that
+   * the policies record metrics (the pick itself must cost the same).
+   */
+  @Param({"off", "sdk"})
+  public String telemetry;
+
+  private OpenTelemetrySdk sdk;
+
   private BalancerFixture fixture;
   private LoadBalancer.SubchannelPicker picker;
 
   @Setup(Level.Trial)
   public void setUp() {
     fixture = new BalancerFixture(policy);
+    if (telemetry.equals("sdk")) {
+      sdk =
+          OpenTelemetrySdk.builder()
+              .setMeterProvider(
+                  SdkMeterProvider.builder()
+                      .registerMetricReader(InMemoryMetricReader.create())
+                      .build())
+              .build();
+      fixture.withTelemetry(LbTelemetry.create(sdk));
+    }
     picker = fixture.readyPicker(EndpointGroups.endpoints(0, endpoints));
   }
 
   @TearDown(Level.Trial)
   public void tearDown() {
     fixture.shutdown();
+    if (sdk != null) {
+      sdk.close();
+    }
   }
 
   @Benchmark

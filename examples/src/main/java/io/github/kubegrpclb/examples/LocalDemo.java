@@ -1,5 +1,6 @@
 package io.github.kubegrpclb.examples;
 
+import io.github.kubegrpclb.core.LbDebug;
 import io.github.kubegrpclb.endpointslice.EndpointSliceOptions;
 import io.github.kubegrpclb.testing.LoopbackPod;
 import io.github.kubegrpclb.testing.LoopbackPods;
@@ -41,7 +42,13 @@ public final class LocalDemo {
     System.out.println(
         "pick_first pins every RPC to the one pod its connection reached (what a ClusterIP does);"
             + "\nkube_round_robin spreads them per RPC; peak_ewma sends little to the slow pod.");
+    System.out.println();
+    System.out.println("Why: peak_ewma's view at the end of its run (LbDebug.snapshot()):");
+    System.out.println(lastSnapshot);
   }
+
+  /** What LbDebug showed at the end of the last scenario, before its channel closed. */
+  static volatile String lastSnapshot = "";
 
   /** One scenario's outcome. */
   record Row(String scenario, List<Long> perPod, RpcLoad.Result result) {}
@@ -135,6 +142,7 @@ public final class LocalDemo {
       RpcLoad.run(channel, 200, THREADS, CallOptions.DEFAULT.withWaitForReady()); // warm up
       RpcLoad.Result result =
           RpcLoad.run(channel, rpcs, THREADS, CallOptions.DEFAULT.withWaitForReady());
+      lastSnapshot = LbDebug.snapshot();
       List<Long> perPod = new ArrayList<>();
       for (LoopbackPod pod : pods.all()) {
         perPod.add(result.served(pod.name()));

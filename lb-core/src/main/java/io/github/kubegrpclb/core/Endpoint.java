@@ -1,5 +1,6 @@
 package io.github.kubegrpclb.core;
 
+import io.github.kubegrpclb.core.internal.EndpointTelemetry;
 import io.grpc.ConnectivityState;
 import io.grpc.EquivalentAddressGroup;
 import io.grpc.LoadBalancer.PickResult;
@@ -13,22 +14,25 @@ import java.util.function.Function;
  * the balancer's view of its connectivity. {@code T} is the policy's per-endpoint state that must
  * survive picker updates (peak-EWMA load, for example).
  *
- * <p>Not thread-safe: read and written only in the channel's SynchronizationContext, except {@link
- * #subchannel()}, {@link #policyState()} and {@link #outcomes()}, which are final (and the last two
- * thread-safe).
+ * <p>Written only in the channel's SynchronizationContext; {@link #subchannel()}, {@link
+ * #policyState()} and {@link #outcomes()} are final (the last two thread-safe), and the group,
+ * state, last failure and ejection flag are volatile so that snapshots and gauges may read them
+ * from any thread.
  */
 final class Endpoint<T> {
   private final Subchannel subchannel;
   private final T policyState;
   private final OutcomeCounts outcomes = new OutcomeCounts();
-  private EquivalentAddressGroup group;
-  private ConnectivityState state = ConnectivityState.IDLE;
-  private Status lastFailure = Status.OK;
+  // Volatile so that snapshots and gauges (BalancerObserver) can read them from other threads.
+  private volatile EquivalentAddressGroup group;
+  private volatile ConnectivityState state = ConnectivityState.IDLE;
+  private volatile Status lastFailure = Status.OK;
   private boolean removed;
   private Object resultsConfig;
   private PickResult[] pickResults;
+  private EndpointTelemetry telemetry = EndpointTelemetry.NOOP;
   // Outlier ejection state, owned by OutlierEjection.
-  boolean ejected;
+  volatile boolean ejected;
   int timesEjected;
   ScheduledHandle ejectionTimer;
   // Slow start state, owned by EndpointSetLoadBalancer: when the ramp began (or NOT_WARMING), and
@@ -103,12 +107,22 @@ final class Endpoint<T> {
     return pickResults;
   }
 
+  /** Where this endpoint's RPCs are recorded; set once, before the first picker uses it. */
+  EndpointTelemetry telemetry() {
+    return telemetry;
+  }
+
+  void setTelemetry(EndpointTelemetry telemetry) {
+    this.telemetry = telemetry;
+  }
+
   boolean isRemoved() {
     return removed;
   }
 
   void shutdown() {
     removed = true;
+    telemetry.close();
     if (ejectionTimer != null) {
       ejectionTimer.cancel();
       ejectionTimer = null;

@@ -56,6 +56,7 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
 
   private ConnectivityState currentState;
   private SubchannelPicker currentPicker;
+  private final BalancerObserver<T> observer;
 
   EndpointSetLoadBalancer(
       Helper helper, String policyName, LongSupplier nanoClock, OutlierEjection.Prober prober) {
@@ -68,6 +69,17 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
             helper.getScheduledExecutorService(),
             prober,
             this::updateBalancingState);
+    this.observer = new BalancerObserver<>(helper, policyName, this::liveLoad);
+  }
+
+  /** The policy's live load numbers of an endpoint, for snapshots and gauges; any thread. */
+  BalancerObserver.Load liveLoad(T policyState) {
+    return BalancerObserver.Load.NONE;
+  }
+
+  /** Whether RPCs are recorded: a picker without a stream tracer of its own then adds one. */
+  final boolean isRecordingRpcs() {
+    return observer.isRecording();
   }
 
   /** Returns fresh policy state for a newly added endpoint. */
@@ -99,6 +111,7 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
 
   @Override
   public Status acceptResolvedAddresses(ResolvedAddresses resolvedAddresses) {
+    observer.configure(resolvedAddresses.getAttributes());
     List<EquivalentAddressGroup> groups = resolvedAddresses.getAddresses();
     if (groups.isEmpty()) {
       String note = resolvedAddresses.getAttributes().get(EndpointAttributes.RESOLUTION_NOTE);
@@ -143,6 +156,7 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
         added.add(addEndpoint(entry.getKey(), entry.getValue()));
       }
     }
+    observer.endpointsChanged(endpoints.values());
     outlierEjection.update(outlierEjectionConfig(), endpoints.values());
     updateBalancingState();
     // Shut down after publishing (as grpc-java's MultiChildLoadBalancer), so no RPC picks a
@@ -188,6 +202,7 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
         helper.createSubchannel(CreateSubchannelArgs.newBuilder().setAddresses(group).build());
     Endpoint<T> endpoint = new Endpoint<>(subchannel, group, newPolicyState());
     endpoint.addedWhileServing = currentState == READY;
+    observer.added(endpoint);
     endpoints.put(key, endpoint);
     subchannel.start(stateInfo -> onSubchannelState(endpoint, stateInfo));
     return endpoint;
@@ -340,6 +355,7 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
       rampTimer = null;
     }
     shutdownEndpoints();
+    observer.shutdown();
   }
 
   private void shutdownEndpoints() {
@@ -347,6 +363,7 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
       endpoint.shutdown();
     }
     endpoints.clear();
+    observer.endpointsChanged(endpoints.values());
   }
 
   private void updateBalancingState() {
@@ -377,6 +394,7 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
     List<Endpoint<T>> rotation =
         Rotation.select(
             admitted.isEmpty() ? connected : admitted, readyConnecting, clientZone, clientNode);
+    observer.rotationChanged(rotation, clientZone);
     if (!rotation.isEmpty()) {
       updateWeights(rotation);
       updateState(READY, readyPicker(rotation));
@@ -412,6 +430,7 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
     currentState = state;
     currentPicker = picker;
     helper.updateBalancingState(state, picker);
+    observer.pickerUpdated(state, picker);
   }
 
   /** Holds RPCs while endpoints connect; a new picker is certain to follow. */

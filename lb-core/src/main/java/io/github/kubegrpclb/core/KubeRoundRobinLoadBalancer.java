@@ -1,5 +1,6 @@
 package io.github.kubegrpclb.core;
 
+import io.github.kubegrpclb.core.internal.EndpointTelemetry;
 import io.github.kubegrpclb.core.internal.PolicySelection;
 import io.grpc.LoadBalancer.PickResult;
 import io.grpc.LoadBalancer.PickSubchannelArgs;
@@ -110,13 +111,20 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
   }
 
   private PickResult[] buildResults(Endpoint<Void> endpoint) {
-    PickResult stream = PickResult.withSubchannel(endpoint.subchannel());
+    boolean recording = isRecordingRpcs();
+    PickResult stream =
+        recording
+            ? PickResult.withSubchannel(endpoint.subchannel(), RpcCounter.of(endpoint.telemetry()))
+            : PickResult.withSubchannel(endpoint.subchannel());
     PickResult unary =
         config.outlierEjection.enabled
             ? PickResult.withSubchannel(
                 endpoint.subchannel(),
                 new OutcomeRecorder(
-                    endpoint.outcomes(), config.outlierEjection.failureCodes, nanoClock))
+                    endpoint.outcomes(),
+                    config.outlierEjection.failureCodes,
+                    nanoClock,
+                    recording ? endpoint.telemetry() : EndpointTelemetry.NOOP))
             : stream;
     return new PickResult[] {unary, stream};
   }
@@ -228,7 +236,7 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
 
     @Override
     public String toString() {
-      return "KubeRoundRobin.Picker(" + subchannels + ")";
+      return "kube_round_robin picker over " + subchannels.size() + " endpoints";
     }
   }
 }

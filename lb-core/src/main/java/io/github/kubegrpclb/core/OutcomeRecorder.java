@@ -1,5 +1,6 @@
 package io.github.kubegrpclb.core;
 
+import io.github.kubegrpclb.core.internal.EndpointTelemetry;
 import io.grpc.ClientStreamTracer;
 import io.grpc.Deadline;
 import io.grpc.Metadata;
@@ -16,11 +17,25 @@ final class OutcomeRecorder extends ClientStreamTracer.Factory {
   private final OutcomeCounts counts;
   private final Set<Status.Code> failureCodes;
   private final LongSupplier nanoClock;
+  private final EndpointTelemetry telemetry;
 
   OutcomeRecorder(OutcomeCounts counts, Set<Status.Code> failureCodes, LongSupplier nanoClock) {
+    this(counts, failureCodes, nanoClock, EndpointTelemetry.NOOP);
+  }
+
+  /**
+   * @param telemetry where the RPCs are also counted (from their headers out, as {@link RpcCounter}
+   *     counts)
+   */
+  OutcomeRecorder(
+      OutcomeCounts counts,
+      Set<Status.Code> failureCodes,
+      LongSupplier nanoClock,
+      EndpointTelemetry telemetry) {
     this.counts = counts;
     this.failureCodes = failureCodes;
     this.nanoClock = nanoClock;
+    this.telemetry = telemetry;
   }
 
   @Override
@@ -29,8 +44,22 @@ final class OutcomeRecorder extends ClientStreamTracer.Factory {
     Deadline deadline = info.getCallOptions().getDeadline();
     long startNanos = nanoClock.getAsLong();
     return new ClientStreamTracer() {
+      private volatile boolean started;
+
+      @Override
+      public void outboundHeaders() {
+        if (!started) {
+          started = true;
+          telemetry.rpcStarted();
+        }
+      }
+
       @Override
       public void streamClosed(Status status) {
+        if (started) {
+          started = false;
+          telemetry.rpcFinished(status.getCode());
+        }
         Status.Code code = effectiveCode(status, deadline);
         if (code != Status.Code.CANCELLED) {
           counts.record(

@@ -1,5 +1,6 @@
 package io.github.kubegrpclb.core;
 
+import io.github.kubegrpclb.core.internal.EndpointTelemetry;
 import io.grpc.ClientStreamTracer;
 import io.grpc.Deadline;
 import io.grpc.LoadBalancer.PickResult;
@@ -60,6 +61,15 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
     endpoint.policyState().reset(config.defaultRttNanos(), clock.tick());
   }
 
+  /** Read from metrics and debugging threads: {@code config} is an immutable object. */
+  @Override
+  BalancerObserver.Load liveLoad(EndpointLoad load) {
+    long now = clock.tick();
+    double decayNanos = config.decayNanos();
+    return new BalancerObserver.Load(
+        load.inFlight(), load.estimateNanos(now, decayNanos), load.cost(now, decayNanos));
+  }
+
   @Override
   void configure(Object policyConfig) {
     PeakEwmaConfig next =
@@ -92,7 +102,7 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
   @Override
   SubchannelPicker readyPicker(List<Endpoint<EndpointLoad>> rotation) {
     clock.tick();
-    return new Picker(rotation, config, clock, random);
+    return new Picker(rotation, config, clock, random, isRecordingRpcs());
   }
 
   /**
@@ -112,12 +122,14 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
     private final double decayNanos;
     private final RecentClock clock;
     private final IntUnaryOperator random;
+    private final String description;
 
     Picker(
         List<Endpoint<EndpointLoad>> rotation,
         PeakEwmaConfig config,
         RecentClock clock,
-        IntUnaryOperator random) {
+        IntUnaryOperator random,
+        boolean recording) {
       int n = rotation.size();
       this.subchannels = new ArrayList<>(n);
       this.loads = new EndpointLoad[n];
@@ -129,7 +141,8 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
         subchannels.add(endpoint.subchannel());
         loads[i] = endpoint.policyState();
         weights[i] = endpoint.weight;
-        PickResult[] results = endpoint.pickResults(config, e -> buildResults(e, config, clock));
+        PickResult[] results =
+            endpoint.pickResults(config, e -> buildResults(e, config, clock, recording));
         unaryResults[i] = results[0];
         streamResults[i] = results[1];
       }
@@ -137,17 +150,25 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
       this.decayNanos = config.decayNanos();
       this.clock = clock;
       this.random = random;
+      this.description = PickerText.endpoints(rotation);
       this.coprimeStrides = config.choiceCount() > 2 ? coprimesBelow(n) : new int[0];
     }
 
+    /** Telemetry is fixed before the first endpoint is added, so the config keys the results. */
     private static PickResult[] buildResults(
-        Endpoint<EndpointLoad> endpoint, PeakEwmaConfig config, RecentClock clock) {
+        Endpoint<EndpointLoad> endpoint,
+        PeakEwmaConfig config,
+        RecentClock clock,
+        boolean recording) {
       OutcomeCounts outcomes = config.outlierEjection().enabled ? endpoint.outcomes() : null;
       return new PickResult[] {
         PickResult.withSubchannel(
             endpoint.subchannel(),
-            new LoadRecorder(endpoint.policyState(), outcomes, config, clock)),
-        PickResult.withSubchannel(endpoint.subchannel())
+            new LoadRecorder(
+                endpoint.policyState(), outcomes, endpoint.telemetry(), config, clock)),
+        recording
+            ? PickResult.withSubchannel(endpoint.subchannel(), RpcCounter.of(endpoint.telemetry()))
+            : PickResult.withSubchannel(endpoint.subchannel())
       };
     }
 
@@ -242,7 +263,7 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
 
     @Override
     public String toString() {
-      return "PeakEwma.Picker(" + subchannels + ")";
+      return "peak_ewma picker over " + description + ", best of " + config.choiceCount();
     }
   }
 
@@ -256,16 +277,23 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
 
     private final EndpointLoad load;
     private final OutcomeCounts outcomes;
+    private final EndpointTelemetry telemetry;
     private final PeakEwmaConfig config;
     private final RecentClock clock;
 
     /**
      * @param outcomes where outcomes go for outlier ejection, or null when it is off
+     * @param telemetry where the endpoint's RPCs are counted
      */
     LoadRecorder(
-        EndpointLoad load, OutcomeCounts outcomes, PeakEwmaConfig config, RecentClock clock) {
+        EndpointLoad load,
+        OutcomeCounts outcomes,
+        EndpointTelemetry telemetry,
+        PeakEwmaConfig config,
+        RecentClock clock) {
       this.load = load;
       this.outcomes = outcomes;
+      this.telemetry = telemetry;
       this.config = config;
       this.clock = clock;
     }
@@ -301,6 +329,7 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
         if (!counted) {
           counted = true;
           load.rpcStarted(clock.read());
+          telemetry.rpcStarted();
         }
       }
 
@@ -333,6 +362,7 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
         if (counted) {
           counted = false;
           load.rpcFinished(now);
+          telemetry.rpcFinished(status.getCode());
         }
         if (pushbackNanos >= 0) {
           load.pushBack(now + pushbackNanos);

@@ -2,6 +2,8 @@ package io.github.kubegrpclb.dns;
 
 import io.github.kubegrpclb.core.EndpointAttributes;
 import io.github.kubegrpclb.core.EndpointCondition;
+import io.github.kubegrpclb.core.internal.ResolverObserver;
+import io.github.kubegrpclb.core.internal.ResolverTelemetry;
 import io.grpc.Attributes;
 import io.grpc.ChannelLogger;
 import io.grpc.ChannelLogger.ChannelLogLevel;
@@ -69,6 +71,8 @@ final class HeadlessDnsNameResolver extends NameResolver {
   /** The addresses of each SRV target (or of the host) at its latest successful lookup. */
   private Map<Name, List<InetAddress>> lastKnown = Map.of();
 
+  private ResolverObserver observer;
+
   /**
    * @param jitter returns a uniform double in [0, 1) for backoff jitter
    */
@@ -91,6 +95,12 @@ final class HeadlessDnsNameResolver extends NameResolver {
     this.nanoClock = nanoClock;
     this.jitter = jitter;
     this.logger = logger;
+    this.observer = new ResolverObserver(null, String.valueOf(target), "headless", nanoClock);
+  }
+
+  /** Replaces the default observer (global telemetry, target as parsed); before {@link #start}. */
+  void observe(ResolverObserver observer) {
+    this.observer = observer;
   }
 
   @Override
@@ -104,6 +114,7 @@ final class HeadlessDnsNameResolver extends NameResolver {
       throw new IllegalStateException("already started");
     }
     this.listener = listener;
+    observer.start(() -> false);
     resolve();
   }
 
@@ -129,6 +140,7 @@ final class HeadlessDnsNameResolver extends NameResolver {
   @Override
   public void shutdown() {
     shutdown = true;
+    observer.shutdown();
     cancelScheduled();
   }
 
@@ -160,7 +172,11 @@ final class HeadlessDnsNameResolver extends NameResolver {
     } catch (RuntimeException e) {
       lookupDone = CompletableFuture.failedFuture(e); // e.g. a name too long for DNS: report it
     }
-    lookupDone.whenComplete((answer, error) -> syncContext.execute(() -> onAnswer(answer, error)));
+    lookupDone.whenComplete(
+        (answer, error) -> {
+          observer.eventArrived();
+          syncContext.execute(() -> onAnswer(answer, error));
+        });
   }
 
   private void onAnswer(DnsLookup.Answer answer, Throwable error) {
@@ -180,6 +196,7 @@ final class HeadlessDnsNameResolver extends NameResolver {
               + describe(error)
               + " (no ready pod, or a wrong name, namespace or port name?)";
       logger.log(ChannelLogLevel.WARNING, "headless DNS: {0}", note);
+      observer.failed(errorKind(DnsLookup.unwrap(error)), note);
       publish(List.of(), note);
       next = options.ttlFloor().toNanos();
     } else {
@@ -275,6 +292,7 @@ final class HeadlessDnsNameResolver extends NameResolver {
 
   /** The whole resolution failed transiently: keep the last set, or report with none yet. */
   private long onTransientFailure(String why, Throwable cause) {
+    observer.failed(errorKind(cause), why);
     consecutiveFailures++;
     long next = backoffNanos(consecutiveFailures);
     if (published == null) {
@@ -316,14 +334,16 @@ final class HeadlessDnsNameResolver extends NameResolver {
       groups.add(new EquivalentAddressGroup(address, ENDPOINT_ATTRIBUTES));
     }
     if (groups.equals(published) && !groups.isEmpty() && Objects.equals(note, publishedNote)) {
+      observer.unchanged();
       return; // nothing changed: no work for the balancer
     }
     published = List.copyOf(groups);
     publishedNote = note;
-    Attributes attributes =
-        note == null
-            ? Attributes.EMPTY
-            : Attributes.newBuilder().set(EndpointAttributes.RESOLUTION_NOTE, note).build();
+    Attributes.Builder builder = observer.addTo(Attributes.newBuilder());
+    if (note != null) {
+      builder.set(EndpointAttributes.RESOLUTION_NOTE, note);
+    }
+    Attributes attributes = builder.build();
     ResolutionResult.Builder result =
         ResolutionResult.newBuilder()
             .setAddressesOrError(StatusOr.fromValue(published))
@@ -332,7 +352,29 @@ final class HeadlessDnsNameResolver extends NameResolver {
       result.setServiceConfig(serviceConfig);
     }
     logger.log(ChannelLogLevel.DEBUG, "headless DNS: {0} -> {1} addresses", target, groups.size());
+    observer.published(published);
     listener.onResult2(result.build());
+  }
+
+  /** The kind of a DNS failure, for the resolver error counter. */
+  static String errorKind(Throwable cause) {
+    if (cause instanceof org.xbill.DNS.lookup.NoSuchDomainException) {
+      return ResolverTelemetry.DNS_NXDOMAIN;
+    }
+    if (cause instanceof org.xbill.DNS.lookup.NoSuchRRSetException) {
+      return ResolverTelemetry.DNS_NODATA;
+    }
+    if (cause instanceof org.xbill.DNS.lookup.ServerFailedException) {
+      return ResolverTelemetry.DNS_SERVFAIL;
+    }
+    for (Throwable t = cause; t != null; t = t.getCause()) {
+      if (t instanceof java.util.concurrent.TimeoutException
+          || t instanceof java.net.SocketTimeoutException
+          || (t.getMessage() != null && t.getMessage().contains("Timed out"))) {
+        return ResolverTelemetry.DNS_TIMEOUT;
+      }
+    }
+    return ResolverTelemetry.OTHER;
   }
 
   private static List<InetSocketAddress> sorted(Set<InetSocketAddress> addresses) {

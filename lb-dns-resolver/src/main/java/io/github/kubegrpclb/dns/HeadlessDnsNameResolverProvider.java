@@ -1,6 +1,7 @@
 package io.github.kubegrpclb.dns;
 
 import io.github.kubegrpclb.core.internal.PolicySelection;
+import io.github.kubegrpclb.core.internal.ResolverObserver;
 import io.github.kubegrpclb.core.internal.TargetUri;
 import io.grpc.NameResolver;
 import io.grpc.NameResolverProvider;
@@ -77,17 +78,24 @@ public final class HeadlessDnsNameResolverProvider extends NameResolverProvider 
       options = HeadlessDnsOptions.defaults();
     }
     HeadlessTarget target = HeadlessTarget.parse(uri, options);
-    return new HeadlessDnsNameResolver(
-        target,
-        options,
-        lookup(target, options, executor(args)),
-        PolicySelection.serviceConfig(
-            target.policy, options.policy(), options.policyConfig(), args.getServiceConfigParser()),
-        args.getSynchronizationContext(),
-        args.getScheduledExecutorService(),
-        System::nanoTime,
-        () -> ThreadLocalRandom.current().nextDouble(),
-        args.getChannelLogger());
+    HeadlessDnsNameResolver resolver =
+        new HeadlessDnsNameResolver(
+            target,
+            options,
+            lookup(target, options, executor(args)),
+            PolicySelection.serviceConfig(
+                target.policy,
+                options.policy(),
+                options.policyConfig(),
+                args.getServiceConfigParser()),
+            args.getSynchronizationContext(),
+            args.getScheduledExecutorService(),
+            System::nanoTime,
+            () -> ThreadLocalRandom.current().nextDouble(),
+            args.getChannelLogger());
+    resolver.observe(
+        new ResolverObserver(options.telemetry(), uri.text(), "headless", System::nanoTime));
+    return resolver;
   }
 
   /** grpc's offload executor (a shared cached pool), as grpc-java's own DNS resolver uses. */

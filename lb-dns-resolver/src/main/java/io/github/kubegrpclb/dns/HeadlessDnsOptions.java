@@ -2,6 +2,7 @@ package io.github.kubegrpclb.dns;
 
 import static io.github.kubegrpclb.core.internal.Checks.positive;
 
+import io.github.kubegrpclb.core.LbTelemetry;
 import io.github.kubegrpclb.core.internal.PolicySelection;
 import io.grpc.NameResolver;
 import java.net.InetSocketAddress;
@@ -42,8 +43,10 @@ public final class HeadlessDnsOptions {
   private final List<String> searchPath;
   private final Integer ndots;
   private final InetSocketAddress dnsServer;
+  private final LbTelemetry telemetry;
 
   private HeadlessDnsOptions(Builder b) {
+    this.telemetry = b.telemetry;
     this.family = b.family;
     this.policy = b.policy;
     this.policyConfig = b.policyConfig;
@@ -110,6 +113,11 @@ public final class HeadlessDnsOptions {
   }
 
   /** Builds {@link HeadlessDnsOptions}; not thread-safe. */
+  /** Where metrics go, or null for {@link LbTelemetry#global()}. */
+  public LbTelemetry telemetry() {
+    return telemetry;
+  }
+
   public static final class Builder {
     private AddressFamily family = AddressFamily.AUTO;
     private String policy;
@@ -121,6 +129,7 @@ public final class HeadlessDnsOptions {
     private List<String> searchPath;
     private Integer ndots;
     private InetSocketAddress dnsServer;
+    private LbTelemetry telemetry;
 
     private Builder() {}
 
@@ -202,6 +211,15 @@ public final class HeadlessDnsOptions {
     /** The DNS server to ask in place of the system's. */
     public Builder dnsServer(InetSocketAddress dnsServer) {
       this.dnsServer = Objects.requireNonNull(dnsServer, "dnsServer");
+      return this;
+    }
+
+    /**
+     * Where this resolver and the channel's balancer record metrics (docs/operating.md); the
+     * default is {@link LbTelemetry#global()}.
+     */
+    public Builder telemetry(LbTelemetry telemetry) {
+      this.telemetry = telemetry;
       return this;
     }
 

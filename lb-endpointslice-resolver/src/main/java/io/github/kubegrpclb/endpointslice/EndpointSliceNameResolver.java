@@ -3,6 +3,9 @@ package io.github.kubegrpclb.endpointslice;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.github.kubegrpclb.core.EndpointAttributes;
+import io.github.kubegrpclb.core.LbTelemetry;
+import io.github.kubegrpclb.core.internal.ResolverObserver;
+import io.github.kubegrpclb.core.internal.ResolverTelemetry;
 import io.grpc.Attributes;
 import io.grpc.ChannelLogger;
 import io.grpc.ChannelLogger.ChannelLogLevel;
@@ -50,6 +53,8 @@ final class EndpointSliceNameResolver extends NameResolver {
   private final ScheduledExecutorService scheduler;
   private final ChannelLogger logger;
   private final AtomicBoolean updateQueued = new AtomicBoolean();
+  private final ResolverObserver observer;
+  private Throwable lastErrorCounted;
 
   private Listener2 listener;
   private ServiceWatches.Subscription subscription;
@@ -77,6 +82,12 @@ final class EndpointSliceNameResolver extends NameResolver {
     this.syncContext = args.getSynchronizationContext();
     this.scheduler = args.getScheduledExecutorService();
     this.logger = args.getChannelLogger();
+    this.observer =
+        new ResolverObserver(
+            resultAttributes.get(LbTelemetry.ATTRIBUTE),
+            resultAttributes.get(ResolverObserver.TARGET_TEXT),
+            "kubernetes",
+            System::nanoTime);
   }
 
   /**
@@ -96,6 +107,8 @@ final class EndpointSliceNameResolver extends NameResolver {
     }
     this.listener = listener;
     subscription = watches.subscribe(client, namespace, target.service, this::onWatchEvent);
+    ServiceWatches.Subscription watch = subscription;
+    observer.start(() -> watch.synced() && watch.lastError() == null);
     if (!subscription.synced()) {
       firstAnswerTimer =
           syncContext.schedule(
@@ -128,6 +141,7 @@ final class EndpointSliceNameResolver extends NameResolver {
   @Override
   public void shutdown() {
     shutdown = true;
+    observer.shutdown();
     cancelFirstAnswerTimer();
     if (subscription != null) {
       subscription.close();
@@ -136,6 +150,7 @@ final class EndpointSliceNameResolver extends NameResolver {
 
   /** Called on the informer's thread. */
   private void onWatchEvent() {
+    observer.eventArrived();
     if (updateQueued.compareAndSet(false, true)) {
       syncContext.execute(this::update);
     }
@@ -151,6 +166,7 @@ final class EndpointSliceNameResolver extends NameResolver {
       return; // the same slices as last time, already published
     }
     Throwable error = subscription.lastError();
+    countError(error);
     if (!subscription.synced()) {
       if (error != null) {
         publishError(Status.UNAVAILABLE.withDescription(describe(error)).withCause(error));
@@ -163,6 +179,7 @@ final class EndpointSliceNameResolver extends NameResolver {
             subscription.slices(), service(), target.portName, target.portNumber);
     mappedGeneration = generation;
     if (result.error != null) {
+      observer.failed(ResolverTelemetry.INVALID_ENDPOINTS, result.error);
       if (published == null || published.isEmpty()) {
         publishError(Status.UNAVAILABLE.withDescription(result.error));
       } else {
@@ -209,6 +226,7 @@ final class EndpointSliceNameResolver extends NameResolver {
 
   private void publish(List<EquivalentAddressGroup> groups) {
     if (groups.equals(published)) {
+      observer.unchanged();
       return;
     }
     published = groups;
@@ -231,7 +249,31 @@ final class EndpointSliceNameResolver extends NameResolver {
     }
     logger.log(
         ChannelLogLevel.DEBUG, "EndpointSlices of {0}: {1} endpoints", service(), groups.size());
+    observer.published(groups);
     listener.onResult2(result.build());
+  }
+
+  /** Counts each failure the watch reports once, by kind. */
+  private void countError(Throwable error) {
+    if (error == null || error == lastErrorCounted) {
+      return;
+    }
+    lastErrorCounted = error;
+    int code = 0;
+    for (Throwable t = error; t != null && code == 0; t = t.getCause()) {
+      if (t instanceof KubernetesClientException) {
+        code = ((KubernetesClientException) t).getCode();
+      }
+    }
+    String kind =
+        code == 403
+            ? ResolverTelemetry.RBAC
+            : code == 401
+                ? ResolverTelemetry.UNAUTHORIZED
+                : code == 410
+                    ? ResolverTelemetry.WATCH_RESTARTED
+                    : ResolverTelemetry.API_UNREACHABLE;
+    observer.failed(kind, describe(error));
   }
 
   private void publishError(Status status) {

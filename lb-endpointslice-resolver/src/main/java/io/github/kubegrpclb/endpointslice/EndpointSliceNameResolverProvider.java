@@ -3,7 +3,9 @@ package io.github.kubegrpclb.endpointslice;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.github.kubegrpclb.core.EndpointAttributes;
+import io.github.kubegrpclb.core.LbTelemetry;
 import io.github.kubegrpclb.core.internal.PolicySelection;
+import io.github.kubegrpclb.core.internal.ResolverObserver;
 import io.github.kubegrpclb.core.internal.TargetUri;
 import io.grpc.Attributes;
 import io.grpc.NameResolver;
@@ -100,7 +102,12 @@ public final class EndpointSliceNameResolverProvider extends NameResolverProvide
     if (namespace == null) {
       namespace = defaultNamespace(options.client() != null ? client : null);
     }
-    Attributes.Builder locality = Attributes.newBuilder();
+    Attributes.Builder locality =
+        Attributes.newBuilder()
+            .set(
+                LbTelemetry.ATTRIBUTE,
+                options.telemetry() == null ? LbTelemetry.global() : options.telemetry())
+            .set(ResolverObserver.TARGET_TEXT, uri.text());
     String zone = firstNonNull(target.zone, options.clientZone(), pod.zone);
     if (zone != null) {
       locality.set(EndpointAttributes.CLIENT_ZONE, zone);

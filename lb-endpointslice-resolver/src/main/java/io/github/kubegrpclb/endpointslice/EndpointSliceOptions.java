@@ -1,6 +1,7 @@
 package io.github.kubegrpclb.endpointslice;
 
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.github.kubegrpclb.core.LbTelemetry;
 import io.github.kubegrpclb.core.internal.PolicySelection;
 import io.grpc.NameResolver;
 import java.util.Map;
@@ -35,8 +36,10 @@ public final class EndpointSliceOptions {
   private final Map<String, ?> policyConfig;
   private final String clientZone;
   private final String clientNode;
+  private final LbTelemetry telemetry;
 
   private EndpointSliceOptions(Builder b) {
+    this.telemetry = b.telemetry;
     this.client = b.client;
     this.policy = b.policy;
     this.policyConfig = b.policyConfig;
@@ -72,6 +75,11 @@ public final class EndpointSliceOptions {
     return clientZone;
   }
 
+  /** Where metrics go, or null for {@link LbTelemetry#global()}. */
+  public LbTelemetry telemetry() {
+    return telemetry;
+  }
+
   /** The client's node, or null to read {@value #NODE_ENV}. */
   public String clientNode() {
     return clientNode;
@@ -84,6 +92,7 @@ public final class EndpointSliceOptions {
     private Map<String, ?> policyConfig = Map.of();
     private String clientZone;
     private String clientNode;
+    private LbTelemetry telemetry;
 
     private Builder() {}
 
@@ -135,6 +144,15 @@ public final class EndpointSliceOptions {
      */
     public Builder clientNode(String clientNode) {
       this.clientNode = Objects.requireNonNull(clientNode, "clientNode");
+      return this;
+    }
+
+    /**
+     * Where this resolver and the channel's balancer record metrics (docs/operating.md); the
+     * default is {@link LbTelemetry#global()}.
+     */
+    public Builder telemetry(LbTelemetry telemetry) {
+      this.telemetry = telemetry;
       return this;
     }
 

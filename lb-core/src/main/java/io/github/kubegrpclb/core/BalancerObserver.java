@@ -1,0 +1,234 @@
+package io.github.kubegrpclb.core;
+
+import io.github.kubegrpclb.core.internal.BalancerTelemetry;
+import io.github.kubegrpclb.core.internal.EndpointStatus;
+import io.github.kubegrpclb.core.internal.Snapshots;
+import io.github.kubegrpclb.core.internal.Telemetry;
+import io.grpc.Attributes;
+import io.grpc.ChannelLogger.ChannelLogLevel;
+import io.grpc.ConnectivityState;
+import io.grpc.LoadBalancer.Helper;
+import io.grpc.LoadBalancer.SubchannelPicker;
+import io.grpc.Status;
+import java.net.SocketAddress;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Set;
+import java.util.function.Function;
+
+/**
+ * What a balancer shows the outside: its OpenTelemetry instruments and its snapshot for {@link
+ * LbDebug} and the channel log. The balancer calls it in its SynchronizationContext, at O(1) cost
+ * per state change (O(n) per address update); it publishes immutable references to the endpoint
+ * list and the rotation, which gauges and snapshots read from other threads together with the
+ * endpoints' volatile state and thread-safe load counters.
+ *
+ * @param <T> the policy's per-endpoint state
+ */
+final class BalancerObserver<T> {
+  /** An endpoint's live load numbers; {@link #NONE} for a policy that keeps none. */
+  static final class Load {
+    static final Load NONE = new Load(-1, Double.NaN, Double.NaN);
+
+    final int inFlight;
+    final double estimateNanos;
+    final double costNanos;
+
+    Load(int inFlight, double estimateNanos, double costNanos) {
+      this.inFlight = inFlight;
+      this.estimateNanos = estimateNanos;
+      this.costNanos = costNanos;
+    }
+  }
+
+  private final Helper helper;
+  private final String policyName;
+  private final String target;
+  private final Function<T, Load> loadOf;
+  private final Snapshots.Registration registration;
+  private BalancerTelemetry telemetry = BalancerTelemetry.NOOP;
+  private boolean configured;
+  private volatile List<Endpoint<T>> endpoints = List.of();
+  private volatile View<T> view = new View<>(List.of(), ConnectivityState.IDLE, null);
+
+  BalancerObserver(Helper helper, String policyName, Function<T, Load> loadOf) {
+    this.helper = helper;
+    this.policyName = policyName;
+    this.target = channelTarget(helper);
+    this.loadOf = loadOf;
+    this.registration = Snapshots.register(target, this::describe);
+  }
+
+  /** Reads the telemetry option of the first resolution result; later ones cannot change it. */
+  void configure(Attributes resolutionAttributes) {
+    if (configured) {
+      return;
+    }
+    configured = true;
+    telemetry =
+        Telemetry.of(resolutionAttributes.get(LbTelemetry.ATTRIBUTE))
+            .balancer(target, policyName, this::statuses);
+  }
+
+  /** Whether RPCs are recorded (a policy without a tracer of its own then adds one). */
+  boolean isRecording() {
+    return telemetry.isRecording();
+  }
+
+  /** A new endpoint: gives it its RPC recorder. */
+  void added(Endpoint<T> endpoint) {
+    endpoint.setTelemetry(
+        telemetry.endpoint(
+            addressOf(endpoint), endpoint.group().getAttributes().get(EndpointAttributes.ZONE)));
+  }
+
+  /** The endpoint set changed (an address update, or all removed). */
+  void endpointsChanged(Collection<Endpoint<T>> current) {
+    endpoints = List.copyOf(current);
+  }
+
+  /** The balancer recomputed its rotation, a list it never changes afterwards. */
+  void rotationChanged(List<Endpoint<T>> rotation, String clientZone) {
+    View<T> current = view;
+    if (current.rotation != rotation) {
+      view = new View<>(rotation, current.state, clientZone);
+    }
+  }
+
+  /** The balancer published {@code picker}: counts it and logs the new view. */
+  void pickerUpdated(ConnectivityState state, SubchannelPicker picker) {
+    View<T> current = view;
+    view = new View<>(current.rotation, state, current.clientZone);
+    telemetry.pickerUpdated(state);
+    helper.getChannelLogger().log(ChannelLogLevel.DEBUG, "{0}", new Lazy(this, picker));
+  }
+
+  void shutdown() {
+    registration.close();
+    telemetry.close();
+    endpoints = List.of();
+    view = new View<>(List.of(), ConnectivityState.SHUTDOWN, null);
+  }
+
+  /** Current statuses of every endpoint; any thread. */
+  List<EndpointStatus> statuses() {
+    List<Endpoint<T>> all = endpoints;
+    Set<Endpoint<T>> inRotation = Collections.newSetFromMap(new IdentityHashMap<>());
+    inRotation.addAll(view.rotation);
+    List<EndpointStatus> out = new ArrayList<>(all.size());
+    for (Endpoint<T> endpoint : all) {
+      Load load = loadOf.apply(endpoint.policyState());
+      ConnectivityState state = endpoint.state();
+      Status failure = endpoint.lastFailure();
+      out.add(
+          new EndpointStatus(
+              addressOf(endpoint),
+              endpoint.group().getAttributes().get(EndpointAttributes.ZONE),
+              endpoint.condition() == EndpointCondition.READY ? "ready" : "terminating_serving",
+              state.name(),
+              inRotation.contains(endpoint),
+              endpoint.ejected,
+              load.inFlight,
+              load.estimateNanos,
+              load.costNanos,
+              state == ConnectivityState.TRANSIENT_FAILURE && !failure.isOk()
+                  ? "last-failure=" + failure.getCode() + describe(failure.getDescription())
+                  : null,
+              endpoint.telemetry()));
+    }
+    return out;
+  }
+
+  /** The snapshot: a header line, then one line per endpoint; any thread. */
+  String describe() {
+    View<T> current = view;
+    List<EndpointStatus> statuses = statuses();
+    int inRotation = 0;
+    for (EndpointStatus status : statuses) {
+      inRotation += status.inRotation ? 1 : 0;
+    }
+    StringBuilder out =
+        new StringBuilder(policyName)
+            .append(" balancer for ")
+            .append(target)
+            .append(": ")
+            .append(current.state)
+            .append(", ")
+            .append(statuses.size())
+            .append(" endpoints, ")
+            .append(inRotation)
+            .append(" in rotation");
+    if (current.clientZone != null) {
+      out.append(", client zone ").append(current.clientZone);
+    }
+    for (EndpointStatus status : statuses) {
+      out.append("\n  ");
+      status.appendTo(out);
+    }
+    return out.toString();
+  }
+
+  private static String describe(String description) {
+    return description == null ? "" : " (" + description + ")";
+  }
+
+  static String addressOf(Endpoint<?> endpoint) {
+    List<SocketAddress> addresses = endpoint.group().getAddresses();
+    if (addresses.size() == 1) {
+      return addressText(addresses.get(0));
+    }
+    List<String> texts = new ArrayList<>(addresses.size());
+    for (SocketAddress address : addresses) {
+      texts.add(addressText(address));
+    }
+    return texts.toString();
+  }
+
+  private static String addressText(SocketAddress address) {
+    String text = address.toString();
+    return text.startsWith("/") ? text.substring(1) : text;
+  }
+
+  private static String channelTarget(Helper helper) {
+    try {
+      String target = helper.getChannelTarget();
+      if (target != null) {
+        return target;
+      }
+    } catch (UnsupportedOperationException e) {
+      // a Helper without getChannelTarget (test doubles): the authority names it well enough
+    }
+    return helper.getAuthority();
+  }
+
+  private static final class View<T> {
+    final List<Endpoint<T>> rotation;
+    final ConnectivityState state;
+    final String clientZone;
+
+    View(List<Endpoint<T>> rotation, ConnectivityState state, String clientZone) {
+      this.rotation = rotation;
+      this.state = state;
+      this.clientZone = clientZone;
+    }
+  }
+
+  /** Renders the snapshot only if the channel logger formats the message. */
+  private static final class Lazy {
+    private final BalancerObserver<?> observer;
+    private final SubchannelPicker picker;
+
+    Lazy(BalancerObserver<?> observer, SubchannelPicker picker) {
+      this.observer = observer;
+      this.picker = picker;
+    }
+
+    @Override
+    public String toString() {
+      return observer.describe() + "\n  picker: " + picker;
+    }
+  }
+}

@@ -1,0 +1,26 @@
+package io.github.kubegrpclb.core;
+
+import java.util.List;
+
+/**
+ * Describes a picker's endpoints for its {@code toString()}: their count and the first few
+ * addresses, built once with the picker (in the SynchronizationContext, where subchannels may be
+ * asked) so that logging a picker over 10,000 endpoints stays cheap and safe from any thread.
+ */
+final class PickerText {
+  static final int SHOWN = 8;
+
+  private PickerText() {}
+
+  static String endpoints(List<? extends Endpoint<?>> endpoints) {
+    StringBuilder out = new StringBuilder().append(endpoints.size()).append(" endpoints [");
+    int shown = Math.min(SHOWN, endpoints.size());
+    for (int i = 0; i < shown; i++) {
+      out.append(i > 0 ? ", " : "").append(BalancerObserver.addressOf(endpoints.get(i)));
+    }
+    if (endpoints.size() > shown) {
+      out.append(", ... ").append(endpoints.size() - shown).append(" more");
+    }
+    return out.append(']').toString();
+  }
+}

@@ -1,0 +1,422 @@
+package io.github.kubegrpclb.core.internal;
+
+import io.github.kubegrpclb.core.LbTelemetry;
+import io.grpc.ConnectivityState;
+import io.grpc.Status;
+import io.opentelemetry.api.OpenTelemetry;
+import io.opentelemetry.api.common.AttributeKey;
+import io.opentelemetry.api.common.Attributes;
+import io.opentelemetry.api.metrics.BatchCallback;
+import io.opentelemetry.api.metrics.DoubleHistogram;
+import io.opentelemetry.api.metrics.LongCounter;
+import io.opentelemetry.api.metrics.LongUpDownCounter;
+import io.opentelemetry.api.metrics.Meter;
+import io.opentelemetry.api.metrics.MeterProvider;
+import io.opentelemetry.api.metrics.ObservableDoubleMeasurement;
+import io.opentelemetry.api.metrics.ObservableLongMeasurement;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.function.IntSupplier;
+import java.util.function.LongSupplier;
+import java.util.function.Supplier;
+
+/**
+ * {@link Telemetry} on the OpenTelemetry metrics API; loaded only when that API is present. The
+ * instruments and their meaning are listed in docs/operating.md. Counters are recorded as things
+ * happen (RPC completion path, SynchronizationContext); gauges are computed by callbacks when the
+ * reader collects, from state the components publish safely. Thread-safe.
+ */
+final class OtelTelemetry implements Telemetry {
+  static final String PREFIX = "kube_grpc_lb.";
+  static final String OTHER_ENDPOINTS = "_other";
+
+  static final AttributeKey<String> TARGET = AttributeKey.stringKey("target");
+  static final AttributeKey<String> POLICY = AttributeKey.stringKey("policy");
+  static final AttributeKey<String> ENDPOINT = AttributeKey.stringKey("endpoint");
+  static final AttributeKey<String> ZONE = AttributeKey.stringKey("zone");
+  static final AttributeKey<String> GRPC_STATUS = AttributeKey.stringKey("grpc.status");
+  static final AttributeKey<String> STATE = AttributeKey.stringKey("state");
+  static final AttributeKey<String> CONDITION = AttributeKey.stringKey("condition");
+  static final AttributeKey<Boolean> IN_ROTATION = AttributeKey.booleanKey("in_rotation");
+  static final AttributeKey<Boolean> EJECTED = AttributeKey.booleanKey("ejected");
+  static final AttributeKey<String> RESOLVER = AttributeKey.stringKey("resolver");
+  static final AttributeKey<String> ERROR_TYPE = AttributeKey.stringKey("error.type");
+
+  private static final Status.Code[] CODES = Status.Code.values();
+  private static final List<Double> LAG_BUCKETS_SECONDS =
+      List.of(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0);
+
+  private final Meter meter;
+  private final int endpointLimit;
+  private final LongCounter rpcsStarted;
+  private final LongCounter rpcsFinished;
+  private final LongUpDownCounter rpcsActive;
+  private final LongCounter pickerUpdates;
+  private final LongCounter resolverUpdates;
+  private final LongCounter resolverErrors;
+  private final DoubleHistogram resolverLag;
+  private final LongCounter shardRecycles;
+  private final LongCounter shardRedials;
+
+  private OtelTelemetry(Meter meter, int endpointLimit) {
+    this.meter = meter;
+    this.endpointLimit = endpointLimit;
+    this.rpcsStarted =
+        meter
+            .counterBuilder(PREFIX + "endpoint.rpcs.started")
+            .setUnit("{rpc}")
+            .setDescription("RPC attempts started on the endpoint")
+            .build();
+    this.rpcsFinished =
+        meter
+            .counterBuilder(PREFIX + "endpoint.rpcs.finished")
+            .setUnit("{rpc}")
+            .setDescription("RPC attempts on the endpoint that ended, by gRPC status code")
+            .build();
+    this.rpcsActive =
+        meter
+            .upDownCounterBuilder(PREFIX + "endpoint.rpcs.active")
+            .setUnit("{rpc}")
+            .setDescription("RPC attempts in flight on the endpoint")
+            .build();
+    this.pickerUpdates =
+        meter
+            .counterBuilder(PREFIX + "picker.updates")
+            .setUnit("{update}")
+            .setDescription("Pickers the balancer published, by the channel state they came with")
+            .build();
+    this.resolverUpdates =
+        meter
+            .counterBuilder(PREFIX + "resolver.updates")
+            .setUnit("{update}")
+            .setDescription("Endpoint sets the resolver published to the channel")
+            .build();
+    this.resolverErrors =
+        meter
+            .counterBuilder(PREFIX + "resolver.errors")
+            .setUnit("{error}")
+            .setDescription("Resolution and watch failures, by kind (error.type)")
+            .build();
+    this.resolverLag =
+        meter
+            .histogramBuilder(PREFIX + "resolver.update.lag")
+            .setUnit("s")
+            .setDescription(
+                "Time from the watch event or DNS answer to the update published to the channel")
+            .setExplicitBucketBoundariesAdvice(LAG_BUCKETS_SECONDS)
+            .build();
+    this.shardRecycles =
+        meter
+            .counterBuilder(PREFIX + "shard.recycles")
+            .setUnit("{recycle}")
+            .setDescription("Shard channels replaced to reach another pod")
+            .build();
+    this.shardRedials =
+        meter
+            .counterBuilder(PREFIX + "shard.redials")
+            .setUnit("{redial}")
+            .setDescription("Shard connections dropped and dialled again")
+            .build();
+  }
+
+  /** Returns {@link Telemetry#NOOP} when {@code settings} has no meter provider. */
+  static Telemetry create(LbTelemetry settings) {
+    OpenTelemetry openTelemetry = settings.openTelemetry();
+    MeterProvider provider = openTelemetry.getMeterProvider();
+    if (provider == MeterProvider.noop()) {
+      return NOOP;
+    }
+    return new OtelTelemetry(
+        provider.meterBuilder("io.github.kubegrpclb").build(), settings.endpointLimit());
+  }
+
+  @Override
+  public BalancerTelemetry balancer(
+      String target, String policy, Supplier<List<EndpointStatus>> endpoints) {
+    return new Balancer(Attributes.of(TARGET, target, POLICY, policy), endpoints);
+  }
+
+  @Override
+  public ResolverTelemetry resolver(
+      String target, String resolver, LongSupplier lastSuccessAgeNanos) {
+    return new Resolver(Attributes.of(TARGET, target, RESOLVER, resolver), lastSuccessAgeNanos);
+  }
+
+  @Override
+  public ShardTelemetry sharded(
+      String target,
+      Supplier<Map<ConnectivityState, Integer>> shardsByState,
+      IntSupplier podsReached) {
+    return new Shards(Attributes.of(TARGET, target), shardsByState, podsReached);
+  }
+
+  private static String lower(Object value) {
+    return value.toString().toLowerCase(Locale.ROOT);
+  }
+
+  /** One balancer's recorders and gauges; endpoint slots are counted in its sync context. */
+  // Attributes are looked up by ordinal: an array read, lock- and allocation-free.
+  @SuppressWarnings("EnumOrdinal")
+  private final class Balancer implements BalancerTelemetry {
+    private final Attributes channel;
+    private final Attributes[] pickerUpdateAttributes;
+    private final BatchCallback gauges;
+    private int individualEndpoints;
+
+    Balancer(Attributes channel, Supplier<List<EndpointStatus>> endpoints) {
+      this.channel = channel;
+      ConnectivityState[] states = ConnectivityState.values();
+      this.pickerUpdateAttributes = new Attributes[states.length];
+      for (ConnectivityState state : states) {
+        pickerUpdateAttributes[state.ordinal()] =
+            channel.toBuilder().put(STATE, lower(state)).build();
+      }
+      ObservableDoubleMeasurement estimate =
+          meter
+              .gaugeBuilder(PREFIX + "endpoint.latency.estimate")
+              .setUnit("s")
+              .setDescription("peak_ewma's latency estimate of the endpoint, decayed to now")
+              .buildObserver();
+      ObservableDoubleMeasurement cost =
+          meter
+              .gaugeBuilder(PREFIX + "endpoint.cost")
+              .setUnit("s")
+              .setDescription(
+                  "peak_ewma's cost of the endpoint: latency estimate x (RPCs in flight + 1)")
+              .buildObserver();
+      ObservableLongMeasurement state =
+          meter
+              .gaugeBuilder(PREFIX + "endpoint.state")
+              .ofLongs()
+              .setUnit("{endpoint}")
+              .setDescription(
+                  "1 for the endpoint's connection state, condition and whether it is in rotation")
+              .buildObserver();
+      ObservableLongMeasurement count =
+          meter
+              .upDownCounterBuilder(PREFIX + "endpoints")
+              .setUnit("{endpoint}")
+              .setDescription("The balancer's endpoints by connection state, condition, rotation")
+              .buildObserver();
+      this.gauges =
+          meter.batchCallback(
+              () -> observe(endpoints.get(), estimate, cost, state, count),
+              estimate,
+              cost,
+              state,
+              count);
+    }
+
+    private void observe(
+        List<EndpointStatus> endpoints,
+        ObservableDoubleMeasurement estimate,
+        ObservableDoubleMeasurement cost,
+        ObservableLongMeasurement state,
+        ObservableLongMeasurement count) {
+      Map<Attributes, Long> counts = new HashMap<>();
+      for (EndpointStatus status : endpoints) {
+        Attributes view =
+            Attributes.of(
+                STATE,
+                lower(status.state),
+                CONDITION,
+                status.condition,
+                IN_ROTATION,
+                status.inRotation,
+                EJECTED,
+                status.ejected);
+        counts.merge(channel.toBuilder().putAll(view).build(), 1L, Long::sum);
+        if (!(status.telemetry instanceof Endpoint telemetry) || !telemetry.individual) {
+          continue;
+        }
+        Attributes endpoint = telemetry.attributes;
+        state.record(1, endpoint.toBuilder().putAll(view).build());
+        if (!Double.isNaN(status.estimateNanos)) {
+          estimate.record(status.estimateNanos / 1e9, endpoint);
+        }
+        if (!Double.isNaN(status.costNanos)) {
+          cost.record(status.costNanos / 1e9, endpoint);
+        }
+      }
+      counts.forEach((attributes, n) -> count.record(n, attributes));
+    }
+
+    @Override
+    public boolean isRecording() {
+      return true;
+    }
+
+    @Override
+    public EndpointTelemetry endpoint(String address, String zone) {
+      boolean individual = individualEndpoints < endpointLimit;
+      Attributes attributes;
+      if (individual) {
+        individualEndpoints++;
+        io.opentelemetry.api.common.AttributesBuilder builder =
+            channel.toBuilder().put(ENDPOINT, address);
+        if (zone != null) {
+          builder.put(ZONE, zone);
+        }
+        attributes = builder.build();
+      } else {
+        attributes = channel.toBuilder().put(ENDPOINT, OTHER_ENDPOINTS).build();
+      }
+      return new Endpoint(this, attributes, individual);
+    }
+
+    @Override
+    public void pickerUpdated(ConnectivityState state) {
+      pickerUpdates.add(1, pickerUpdateAttributes[state.ordinal()]);
+    }
+
+    @Override
+    public void close() {
+      gauges.close();
+    }
+  }
+
+  // Attributes are looked up by ordinal: an array read, lock- and allocation-free on the RPC path.
+  @SuppressWarnings("EnumOrdinal")
+  private final class Endpoint implements EndpointTelemetry {
+    private final Balancer balancer;
+    final Attributes attributes;
+    final boolean individual;
+    private final Attributes[] finishedAttributes = new Attributes[CODES.length];
+    private boolean closed;
+
+    Endpoint(Balancer balancer, Attributes attributes, boolean individual) {
+      this.balancer = balancer;
+      this.attributes = attributes;
+      this.individual = individual;
+    }
+
+    @Override
+    public void rpcStarted() {
+      rpcsStarted.add(1, attributes);
+      rpcsActive.add(1, attributes);
+    }
+
+    @Override
+    public void rpcFinished(Status.Code code) {
+      rpcsActive.add(-1, attributes);
+      Attributes finished = finishedAttributes[code.ordinal()];
+      if (finished == null) {
+        // A benign race: Attributes are immutable, so a thread may at worst build its own copy.
+        finished = attributes.toBuilder().put(GRPC_STATUS, code.name()).build();
+        finishedAttributes[code.ordinal()] = finished;
+      }
+      rpcsFinished.add(1, finished);
+    }
+
+    @Override
+    public void close() {
+      if (!closed) {
+        closed = true;
+        if (individual) {
+          balancer.individualEndpoints--;
+        }
+      }
+    }
+  }
+
+  private final class Resolver implements ResolverTelemetry {
+    private final Attributes attributes;
+    private final Map<String, Attributes> errorAttributes = new HashMap<>();
+    private final BatchCallback gauges;
+
+    Resolver(Attributes attributes, LongSupplier lastSuccessAgeNanos) {
+      this.attributes = attributes;
+      ObservableDoubleMeasurement age =
+          meter
+              .gaugeBuilder(PREFIX + "resolver.last_success.age")
+              .setUnit("s")
+              .setDescription(
+                  "Time since the resolver last knew its endpoints to be current (a DNS answer, or"
+                      + " a watch without error)")
+              .buildObserver();
+      this.gauges =
+          meter.batchCallback(
+              () -> {
+                long nanos = lastSuccessAgeNanos.getAsLong();
+                if (nanos >= 0) {
+                  age.record(nanos / 1e9, attributes);
+                }
+              },
+              age);
+    }
+
+    @Override
+    public void published(int endpoints, long lagNanos) {
+      resolverUpdates.add(1, attributes);
+      if (lagNanos >= 0) {
+        resolverLag.record(lagNanos / 1e9, attributes);
+      }
+    }
+
+    @Override
+    public void error(String kind) {
+      resolverErrors.add(
+          1,
+          errorAttributes.computeIfAbsent(
+              kind, k -> attributes.toBuilder().put(ERROR_TYPE, k).build()));
+    }
+
+    @Override
+    public void close() {
+      gauges.close();
+    }
+  }
+
+  private final class Shards implements ShardTelemetry {
+    private final Attributes attributes;
+    private final BatchCallback gauges;
+
+    Shards(
+        Attributes attributes,
+        Supplier<Map<ConnectivityState, Integer>> shardsByState,
+        IntSupplier podsReached) {
+      this.attributes = attributes;
+      ObservableLongMeasurement shards =
+          meter
+              .upDownCounterBuilder(PREFIX + "shards")
+              .setUnit("{shard}")
+              .setDescription("The sharded channel's shards by connection state")
+              .buildObserver();
+      ObservableLongMeasurement pods =
+          meter
+              .gaugeBuilder(PREFIX + "shard.pods_reached")
+              .ofLongs()
+              .setUnit("{pod}")
+              .setDescription("Distinct pods the sharded channel's shards are connected to")
+              .buildObserver();
+      this.gauges =
+          meter.batchCallback(
+              () -> {
+                for (Map.Entry<ConnectivityState, Integer> e : shardsByState.get().entrySet()) {
+                  shards.record(
+                      e.getValue(), attributes.toBuilder().put(STATE, lower(e.getKey())).build());
+                }
+                pods.record(podsReached.getAsInt(), attributes);
+              },
+              shards,
+              pods);
+    }
+
+    @Override
+    public void recycled() {
+      shardRecycles.add(1, attributes);
+    }
+
+    @Override
+    public void redialed() {
+      shardRedials.add(1, attributes);
+    }
+
+    @Override
+    public void close() {
+      gauges.close();
+    }
+  }
+}
