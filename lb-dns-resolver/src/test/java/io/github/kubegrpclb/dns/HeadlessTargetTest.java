@@ -44,6 +44,14 @@ class HeadlessTargetTest {
     assertThat(target.serviceAuthority()).isEqualTo("my-svc");
   }
 
+  @Test
+  void parse_emptyParameters_ignored() {
+    HeadlessTarget target = parse("headless:///my-svc:grpc?family=ipv4&&policy=peak_ewma&");
+
+    assertThat(target.family).isEqualTo(AddressFamily.IPV4);
+    assertThat(target.policy).isEqualTo("peak_ewma");
+  }
+
   @ParameterizedTest
   @CsvSource(
       delimiter = '|',

@@ -40,6 +40,9 @@ public record TargetUri(
       return parameters;
     }
     for (String parameter : rawQuery.split("&", -1)) {
+      if (parameter.isEmpty()) {
+        continue; // "a=1&" or "a=1&&b=2": nothing between the separators
+      }
       int eq = parameter.indexOf('=');
       String key = eq < 0 ? parameter : parameter.substring(0, eq);
       if (!known.contains(key)) {
