@@ -36,6 +36,12 @@ class EdsUpdateTest {
     return EchoResources.cluster(EchoResources.customPolicy(policy, "{}"));
   }
 
+  /** Slow start off: a joining pod's first RPC then shows propagation, not the weight ramp. */
+  private static Cluster clusterWithoutSlowStart(String policy) {
+    return EchoResources.cluster(
+        EchoResources.customPolicy(policy, "{\"slowStart\": {\"enabled\": false}}"));
+  }
+
   private ManagedChannel servingChannel() {
     ManagedChannel channel = cleanup.channel(EchoClients.newChannel());
     EchoClients.awaitFirstRpc(channel);
@@ -51,7 +57,7 @@ class EdsUpdateTest {
   @ValueSource(strings = {"kube_round_robin", "peak_ewma"})
   void podAddedToEds_servesWithin100msOfTheSnapshotChange(String policy) {
     LoopbackPods pods = cleanup.add(LoopbackPods.start(4));
-    controlPlane.serveEcho(cluster(policy), EchoResources.endpoints(pods.all()));
+    controlPlane.serveEcho(clusterWithoutSlowStart(policy), EchoResources.endpoints(pods.all()));
     FirstResponses firstResponses = new FirstResponses();
     Channel channel = ClientInterceptors.intercept(servingChannel(), firstResponses);
 
@@ -60,7 +66,9 @@ class EdsUpdateTest {
       await().atMost(Duration.ofSeconds(30)).until(() -> load.snapshot().succeeded() > 1000);
       for (int i = 0; i < 3; i++) {
         LoopbackPod added = pods.add(); // ready before the control plane lists it, as in Kubernetes
-        long changed = controlPlane.serveEcho(cluster(policy), EchoResources.endpoints(pods.all()));
+        long changed =
+            controlPlane.serveEcho(
+                clusterWithoutSlowStart(policy), EchoResources.endpoints(pods.all()));
         await()
             .atMost(Duration.ofSeconds(10))
             .pollInterval(Duration.ofMillis(5))

@@ -86,7 +86,8 @@ class PolicyConfigNackTest {
         EchoResources.endpoints(pods.all()));
 
     assertThat(awaitClusterNack().getErrorDetail().getMessage())
-        .contains("kube_round_robin config: unknown field 'zone' (expected one of [])");
+        .contains(
+            "kube_round_robin config: unknown field 'zone' (expected one of [outlierEjection, slowStart, subsetting])");
   }
 
   @Test
