@@ -2,6 +2,8 @@ package io.github.kubegrpclb.endpointslice;
 
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSliceBuilder;
+import io.grpc.EquivalentAddressGroup;
+import io.grpc.StatusOr;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -64,7 +66,7 @@ public class SliceMappingBenchmark {
   }
 
   @Benchmark
-  public EndpointSliceMapper.Result map() {
+  public StatusOr<List<EquivalentAddressGroup>> map() {
     return EndpointSliceMapper.map(service, "ns/svc", "grpc", 0);
   }
 }

@@ -52,8 +52,8 @@ final class EndpointLoad {
     int pending = inFlight.get();
     Estimate e = estimate.get();
     double latency;
-    if (!e.measured) {
-      latency = pending == 0 ? 0 : e.rttNanos;
+    if (!e.measured()) {
+      latency = pending == 0 ? 0 : e.rttNanos();
     } else {
       latency = decayed(e, nowNanos, decayNanos);
     }
@@ -106,14 +106,14 @@ final class EndpointLoad {
     while (true) {
       Estimate prev = estimate.get();
       double next;
-      if (!prev.measured || rttNanos > prev.rttNanos) {
+      if (!prev.measured() || rttNanos > prev.rttNanos()) {
         next = rttNanos;
       } else {
-        double w = weightOfPast(nowNanos - prev.stampNanos, decayNanos);
-        next = prev.rttNanos * w + rttNanos * (1 - w);
+        double w = weightOfPast(nowNanos - prev.stampNanos(), decayNanos);
+        next = prev.rttNanos() * w + rttNanos * (1 - w);
       }
       if (estimate.compareAndSet(
-          prev, new Estimate(next, Math.max(nowNanos, prev.stampNanos), true))) {
+          prev, new Estimate(next, Math.max(nowNanos, prev.stampNanos()), true))) {
         return;
       }
     }
@@ -127,22 +127,12 @@ final class EndpointLoad {
   }
 
   private static double decayed(Estimate e, long nowNanos, double decayNanos) {
-    return e.rttNanos * weightOfPast(nowNanos - e.stampNanos, decayNanos);
+    return e.rttNanos() * weightOfPast(nowNanos - e.stampNanos(), decayNanos);
   }
 
   private static double weightOfPast(long elapsedNanos, double decayNanos) {
     return elapsedNanos <= 0 ? 1.0 : Math.exp(-elapsedNanos / decayNanos);
   }
 
-  private static final class Estimate {
-    final double rttNanos;
-    final long stampNanos;
-    final boolean measured;
-
-    Estimate(double rttNanos, long stampNanos, boolean measured) {
-      this.rttNanos = rttNanos;
-      this.stampNanos = stampNanos;
-      this.measured = measured;
-    }
-  }
+  private record Estimate(double rttNanos, long stampNanos, boolean measured) {}
 }

@@ -11,6 +11,8 @@ import io.fabric8.kubernetes.api.model.discovery.v1.ForZone;
 import io.github.kubegrpclb.core.EndpointAttributes;
 import io.github.kubegrpclb.core.EndpointCondition;
 import io.grpc.EquivalentAddressGroup;
+import io.grpc.Status;
+import io.grpc.StatusOr;
 import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -45,22 +47,14 @@ final class EndpointSliceMapper {
 
   private EndpointSliceMapper() {}
 
-  /** The endpoints, or an error naming what is wrong (e.g. an unknown port name). */
-  static final class Result {
-    final List<EquivalentAddressGroup> groups;
-    final String error;
-
-    private Result(List<EquivalentAddressGroup> groups, String error) {
-      this.groups = groups;
-      this.error = error;
-    }
-  }
-
   /**
+   * Returns the endpoints of {@code slices}, or UNAVAILABLE naming what is wrong (e.g. an unknown
+   * port name).
+   *
    * @param portName the port's name, or null for {@code portNumber}
    * @param portNumber the pod port when no name is given; 0 for the slices' only port
    */
-  static Result map(
+  static StatusOr<List<EquivalentAddressGroup>> map(
       Collection<EndpointSlice> slices, String service, String portName, int portNumber) {
     Map<String, PodEndpoint> byPod = new HashMap<>();
     Set<String> portNames = new TreeSet<>();
@@ -98,14 +92,14 @@ final class EndpointSliceMapper {
           portName != null
               ? "port name '" + portName + "'"
               : "a port (the target names none and the Service has several)";
-      return new Result(
-          List.of(),
-          wanted
-              + " is not among the ports of the EndpointSlices of "
-              + service
-              + "; ports there: "
-              + portNames
-              + " (use one of these names, or the pod's port number)");
+      return StatusOr.fromStatus(
+          Status.UNAVAILABLE.withDescription(
+              wanted
+                  + " is not among the ports of the EndpointSlices of "
+                  + service
+                  + "; ports there: "
+                  + portNames
+                  + " (use one of these names, or the pod's port number)"));
     }
     // A stable order (slices come in any order) keeps equal sets equal for the balancer.
     TreeMap<String, EquivalentAddressGroup> sorted = new TreeMap<>();
@@ -116,7 +110,7 @@ final class EndpointSliceMapper {
           sorted.put(
               first.getAddress().getHostAddress() + "#" + first.getPort() + "#" + key, group);
         });
-    return new Result(List.copyOf(sorted.values()), null);
+    return StatusOr.fromValue(List.copyOf(sorted.values()));
   }
 
   /**

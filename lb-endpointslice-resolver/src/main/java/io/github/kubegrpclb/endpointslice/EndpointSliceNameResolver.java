@@ -174,28 +174,33 @@ final class EndpointSliceNameResolver extends NameResolver {
       return;
     }
     cancelFirstAnswerTimer();
-    EndpointSliceMapper.Result result =
+    StatusOr<List<EquivalentAddressGroup>> result =
         EndpointSliceMapper.map(
             subscription.slices(), service(), target.portName, target.portNumber);
     mappedGeneration = generation;
-    if (result.error != null) {
-      observer.failed(ResolverTelemetry.INVALID_ENDPOINTS, result.error);
+    if (!result.hasValue()) {
+      observer.failed(ResolverTelemetry.INVALID_ENDPOINTS, result.getStatus().getDescription());
       if (published == null || published.isEmpty()) {
-        publishError(Status.UNAVAILABLE.withDescription(result.error));
+        publishError(result.getStatus());
       } else {
-        logOnce(result.error + "; keeping the last " + published.size() + " endpoints");
+        logOnce(
+            result.getStatus().getDescription()
+                + "; keeping the last "
+                + published.size()
+                + " endpoints");
       }
       return;
     }
     if (error != null) {
-      if (result.groups.isEmpty()) {
+      if (result.getValue().isEmpty()) {
         publishError(Status.UNAVAILABLE.withDescription(describe(error)).withCause(error));
         return;
       }
       // The cache holds what the API server last said: never fail RPCs over it.
-      logOnce(describe(error) + "; using the " + result.groups.size() + " endpoints last listed");
+      logOnce(
+          describe(error) + "; using the " + result.getValue().size() + " endpoints last listed");
     }
-    publish(result.groups);
+    publish(result.getValue());
   }
 
   private void onFirstAnswerTimeout() {

@@ -123,7 +123,7 @@ final class ServiceWatches {
     /** The API server this watch talks to, for messages. */
     String apiServer() {
       try {
-        return String.valueOf(key.client.getMasterUrl());
+        return String.valueOf(key.client().getMasterUrl());
       } catch (RuntimeException e) {
         return "(unknown: " + e + ")"; // a broken client: the error says more
       }
@@ -145,17 +145,8 @@ final class ServiceWatches {
     }
   }
 
-  private static final class Key {
-    final KubernetesClient client;
-    final String namespace;
-    final String service;
-
-    Key(KubernetesClient client, String namespace, String service) {
-      this.client = client;
-      this.namespace = namespace;
-      this.service = service;
-    }
-
+  /** Watches are shared per client instance (identity, not equality), namespace and Service. */
+  private record Key(KubernetesClient client, String namespace, String service) {
     @Override
     public boolean equals(Object o) {
       return o instanceof Key other
@@ -191,12 +182,12 @@ final class ServiceWatches {
       SharedIndexInformer<EndpointSlice> created = null;
       try {
         created =
-            withoutHttpRetries(key.client)
+            withoutHttpRetries(key.client())
                 .discovery()
                 .v1()
                 .endpointSlices()
-                .inNamespace(key.namespace)
-                .withLabel(SERVICE_NAME_LABEL, key.service)
+                .inNamespace(key.namespace())
+                .withLabel(SERVICE_NAME_LABEL, key.service())
                 .runnableInformer(0);
         created.addEventHandler(this);
         created.exceptionHandler(

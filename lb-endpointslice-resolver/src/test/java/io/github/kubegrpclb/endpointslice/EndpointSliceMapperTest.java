@@ -8,6 +8,7 @@ import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSliceBuilder;
 import io.github.kubegrpclb.core.EndpointAttributes;
 import io.github.kubegrpclb.core.EndpointCondition;
 import io.grpc.EquivalentAddressGroup;
+import io.grpc.StatusOr;
 import java.net.InetSocketAddress;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -59,7 +60,7 @@ class EndpointSliceMapperTest {
 
   @Test
   void namedPort_resolvedPerSlice_podsWithDifferentTargetPorts() {
-    EndpointSliceMapper.Result result =
+    StatusOr<List<EquivalentAddressGroup>> result =
         EndpointSliceMapper.map(
             List.of(
                 slice("IPv4", "grpc", 8080, "10.0.0.1"), slice("IPv4", "grpc", 9090, "10.0.0.2")),
@@ -67,31 +68,32 @@ class EndpointSliceMapperTest {
             "grpc",
             0);
 
-    assertThat(result.error).isNull();
-    assertThat(result.groups)
+    assertThat(result.hasValue()).isTrue();
+    assertThat(result.getValue())
         .extracting(g -> g.getAddresses().get(0))
         .containsExactly(
             new InetSocketAddress("10.0.0.1", 8080), new InetSocketAddress("10.0.0.2", 9090));
-    assertThat(result.groups.get(0).getAttributes().get(EndpointAttributes.ZONE)).isEqualTo("z1");
+    assertThat(result.getValue().get(0).getAttributes().get(EndpointAttributes.ZONE))
+        .isEqualTo("z1");
   }
 
   @Test
   void ipv6AndFqdnSlices_ipv6KeptFqdnIgnored() {
-    EndpointSliceMapper.Result result =
+    StatusOr<List<EquivalentAddressGroup>> result =
         EndpointSliceMapper.map(
             List.of(slice("IPv6", "grpc", 80, "fd00::1"), slice("FQDN", "grpc", 80, "db.example")),
             "ns/svc",
             "grpc",
             0);
 
-    assertThat(result.groups).hasSize(1);
+    assertThat(result.getValue()).hasSize(1);
   }
 
   @Test
   void noPortInTarget_singlePortUsed_severalPortsIsAnError() {
-    EndpointSliceMapper.Result single =
+    StatusOr<List<EquivalentAddressGroup>> single =
         EndpointSliceMapper.map(List.of(slice("IPv4", "", 7000, "10.0.0.1")), "ns/svc", null, 0);
-    assertThat(single.groups)
+    assertThat(single.getValue())
         .extracting(EquivalentAddressGroup::getAddresses)
         .containsExactly(List.of(new InetSocketAddress("10.0.0.1", 7000)));
 
@@ -102,9 +104,9 @@ class EndpointSliceMapperTest {
             .withPort(9090)
             .endPort()
             .build();
-    EndpointSliceMapper.Result several =
+    StatusOr<List<EquivalentAddressGroup>> several =
         EndpointSliceMapper.map(List.of(twoPorts), "ns/svc", null, 0);
-    assertThat(several.error).contains("[grpc, metrics]", "ns/svc");
+    assertThat(several.getStatus().getDescription()).contains("[grpc, metrics]", "ns/svc");
   }
 
   @Test
@@ -121,12 +123,12 @@ class EndpointSliceMapperTest {
                     .build())
             .endEndpoint()
             .build();
-    EndpointSliceMapper.Result result =
+    StatusOr<List<EquivalentAddressGroup>> result =
         EndpointSliceMapper.map(
             List.of(terminating, slice("IPv4", "grpc", 80, "10.0.0.1")), "ns/svc", "grpc", 0);
 
-    assertThat(result.groups).hasSize(1);
-    assertThat(EndpointAttributes.conditionOf(result.groups.get(0)))
+    assertThat(result.getValue()).hasSize(1);
+    assertThat(EndpointAttributes.conditionOf(result.getValue().get(0)))
         .isEqualTo(EndpointCondition.READY);
   }
 
@@ -167,7 +169,7 @@ class EndpointSliceMapperTest {
 
   @Test
   void dualStack_ipv4AndIpv6SlicesOfOnePod_oneGroupIpv4First() {
-    EndpointSliceMapper.Result result =
+    StatusOr<List<EquivalentAddressGroup>> result =
         EndpointSliceMapper.map(
             List.of(
                 podSlice("IPv6", "a", "fd00::1", "b", "fd00::2"),
@@ -176,7 +178,7 @@ class EndpointSliceMapperTest {
             "grpc",
             0);
 
-    assertThat(result.groups)
+    assertThat(result.getValue())
         .extracting(EquivalentAddressGroup::getAddresses)
         .containsExactly(
             List.of(
@@ -187,7 +189,7 @@ class EndpointSliceMapperTest {
 
   @Test
   void dualStack_podOnlyInOneFamilyYet_groupWithThatAddress() {
-    EndpointSliceMapper.Result result =
+    StatusOr<List<EquivalentAddressGroup>> result =
         EndpointSliceMapper.map(
             List.of(
                 podSlice("IPv6", "a", "fd00::1"),
@@ -196,7 +198,7 @@ class EndpointSliceMapperTest {
             "grpc",
             0);
 
-    assertThat(result.groups)
+    assertThat(result.getValue())
         .extracting(EquivalentAddressGroup::getAddresses)
         .containsExactly(
             List.of(
@@ -206,10 +208,10 @@ class EndpointSliceMapperTest {
 
   @Test
   void nodeHints_carriedWithZoneHints() {
-    EndpointSliceMapper.Result result =
+    StatusOr<List<EquivalentAddressGroup>> result =
         EndpointSliceMapper.map(List.of(podSlice("IPv4", "a", "10.0.0.1")), "ns/svc", "grpc", 0);
 
-    EquivalentAddressGroup group = result.groups.get(0);
+    EquivalentAddressGroup group = result.getValue().get(0);
     assertThat(EndpointAttributes.nodeHintsOf(group)).containsExactly("node-a");
     assertThat(EndpointAttributes.zoneHintsOf(group)).containsExactly("z1");
   }

@@ -97,12 +97,12 @@ class EndpointSliceWithK3sTest {
                 () ->
                     subscription.synced()
                         && EndpointSliceMapper.map(subscription.slices(), "default/echo", "grpc", 0)
-                                .groups
+                                .getValue()
                                 .size()
                             == 2);
         List<java.net.SocketAddress> addresses =
             EndpointSliceMapper.map(subscription.slices(), "default/echo", "grpc", 0)
-                .groups
+                .getValue()
                 .stream()
                 .map(group -> group.getAddresses().get(0))
                 .toList();
