@@ -123,14 +123,16 @@ final class BalancerObserver<T> {
       Load load = loadOf.apply(endpoint.policyState());
       ConnectivityState state = endpoint.state();
       Status failure = endpoint.lastFailure();
+      boolean inRotationNow = inRotation.contains(endpoint);
       out.add(
           new EndpointStatus(
               addressOf(endpoint),
               endpoint.group().getAttributes().get(EndpointAttributes.ZONE),
               endpoint.condition() == EndpointCondition.READY ? "ready" : "terminating_serving",
               state.name(),
-              inRotation.contains(endpoint),
+              inRotationNow,
               endpoint.ejected,
+              inRotationNow ? endpoint.weight : Double.NaN,
               load.inFlight,
               load.estimateNanos,
               load.costNanos,
@@ -147,8 +149,10 @@ final class BalancerObserver<T> {
     View<T> current = view;
     List<EndpointStatus> statuses = statuses();
     int inRotation = 0;
+    int ramping = 0;
     for (EndpointStatus status : statuses) {
       inRotation += status.inRotation ? 1 : 0;
+      ramping += status.isRamping() ? 1 : 0;
     }
     StringBuilder out =
         new StringBuilder(policyName)
@@ -161,6 +165,9 @@ final class BalancerObserver<T> {
             .append(" endpoints, ")
             .append(inRotation)
             .append(" in rotation");
+    if (ramping > 0) {
+      out.append(" (").append(ramping).append(" ramping up)");
+    }
     if (current.clientZone != null) {
       out.append(", client zone ").append(current.clientZone);
     }

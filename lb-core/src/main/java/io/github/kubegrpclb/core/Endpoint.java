@@ -36,11 +36,12 @@ final class Endpoint<T> {
   int timesEjected;
   ScheduledHandle ejectionTimer;
   // Slow start state, owned by EndpointSetLoadBalancer: when the ramp began (or NOT_WARMING), and
-  // the weight in (0, 1] the next picker gives the endpoint.
+  // the weight in (0, 1] the next picker gives the endpoint (volatile for snapshots and gauges;
+  // pickers copy it when they are built, never read it in a pick).
   static final long NOT_WARMING = Long.MIN_VALUE;
   long warmingSinceNanos = NOT_WARMING;
   boolean addedWhileServing;
-  double weight = 1;
+  volatile double weight = 1;
 
   Endpoint(Subchannel subchannel, EquivalentAddressGroup group, T policyState) {
     this.subchannel = subchannel;

@@ -8,6 +8,8 @@ import io.github.kubegrpclb.testing.EndpointGroups;
 import io.github.kubegrpclb.testing.FakeClock;
 import io.github.kubegrpclb.testing.FakeHelper;
 import io.github.kubegrpclb.testing.PickArgs;
+import io.github.kubegrpclb.testing.TestMetrics;
+import io.grpc.Attributes;
 import io.grpc.EquivalentAddressGroup;
 import io.grpc.LoadBalancer;
 import io.grpc.LoadBalancer.ResolvedAddresses;
@@ -97,5 +99,56 @@ class SlowStartTest {
     assertThat(config.weight(5_000_000_000L)).isEqualTo(0.5);
     assertThat(config.weight(10_000_000_000L)).isEqualTo(1);
     assertThat(SlowStartConfig.DEFAULTS.weight(5_000_000_000L)).isEqualTo(0.25);
+  }
+
+  @Test
+  void joiningEndpoint_rampShownInSnapshotAndMetrics_untilItsWindowEnds() {
+    String target = "slow-start-observed";
+    FakeHelper observed = new FakeHelper(target);
+    FakeClock time = observed.clock();
+    KubeRoundRobinLoadBalancer watched =
+        new KubeRoundRobinLoadBalancer(observed, random::nextInt, time.ticker(), (sc, t, cb) -> {});
+    try (TestMetrics metrics = new TestMetrics()) {
+      Attributes telemetry =
+          Attributes.newBuilder()
+              .set(LbTelemetry.ATTRIBUTE, LbTelemetry.create(metrics.openTelemetry()))
+              .build();
+      for (int size : new int[] {4, 5}) {
+        observed.run(
+            () ->
+                watched.acceptResolvedAddresses(
+                    ResolvedAddresses.newBuilder()
+                        .setAddresses(EndpointGroups.endpoints(0, size))
+                        .setLoadBalancingPolicyConfig(KubeRoundRobinConfig.parse(Map.of()))
+                        .setAttributes(telemetry)
+                        .build()));
+        observed.liveSubchannels().forEach(subchannel -> subchannel.deliver(READY));
+      }
+      String joined =
+          EndpointGroups.endpoint(4).getAddresses().get(0).toString().replaceFirst("^/", "");
+      Map<String, Object> ramping = Map.of("target", target, "ramping", true);
+
+      time.forward(Duration.ofSeconds(5)); // weight (5 / 10)^2 = 25 %
+
+      assertThat(LbDebug.snapshot(target))
+          .contains("5 endpoints, 5 in rotation (1 ramping up)")
+          .contains(joined + " READY ready zone=- in-rotation ramping 25%");
+      assertThat(metrics.value("kube_grpc_lb.endpoint.weight", Map.of("endpoint", joined)))
+          .isEqualTo(0.25);
+      assertThat(metrics.sum("kube_grpc_lb.endpoints", ramping)).isEqualTo(1);
+      assertThat(metrics.sum("kube_grpc_lb.endpoint.state", ramping)).isEqualTo(1);
+      assertThat(metrics.sum("kube_grpc_lb.endpoint.weight", Map.of("target", target)))
+          .as("the other four at full weight")
+          .isEqualTo(4.25);
+
+      time.forward(Duration.ofSeconds(5)); // the window is over
+
+      assertThat(LbDebug.snapshot(target)).doesNotContain("ramping");
+      assertThat(metrics.value("kube_grpc_lb.endpoint.weight", Map.of("endpoint", joined)))
+          .isEqualTo(1);
+      assertThat(metrics.sum("kube_grpc_lb.endpoints", ramping)).isZero();
+    } finally {
+      observed.run(watched::shutdown);
+    }
   }
 }

@@ -20,7 +20,6 @@ import org.xbill.DNS.AAAARecord;
 import org.xbill.DNS.ARecord;
 import org.xbill.DNS.Name;
 import org.xbill.DNS.Record;
-import org.xbill.DNS.Resolver;
 import org.xbill.DNS.SRVRecord;
 import org.xbill.DNS.TextParseException;
 import org.xbill.DNS.Type;
@@ -42,6 +41,7 @@ final class DnsLookup {
   /** The most A/AAAA queries for SRV targets in flight at once, per resolution. */
   static final int MAX_QUERIES_IN_FLIGHT = 32;
 
+  private final TcpFallbackResolver transport;
   private final WholeAnswerResolver resolver;
   private final LookupSession session;
 
@@ -52,7 +52,9 @@ final class DnsLookup {
    * @param executor runs dnsjava's completion stages; without one, CompletableFuture starts a new
    *     thread per stage on machines with fewer than 3 cores (5 to 10 times slower here)
    */
-  DnsLookup(Resolver resolver, LookupSession.LookupSessionBuilder session, Executor executor) {
+  DnsLookup(
+      TcpFallbackResolver resolver, LookupSession.LookupSessionBuilder session, Executor executor) {
+    this.transport = resolver;
     this.resolver = new WholeAnswerResolver(resolver);
     this.session = session.resolver(this.resolver).executor(executor).clearCaches().build();
   }
@@ -82,6 +84,11 @@ final class DnsLookup {
       List<InetAddress> addresses,
       Throwable error,
       long ttlSeconds) {}
+
+  /** Returns and resets the number of queries repeated over TCP after a truncated UDP answer. */
+  long takeTcpFallbacks() {
+    return transport.takeFallbacks();
+  }
 
   /**
    * Resolves {@code target}. The stage fails when the host's (numeric port) or the SRV name's (port

@@ -184,6 +184,9 @@ final class HeadlessDnsNameResolver extends NameResolver {
     if (shutdown) {
       return;
     }
+    for (long n = lookup.takeTcpFallbacks(); n > 0; n--) {
+      observer.noted(ResolverTelemetry.DNS_TCP_FALLBACK);
+    }
     long next;
     if (error == null) {
       next = onTargets(answer);

@@ -104,14 +104,17 @@ public final class HeadlessDnsNameResolverProvider extends NameResolverProvider 
     return offload != null ? offload : ForkJoinPool.commonPool();
   }
 
+  private static Resolver newResolver(HeadlessTarget target) {
+    if (target.dnsServer != null) {
+      return new SimpleResolver(target.dnsServer);
+    }
+    return new ExtendedResolver(); // the servers of /etc/resolv.conf
+  }
+
   private static DnsLookup lookup(
       HeadlessTarget target, HeadlessDnsOptions options, Executor executor) {
-    Resolver resolver;
-    if (target.dnsServer != null) {
-      resolver = new SimpleResolver(target.dnsServer);
-    } else {
-      resolver = new ExtendedResolver(); // the servers of /etc/resolv.conf
-    }
+    TcpFallbackResolver resolver =
+        new TcpFallbackResolver(newResolver(target), newResolver(target));
     resolver.setTimeout(options.queryTimeout());
     ResolverConfig system = ResolverConfig.getCurrentConfig();
     List<Name> searchPath = new ArrayList<>();

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.github.kubegrpclb.core.EndpointAttributes;
+import io.github.kubegrpclb.core.internal.ResolverObserver;
 import io.github.kubegrpclb.core.internal.TargetUri;
 import io.github.kubegrpclb.testing.FakeClock;
 import io.github.kubegrpclb.testing.NoopChannelLogger;
@@ -43,7 +44,9 @@ final class FakeClockResolver implements AutoCloseable {
   private FakeClockResolver(TestDnsServer dns, String hostPort, HeadlessDnsOptions options) {
     String text = "headless://" + dns.authority() + "/" + hostPort;
     HeadlessTarget target = HeadlessTarget.parse(TargetUri.of(URI.create(text)), options);
-    SimpleResolver simple = new SimpleResolver(target.dnsServer);
+    TcpFallbackResolver simple =
+        new TcpFallbackResolver(
+            new SimpleResolver(target.dnsServer), new SimpleResolver(target.dnsServer));
     simple.setTimeout(options.queryTimeout());
     resolver =
         new HeadlessDnsNameResolver(
@@ -56,6 +59,8 @@ final class FakeClockResolver implements AutoCloseable {
             clock.ticker(),
             () -> 0.5,
             NoopChannelLogger.INSTANCE);
+    // As the provider does: the options' telemetry, the target as written.
+    resolver.observe(new ResolverObserver(options.telemetry(), text, "headless", clock.ticker()));
   }
 
   /** Starts a resolver for {@code headless://<dns>/<hostPort>}. */

@@ -71,4 +71,42 @@ class HeadlessDnsTelemetryTest {
         .until(() -> metrics.sum(ERRORS, Map.of("error.type", "nxdomain")) >= 1);
     assertThat(metrics.sum(ERRORS, Map.of("error.type", "other"))).isZero();
   }
+
+  @Test
+  void largeSrvAnswer_truncatedOverUdp_countsOneTcpFallbackPerQuery_smallAnswerNone() {
+    String srv = "_grpc._tcp." + HOST;
+    String[] hosts = new String[100];
+    for (int i = 0; i < hosts.length; i++) {
+      hosts[i] = "pod-" + i + "." + HOST;
+      dns.setA(hosts[i], 30, "10.1.0." + (i + 1));
+    }
+    dns.setAdditionalSection(true); // as CoreDNS: every target's address in the answer
+    dns.setSrv(srv, 30, 50051, hosts);
+    dns.setSrv("_grpc._tcp.small." + HOST, 30, 50051, hosts[0], hosts[1]);
+    HeadlessDnsOptions options =
+        HeadlessDnsOptions.builder().telemetry(LbTelemetry.create(metrics.openTelemetry())).build();
+    Map<String, String> tcpFallback = Map.of("error.type", "tcp_fallback");
+
+    try (FakeClockResolver small =
+        FakeClockResolver.start(dns, "small." + HOST + ":grpc", options)) {
+      assertThat(FakeClockResolver.addresses(small.awaitResults(1))).hasSize(2);
+    }
+    assertThat(dns.tcpQueries()).isZero();
+    assertThat(metrics.sum(ERRORS, tcpFallback)).isZero();
+
+    try (FakeClockResolver large = FakeClockResolver.start(dns, HOST + ":grpc", options)) {
+      assertThat(FakeClockResolver.addresses(large.awaitResults(1))).hasSize(100);
+      assertThat(dns.tcpQueries()).as("the SRV query, repeated over TCP").isOne();
+      assertThat(
+              metrics.value(
+                  ERRORS,
+                  Map.of(
+                      "error.type",
+                      "tcp_fallback",
+                      "target",
+                      "headless://" + dns.authority() + "/" + HOST + ":grpc")))
+          .isEqualTo(1);
+      assertThat(metrics.sum(ERRORS, Map.of())).as("no other error").isEqualTo(1);
+    }
+  }
 }

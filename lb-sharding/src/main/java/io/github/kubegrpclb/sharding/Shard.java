@@ -24,25 +24,35 @@ import java.util.function.BiConsumer;
  */
 final class Shard {
   private static final long CLOSED = -1;
+  static final long NOT_READY = Long.MIN_VALUE;
 
   final int slot;
   final ManagedChannel channel;
+
+  /** When the shard was dialed, on the pool's ticker. */
+  final long dialedNanos;
+
   private final Channel calls;
   private final AtomicLong openCalls = new AtomicLong();
   private volatile boolean retired;
   private volatile String identity;
+  // Since when the channel has been READY, or NOT_READY; written in the pool's sync context.
+  volatile long readySinceNanos = NOT_READY;
 
   /**
-   * A shard in {@code slot} over {@code channel}; with a {@code podIdentityHeader}, every change of
-   * the pod the responses name is reported to {@code onIdentity}.
+   * A shard in {@code slot} over {@code channel}, dialed at {@code dialedNanos}; with a {@code
+   * podIdentityHeader}, every change of the pod the responses name is reported to {@code
+   * onIdentity}.
    */
   Shard(
       int slot,
       ManagedChannel channel,
+      long dialedNanos,
       String podIdentityHeader,
       BiConsumer<Shard, String> onIdentity) {
     this.slot = slot;
     this.channel = channel;
+    this.dialedNanos = dialedNanos;
     this.calls =
         podIdentityHeader == null
             ? channel

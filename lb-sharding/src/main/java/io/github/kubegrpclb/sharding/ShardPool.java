@@ -6,6 +6,8 @@ import static io.grpc.ConnectivityState.READY;
 import static io.grpc.ConnectivityState.SHUTDOWN;
 import static io.grpc.ConnectivityState.TRANSIENT_FAILURE;
 
+import io.github.kubegrpclb.core.LbTelemetry;
+import io.github.kubegrpclb.core.internal.ShardTelemetry;
 import io.grpc.CallOptions;
 import io.grpc.ClientCall;
 import io.grpc.ConnectivityState;
@@ -59,6 +61,7 @@ final class ShardPool {
   private final ScheduledExecutorService scheduler;
   private final DoubleSupplier random;
   private final Executor callbackExecutor;
+  private final LongSupplier ticker;
   private final SynchronizationContext syncContext =
       new SynchronizationContext(
           (thread, e) -> logger.log(Level.WARNING, "uncaught exception in a ShardedChannel", e));
@@ -76,8 +79,11 @@ final class ShardPool {
   private final Map<Shard, ScheduledHandle> retiring = new HashMap<>();
   private final RedialBudget redialBudget;
   private volatile long redials; // a copy of redialBudget.taken() for other threads
+  private final ShardObserver observer;
 
   private ShardPool(
+      String target,
+      LbTelemetry telemetry,
       int size,
       Supplier<ManagedChannel> dialer,
       String podIdentityHeader,
@@ -94,20 +100,27 @@ final class ShardPool {
     this.scheduler = scheduler;
     this.random = random;
     this.callbackExecutor = callbackExecutor;
+    this.ticker = ticker;
     this.slots = new AtomicReferenceArray<>(size);
     this.aging = new ScheduledHandle[size];
     this.replacements = new Replacement[size];
     this.redialBudget =
         new RedialBudget(
             size, maxAge.isZero() ? DEFAULT_REDIAL_PERIOD.toNanos() : maxAgeNanos, ticker);
+    this.observer =
+        new ShardObserver(
+            target, telemetry, podIdentityHeader != null, ticker, this::shards, state::state);
   }
 
   /**
    * Dials {@code size} shards with {@code dialer} and starts keeping them up. Each shard is
    * replaced after {@code maxAge} (zero: never) times a factor drawn uniformly from 1 +- {@code
-   * jitter}.
+   * jitter}. Records its metrics to {@code telemetry} and registers its snapshot for {@code
+   * LbDebug} under {@code target}.
    */
   static ShardPool start(
+      String target,
+      LbTelemetry telemetry,
       int size,
       Supplier<ManagedChannel> dialer,
       String podIdentityHeader,
@@ -119,6 +132,8 @@ final class ShardPool {
       Executor callbackExecutor) {
     ShardPool pool =
         new ShardPool(
+            target,
+            telemetry,
             size,
             dialer,
             podIdentityHeader,
@@ -251,6 +266,7 @@ final class ShardPool {
           }
           retiring.values().forEach(ShardPool::cancel);
           retiring.clear();
+          observer.shutdown();
           for (ManagedChannel channel : channels) {
             if (now) {
               channel.shutdownNow();
@@ -292,7 +308,7 @@ final class ShardPool {
     ManagedChannel channel = dialer.get();
     channels.add(channel);
     channel.getState(true); // connect now, not on the first call
-    return new Shard(slot, channel, podIdentityHeader, this::onIdentity);
+    return new Shard(slot, channel, ticker.getAsLong(), podIdentityHeader, this::onIdentity);
   }
 
   /* One watch per slot shard, re-armed from its own callback until the shard leaves its slot. */
@@ -301,12 +317,29 @@ final class ShardPool {
       return;
     }
     ConnectivityState shardState = shard.channel.getState(false);
+    if (shardState != READY) {
+      shard.readySinceNanos = Shard.NOT_READY;
+    } else if (shard.readySinceNanos == Shard.NOT_READY) {
+      shard.readySinceNanos = ticker.getAsLong();
+    }
     if (shardState == IDLE && !idle) {
       shard.channel.getState(true); // GOAWAY, lost connection or idle timeout: reconnect now
     }
     shard.channel.notifyWhenStateChanged(
-        shardState, () -> syncContext.execute(() -> watchSlot(shard)));
+        shardState, () -> syncContext.execute(() -> onSlotStateChanged(shard, shardState)));
     updateState();
+  }
+
+  /* The shard's state is no longer `left`, though it may be back there by now: a shard that left
+   * READY lost its connection, which watchSlot replaces. */
+  private void onSlotStateChanged(Shard shard, ConnectivityState left) {
+    if (left == READY) {
+      shard.readySinceNanos = Shard.NOT_READY; // a new connection from here, even if READY again
+      if (!shutdown && !idle && slots.get(shard.slot) == shard) {
+        observer.recycled(ShardTelemetry.CONNECTION_CLOSED);
+      }
+    }
+    watchSlot(shard);
   }
 
   /* Aggregated as round_robin does: READY if any shard is; TRANSIENT_FAILURE once all are, and
@@ -375,7 +408,7 @@ final class ShardPool {
       scheduleAging(slot); // nothing to rebalance while idle; a re-dial is under way
       return;
     }
-    replace(slot);
+    replace(slot, ShardTelemetry.MAX_AGE);
   }
 
   private void onIdentity(Shard shard, String pod) {
@@ -389,7 +422,10 @@ final class ShardPool {
             if (other != shard && pod.equals(other.identity())) {
               if (redialBudget.tryTake()) {
                 redials = redialBudget.taken();
-                replace(slot);
+                observer.redial(false);
+                replace(slot, ShardTelemetry.DUPLICATE_POD);
+              } else {
+                observer.redial(true);
               }
               return;
             }
@@ -397,11 +433,11 @@ final class ShardPool {
         });
   }
 
-  private void replace(int slot) {
+  private void replace(int slot, String reason) {
     if (shutdown || replacements[slot] != null) {
       return;
     }
-    Replacement replacement = new Replacement(slots.get(slot), dial(slot));
+    Replacement replacement = new Replacement(slots.get(slot), dial(slot), reason);
     replacements[slot] = replacement;
     replacement.start();
   }
@@ -445,11 +481,13 @@ final class ShardPool {
   private final class Replacement {
     final Shard old;
     final Shard fresh;
+    final String reason;
     ScheduledHandle timeout;
 
-    Replacement(Shard old, Shard fresh) {
+    Replacement(Shard old, Shard fresh, String reason) {
       this.old = old;
       this.fresh = fresh;
+      this.reason = reason;
     }
 
     void start() {
@@ -483,6 +521,7 @@ final class ShardPool {
       replacements[slot] = null;
       cancel(timeout);
       slots.set(slot, fresh); // new calls go to the fresh shard from here on
+      observer.recycled(reason);
       retire(old);
       scheduleAging(slot);
       watchSlot(fresh);
@@ -497,6 +536,9 @@ final class ShardPool {
       int slot = fresh.slot;
       replacements[slot] = null;
       cancel(timeout);
+      if (!idle) {
+        observer.replacementAbandoned(reason);
+      }
       fresh.channel.shutdownNow(); // never in a slot: no call ever reached it
       if (aging[slot] == null) {
         scheduleAging(slot); // an aged shard tries again after another period

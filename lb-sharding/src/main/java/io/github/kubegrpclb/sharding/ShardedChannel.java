@@ -1,5 +1,6 @@
 package io.github.kubegrpclb.sharding;
 
+import io.github.kubegrpclb.core.LbTelemetry;
 import io.grpc.CallOptions;
 import io.grpc.ChannelCredentials;
 import io.grpc.ClientCall;
@@ -195,6 +196,7 @@ public final class ShardedChannel extends ManagedChannel {
     private LongSupplier ticker;
     private DoubleSupplier random;
     private Supplier<ManagedChannel> dialer;
+    private LbTelemetry telemetry = LbTelemetry.global();
 
     private Builder(String target) {
       this.target = Objects.requireNonNull(target, "target");
@@ -257,6 +259,17 @@ public final class ShardedChannel extends ManagedChannel {
       return this;
     }
 
+    /**
+     * Where the channel records its metrics (shards by state, recycles, re-dials, pods reached;
+     * listed in docs/operating.md); default {@link LbTelemetry#global()}, {@link
+     * LbTelemetry#disabled()} records nothing. Its snapshot is in {@code LbDebug.snapshot(target)}
+     * either way.
+     */
+    public Builder telemetry(LbTelemetry telemetry) {
+      this.telemetry = Objects.requireNonNull(telemetry, "telemetry");
+      return this;
+    }
+
     /** Timer for aging, replacement and retirement (tests: a fake clock's scheduler). */
     Builder scheduler(ScheduledExecutorService scheduler) {
       this.scheduler = scheduler;
@@ -285,6 +298,8 @@ public final class ShardedChannel extends ManagedChannel {
       Supplier<ManagedChannel> dial = dialer != null ? dialer : dialerOfTarget();
       ShardPool pool =
           ShardPool.start(
+              target,
+              telemetry,
               connections,
               dial,
               podIdentityHeader,

@@ -7,10 +7,14 @@ import static io.grpc.ConnectivityState.SHUTDOWN;
 import static io.grpc.ConnectivityState.TRANSIENT_FAILURE;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.github.kubegrpclb.core.LbDebug;
+import io.github.kubegrpclb.core.LbTelemetry;
 import io.github.kubegrpclb.sharding.FakeShardChannel.FakeCall;
+import io.github.kubegrpclb.testing.Cleanup;
 import io.github.kubegrpclb.testing.FakeClock;
 import io.github.kubegrpclb.testing.LoopbackPod;
 import io.github.kubegrpclb.testing.PodService;
+import io.github.kubegrpclb.testing.TestMetrics;
 import io.grpc.CallOptions;
 import io.grpc.ClientCall;
 import io.grpc.ConnectivityState;
@@ -20,9 +24,11 @@ import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Queue;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * The recycling state machine, exactly: a {@link ShardedChannel} over fake shard channels whose
@@ -30,6 +36,9 @@ import org.junit.jupiter.api.Test;
  */
 class ShardPoolTest {
   private static final Duration AGE = Duration.ofSeconds(10);
+  private static final String OBSERVED = "fake-observed:1";
+
+  @RegisterExtension final Cleanup cleanup = new Cleanup();
 
   private final FakeClock clock = new FakeClock();
   private final List<FakeShardChannel> dialed = new ArrayList<>();
@@ -370,7 +379,7 @@ class ShardPoolTest {
   @Test
   void shard_retiredWithNoOpenCall_closes_andRefusesNewCalls_soTheCallerTakesTheSlotsNewShard() {
     FakeShardChannel channel = new FakeShardChannel();
-    Shard shard = new Shard(0, channel, null, (s, pod) -> {});
+    Shard shard = new Shard(0, channel, 0, null, (s, pod) -> {});
 
     shard.retire();
 
@@ -513,5 +522,144 @@ class ShardPoolTest {
     runCallbacks();
 
     assertThat(fired).hasValue(1);
+  }
+
+  // ---- metrics and snapshot (the sharded channel's observer) ----
+
+  /** A channel to {@link #OBSERVED} recording to {@code metrics}, shut down after the test. */
+  private ShardedChannel observed(TestMetrics metrics, int connections) {
+    return cleanup.channel(
+        ShardedChannel.newBuilder(OBSERVED)
+            .connections(connections)
+            .maxConnectionAge(AGE)
+            .scheduler(clock.scheduler())
+            .ticker(clock.ticker())
+            .random(() -> random)
+            .executor(callbacks::add)
+            .podIdentityHeader(LoopbackPod.POD_HEADER.name())
+            .telemetry(LbTelemetry.create(metrics.openTelemetry()))
+            .dialer(
+                () -> {
+                  FakeShardChannel channel = new FakeShardChannel();
+                  dialed.add(channel);
+                  return channel;
+                })
+            .build());
+  }
+
+  private static double recycles(TestMetrics metrics, String reason) {
+    return metrics.sum("kube_grpc_lb.shard.recycles", Map.of("target", OBSERVED, "reason", reason));
+  }
+
+  private static double redials(TestMetrics metrics, String result) {
+    return metrics.sum("kube_grpc_lb.shard.redials", Map.of("target", OBSERVED, "result", result));
+  }
+
+  private static double shards(TestMetrics metrics, String state) {
+    return metrics.value("kube_grpc_lb.shards", Map.of("target", OBSERVED, "state", state));
+  }
+
+  private void connectDialing() {
+    setAll(dialed.stream().filter(c -> c.state() == CONNECTING).toList(), READY);
+  }
+
+  @Test
+  void telemetry_countsRecyclesByReason_redialsAndRefusals_exactly() {
+    TestMetrics metrics = cleanup.add(new TestMetrics());
+    ShardedChannel channel = observed(metrics, 2);
+    assertThat(shards(metrics, "connecting")).isEqualTo(2);
+    assertThat(shards(metrics, "ready")).isZero();
+    setAll(dialed, READY);
+    assertThat(shards(metrics, "ready")).isEqualTo(2);
+
+    // The server's GOAWAY (or a lost connection): the shard leaves READY and reconnects.
+    dialed.get(0).setState(IDLE);
+    assertThat(recycles(metrics, "connection_closed")).isEqualTo(1);
+    assertThat(shards(metrics, "connecting")).isEqualTo(1);
+    assertThat(shards(metrics, "ready")).isEqualTo(1);
+    dialed.get(0).setState(READY);
+
+    // One pod behind the Service: slot 1 duplicates slot 0. Budget: 2 re-dials per period.
+    answerFrom(channel, 0, "pod-0");
+    answerFrom(channel, 1, "pod-0");
+    connectDialing();
+    answerFrom(channel, 1, "pod-0");
+    connectDialing();
+    answerFrom(channel, 1, "pod-0");
+    assertThat(redials(metrics, "dialed")).isEqualTo(2);
+    assertThat(redials(metrics, "refused")).isEqualTo(1);
+    assertThat(recycles(metrics, "duplicate_pod")).isEqualTo(2);
+    assertThat(metrics.value("kube_grpc_lb.shard.pods_reached", Map.of("target", OBSERVED)))
+        .isEqualTo(1);
+
+    // Both shards age: replaced make before break; the retired ones closing count nothing.
+    clock.forward(AGE);
+    connectDialing();
+    assertThat(recycles(metrics, "max_age")).isEqualTo(2);
+
+    // Next period: replacements never READY are abandoned after READY_TIMEOUT.
+    clock.forward(AGE);
+    clock.forward(ShardPool.READY_TIMEOUT);
+    assertThat(
+            metrics.sum(
+                "kube_grpc_lb.shard.replacements.abandoned",
+                Map.of("target", OBSERVED, "reason", "max_age")))
+        .isEqualTo(2);
+
+    assertThat(recycles(metrics, "connection_closed")).as("only the GOAWAY").isEqualTo(1);
+    assertThat(recycles(metrics, "duplicate_pod")).isEqualTo(2);
+    assertThat(recycles(metrics, "max_age")).isEqualTo(2);
+    assertThat(shards(metrics, "ready")).isEqualTo(2);
+    assertThat(metrics.sum("kube_grpc_lb.shards", Map.of("target", OBSERVED))).isEqualTo(2);
+  }
+
+  @Test
+  void telemetry_enterIdleAndShutdown_areNoRecycles_shutdownStopsTheGauges() {
+    TestMetrics metrics = cleanup.add(new TestMetrics());
+    ShardedChannel channel = observed(metrics, 3);
+    setAll(dialed, READY);
+
+    channel.enterIdle();
+    newCall(channel); // wakes every shard
+    setAll(dialed, READY);
+    assertThat(shards(metrics, "ready")).isEqualTo(3);
+    channel.shutdown();
+
+    assertThat(recycles(metrics, "connection_closed")).isZero();
+    assertThat(metrics.points("kube_grpc_lb.shards", Map.of("target", OBSERVED))).isEmpty();
+    assertThat(LbDebug.snapshot(OBSERVED)).isEmpty();
+  }
+
+  @Test
+  void snapshot_showsEachShardsStatePodAgeAndCallsInFlight() {
+    TestMetrics metrics = cleanup.add(new TestMetrics());
+    ShardedChannel channel = observed(metrics, 3);
+    setAll(dialed, READY);
+    answerFrom(channel, 0, "pod-0");
+    answerFrom(channel, 1, "pod-1");
+    dialed.get(2).setState(IDLE); // reconnecting: CONNECTING
+    clock.forward(Duration.ofMillis(2500));
+    Placed open = newCall(channel);
+    open.start();
+    int busy = dialed.indexOf(open.on);
+
+    String snapshot = LbDebug.snapshot(OBSERVED);
+
+    assertThat(snapshot)
+        .startsWith(
+            "sharded channel for fake-observed:1: READY, 3 shards (1 CONNECTING, 2 READY), 2 pods"
+                + " reached; recycles: connection_closed=1 max_age=0 duplicate_pod=0; re-dials: 0"
+                + " (0 refused); replacements abandoned: 0\n");
+    for (int slot = 0; slot < 3; slot++) {
+      assertThat(snapshot)
+          .contains(
+              "\n  shard "
+                  + slot
+                  + (slot == 2 ? " CONNECTING pod=-" : " READY pod=pod-" + slot)
+                  + " age=2.5s in-flight="
+                  + (slot == busy ? 1 : 0)
+                  + (slot == 2 ? "" : " ready-for=2.5s"));
+    }
+    assertThat(snapshot.lines()).hasSize(4);
   }
 }

@@ -26,6 +26,12 @@ public final class EndpointStatus {
   /** Whether outlier ejection has taken the endpoint out of rotation. */
   public final boolean ejected;
 
+  /**
+   * The share of its traffic the picker gives the endpoint, in (0, 1]: below 1 while slow start
+   * ramps it up after it joined; NaN when it is out of rotation.
+   */
+  public final double weight;
+
   /** RPCs in flight, or -1 when the policy does not count them. */
   public final int inFlight;
 
@@ -48,6 +54,7 @@ public final class EndpointStatus {
       String state,
       boolean inRotation,
       boolean ejected,
+      double weight,
       int inFlight,
       double estimateNanos,
       double costNanos,
@@ -59,11 +66,17 @@ public final class EndpointStatus {
     this.state = state;
     this.inRotation = inRotation;
     this.ejected = ejected;
+    this.weight = weight;
     this.inFlight = inFlight;
     this.estimateNanos = estimateNanos;
     this.costNanos = costNanos;
     this.note = note;
     this.telemetry = telemetry;
+  }
+
+  /** Whether slow start is ramping the endpoint up: in rotation with a weight below 1. */
+  public boolean isRamping() {
+    return weight < 1; // false for NaN
   }
 
   /** Appends this endpoint as one snapshot line (no line break). */
@@ -77,6 +90,9 @@ public final class EndpointStatus {
         .append(zone == null ? "-" : zone)
         .append(inRotation ? " in-rotation" : " out-of-rotation")
         .append(ejected ? " ejected" : "");
+    if (isRamping()) {
+      out.append(" ramping ").append((int) (weight * 100)).append('%');
+    }
     if (inFlight >= 0) {
       out.append(" in-flight=").append(inFlight);
     }

@@ -14,10 +14,12 @@ import io.opentelemetry.api.metrics.Meter;
 import io.opentelemetry.api.metrics.MeterProvider;
 import io.opentelemetry.api.metrics.ObservableDoubleMeasurement;
 import io.opentelemetry.api.metrics.ObservableLongMeasurement;
+import java.util.EnumMap;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.IntSupplier;
 import java.util.function.LongSupplier;
 import java.util.function.Supplier;
@@ -41,8 +43,11 @@ final class OtelTelemetry implements Telemetry {
   static final AttributeKey<String> CONDITION = AttributeKey.stringKey("condition");
   static final AttributeKey<Boolean> IN_ROTATION = AttributeKey.booleanKey("in_rotation");
   static final AttributeKey<Boolean> EJECTED = AttributeKey.booleanKey("ejected");
+  static final AttributeKey<Boolean> RAMPING = AttributeKey.booleanKey("ramping");
   static final AttributeKey<String> RESOLVER = AttributeKey.stringKey("resolver");
   static final AttributeKey<String> ERROR_TYPE = AttributeKey.stringKey("error.type");
+  static final AttributeKey<String> REASON = AttributeKey.stringKey("reason");
+  static final AttributeKey<String> RESULT = AttributeKey.stringKey("result");
 
   private static final Status.Code[] CODES = Status.Code.values();
   private static final List<Double> LAG_BUCKETS_SECONDS =
@@ -59,6 +64,7 @@ final class OtelTelemetry implements Telemetry {
   private final DoubleHistogram resolverLag;
   private final LongCounter shardRecycles;
   private final LongCounter shardRedials;
+  private final LongCounter shardAbandoned;
 
   private OtelTelemetry(Meter meter, int endpointLimit) {
     this.meter = meter;
@@ -111,13 +117,21 @@ final class OtelTelemetry implements Telemetry {
         meter
             .counterBuilder(PREFIX + "shard.recycles")
             .setUnit("{recycle}")
-            .setDescription("Shard channels replaced to reach another pod")
+            .setDescription("Shards that got a new connection, by reason")
             .build();
     this.shardRedials =
         meter
             .counterBuilder(PREFIX + "shard.redials")
             .setUnit("{redial}")
-            .setDescription("Shard connections dropped and dialled again")
+            .setDescription(
+                "Shards that reached a pod another shard covers: re-dialed, or refused by the"
+                    + " re-dial budget (result)")
+            .build();
+    this.shardAbandoned =
+        meter
+            .counterBuilder(PREFIX + "shard.replacements.abandoned")
+            .setUnit("{replacement}")
+            .setDescription("Shard replacements not READY in time (the old shard was kept)")
             .build();
   }
 
@@ -186,6 +200,14 @@ final class OtelTelemetry implements Telemetry {
               .setDescription(
                   "peak_ewma's cost of the endpoint: latency estimate x (RPCs in flight + 1)")
               .buildObserver();
+      ObservableDoubleMeasurement weight =
+          meter
+              .gaugeBuilder(PREFIX + "endpoint.weight")
+              .setUnit("1")
+              .setDescription(
+                  "Share of its traffic the picker gives the endpoint, in (0, 1]: below 1 while"
+                      + " slow start ramps it up; endpoints in rotation only")
+              .buildObserver();
       ObservableLongMeasurement state =
           meter
               .gaugeBuilder(PREFIX + "endpoint.state")
@@ -202,9 +224,10 @@ final class OtelTelemetry implements Telemetry {
               .buildObserver();
       this.gauges =
           meter.batchCallback(
-              () -> observe(endpoints.get(), estimate, cost, state, count),
+              () -> observe(endpoints.get(), estimate, cost, weight, state, count),
               estimate,
               cost,
+              weight,
               state,
               count);
     }
@@ -213,6 +236,7 @@ final class OtelTelemetry implements Telemetry {
         List<EndpointStatus> endpoints,
         ObservableDoubleMeasurement estimate,
         ObservableDoubleMeasurement cost,
+        ObservableDoubleMeasurement weight,
         ObservableLongMeasurement state,
         ObservableLongMeasurement count) {
       Map<Attributes, Long> counts = new HashMap<>();
@@ -226,7 +250,9 @@ final class OtelTelemetry implements Telemetry {
                 IN_ROTATION,
                 status.inRotation,
                 EJECTED,
-                status.ejected);
+                status.ejected,
+                RAMPING,
+                status.isRamping());
         counts.merge(channel.toBuilder().putAll(view).build(), 1L, Long::sum);
         if (!(status.telemetry instanceof Endpoint telemetry) || !telemetry.individual) {
           continue;
@@ -238,6 +264,9 @@ final class OtelTelemetry implements Telemetry {
         }
         if (!Double.isNaN(status.costNanos)) {
           cost.record(status.costNanos / 1e9, endpoint);
+        }
+        if (!Double.isNaN(status.weight)) {
+          weight.record(status.weight, endpoint);
         }
       }
       counts.forEach((attributes, n) -> count.record(n, attributes));
@@ -371,6 +400,9 @@ final class OtelTelemetry implements Telemetry {
 
   private final class Shards implements ShardTelemetry {
     private final Attributes attributes;
+    private final Map<String, Attributes> recycleAttributes = new ConcurrentHashMap<>();
+    private final Attributes redialed;
+    private final Attributes refused;
     private final BatchCallback gauges;
 
     Shards(
@@ -378,6 +410,12 @@ final class OtelTelemetry implements Telemetry {
         Supplier<Map<ConnectivityState, Integer>> shardsByState,
         IntSupplier podsReached) {
       this.attributes = attributes;
+      this.redialed = attributes.toBuilder().put(RESULT, "dialed").build();
+      this.refused = attributes.toBuilder().put(RESULT, "refused").build();
+      Map<ConnectivityState, Attributes> stateAttributes = new EnumMap<>(ConnectivityState.class);
+      for (ConnectivityState state : ConnectivityState.values()) {
+        stateAttributes.put(state, attributes.toBuilder().put(STATE, lower(state)).build());
+      }
       ObservableLongMeasurement shards =
           meter
               .upDownCounterBuilder(PREFIX + "shards")
@@ -394,24 +432,36 @@ final class OtelTelemetry implements Telemetry {
       this.gauges =
           meter.batchCallback(
               () -> {
-                for (Map.Entry<ConnectivityState, Integer> e : shardsByState.get().entrySet()) {
-                  shards.record(
-                      e.getValue(), attributes.toBuilder().put(STATE, lower(e.getKey())).build());
+                shardsByState
+                    .get()
+                    .forEach((state, n) -> shards.record(n, stateAttributes.get(state)));
+                int reached = podsReached.getAsInt();
+                if (reached >= 0) {
+                  pods.record(reached, attributes);
                 }
-                pods.record(podsReached.getAsInt(), attributes);
               },
               shards,
               pods);
     }
 
-    @Override
-    public void recycled() {
-      shardRecycles.add(1, attributes);
+    private Attributes withReason(String reason) {
+      return recycleAttributes.computeIfAbsent(
+          reason, r -> attributes.toBuilder().put(REASON, r).build());
     }
 
     @Override
-    public void redialed() {
-      shardRedials.add(1, attributes);
+    public void recycled(String reason) {
+      shardRecycles.add(1, withReason(reason));
+    }
+
+    @Override
+    public void replacementAbandoned(String reason) {
+      shardAbandoned.add(1, withReason(reason));
+    }
+
+    @Override
+    public void redial(boolean wasRefused) {
+      shardRedials.add(1, wasRefused ? refused : redialed);
     }
 
     @Override

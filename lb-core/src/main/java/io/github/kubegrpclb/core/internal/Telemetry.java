@@ -63,7 +63,11 @@ public interface Telemetry {
    */
   ResolverTelemetry resolver(String target, String resolver, LongSupplier lastSuccessAgeNanos);
 
-  /** Returns the recorder of one sharded channel; the suppliers are read from any thread. */
+  /**
+   * Returns the recorder of one sharded channel; the suppliers are read by the gauges' callbacks,
+   * from any thread. {@code podsReached} returns -1 when the channel cannot know (no pod identity
+   * header), and the gauge then records nothing.
+   */
   ShardTelemetry sharded(
       String target,
       Supplier<Map<ConnectivityState, Integer>> shardsByState,
