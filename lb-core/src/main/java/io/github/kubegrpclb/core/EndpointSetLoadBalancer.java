@@ -299,7 +299,9 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
           endpoint.warmingSinceNanos = Endpoint.NOT_WARMING;
         }
       }
-      endpoint.weight = weight;
+      if (endpoint.weight != weight) {
+        endpoint.weight = weight; // volatile (for snapshots): written only while a ramp moves it
+      }
       ramping |= weight < 1;
     }
     if (ramping && rampTimer == null) {
