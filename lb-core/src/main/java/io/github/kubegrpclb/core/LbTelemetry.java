@@ -9,7 +9,8 @@ import io.opentelemetry.api.OpenTelemetry;
  * (every instrument is listed in docs/operating.md), and how many endpoints get series of their
  * own. The default, {@link #global()}, records to {@code GlobalOpenTelemetry} when the application
  * has set one; pass another instance through a resolver option, for example {@code
- * HeadlessDnsOptions.builder().telemetry(LbTelemetry.create(openTelemetry))}.
+ * HeadlessDnsOptions.builder().telemetry(LbTelemetry.create(openTelemetry))}, or the {@code
+ * ShardedChannel} builder's {@code telemetry} option.
  *
  * <p>The OpenTelemetry API is an optional dependency: without {@code
  * io.opentelemetry:opentelemetry-api} on the classpath nothing is recorded and nothing fails. Only

@@ -48,6 +48,10 @@ import java.util.function.Supplier;
  * #resetConnectBackoff} reaches every shard, and {@link #shutdown} covers every connection and
  * timer.
  *
+ * <p>Observable: OpenTelemetry metrics (shards by state, recycles by reason, re-dials, pods
+ * reached) through {@link Builder#telemetry}, and a snapshot of every shard in {@code
+ * LbDebug.snapshot(target)}.
+ *
  * <p>Thread-safe: shards live in an atomic array; recycling runs on one daemon timer thread shared
  * by every ShardedChannel in the JVM.
  */
