@@ -32,8 +32,18 @@ final class ResolverHarness implements AutoCloseable {
   private final ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor();
 
   ResolverHarness(String target, KubernetesClient client) {
-    resolver =
-        new EndpointSliceNameResolverProvider().newNameResolver(URI.create(target), args(client));
+    this(
+        target,
+        new EndpointSliceNameResolverProvider(),
+        EndpointSliceOptions.builder().client(client).build());
+  }
+
+  /**
+   * A resolver of {@code provider} (e.g. one with a test's pod environment) with {@code options}.
+   */
+  ResolverHarness(
+      String target, EndpointSliceNameResolverProvider provider, EndpointSliceOptions options) {
+    resolver = provider.newNameResolver(URI.create(target), args(options));
   }
 
   ResolverHarness start() {
@@ -77,7 +87,7 @@ final class ResolverHarness implements AutoCloseable {
     scheduler.shutdownNow();
   }
 
-  private NameResolver.Args args(KubernetesClient client) {
+  private NameResolver.Args args(EndpointSliceOptions options) {
     return NameResolver.Args.newBuilder()
         .setDefaultPort(443)
         .setProxyDetector(address -> null)
@@ -91,7 +101,7 @@ final class ResolverHarness implements AutoCloseable {
               }
             })
         .setChannelLogger(NoopChannelLogger.INSTANCE)
-        .setArg(EndpointSliceOptions.KEY, EndpointSliceOptions.builder().client(client).build())
+        .setArg(EndpointSliceOptions.KEY, options)
         .build();
   }
 }
