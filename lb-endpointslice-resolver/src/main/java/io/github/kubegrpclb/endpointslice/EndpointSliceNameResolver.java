@@ -37,7 +37,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * answered within {@link #FIRST_ANSWER_TIMEOUT}, fail-fast RPCs fail with a status saying so, while
  * wait-for-ready RPCs wait for the endpoints, which flow as soon as the API server answers.
  *
- * <p>With the client's own Service known ({@link ClientPod}), the resolver also watches that
+ * <p>With the client's own Service known ({@link ClientIndexWatch}), the resolver also watches that
  * Service's slices and publishes this pod's position among its pods as {@link
  * EndpointAttributes#CLIENT_INDEX}, again whenever the position changes. The first result waits for
  * that watch's first list (at most {@link #FIRST_ANSWER_TIMEOUT}), so that a subsetting policy does
@@ -61,19 +61,17 @@ final class EndpointSliceNameResolver extends NameResolver {
   private final ChannelLogger logger;
   private final AtomicBoolean updateQueued = new AtomicBoolean();
   private final ResolverObserver observer;
-  private final ClientPod clientPod; // null: no client index
+  private final ClientIndexWatch.ClientPod clientPod; // null: no client index
   private Throwable lastErrorCounted;
 
   private Listener2 listener;
   private ServiceWatches.Subscription subscription;
   private ScheduledHandle firstAnswerTimer;
   private List<EquivalentAddressGroup> published; // null: none yet, or an error since
-  private ServiceWatches.Subscription clientWatch; // the client's own Service; null: none
+  private ClientIndexWatch clientWatch; // the client's own Service; null: none
   private long mappedClientGeneration = -1;
-  private ClientPosition position; // null: not computed yet
   private Integer publishedIndex;
   private boolean clientWaitOver;
-  private String lastClientNoteLogged;
   private boolean errorPublished;
   private long mappedGeneration = -1;
   private String lastErrorLogged;
@@ -86,7 +84,7 @@ final class EndpointSliceNameResolver extends NameResolver {
       ServiceWatches watches,
       ConfigOrError serviceConfig,
       Attributes resultAttributes,
-      ClientPod clientPod,
+      ClientIndexWatch.ClientPod clientPod,
       NameResolver.Args args) {
     this.target = target;
     this.namespace = namespace;
@@ -126,11 +124,9 @@ final class EndpointSliceNameResolver extends NameResolver {
     ServiceWatches.Subscription watch = subscription;
     observer.start(() -> watch.synced() && watch.lastError() == null);
     if (clientPod != null) {
-      clientWatch =
-          watches.subscribe(
-              client, clientPod.namespace(), clientPod.service(), this::onClientEvent);
+      clientWatch = new ClientIndexWatch(watches, client, clientPod, logger, this::onClientEvent);
     }
-    if (!subscription.synced() || (clientWatch != null && !clientWatch.synced())) {
+    if (!subscription.synced() || (clientWatch != null && clientWatch.listing())) {
       firstAnswerTimer =
           syncContext.schedule(
               this::onFirstAnswerTimeout,
@@ -211,11 +207,7 @@ final class EndpointSliceNameResolver extends NameResolver {
       return;
     }
     boolean waitForClientWatch =
-        clientWatch != null
-            && !clientWatch.synced()
-            && clientWatch.lastError() == null
-            && !clientWaitOver
-            && published == null;
+        clientWatch != null && clientWatch.listing() && !clientWaitOver && published == null;
     if (!waitForClientWatch) {
       cancelFirstAnswerTimer();
     }
@@ -249,65 +241,7 @@ final class EndpointSliceNameResolver extends NameResolver {
       return; // its first list (or the first-answer timer) calls update() again
     }
     mappedClientGeneration = clientGeneration;
-    publish(result.getValue(), clientIndex());
-  }
-
-  /**
-   * This pod's position among the pods of its own Service, or null when unknown (no client Service
-   * set, not listed yet, or not among them). Logs each change of what it finds.
-   */
-  private Integer clientIndex() {
-    if (clientWatch == null) {
-      return null;
-    }
-    Throwable error = clientWatch.lastError();
-    if (error != null) {
-      logClientNote(
-          ChannelLogLevel.WARNING,
-          "no client index from the client's own Service: "
-              + describe(error, clientPod.namespace(), clientPod.service())
-              + (position != null && position.found()
-                  ? "; keeping client index " + position.index()
-                  : ""));
-    }
-    if (!clientWatch.synced()) {
-      return position != null && position.found() ? position.index() : null;
-    }
-    ClientPosition now =
-        ClientPosition.find(clientWatch.slices(), clientPod.podName(), clientPod.podIp());
-    if (!now.equals(position)) {
-      position = now;
-      if (now.found()) {
-        logClientNote(
-            ChannelLogLevel.DEBUG,
-            "client index "
-                + now.index()
-                + ": the position of this pod among the "
-                + now.count()
-                + " pods of "
-                + clientService());
-      } else {
-        logClientNote(
-            ChannelLogLevel.INFO,
-            "this pod ("
-                + clientPod.describe()
-                + ") is not among the "
-                + now.count()
-                + " pods the EndpointSlices of "
-                + clientService()
-                + " list (not yet, or another Service?): no client index from the resolver,"
-                + " subsetting falls back to the pod-name ordinal or a host-name hash");
-      }
-    }
-    return now.found() ? now.index() : null;
-  }
-
-  /** Logs a note about the client index once, until a different one replaces it. */
-  private void logClientNote(ChannelLogLevel level, String note) {
-    if (!note.equals(lastClientNoteLogged)) {
-      lastClientNoteLogged = note;
-      logger.log(level, "{0}", note);
-    }
+    publish(result.getValue(), clientWatch == null ? null : clientWatch.index());
   }
 
   private void onFirstAnswerTimeout() {
@@ -317,13 +251,7 @@ final class EndpointSliceNameResolver extends NameResolver {
       return;
     }
     if (subscription.synced()) { // only the client's own Service has not answered
-      logClientNote(
-          ChannelLogLevel.WARNING,
-          "no answer within "
-              + FIRST_ANSWER_TIMEOUT.toSeconds()
-              + " s to the list of EndpointSlices of "
-              + clientService()
-              + " (the client's own Service): publishing without a client index");
+      clientWatch.noAnswerWithin(FIRST_ANSWER_TIMEOUT);
       mappedGeneration = -1; // map and publish now
       update();
       return;
@@ -420,10 +348,11 @@ final class EndpointSliceNameResolver extends NameResolver {
   }
 
   private String describe(Throwable error) {
-    return describe(error, namespace, target.service);
+    return describe(error, namespace, target.service, subscription.apiServer());
   }
 
-  private String describe(Throwable error, String namespace, String service) {
+  /** What went wrong watching the EndpointSlices of namespace/service, and what to do. */
+  static String describe(Throwable error, String namespace, String service, String apiServer) {
     String watched = namespace + "/" + service;
     int code = 0;
     for (Throwable t = error; t != null && code == 0; t = t.getCause()) {
@@ -448,7 +377,7 @@ final class EndpointSliceNameResolver extends NameResolver {
     return "watching EndpointSlices of "
         + watched
         + " through the Kubernetes API server at "
-        + subscription.apiServer()
+        + apiServer
         + " failed: "
         + causes(error);
   }
@@ -487,23 +416,5 @@ final class EndpointSliceNameResolver extends NameResolver {
 
   private String service() {
     return namespace + "/" + target.service;
-  }
-
-  private String clientService() {
-    return clientPod.namespace() + "/" + clientPod.service();
-  }
-
-  /**
-   * The client's own Service and how to find this pod among its endpoints.
-   *
-   * @param podName matched against the endpoints' {@code targetRef.name}; null: by IP only
-   * @param podIp matched against the endpoints' addresses; null: by name only
-   */
-  record ClientPod(String namespace, String service, String podName, String podIp) {
-    String describe() {
-      return podName == null
-          ? "IP " + podIp
-          : podIp == null ? "pod " + podName : "pod " + podName + ", IP " + podIp;
-    }
   }
 }

@@ -136,7 +136,7 @@ public final class EndpointSliceNameResolverProvider extends NameResolverProvide
    * The client's own Service and pod, when the option or the environment names the Service; null
    * otherwise, and then the resolver watches nothing more.
    */
-  private EndpointSliceNameResolver.ClientPod clientPod(
+  private ClientIndexWatch.ClientPod clientPod(
       EndpointSliceOptions options, KubernetesClient client, NameResolver.Args args) {
     String service = options.clientService();
     if (service == null) {
@@ -166,7 +166,7 @@ public final class EndpointSliceNameResolverProvider extends NameResolverProvide
               EndpointSliceOptions.POD_IP_ENV);
       return null;
     }
-    return new EndpointSliceNameResolver.ClientPod(
+    return new ClientIndexWatch.ClientPod(
         defaultNamespace(options.client() != null ? client : null),
         service,
         pod.podName,
