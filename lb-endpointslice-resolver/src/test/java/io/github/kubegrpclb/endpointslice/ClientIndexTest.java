@@ -173,16 +173,24 @@ class ClientIndexTest {
   }
 
   @Test
-  void clientNotInItsService_noIndex_thenIndexOnceListed() {
+  void clientNotInItsService_noIndex_loggedOnce_thenIndexOnceListed() {
+    String notListed = "INFO: this pod (pod pod-b) is not among the pods";
     applyClientPods(ready("pod-a", "10.0.0.1"), ready("pod-c", "10.0.0.3"));
     ResolverHarness harness = resolver(env(EndpointSliceOptions.POD_NAME_ENV, "pod-b"));
     await().atMost(Duration.ofSeconds(10)).until(() -> harness.endpointsInLastResult() == 2);
     assertThat(index(last(harness))).isNull();
 
     applyClientPods(
+        ready("pod-a", "10.0.0.1"), ready("pod-c", "10.0.0.3"), ready("pod-d", "10.0.0.4"));
+    applyClientPods(
         ready("pod-a", "10.0.0.1"), notReady("pod-b", "10.0.0.2"), ready("pod-c", "10.0.0.3"));
 
     awaitIndex(harness, 1);
+    assertThat(harness.log.count(notListed)).as("%s", harness.log.messages()).isEqualTo(1);
+
+    applyClientPods(ready("pod-a", "10.0.0.1"), ready("pod-c", "10.0.0.3"));
+    awaitIndex(harness, null);
+    assertThat(harness.log.count(notListed)).as("a new episode").isEqualTo(2);
   }
 
   @Test

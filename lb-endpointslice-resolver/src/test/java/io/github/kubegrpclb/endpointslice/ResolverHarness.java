@@ -1,7 +1,7 @@
 package io.github.kubegrpclb.endpointslice;
 
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.github.kubegrpclb.testing.NoopChannelLogger;
+import io.github.kubegrpclb.testing.RecordingChannelLogger;
 import io.github.kubegrpclb.testing.RecordingListener;
 import io.grpc.EquivalentAddressGroup;
 import io.grpc.NameResolver;
@@ -28,6 +28,7 @@ final class ResolverHarness implements AutoCloseable {
       new SynchronizationContext((thread, error) -> error.printStackTrace());
   private final RecordingListener listener = new RecordingListener();
   final List<ResolutionResult> results = listener.results();
+  final RecordingChannelLogger log = new RecordingChannelLogger();
   final NameResolver resolver;
   private final ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor();
 
@@ -100,7 +101,7 @@ final class ResolverHarness implements AutoCloseable {
                 return ConfigOrError.fromConfig(rawServiceConfig);
               }
             })
-        .setChannelLogger(NoopChannelLogger.INSTANCE)
+        .setChannelLogger(log)
         .setArg(EndpointSliceOptions.KEY, options)
         .build();
   }
