@@ -6,10 +6,12 @@ import io.fabric8.kubernetes.client.ConfigBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.github.kubegrpclb.endpointslice.EndpointSliceOptions;
+import io.github.kubegrpclb.endpointslice.PodResolvers;
 import io.github.kubegrpclb.testing.MockKubernetesApi;
 import io.grpc.Grpc;
 import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
+import io.grpc.NameResolverRegistry;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.util.ArrayList;
@@ -29,6 +31,7 @@ import java.util.concurrent.TimeUnit;
  */
 public final class ApiServerCost {
   private static final int PER_SLICE = 100;
+  private static final String CLIENT_SERVICE = "my-client";
 
   private ApiServerCost() {}
 
@@ -42,17 +45,21 @@ public final class ApiServerCost {
     md.append("## API server cost of one client (`kubernetes:///`, mock API server)\n\n")
         .append("`ApiServerCost`: one channel to one Service, counted on the wire by a TCP proxy")
         .append(" in front of fabric8's mock API server; slices of 100 endpoints shaped as")
-        .append(" kube-controller-manager writes them. Uncompressed HTTP/1.1 bytes.\n\n")
+        .append(" kube-controller-manager writes them. Uncompressed HTTP/1.1 bytes. With a client")
+        .append(" Service (`clientService`, for the subsetting client index), the channel also")
+        .append(" watches the client's own Service, here of 100 pods; its changes are measured")
+        .append(" there (a client pod's condition flips, a client pod is replaced).\n\n")
         .append("| endpoints (slices) | requests at start | bytes at start | bytes per")
         .append(" endpoint condition change | bytes per pod replaced (removed + added) |\n")
         .append("|---|---|---|---|---|\n");
     for (int endpoints : new int[] {100, 1000}) {
-      md.append(measure(endpoints));
+      md.append(measure(endpoints, false));
     }
+    md.append(measure(100, true));
     return md.append("\n").toString();
   }
 
-  private static String measure(int endpoints) throws Exception {
+  private static String measure(int endpoints, boolean clientService) throws Exception {
     int slices = endpoints / PER_SLICE;
     try (MockKubernetesApi api = new MockKubernetesApi()) {
       List<List<Integer>> members = new ArrayList<>();
@@ -62,7 +69,14 @@ public final class ApiServerCost {
           ids.add(s * PER_SLICE + i);
         }
         members.add(ids);
-        api.apply(slice(s, ids, -1));
+        api.apply(slice(MockKubernetesApi.SERVICE, s, ids, -1));
+      }
+      List<Integer> clientPods = new ArrayList<>();
+      for (int i = 0; i < PER_SLICE; i++) {
+        clientPods.add(i);
+      }
+      if (clientService) {
+        api.apply(slice(CLIENT_SERVICE, 0, clientPods, -1));
       }
       URI master = URI.create(api.client().getConfiguration().getMasterUrl());
       try (CountingProxy proxy =
@@ -75,42 +89,55 @@ public final class ApiServerCost {
                           .withNamespace(MockKubernetesApi.NAMESPACE)
                           .build())
                   .build()) {
+        EndpointSliceOptions.Builder options = EndpointSliceOptions.builder().client(client);
+        NameResolverRegistry registry = NameResolverRegistry.getDefaultRegistry();
+        if (clientService) {
+          options.clientService(CLIENT_SERVICE);
+          registry = new NameResolverRegistry();
+          registry.register(PodResolvers.inPod(podName(CLIENT_SERVICE, 7)));
+        }
         ManagedChannel channel =
             Grpc.newChannelBuilder(
-                    "kubernetes:///my-svc.my-ns:grpc", InsecureChannelCredentials.create())
-                .setNameResolverArg(
-                    EndpointSliceOptions.KEY, EndpointSliceOptions.builder().client(client).build())
+                    "kubernetes:///my-svc.my-ns:grpc",
+                    InsecureChannelCredentials.create(),
+                    registry)
+                .setNameResolverArg(EndpointSliceOptions.KEY, options.build())
                 .build();
         try {
           channel.getState(true);
-          awaitQuiet(proxy, 2);
+          awaitQuiet(proxy, clientService ? 4 : 2);
           int startRequests = proxy.requests().size();
           long startBytes = proxy.bytesDown() + proxy.bytesUp();
 
           int changes = 5;
           long before = proxy.bytesDown() + proxy.bytesUp();
           for (int c = 0; c < changes; c++) {
-            api.apply(slice(c % slices, members.get(c % slices), c % PER_SLICE));
+            api.apply(
+                clientService
+                    ? slice(CLIENT_SERVICE, 0, clientPods, c)
+                    : slice(MockKubernetesApi.SERVICE, c % slices, members.get(c % slices), c));
             awaitChangeThenQuiet(proxy, before);
             before = proxy.bytesDown() + proxy.bytesUp();
           }
           long perChange = (before - startBytes) / changes;
 
           long beforeReplace = proxy.bytesDown() + proxy.bytesUp();
-          List<Integer> replaced = new ArrayList<>(members.get(0));
+          String replacedService = clientService ? CLIENT_SERVICE : MockKubernetesApi.SERVICE;
+          List<Integer> replaced = new ArrayList<>(clientService ? clientPods : members.get(0));
           replaced.remove(0);
-          api.apply(slice(0, replaced, -1));
+          api.apply(slice(replacedService, 0, replaced, -1));
           awaitChangeThenQuiet(proxy, beforeReplace);
           long mid = proxy.bytesDown() + proxy.bytesUp();
           replaced.add(endpoints + 1);
-          api.apply(slice(0, replaced, -1));
+          api.apply(slice(replacedService, 0, replaced, -1));
           awaitChangeThenQuiet(proxy, mid);
           long perReplace = proxy.bytesDown() + proxy.bytesUp() - beforeReplace;
           return String.format(
               Locale.ROOT,
-              "| %,d (%d) | %d (%s) | %,d | %,d | %,d |%n",
+              "| %,d (%d)%s | %d (%s) | %,d | %,d | %,d |%n",
               endpoints,
               slices,
+              clientService ? " + client Service of 100 pods (1)" : "",
               startRequests,
               String.join(", ", shortRequests(proxy.requests().subList(0, startRequests))),
               startBytes,
@@ -163,9 +190,15 @@ public final class ApiServerCost {
     awaitQuiet(proxy, 0);
   }
 
-  /** A slice as the EndpointSlice controller writes it; {@code notReady} flips one endpoint. */
-  static EndpointSlice slice(int index, List<Integer> ids, int notReady) {
-    String service = MockKubernetesApi.SERVICE;
+  private static String podName(String service, int id) {
+    return service + "-7d4b9c8f6-" + Integer.toString(100_000 + id, 36);
+  }
+
+  /**
+   * A slice of {@code service} as the EndpointSlice controller writes it; {@code notReady} flips
+   * one endpoint.
+   */
+  static EndpointSlice slice(String service, int index, List<Integer> ids, int notReady) {
     EndpointSliceBuilder builder =
         new EndpointSliceBuilder()
             .withNewMetadata()
@@ -207,7 +240,7 @@ public final class ApiServerCost {
           .withNewTargetRef()
           .withKind("Pod")
           .withNamespace(MockKubernetesApi.NAMESPACE)
-          .withName(service + "-7d4b9c8f6-" + Integer.toString(100_000 + id, 36))
+          .withName(podName(service, id))
           .withUid(String.format(Locale.ROOT, "%08x-1f2e-4d3c-8b7a-%012x", id, id * 31L))
           .endTargetRef()
           .endEndpoint();

@@ -227,8 +227,161 @@ public final class SubsettingSimulation {
                 s[1] / s[0]));
       }
     }
-    md.append("\n").append(churn());
+    md.append("\n").append(churn()).append(clientChurn());
     return md.toString();
+  }
+
+  /*
+   * The resolver's client index is the pod's position among the sorted pod names of its own
+   * Service: a client pod added or removed shifts the index of every pod sorted after it, and a
+   * shifted client's subset is re-dealt (indexes i and i + 1 hold disjoint slices). Modeled here:
+   * Deployment pods named <deployment>-<ReplicaSet hash>-<5 random characters>.
+   */
+  private static String clientChurn() {
+    StringBuilder md = new StringBuilder();
+    md.append("## Subsetting: connections moved when client pods change (300 clients x 300")
+        .append(" backends, k 30)\n\n")
+        .append("The client index from the pod's position among the pods of its own Service")
+        .append(" (`kubernetes:///` with a client Service): a pod added or removed shifts the")
+        .append(
+            " index of every pod sorted after it, and each shifted client's subset is re-dealt.")
+        .append(" A stable index (configured, or a StatefulSet ordinal) moves only the joining or")
+        .append(
+            " leaving client's own connections. Deployment pod names: `<deployment>-<ReplicaSet")
+        .append(" hash>-<5 random characters>`, seeded; a rolling update adds one new pod, then")
+        .append(" removes one old pod, 300 times. Connections of the joining and leaving clients")
+        .append(" included.\n\n")
+        .append("| event | client index | closed | opened |\n")
+        .append("|---|---|---|---|\n");
+    java.util.Random random = new java.util.Random(20);
+    List<EquivalentAddressGroup> servers = backends(0, 300);
+    Map<Integer, Set<String>> subsets = new HashMap<>(); // by client index: the backends stay
+    List<String> old = new ArrayList<>();
+    for (int i = 0; i < 300; i++) {
+      old.add(podName("web-7d4b9c8f6", random));
+    }
+    long[] scaleUps = new long[2];
+    int names = 100;
+    for (int n = 0; n < names; n++) {
+      List<String> scaledUp = addOne(old, podName("web-7d4b9c8f6", random));
+      long[] event = clientEvent(subsets, byPosition(old), byPosition(scaledUp));
+      scaleUps[0] += event[0];
+      scaleUps[1] += event[1];
+    }
+    md.append(
+        row(
+            "1 client pod added (scale up; mean over " + names + " random names)",
+            "position in its Service",
+            new long[] {scaleUps[0] / names, scaleUps[1] / names}));
+    Map<String, Integer> ordinals = new HashMap<>();
+    for (int i = 0; i < 300; i++) {
+      ordinals.put("web-" + i, i);
+    }
+    Map<String, Integer> oneMore = new HashMap<>(ordinals);
+    oneMore.put("web-300", 300);
+    md.append(
+        row(
+            "1 client pod added (scale up)",
+            "stable (StatefulSet ordinal)",
+            clientEvent(subsets, ordinals, oneMore)));
+    for (String newHash : new String[] {"web-85f6d7c9b", "web-5c7f9d8b4"}) {
+      List<String> now = new ArrayList<>(old);
+      long[] total = new long[2];
+      for (int i = 0; i < 300; i++) {
+        List<String> surged = addOne(now, podName(newHash, random));
+        long[] step = clientEvent(subsets, byPosition(now), byPosition(surged));
+        List<String> next = new ArrayList<>(surged);
+        next.remove(old.get(i));
+        long[] step2 = clientEvent(subsets, byPosition(surged), byPosition(next));
+        total[0] += step[0] + step2[0];
+        total[1] += step[1] + step2[1];
+        now = next;
+      }
+      String order = newHash.compareTo("web-7d4b9c8f6") > 0 ? "after" : "before";
+      md.append(
+          row(
+              "client rolling update, new pods sort " + order + " the old (300 steps)",
+              "position in its Service",
+              total));
+    }
+    // A StatefulSet replaces pod web-i by a new web-i (same ordinal): it leaves, then joins.
+    long[] total = new long[2];
+    for (int i = 299; i >= 0; i--) {
+      Map<String, Integer> without = new HashMap<>(ordinals);
+      without.remove("web-" + i);
+      long[] leave = clientEvent(subsets, ordinals, without);
+      long[] join = clientEvent(subsets, without, ordinals);
+      total[0] += leave[0] + join[0];
+      total[1] += leave[1] + join[1];
+    }
+    md.append(row("client rolling update (300 steps)", "stable (StatefulSet ordinal)", total));
+    return md.append("\n").toString();
+  }
+
+  private static String podName(String prefix, java.util.Random random) {
+    String alphabet = "bcdfghjklmnpqrstvwxz2456789"; // the ReplicaSet controller's
+    StringBuilder name = new StringBuilder(prefix).append('-');
+    for (int i = 0; i < 5; i++) {
+      name.append(alphabet.charAt(random.nextInt(alphabet.length())));
+    }
+    return name.toString();
+  }
+
+  private static List<String> addOne(List<String> pods, String pod) {
+    List<String> more = new ArrayList<>(pods);
+    more.add(pod);
+    return more;
+  }
+
+  /** Each pod's index: its position among the sorted names. */
+  private static Map<String, Integer> byPosition(List<String> pods) {
+    List<String> sorted = new ArrayList<>(pods);
+    sorted.sort(null);
+    Map<String, Integer> indexes = new HashMap<>();
+    for (int i = 0; i < sorted.size(); i++) {
+      indexes.put(sorted.get(i), i);
+    }
+    return indexes;
+  }
+
+  /**
+   * {closed, opened} across the clients when the client pods (name to index) go from {@code before}
+   * to {@code after}.
+   */
+  private static long[] clientEvent(
+      Map<Integer, Set<String>> subsets, Map<String, Integer> before, Map<String, Integer> after) {
+    List<EquivalentAddressGroup> servers = backends(0, 300);
+    Map<String, Set<String>> was = subsetsByPod(subsets, servers, before);
+    Map<String, Set<String>> now = subsetsByPod(subsets, servers, after);
+    long closed = 0;
+    long opened = 0;
+    for (Map.Entry<String, Set<String>> entry : was.entrySet()) {
+      Set<String> next = now.getOrDefault(entry.getKey(), Set.of());
+      closed += entry.getValue().stream().filter(b -> !next.contains(b)).count();
+    }
+    for (Map.Entry<String, Set<String>> entry : now.entrySet()) {
+      Set<String> prev = was.getOrDefault(entry.getKey(), Set.of());
+      opened += entry.getValue().stream().filter(b -> !prev.contains(b)).count();
+    }
+    return new long[] {closed, opened};
+  }
+
+  private static Map<String, Set<String>> subsetsByPod(
+      Map<Integer, Set<String>> subsets,
+      List<EquivalentAddressGroup> servers,
+      Map<String, Integer> indexes) {
+    Map<String, Set<String>> byPod = new HashMap<>();
+    indexes.forEach(
+        (pod, index) ->
+            byPod.put(
+                pod,
+                subsets.computeIfAbsent(index, i -> new Deterministic(i, 30).update(servers))));
+    return byPod;
+  }
+
+  private static String row(String event, String index, long[] closedOpened) {
+    return String.format(
+        Locale.ROOT, "| %s | %s | %,d | %,d |%n", event, index, closedOpened[0], closedOpened[1]);
   }
 
   private static String churn() {

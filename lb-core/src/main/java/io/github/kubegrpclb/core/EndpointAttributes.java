@@ -58,9 +58,10 @@ public final class EndpointAttributes {
 
   /**
    * Per resolution result: this client's index among the clients of the Service it calls (0, 1,
-   * ...), for example its position among the pods of its own Service. Deterministic subsetting
-   * gives N clients with indexes 0..N-1 an exact spread; without it a policy falls back to the
-   * pod-name ordinal or a host-name hash (see the policies' {@code subsetting} option).
+   * ...), for example its position among the pods of its own Service, which {@code kubernetes:///}
+   * sets when told that Service ({@code EndpointSliceOptions.Builder.clientService}). Deterministic
+   * subsetting gives N clients with indexes 0..N-1 an exact spread; without it a policy falls back
+   * to the pod-name ordinal or a host-name hash (see the policies' {@code subsetting} option).
    */
   public static final Attributes.Key<Integer> CLIENT_INDEX =
       Attributes.Key.create("io.github.kubegrpclb.client.index");

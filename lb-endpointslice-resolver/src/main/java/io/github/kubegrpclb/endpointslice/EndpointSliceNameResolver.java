@@ -19,6 +19,7 @@ import java.net.ConnectException;
 import java.net.http.HttpConnectTimeoutException;
 import java.time.Duration;
 import java.util.List;
+import java.util.Objects;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -35,6 +36,12 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * server and says what is wrong (for 401/403, the missing RBAC rule); if the API server has not
  * answered within {@link #FIRST_ANSWER_TIMEOUT}, fail-fast RPCs fail with a status saying so, while
  * wait-for-ready RPCs wait for the endpoints, which flow as soon as the API server answers.
+ *
+ * <p>With the client's own Service known ({@link ClientIndexWatch}), the resolver also watches that
+ * Service's slices and publishes this pod's position among its pods as {@link
+ * EndpointAttributes#CLIENT_INDEX}, again whenever the position changes. The first result waits for
+ * that watch's first list (at most {@link #FIRST_ANSWER_TIMEOUT}), so that a subsetting policy does
+ * not connect to one subset and then move to another.
  *
  * <p>State is confined to the channel's SynchronizationContext; watch callbacks only flip an atomic
  * flag and enqueue work there.
@@ -54,12 +61,17 @@ final class EndpointSliceNameResolver extends NameResolver {
   private final ChannelLogger logger;
   private final AtomicBoolean updateQueued = new AtomicBoolean();
   private final ResolverObserver observer;
+  private final ClientIndexWatch.ClientPod clientPod; // null: no client index
   private Throwable lastErrorCounted;
 
   private Listener2 listener;
   private ServiceWatches.Subscription subscription;
   private ScheduledHandle firstAnswerTimer;
   private List<EquivalentAddressGroup> published; // null: none yet, or an error since
+  private ClientIndexWatch clientWatch; // the client's own Service; null: none
+  private long mappedClientGeneration = -1;
+  private Integer publishedIndex;
+  private boolean clientWaitOver;
   private boolean errorPublished;
   private long mappedGeneration = -1;
   private String lastErrorLogged;
@@ -72,6 +84,7 @@ final class EndpointSliceNameResolver extends NameResolver {
       ServiceWatches watches,
       ConfigOrError serviceConfig,
       Attributes resultAttributes,
+      ClientIndexWatch.ClientPod clientPod,
       NameResolver.Args args) {
     this.target = target;
     this.namespace = namespace;
@@ -79,6 +92,7 @@ final class EndpointSliceNameResolver extends NameResolver {
     this.watches = watches;
     this.serviceConfig = serviceConfig;
     this.resultAttributes = resultAttributes;
+    this.clientPod = clientPod;
     this.syncContext = args.getSynchronizationContext();
     this.scheduler = args.getScheduledExecutorService();
     this.logger = args.getChannelLogger();
@@ -109,7 +123,10 @@ final class EndpointSliceNameResolver extends NameResolver {
     subscription = watches.subscribe(client, namespace, target.service, this::onWatchEvent);
     ServiceWatches.Subscription watch = subscription;
     observer.start(() -> watch.synced() && watch.lastError() == null);
-    if (!subscription.synced()) {
+    if (clientPod != null) {
+      clientWatch = new ClientIndexWatch(watches, client, clientPod, logger, this::onClientEvent);
+    }
+    if (!subscription.synced() || (clientWatch != null && clientWatch.listing())) {
       firstAnswerTimer =
           syncContext.schedule(
               this::onFirstAnswerTimeout,
@@ -133,6 +150,9 @@ final class EndpointSliceNameResolver extends NameResolver {
       return;
     }
     subscription.retryIfFailed();
+    if (clientWatch != null) {
+      clientWatch.retryIfFailed();
+    }
     if (!updateQueued.get()) {
       update();
     }
@@ -146,11 +166,21 @@ final class EndpointSliceNameResolver extends NameResolver {
     if (subscription != null) {
       subscription.close();
     }
+    if (clientWatch != null) {
+      clientWatch.close();
+    }
   }
 
   /** Called on the informer's thread. */
   private void onWatchEvent() {
     observer.eventArrived();
+    if (updateQueued.compareAndSet(false, true)) {
+      syncContext.execute(this::update);
+    }
+  }
+
+  /** Called on the informer's thread, for the client's own Service. */
+  private void onClientEvent() {
     if (updateQueued.compareAndSet(false, true)) {
       syncContext.execute(this::update);
     }
@@ -162,7 +192,10 @@ final class EndpointSliceNameResolver extends NameResolver {
       return;
     }
     long generation = subscription.generation(); // before the slices: a later event maps again
-    if (generation == mappedGeneration && !errorPublished) {
+    long clientGeneration = clientWatch == null ? -1 : clientWatch.generation();
+    if (generation == mappedGeneration
+        && clientGeneration == mappedClientGeneration
+        && !errorPublished) {
       return; // the same slices as last time, already published
     }
     Throwable error = subscription.lastError();
@@ -173,7 +206,11 @@ final class EndpointSliceNameResolver extends NameResolver {
       }
       return;
     }
-    cancelFirstAnswerTimer();
+    boolean waitForClientWatch =
+        clientWatch != null && clientWatch.listing() && !clientWaitOver && published == null;
+    if (!waitForClientWatch) {
+      cancelFirstAnswerTimer();
+    }
     StatusOr<List<EquivalentAddressGroup>> result =
         EndpointSliceMapper.map(
             subscription.slices(), service(), target.portName, target.portNumber);
@@ -200,12 +237,23 @@ final class EndpointSliceNameResolver extends NameResolver {
       logOnce(
           describe(error) + "; using the " + result.getValue().size() + " endpoints last listed");
     }
-    publish(result.getValue());
+    if (waitForClientWatch) {
+      return; // its first list (or the first-answer timer) calls update() again
+    }
+    mappedClientGeneration = clientGeneration;
+    publish(result.getValue(), clientWatch == null ? null : clientWatch.index());
   }
 
   private void onFirstAnswerTimeout() {
     firstAnswerTimer = null;
-    if (shutdown || subscription.synced() || published != null || errorPublished) {
+    clientWaitOver = true;
+    if (shutdown || published != null || errorPublished) {
+      return;
+    }
+    if (subscription.synced()) { // only the client's own Service has not answered
+      clientWatch.noAnswerWithin(FIRST_ANSWER_TIMEOUT);
+      mappedGeneration = -1; // map and publish now
+      update();
       return;
     }
     Throwable error = subscription.lastError();
@@ -229,15 +277,19 @@ final class EndpointSliceNameResolver extends NameResolver {
     }
   }
 
-  private void publish(List<EquivalentAddressGroup> groups) {
-    if (groups.equals(published)) {
+  private void publish(List<EquivalentAddressGroup> groups, Integer clientIndex) {
+    if (groups.equals(published) && Objects.equals(clientIndex, publishedIndex)) {
       observer.unchanged();
       return;
     }
     published = groups;
+    publishedIndex = clientIndex;
     errorPublished = false;
     lastErrorLogged = null;
     Attributes.Builder attributes = resultAttributes.toBuilder();
+    if (clientIndex != null) {
+      attributes.set(EndpointAttributes.CLIENT_INDEX, clientIndex);
+    }
     if (groups.isEmpty()) {
       attributes.set(
           EndpointAttributes.RESOLUTION_NOTE,
@@ -296,6 +348,12 @@ final class EndpointSliceNameResolver extends NameResolver {
   }
 
   private String describe(Throwable error) {
+    return describe(error, namespace, target.service, subscription.apiServer());
+  }
+
+  /** What went wrong watching the EndpointSlices of namespace/service, and what to do. */
+  static String describe(Throwable error, String namespace, String service, String apiServer) {
+    String watched = namespace + "/" + service;
     int code = 0;
     for (Throwable t = error; t != null && code == 0; t = t.getCause()) {
       if (t instanceof KubernetesClientException clientError) {
@@ -304,7 +362,7 @@ final class EndpointSliceNameResolver extends NameResolver {
     }
     if (code == 403) {
       return "watching EndpointSlices of "
-          + service()
+          + watched
           + " was refused (403 Forbidden): the service account needs get, list and watch on"
           + " endpointslices.discovery.k8s.io in namespace "
           + namespace
@@ -312,14 +370,14 @@ final class EndpointSliceNameResolver extends NameResolver {
     }
     if (code == 401) {
       return "watching EndpointSlices of "
-          + service()
+          + watched
           + " was refused (401 Unauthorized): the API server rejected the client's credentials"
           + " (service-account token or kubeconfig)";
     }
     return "watching EndpointSlices of "
-        + service()
+        + watched
         + " through the Kubernetes API server at "
-        + subscription.apiServer()
+        + apiServer
         + " failed: "
         + causes(error);
   }

@@ -8,6 +8,7 @@ import io.github.kubegrpclb.core.internal.PolicySelection;
 import io.github.kubegrpclb.core.internal.ResolverObserver;
 import io.github.kubegrpclb.core.internal.TargetUri;
 import io.grpc.Attributes;
+import io.grpc.ChannelLogger;
 import io.grpc.NameResolver;
 import io.grpc.NameResolverProvider;
 import java.net.InetSocketAddress;
@@ -36,7 +37,10 @@ import java.util.List;
  *
  * <p>The client's node, for {@code PreferSameNode} node hints, comes from {@link
  * EndpointSliceOptions.Builder#clientNode} or env {@code KUBE_GRPC_LB_NODE} (the downward API's
- * {@code spec.nodeName}). The environment and the namespace file are read once per provider.
+ * {@code spec.nodeName}). With the client's own Service named ({@link
+ * EndpointSliceOptions.Builder#clientService} or env {@code KUBE_GRPC_LB_CLIENT_SERVICE}), the
+ * resolver also watches it and publishes this pod's position among its pods as the client index for
+ * deterministic subsetting. The environment and the namespace file are read once per provider.
  *
  * <p>The client needs, in the Service's namespace:
  *
@@ -124,7 +128,49 @@ public final class EndpointSliceNameResolverProvider extends NameResolverProvide
         PolicySelection.serviceConfig(
             target.policy, options.policy(), options.policyConfig(), args.getServiceConfigParser()),
         locality.build(),
+        clientPod(options, client, args),
         args);
+  }
+
+  /**
+   * The client's own Service and pod, when the option or the environment names the Service; null
+   * otherwise, and then the resolver watches nothing more.
+   */
+  private ClientIndexWatch.ClientPod clientPod(
+      EndpointSliceOptions options, KubernetesClient client, NameResolver.Args args) {
+    String service = options.clientService();
+    if (service == null) {
+      service = pod.clientService;
+      if (service == null) {
+        return null;
+      }
+      if (!KubernetesTarget.isLabel(service)) {
+        throw new IllegalArgumentException(
+            "env "
+                + EndpointSliceOptions.CLIENT_SERVICE_ENV
+                + "='"
+                + service
+                + "' is not a Service name (expected an RFC 1123 label: lowercase letters,"
+                + " digits and '-', e.g. my-client; the name of the client pod's own Service, in"
+                + " its namespace)");
+      }
+    }
+    if (pod.podName == null && pod.podIp == null) {
+      args.getChannelLogger()
+          .log(
+              ChannelLogger.ChannelLogLevel.WARNING,
+              "client Service {0} is set, but this pod's name and IP are unknown: set env {1}"
+                  + " (downward API metadata.name) or {2} (status.podIP); no client index",
+              service,
+              EndpointSliceOptions.POD_NAME_ENV,
+              EndpointSliceOptions.POD_IP_ENV);
+      return null;
+    }
+    return new ClientIndexWatch.ClientPod(
+        defaultNamespace(options.client() != null ? client : null),
+        service,
+        pod.podName,
+        pod.podIp);
   }
 
   /**

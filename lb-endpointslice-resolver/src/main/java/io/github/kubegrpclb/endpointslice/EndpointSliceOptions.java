@@ -31,11 +31,32 @@ public final class EndpointSliceOptions {
    */
   public static final String NODE_ENV = "KUBE_GRPC_LB_NODE";
 
+  /**
+   * Environment variable naming the client's own Service (in the client pod's namespace), whose
+   * EndpointSlices give the client its index for deterministic subsetting: see {@link
+   * Builder#clientService}.
+   */
+  public static final String CLIENT_SERVICE_ENV = "KUBE_GRPC_LB_CLIENT_SERVICE";
+
+  /**
+   * Environment variable holding the client pod's name, set from the downward API's {@code
+   * metadata.name}; without it, {@code HOSTNAME} (the pod name unless the pod sets {@code
+   * spec.hostname}).
+   */
+  public static final String POD_NAME_ENV = "KUBE_GRPC_LB_POD_NAME";
+
+  /**
+   * Environment variable holding the client pod's IP, set from the downward API's {@code
+   * status.podIP}: finds the pod among its Service's endpoints when its name does not.
+   */
+  public static final String POD_IP_ENV = "KUBE_GRPC_LB_POD_IP";
+
   private final KubernetesClient client;
   private final String policy;
   private final Map<String, ?> policyConfig;
   private final String clientZone;
   private final String clientNode;
+  private final String clientService;
   private final LbTelemetry telemetry;
 
   private EndpointSliceOptions(Builder b) {
@@ -45,6 +66,7 @@ public final class EndpointSliceOptions {
     this.policyConfig = b.policyConfig;
     this.clientZone = b.clientZone;
     this.clientNode = b.clientNode;
+    this.clientService = b.clientService;
   }
 
   public static Builder builder() {
@@ -85,6 +107,11 @@ public final class EndpointSliceOptions {
     return clientNode;
   }
 
+  /** The client's own Service, or null to read {@value #CLIENT_SERVICE_ENV}. */
+  public String clientService() {
+    return clientService;
+  }
+
   /** Builds {@link EndpointSliceOptions}; not thread-safe. */
   public static final class Builder {
     private KubernetesClient client;
@@ -92,6 +119,7 @@ public final class EndpointSliceOptions {
     private Map<String, ?> policyConfig = Map.of();
     private String clientZone;
     private String clientNode;
+    private String clientService;
     private LbTelemetry telemetry;
 
     private Builder() {}
@@ -144,6 +172,30 @@ public final class EndpointSliceOptions {
      */
     public Builder clientNode(String clientNode) {
       this.clientNode = Objects.requireNonNull(clientNode, "clientNode");
+      return this;
+    }
+
+    /**
+     * The client's own Service, in the client pod's namespace (the one its service account names):
+     * the resolver then also watches that Service's EndpointSlices, finds this pod among them (by
+     * {@value #POD_NAME_ENV} or {@code HOSTNAME}, else {@value #POD_IP_ENV}) and hands its position
+     * among the Service's pods to the policy as {@link
+     * io.github.kubegrpclb.core.EndpointAttributes#CLIENT_INDEX}, the client's coordinate for
+     * deterministic subsetting. Needs {@code list} and {@code watch} on EndpointSlices in that
+     * namespace too. Default: {@value #CLIENT_SERVICE_ENV}; neither set, no such watch.
+     *
+     * @throws IllegalArgumentException if {@code clientService} is not a Service name
+     */
+    public Builder clientService(String clientService) {
+      if (!KubernetesTarget.isLabel(Objects.requireNonNull(clientService, "clientService"))) {
+        throw new IllegalArgumentException(
+            "clientService '"
+                + clientService
+                + "' is not a Service name (expected an RFC 1123 label: lowercase letters, digits"
+                + " and '-', e.g. my-client; the Service is looked up in the client pod's"
+                + " namespace)");
+      }
+      this.clientService = clientService;
       return this;
     }
 

@@ -108,6 +108,11 @@ final class KubernetesTarget {
         zone);
   }
 
+  /** True if {@code name} can name a Service or namespace (an RFC 1123 label). */
+  static boolean isLabel(String name) {
+    return LABEL.matcher(name).matches();
+  }
+
   /**
    * The channel's authority: the host as written, plus the port when it is a number (a port name
    * means nothing to the server). It is what TLS verifies the server's certificate against.

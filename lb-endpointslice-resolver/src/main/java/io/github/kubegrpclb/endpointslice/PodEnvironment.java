@@ -7,10 +7,11 @@ import java.nio.file.Path;
 import java.util.function.UnaryOperator;
 
 /**
- * What the client's pod says about itself: its namespace (the service-account namespace file), and
- * its zone and node (environment variables, set from the downward API). Read once, when the
- * provider is created, so that creating a resolver (on every exit from idle, inside the channel's
- * SynchronizationContext) touches neither the file system nor the environment. Immutable.
+ * What the client's pod says about itself: its namespace (the service-account namespace file), its
+ * zone and node, its own Service, name and IP (environment variables, set from the downward API).
+ * Read once, when the provider is created, so that creating a resolver (on every exit from idle,
+ * inside the channel's SynchronizationContext) touches neither the file system nor the environment.
+ * Immutable.
  */
 final class PodEnvironment {
   static final Path NAMESPACE_FILE =
@@ -25,10 +26,31 @@ final class PodEnvironment {
   /** The client's node from {@value EndpointSliceOptions#NODE_ENV}, or null. */
   final String node;
 
-  private PodEnvironment(String namespace, String zone, String node) {
+  /** The client's own Service from {@value EndpointSliceOptions#CLIENT_SERVICE_ENV}, or null. */
+  final String clientService;
+
+  /**
+   * The pod's name from {@value EndpointSliceOptions#POD_NAME_ENV}, else {@code HOSTNAME} (the pod
+   * name unless the pod sets {@code spec.hostname}), or null.
+   */
+  final String podName;
+
+  /** The pod's IP from {@value EndpointSliceOptions#POD_IP_ENV}, or null. */
+  final String podIp;
+
+  private PodEnvironment(
+      String namespace,
+      String zone,
+      String node,
+      String clientService,
+      String podName,
+      String podIp) {
     this.namespace = namespace;
     this.zone = zone;
     this.node = node;
+    this.clientService = clientService;
+    this.podName = podName;
+    this.podIp = podIp;
   }
 
   /** This process's environment and namespace file. */
@@ -37,10 +59,14 @@ final class PodEnvironment {
   }
 
   static PodEnvironment read(UnaryOperator<String> getenv, Path namespaceFile) {
+    String podName = blankToNull(getenv.apply(EndpointSliceOptions.POD_NAME_ENV));
     return new PodEnvironment(
         readFile(namespaceFile),
         blankToNull(getenv.apply(EndpointSliceOptions.ZONE_ENV)),
-        blankToNull(getenv.apply(EndpointSliceOptions.NODE_ENV)));
+        blankToNull(getenv.apply(EndpointSliceOptions.NODE_ENV)),
+        blankToNull(getenv.apply(EndpointSliceOptions.CLIENT_SERVICE_ENV)),
+        podName != null ? podName : blankToNull(getenv.apply("HOSTNAME")),
+        blankToNull(getenv.apply(EndpointSliceOptions.POD_IP_ENV)));
   }
 
   private static String readFile(Path file) {

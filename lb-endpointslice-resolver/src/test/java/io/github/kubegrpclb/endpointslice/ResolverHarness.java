@@ -1,7 +1,7 @@
 package io.github.kubegrpclb.endpointslice;
 
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.github.kubegrpclb.testing.NoopChannelLogger;
+import io.github.kubegrpclb.testing.RecordingChannelLogger;
 import io.github.kubegrpclb.testing.RecordingListener;
 import io.grpc.EquivalentAddressGroup;
 import io.grpc.NameResolver;
@@ -28,12 +28,23 @@ final class ResolverHarness implements AutoCloseable {
       new SynchronizationContext((thread, error) -> error.printStackTrace());
   private final RecordingListener listener = new RecordingListener();
   final List<ResolutionResult> results = listener.results();
+  final RecordingChannelLogger log = new RecordingChannelLogger();
   final NameResolver resolver;
   private final ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor();
 
   ResolverHarness(String target, KubernetesClient client) {
-    resolver =
-        new EndpointSliceNameResolverProvider().newNameResolver(URI.create(target), args(client));
+    this(
+        target,
+        new EndpointSliceNameResolverProvider(),
+        EndpointSliceOptions.builder().client(client).build());
+  }
+
+  /**
+   * A resolver of {@code provider} (e.g. one with a test's pod environment) with {@code options}.
+   */
+  ResolverHarness(
+      String target, EndpointSliceNameResolverProvider provider, EndpointSliceOptions options) {
+    resolver = provider.newNameResolver(URI.create(target), args(options));
   }
 
   ResolverHarness start() {
@@ -77,7 +88,7 @@ final class ResolverHarness implements AutoCloseable {
     scheduler.shutdownNow();
   }
 
-  private NameResolver.Args args(KubernetesClient client) {
+  private NameResolver.Args args(EndpointSliceOptions options) {
     return NameResolver.Args.newBuilder()
         .setDefaultPort(443)
         .setProxyDetector(address -> null)
@@ -90,8 +101,8 @@ final class ResolverHarness implements AutoCloseable {
                 return ConfigOrError.fromConfig(rawServiceConfig);
               }
             })
-        .setChannelLogger(NoopChannelLogger.INSTANCE)
-        .setArg(EndpointSliceOptions.KEY, EndpointSliceOptions.builder().client(client).build())
+        .setChannelLogger(log)
+        .setArg(EndpointSliceOptions.KEY, options)
         .build();
   }
 }

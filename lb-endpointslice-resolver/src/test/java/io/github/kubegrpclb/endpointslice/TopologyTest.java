@@ -247,7 +247,7 @@ class TopologyTest {
       channel.shutdownNow();
     }
 
-    assertThat(readsAtStart).isEqualTo(2); // zone and node
+    assertThat(readsAtStart).isEqualTo(6); // zone, node, client Service, pod name, HOSTNAME, IP
     assertThat(reads.get()).isEqualTo(readsAtStart);
   }
 }

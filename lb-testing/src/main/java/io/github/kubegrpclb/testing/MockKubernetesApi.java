@@ -143,6 +143,11 @@ public final class MockKubernetesApi implements AutoCloseable {
       return ready(pod).withConditions(false, false, false);
     }
 
+    /** A pod with this name at this IP address that is not ready (e.g. still starting). */
+    public static Pod notReady(String name, String ip) {
+      return ready(name, ip).withConditions(false, false, false);
+    }
+
     private Pod withConditions(Boolean ready, Boolean serving, Boolean terminating) {
       return new Pod(name, address, ready, serving, terminating, zone, hints, node, nodeHints);
     }
@@ -169,13 +174,19 @@ public final class MockKubernetesApi implements AutoCloseable {
    * is IPv6 when the first endpoint's address is, else IPv4.
    */
   public static EndpointSlice slice(String name, Map<String, Integer> ports, Pod... pods) {
+    return slice(SERVICE, name, ports, pods);
+  }
+
+  /** A slice of my-ns/{@code service}, as {@link #slice(String, Map, Pod...)} builds it. */
+  public static EndpointSlice slice(
+      String service, String name, Map<String, Integer> ports, Pod... pods) {
     boolean ipv6 = pods.length > 0 && pods[0].address().contains(":");
     EndpointSliceBuilder builder =
         new EndpointSliceBuilder()
             .withNewMetadata()
             .withName(name)
             .withNamespace(NAMESPACE)
-            .addToLabels(SERVICE_NAME_LABEL, SERVICE)
+            .addToLabels(SERVICE_NAME_LABEL, service)
             .endMetadata()
             .withAddressType(ipv6 ? "IPv6" : "IPv4");
     ports.forEach(
