@@ -9,6 +9,7 @@ import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.ConfigBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.github.kubegrpclb.testing.ChannelReadiness;
 import io.github.kubegrpclb.testing.Cleanup;
 import io.github.kubegrpclb.testing.LoopbackPods;
 import io.github.kubegrpclb.testing.MockKubernetesApi;
@@ -24,6 +25,7 @@ import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -59,7 +61,7 @@ class ApiServerUnreachableAtStartTest {
     try (MockKubernetesApi api = new MockKubernetesApi()) {
       api.apply(slice("my-svc-a", Map.of("grpc", pods.port()), ready(pods.get(0))));
       ManagedChannel channel = channel(api.client());
-      RpcLoad.run(channel, 1, 1, CallOptions.DEFAULT.withWaitForReady());
+      ChannelReadiness.awaitEveryPod(channel, List.of("pod-0"));
       channel.shutdownNow();
       await().atMost(Duration.ofSeconds(10)).until(() -> awaitTermination(channel));
     }
@@ -108,6 +110,7 @@ class ApiServerUnreachableAtStartTest {
     assertThat(failure.status().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
     assertThat(failure.status().getDescription()).contains(url, "my-ns/my-svc", "ConnectException");
 
+    // Wait-for-ready on purpose: the scenario is that such an RPC waits out the outage.
     CompletableFuture<String> waiting =
         CompletableFuture.supplyAsync(
             () ->
@@ -138,6 +141,7 @@ class ApiServerUnreachableAtStartTest {
     KubernetesClient client = cleanup.add(new KubernetesClientBuilder().withConfig(config).build());
     ManagedChannel channel = channel(client);
 
+    // Wait-for-ready on purpose: the scenario asserts that such an RPC keeps waiting.
     CompletableFuture<String> waiting =
         CompletableFuture.supplyAsync(
             () ->

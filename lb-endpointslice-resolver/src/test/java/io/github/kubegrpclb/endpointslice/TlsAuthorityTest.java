@@ -2,8 +2,8 @@ package io.github.kubegrpclb.endpointslice;
 
 import static io.github.kubegrpclb.testing.MockKubernetesApi.slice;
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.awaitility.Awaitility.await;
 
+import io.github.kubegrpclb.testing.ChannelReadiness;
 import io.github.kubegrpclb.testing.Cleanup;
 import io.github.kubegrpclb.testing.MockKubernetesApi;
 import io.github.kubegrpclb.testing.MockKubernetesApi.Pod;
@@ -14,7 +14,6 @@ import io.grpc.CallOptions;
 import io.grpc.Grpc;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
-import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.BeforeEach;
@@ -59,20 +58,8 @@ class TlsAuthorityTest {
                         .client(api.clientInNamespace(MockKubernetesApi.NAMESPACE))
                         .build())
                 .build());
-    awaitBothPodsConnected(channel);
+    ChannelReadiness.awaitEveryPod(channel, List.of(TlsPods.name(0), TlsPods.name(1)));
     return RpcLoad.run(channel, calls, 1, CallOptions.DEFAULT);
-  }
-
-  /** Until both TLS connections are up, RPCs go to the one that is: then measure. */
-  static void awaitBothPodsConnected(ManagedChannel channel) {
-    await()
-        .atMost(Duration.ofSeconds(20))
-        .untilAsserted(
-            () ->
-                assertThat(
-                        RpcLoad.run(channel, 20, 1, CallOptions.DEFAULT.withWaitForReady())
-                            .perPod())
-                    .containsOnlyKeys("pod-0", "pod-1"));
   }
 
   @ParameterizedTest(name = "{0} verifies a certificate for {1}")

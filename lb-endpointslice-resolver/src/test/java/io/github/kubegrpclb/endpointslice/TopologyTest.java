@@ -6,6 +6,7 @@ import static io.github.kubegrpclb.testing.MockKubernetesApi.slice;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.github.kubegrpclb.testing.ChannelReadiness;
 import io.github.kubegrpclb.testing.Cleanup;
 import io.github.kubegrpclb.testing.LoopbackPod;
 import io.github.kubegrpclb.testing.LoopbackPods;
@@ -216,9 +217,11 @@ class TopologyTest {
                 registry(new EndpointSliceNameResolverProvider(pod))),
             EndpointSliceOptions.builder()
                 .client(api.clientInNamespace(MockKubernetesApi.NAMESPACE)));
+    ChannelReadiness.awaitEveryPod(channel, List.of("pod-0", "pod-1"));
 
-    RpcLoad.Result result = RpcLoad.run(channel, 100, 1, CallOptions.DEFAULT.withWaitForReady());
+    RpcLoad.Result result = RpcLoad.run(channel, 100, 1, CallOptions.DEFAULT);
 
+    assertThat(result.failures()).as("%s", result).isZero();
     assertThat(result.perPod()).containsOnlyKeys("pod-0", "pod-1");
   }
 

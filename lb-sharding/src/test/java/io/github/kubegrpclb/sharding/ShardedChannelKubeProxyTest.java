@@ -3,6 +3,7 @@ package io.github.kubegrpclb.sharding;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.github.kubegrpclb.testing.ChannelReadiness;
 import io.github.kubegrpclb.testing.Cleanup;
 import io.github.kubegrpclb.testing.KubeProxyRules;
 import io.github.kubegrpclb.testing.LoopbackPod;
@@ -45,8 +46,6 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * 127.96.0.10 in front of loopback pods, inside the test JVM's private network namespace.
  */
 class ShardedChannelKubeProxyTest {
-  private static final CallOptions WAIT_FOR_READY = CallOptions.DEFAULT.withWaitForReady();
-
   @RegisterExtension final Cleanup cleanup = new Cleanup();
   private LoopbackPods pods;
   private InetSocketAddress vip;
@@ -77,8 +76,9 @@ class ShardedChannelKubeProxyTest {
   void plainChannelToTheClusterIp_sendsEveryRpcToOnePod() {
     ManagedChannel channel =
         closing(Grpc.newChannelBuilder(target(), InsecureChannelCredentials.create()).build());
+    ChannelReadiness.awaitReady(channel);
 
-    RpcLoad.Result result = RpcLoad.run(channel, 3000, 4, WAIT_FOR_READY);
+    RpcLoad.Result result = RpcLoad.run(channel, 3000, 4, CallOptions.DEFAULT);
 
     assertThat(result.failures()).isZero();
     assertThat(result.perPod()).as("%s", result).hasSize(1);
@@ -93,8 +93,9 @@ class ShardedChannelKubeProxyTest {
                 .connections(8)
                 .podIdentityHeader(LoopbackPod.POD_HEADER.name())
                 .build());
+    awaitAllShardsReady(channel);
 
-    try (RpcLoad load = RpcLoad.start(channel, 4, WAIT_FOR_READY)) {
+    try (RpcLoad load = RpcLoad.start(channel, 4, CallOptions.DEFAULT)) {
       await().atMost(Duration.ofSeconds(20)).until(() -> load.snapshot().perPod().size() == 3);
       assertThat(load.snapshot().failures()).isZero();
     }
@@ -110,7 +111,8 @@ class ShardedChannelKubeProxyTest {
                 .maxConnectionAge(period)
                 .podIdentityHeader(LoopbackPod.POD_HEADER.name())
                 .build());
-    try (RpcLoad load = RpcLoad.start(channel, 4, WAIT_FOR_READY)) {
+    awaitAllShardsReady(channel);
+    try (RpcLoad load = RpcLoad.start(channel, 4, CallOptions.DEFAULT)) {
       await().atMost(Duration.ofSeconds(10)).until(() -> load.snapshot().succeeded() > 500);
 
       LoopbackPod added = pods.add();

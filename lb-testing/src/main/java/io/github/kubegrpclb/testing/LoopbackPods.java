@@ -113,6 +113,11 @@ public final class LoopbackPods implements AutoCloseable {
     return List.copyOf(pods);
   }
 
+  /** The pods' names (pod-0, pod-1, ...), in pod order. */
+  public synchronized List<String> names() {
+    return pods.stream().map(LoopbackPod::name).toList();
+  }
+
   public synchronized int size() {
     return pods.size();
   }

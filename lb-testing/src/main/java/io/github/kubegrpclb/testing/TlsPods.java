@@ -61,6 +61,11 @@ public final class TlsPods implements AutoCloseable {
     return LoopbackPods.hostAddress(index).getHostAddress();
   }
 
+  /** The pods' names, pod-0, pod-1, ..., in pod order. */
+  public List<String> names() {
+    return java.util.stream.IntStream.range(0, servers.size()).mapToObj(TlsPods::name).toList();
+  }
+
   public int size() {
     return servers.size();
   }
