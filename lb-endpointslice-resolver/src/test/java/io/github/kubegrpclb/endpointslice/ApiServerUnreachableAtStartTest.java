@@ -16,8 +16,6 @@ import io.github.kubegrpclb.testing.MockKubernetesApi;
 import io.github.kubegrpclb.testing.PodService;
 import io.github.kubegrpclb.testing.RpcLoad;
 import io.grpc.CallOptions;
-import io.grpc.Grpc;
-import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -48,7 +46,7 @@ class ApiServerUnreachableAtStartTest {
 
   @BeforeEach
   void start() {
-    cleanup.add(() -> assertThat(ServiceWatches.SHARED.activeWatches()).isZero());
+    ResolverFixtures.checkNoWatchLeft(cleanup);
     pods = cleanup.add(LoopbackPods.start(2));
     warmUp();
   }
@@ -72,13 +70,7 @@ class ApiServerUnreachableAtStartTest {
   }
 
   private ManagedChannel channel(KubernetesClient client) {
-    ManagedChannel channel =
-        Grpc.newChannelBuilder(
-                "kubernetes:///my-svc.my-ns:grpc", InsecureChannelCredentials.create())
-            .setNameResolverArg(
-                EndpointSliceOptions.KEY, EndpointSliceOptions.builder().client(client).build())
-            .build();
-    return cleanup.channel(channel);
+    return ResolverFixtures.channel(cleanup, client);
   }
 
   /** Makes one fail-fast RPC and returns how it failed, and after how long. */

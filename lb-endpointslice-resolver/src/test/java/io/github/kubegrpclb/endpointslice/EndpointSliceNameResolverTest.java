@@ -40,8 +40,7 @@ class EndpointSliceNameResolverTest {
 
   @BeforeEach
   void start() {
-    // Added first, so checked last: once every channel is closed, no watch may be left.
-    cleanup.add(() -> assertThat(ServiceWatches.SHARED.activeWatches()).isZero());
+    ResolverFixtures.checkNoWatchLeft(cleanup);
     api = new MockKubernetesApi();
     cleanup.add(api);
     pods = LoopbackPods.start(4);

@@ -10,21 +10,15 @@ import io.github.kubegrpclb.testing.LoopbackPod;
 import io.github.kubegrpclb.testing.LoopbackPods;
 import io.github.kubegrpclb.testing.MaxAgePods;
 import io.github.kubegrpclb.testing.PodService;
+import io.github.kubegrpclb.testing.ResponseCallbacks;
 import io.github.kubegrpclb.testing.RpcLoad;
 import io.grpc.CallOptions;
 import io.grpc.Channel;
-import io.grpc.ClientCall;
-import io.grpc.ClientInterceptor;
 import io.grpc.ClientInterceptors;
 import io.grpc.ConnectivityState;
-import io.grpc.ForwardingClientCall.SimpleForwardingClientCall;
-import io.grpc.ForwardingClientCallListener.SimpleForwardingClientCallListener;
 import io.grpc.Grpc;
 import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
-import io.grpc.Metadata;
-import io.grpc.MethodDescriptor;
-import io.grpc.Status;
 import io.grpc.stub.ClientCalls;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -342,7 +336,10 @@ class ShardedChannelKubeProxyTest {
     ManagedChannel other =
         closing(ShardedChannel.newBuilder(target()).connections(2).executor(executor).build());
     Channel recorded =
-        ClientInterceptors.intercept(other, new CallbackThreadRecorder(callbackThread));
+        ClientInterceptors.intercept(
+            other,
+            ResponseCallbacks.onClose(
+                (status, trailers) -> callbackThread.set(Thread.currentThread().getName())));
     ClientCalls.futureUnaryCall(recorded.newCall(PodService.WHOAMI, CallOptions.DEFAULT), "")
         .get(10, TimeUnit.SECONDS);
     assertThat(callbackThread.get()).isEqualTo("app-executor");
@@ -360,28 +357,5 @@ class ShardedChannelKubeProxyTest {
     await()
         .atMost(Duration.ofSeconds(30))
         .until(() -> allShardsAre(channel, ConnectivityState.READY));
-  }
-
-  /** Records the thread a call's onClose runs on. */
-  private record CallbackThreadRecorder(AtomicReference<String> thread)
-      implements ClientInterceptor {
-    @Override
-    public <ReqT, RespT> ClientCall<ReqT, RespT> interceptCall(
-        MethodDescriptor<ReqT, RespT> method, CallOptions options, Channel next) {
-      return new SimpleForwardingClientCall<ReqT, RespT>(next.newCall(method, options)) {
-        @Override
-        public void start(Listener<RespT> listener, Metadata headers) {
-          super.start(
-              new SimpleForwardingClientCallListener<RespT>(listener) {
-                @Override
-                public void onClose(Status status, Metadata trailers) {
-                  thread.set(Thread.currentThread().getName());
-                  super.onClose(status, trailers);
-                }
-              },
-              headers);
-        }
-      };
-    }
   }
 }

@@ -151,7 +151,8 @@ public final class LoopbackPods implements AutoCloseable {
     timer.shutdownNow();
   }
 
-  private static int freePort() {
+  /** A port free on 127.0.0.11 now; whoever binds it next may still find it taken: retry. */
+  static int freePort() {
     try (ServerSocket socket = new ServerSocket(0, 1, hostAddress(0))) {
       return socket.getLocalPort();
     } catch (IOException e) {
