@@ -55,15 +55,15 @@ class WithoutOpenTelemetryTest {
         cleanup.channel(
             resolver.channelBuilder().defaultServiceConfig(ServiceConfigs.policy(policy)).build());
 
+    // Every pod answers through the policy: a policy that picked one pod only would time out here.
     ChannelReadiness.awaitEveryPod(channel, pods);
 
     RpcLoad.Result result = RpcLoad.run(channel, 50, 1, CallOptions.DEFAULT);
 
+    // Not every pod again: peak_ewma keeps away from a pod whose first RPC was slow (a new
+    // connection) until that peak decays.
     assertThat(result.failures()).as(result.toString()).isZero();
-    assertThat(result.perPod())
-        .as(result.toString())
-        .hasSize(2)
-        .allSatisfy((pod, served) -> assertThat(served).isPositive());
+    assertThat(result.succeeded()).as(result.toString()).isEqualTo(50);
     assertThat(LbDebug.snapshot("manual:///pods"))
         .contains(policy + " balancer for manual:///pods");
   }
