@@ -56,7 +56,7 @@ public final class ScenarioBenchmark {
     md.append(dialPerRequest());
     md.append(degradedPod());
     md.append(SickPodScenarios.markdown());
-    md.append(discoveryLag());
+    md.append(DiscoveryLagScenarios.markdown());
     md.append(rollingReplacement());
     md.append(io.github.kubegrpclb.core.SubsettingSimulation.report());
     md.append(ApiServerCost.report());
@@ -217,87 +217,6 @@ public final class ScenarioBenchmark {
     }
   }
 
-  static String discoveryLag() throws Exception {
-    StringBuilder md =
-        new StringBuilder(
-            "## Discovery lag: endpoint change to the first RPC served by the new pod\n\n"
-                + "| resolver | samples | p50 ms | max ms |\n|---|---|---|---|\n");
-    md.append(dnsLag());
-    md.append(endpointSliceLag());
-    md.append(
-        "\ngrpc-java's own `dns:///` never re-resolves on its own: on our machines a 4th pod got"
-            + " 0 of ~420,000 RPCs in 60 s. With a DNS TTL of 30 s, the headless resolver's lag is"
-            + " bounded by the TTL (it re-queries when it expires).\n\n");
-    return md.toString();
-  }
-
-  private static String dnsLag() {
-    int samples = 8;
-    long[] lags = new long[samples];
-    try (TestDnsServer dns = TestDnsServer.start();
-        LoopbackPods pods = LoopbackPods.start(2 + samples)) {
-      List<String> ips = new ArrayList<>();
-      ips.add("127.0.0.11");
-      ips.add("127.0.0.12");
-      dns.setA(HOST, 1, ips.toArray(String[]::new));
-      ManagedChannel channel =
-          Grpc.newChannelBuilder(
-                  "headless://" + dns.authority() + "/" + HOST + ":" + pods.port(),
-                  InsecureChannelCredentials.create())
-              .build();
-      try (RpcLoad load = RpcLoad.start(channel, 2, WAIT)) {
-        awaitTrue(() -> load.snapshot().succeeded() > 100, Duration.ofSeconds(10));
-        for (int i = 0; i < samples; i++) {
-          LoopbackPod added = pods.get(2 + i);
-          ips.add(added.address().getAddress().getHostAddress());
-          long start = System.nanoTime();
-          dns.setA(HOST, 1, ips.toArray(String[]::new));
-          awaitTrue(() -> load.snapshot().served(added.name()) > 0, Duration.ofSeconds(10));
-          lags[i] = System.nanoTime() - start;
-        }
-      } finally {
-        close(channel);
-      }
-    }
-    return lagRow("headless DNS (`headless:///`), TTL 1 s", lags);
-  }
-
-  private static String endpointSliceLag() {
-    int samples = 20;
-    int warmups = 3;
-    long[] lags = new long[samples];
-    try (MockKubernetesApi api = new MockKubernetesApi();
-        LoopbackPods pods = LoopbackPods.start(2 + warmups + samples)) {
-      Map<String, Integer> ports = Map.of("grpc", pods.port());
-      List<MockKubernetesApi.Pod> endpoints = new ArrayList<>();
-      endpoints.add(ready(pods.get(0)));
-      endpoints.add(ready(pods.get(1)));
-      api.apply(
-          MockKubernetesApi.slice("s", ports, endpoints.toArray(MockKubernetesApi.Pod[]::new)));
-      ManagedChannel channel = endpointSliceChannel(api, "kube_round_robin");
-      try (RpcLoad load = RpcLoad.start(channel, 2, WAIT)) {
-        awaitTrue(() -> load.snapshot().succeeded() > 100, Duration.ofSeconds(10));
-        for (int i = 0; i < warmups + samples; i++) {
-          LoopbackPod added = pods.get(2 + i);
-          endpoints.add(ready(added));
-          api.apply(
-              MockKubernetesApi.slice("s", ports, endpoints.toArray(MockKubernetesApi.Pod[]::new)));
-          // The change exists once the API server acknowledged it: measure from there.
-          long start = System.nanoTime();
-          awaitTrue(() -> load.snapshot().served(added.name()) > 0, Duration.ofSeconds(10));
-          if (i >= warmups) {
-            lags[i - warmups] = System.nanoTime() - start;
-          }
-        }
-      } finally {
-        close(channel);
-      }
-    }
-    return lagRow(
-        "EndpointSlice watch (`kubernetes:///`), mock API server, from the update's acknowledgement",
-        lags);
-  }
-
   static String rollingReplacement() {
     StringBuilder md =
         new StringBuilder(
@@ -426,18 +345,6 @@ public final class ScenarioBenchmark {
 
   private static List<String> names(LoopbackPods pods) {
     return pods.all().stream().map(LoopbackPod::name).toList();
-  }
-
-  private static String lagRow(String resolver, long[] lags) {
-    long[] sorted = lags.clone();
-    Arrays.sort(sorted);
-    return String.format(
-        Locale.ROOT,
-        "| %s | %d | %.1f | %.1f |%n",
-        resolver,
-        sorted.length,
-        ms(sorted[sorted.length / 2]),
-        ms(sorted[sorted.length - 1]));
   }
 
   /* A bounded wait on a condition, polled every millisecond. */

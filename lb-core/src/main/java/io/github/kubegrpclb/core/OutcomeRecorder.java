@@ -24,8 +24,8 @@ final class OutcomeRecorder extends ClientStreamTracer.Factory {
   }
 
   /**
-   * @param telemetry where the RPCs are also counted (from their headers out, as {@link RpcCounter}
-   *     counts)
+   * @param telemetry where the RPCs are also counted, by the {@link RpcCounter.Tracer} each tracer
+   *     extends
    */
   OutcomeRecorder(
       OutcomeCounts counts,
@@ -43,23 +43,10 @@ final class OutcomeRecorder extends ClientStreamTracer.Factory {
       ClientStreamTracer.StreamInfo info, Metadata headers) {
     Deadline deadline = info.getCallOptions().getDeadline();
     long startNanos = nanoClock.getAsLong();
-    return new ClientStreamTracer() {
-      private volatile boolean started;
-
-      @Override
-      public void outboundHeaders() {
-        if (!started) {
-          started = true;
-          telemetry.rpcStarted();
-        }
-      }
-
+    return new RpcCounter.Tracer(telemetry) {
       @Override
       public void streamClosed(Status status) {
-        if (started) {
-          started = false;
-          telemetry.rpcFinished(status.getCode());
-        }
+        super.streamClosed(status);
         Status.Code code = effectiveCode(status, deadline);
         if (code != Status.Code.CANCELLED) {
           counts.record(

@@ -1,7 +1,6 @@
 package io.github.kubegrpclb.core;
 
 import io.grpc.Status;
-import java.math.BigDecimal;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.LinkedHashMap;
@@ -16,7 +15,7 @@ import java.util.Set;
  *
  * <p>Immutable and thread-safe.
  */
-final class OutlierEjectionConfig {
+final class OutlierEjectionConfig extends PolicyConfigFields.Section {
   static final String FIELD = "outlierEjection";
   private static final Set<String> FIELDS =
       Set.of(
@@ -65,6 +64,7 @@ final class OutlierEjectionConfig {
       long maxEjectionNanos,
       int maxEjectionPercent,
       long probeTimeoutNanos) {
+    super(FIELD);
     this.enabled = enabled;
     this.consecutiveFailures = consecutiveFailures;
     this.failureCodes = failureCodes;
@@ -88,8 +88,7 @@ final class OutlierEjectionConfig {
   }
 
   static OutlierEjectionConfig parse(String policy, Map<String, ?> raw) {
-    String where = policy + " " + FIELD;
-    PolicyConfigFields.checkKnownFields(where, raw, FIELDS);
+    String where = PolicyConfigFields.section(policy, FIELD, raw, FIELDS);
     long base = PolicyConfigFields.positiveDurationNanos(where, raw, "baseEjectionTime", s(1));
     long max = PolicyConfigFields.positiveDurationNanos(where, raw, "maxEjectionTime", s(300));
     if (max < base) {
@@ -130,6 +129,7 @@ final class OutlierEjectionConfig {
   }
 
   /** The JSON form, as {@link #parse} reads it. */
+  @Override
   Map<String, Object> toJson() {
     Map<String, Object> json = new LinkedHashMap<>();
     json.put("enabled", enabled);
@@ -152,22 +152,7 @@ final class OutlierEjectionConfig {
     return seconds * 1_000_000_000L;
   }
 
-  static String seconds(long nanos) {
-    return BigDecimal.valueOf(nanos, 9).stripTrailingZeros().toPlainString() + "s";
-  }
-
-  @Override
-  public boolean equals(Object o) {
-    return o instanceof OutlierEjectionConfig other && toJson().equals(other.toJson());
-  }
-
-  @Override
-  public int hashCode() {
-    return toJson().hashCode();
-  }
-
-  @Override
-  public String toString() {
-    return FIELD + toJson();
+  private static String seconds(long nanos) {
+    return PolicyConfigFields.seconds(nanos);
   }
 }

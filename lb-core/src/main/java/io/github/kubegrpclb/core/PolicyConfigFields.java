@@ -179,6 +179,55 @@ final class PolicyConfigFields {
     return codes;
   }
 
+  /**
+   * Checks the fields of a policy's nested object {@code field} (such as {@code "slowStart"})
+   * against {@code known} and returns where they are, e.g. "peak_ewma slowStart", for the messages
+   * of the readers above.
+   */
+  static String section(String policy, String field, Map<String, ?> raw, Set<String> known) {
+    String where = policy + " " + field;
+    checkKnownFields(where, raw, known);
+    return where;
+  }
+
+  /** The protobuf JSON duration that {@link #positiveDurationNanos} reads: "10s", "0.03s". */
+  static String seconds(long nanos) {
+    return BigDecimal.valueOf(nanos, 9).stripTrailingZeros().toPlainString() + "s";
+  }
+
+  /**
+   * A parsed nested object of a policy config (such as {@code "slowStart"}): equal to another of
+   * the same field when their JSON forms are equal, and shown as the field and its JSON form.
+   * Subclasses are immutable, so their JSON form is too.
+   */
+  abstract static class Section {
+    private final String field;
+
+    Section(String field) {
+      this.field = field;
+    }
+
+    /** The JSON form, as the section's parser reads it. */
+    abstract Map<String, Object> toJson();
+
+    @Override
+    public final boolean equals(Object o) {
+      return o instanceof Section other
+          && field.equals(other.field)
+          && toJson().equals(other.toJson());
+    }
+
+    @Override
+    public final int hashCode() {
+      return toJson().hashCode();
+    }
+
+    @Override
+    public final String toString() {
+      return field + toJson();
+    }
+  }
+
   private static String describe(String policy, String field, Object value) {
     String shown = value instanceof String ? "\"" + value + "\"" : String.valueOf(value);
     String type = value == null ? "null" : value.getClass().getSimpleName();

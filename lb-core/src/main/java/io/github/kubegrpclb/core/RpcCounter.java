@@ -33,8 +33,11 @@ final class RpcCounter extends ClientStreamTracer.Factory {
     return "RpcCounter";
   }
 
-  /** One RPC attempt; grpc-java calls it one method at a time, possibly from several threads. */
-  static final class Tracer extends ClientStreamTracer {
+  /**
+   * One RPC attempt; grpc-java calls it one method at a time, possibly from several threads. Not
+   * final: {@link OutcomeRecorder} extends it to also record each attempt's outcome.
+   */
+  static class Tracer extends ClientStreamTracer {
     private final EndpointTelemetry telemetry;
     private volatile boolean started;
 
@@ -50,6 +53,7 @@ final class RpcCounter extends ClientStreamTracer.Factory {
       }
     }
 
+    /** Counts the RPC as finished; overriders call it first. */
     @Override
     public void streamClosed(Status status) {
       if (started) {

@@ -12,7 +12,7 @@ import java.util.Set;
  *
  * <p>Immutable and thread-safe.
  */
-final class SlowStartConfig {
+final class SlowStartConfig extends PolicyConfigFields.Section {
   static final String FIELD = "slowStart";
   private static final Set<String> FIELDS =
       Set.of("enabled", "window", "minWeightPercent", "aggression");
@@ -24,6 +24,7 @@ final class SlowStartConfig {
   final double aggression;
 
   private SlowStartConfig(boolean enabled, long windowNanos, double minWeight, double aggression) {
+    super(FIELD);
     this.enabled = enabled;
     this.windowNanos = windowNanos;
     this.minWeight = minWeight;
@@ -36,8 +37,7 @@ final class SlowStartConfig {
   }
 
   static SlowStartConfig parse(String policy, Map<String, ?> raw) {
-    String where = policy + " " + FIELD;
-    PolicyConfigFields.checkKnownFields(where, raw, FIELDS);
+    String where = PolicyConfigFields.section(policy, FIELD, raw, FIELDS);
     return new SlowStartConfig(
         PolicyConfigFields.bool(where, raw, "enabled", true),
         PolicyConfigFields.positiveDurationNanos(where, raw, "window", 10_000_000_000L),
@@ -54,27 +54,13 @@ final class SlowStartConfig {
     return Math.max(minWeight, ramp);
   }
 
+  @Override
   Map<String, Object> toJson() {
     Map<String, Object> json = new LinkedHashMap<>();
     json.put("enabled", enabled);
-    json.put("window", OutlierEjectionConfig.seconds(windowNanos));
+    json.put("window", PolicyConfigFields.seconds(windowNanos));
     json.put("minWeightPercent", minWeight * 100);
     json.put("aggression", aggression);
     return json;
-  }
-
-  @Override
-  public boolean equals(Object o) {
-    return o instanceof SlowStartConfig other && toJson().equals(other.toJson());
-  }
-
-  @Override
-  public int hashCode() {
-    return toJson().hashCode();
-  }
-
-  @Override
-  public String toString() {
-    return FIELD + toJson();
   }
 }

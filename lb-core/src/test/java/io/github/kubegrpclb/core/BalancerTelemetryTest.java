@@ -3,6 +3,7 @@ package io.github.kubegrpclb.core;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.github.kubegrpclb.testing.ChannelReadiness;
 import io.github.kubegrpclb.testing.Cleanup;
 import io.github.kubegrpclb.testing.FakeHelper;
 import io.github.kubegrpclb.testing.LoopbackPod;
@@ -100,7 +101,9 @@ class BalancerTelemetryTest {
     Map<String, ?> config =
         Map.of("loadBalancingConfig", List.of(Map.of("peak_ewma", Map.of("decay", "2s"))));
     ManagedChannel channel = channel(pods, config, LbTelemetry.create(metrics.openTelemetry()));
-    RpcLoad.run(channel, 300, 2, CallOptions.DEFAULT.withWaitForReady());
+    ChannelReadiness.awaitEveryPod(channel, pods);
+    RpcLoad.Result warmUp = RpcLoad.run(channel, 300, 2, CallOptions.DEFAULT);
+    assertThat(warmUp.failures()).as("%s", warmUp).isZero();
     await()
         .atMost(Duration.ofSeconds(30))
         .until(() -> metrics.sum(ESTIMATE, Map.of("target", TARGET)) < 0.010);
@@ -134,7 +137,7 @@ class BalancerTelemetryTest {
     LoopbackPods pods = pods(3);
     ManagedChannel channel =
         channel(pods, "peak_ewma", LbTelemetry.create(metrics.openTelemetry()));
-    RpcLoad.run(channel, 30, 1, CallOptions.DEFAULT.withWaitForReady());
+    ChannelReadiness.awaitEveryPod(channel, pods);
     assertThat(metrics.sum("kube_grpc_lb.endpoints", Map.of("state", "ready", "in_rotation", true)))
         .isEqualTo(3);
 
@@ -210,9 +213,13 @@ class BalancerTelemetryTest {
         channel(
             pods, "peak_ewma", LbTelemetry.create(metrics.openTelemetry()).withEndpointLimit(0));
 
-    RpcLoad.run(channel, 50, 1, CallOptions.DEFAULT.withWaitForReady());
+    ChannelReadiness.awaitEveryPod(channel, pods);
+    double before = metrics.sum(STARTED, Map.of("endpoint", "_other"));
 
-    assertThat(metrics.sum(STARTED, Map.of("endpoint", "_other"))).isEqualTo(50);
+    RpcLoad.Result result = RpcLoad.run(channel, 50, 1, CallOptions.DEFAULT);
+
+    assertThat(result.failures()).as("%s", result).isZero();
+    assertThat(metrics.sum(STARTED, Map.of("endpoint", "_other")) - before).isEqualTo(50);
     assertThat(metrics.points(STARTED, Map.of())).hasSize(1);
     assertThat(metrics.points(ESTIMATE, Map.of())).isEmpty();
     assertThat(metrics.sum("kube_grpc_lb.endpoints", Map.of("state", "ready"))).isEqualTo(2);
@@ -223,7 +230,9 @@ class BalancerTelemetryTest {
     LoopbackPods pods = pods(3);
     LoopbackPod stopped = pods.get(2);
     ManagedChannel channel = channel(pods, "peak_ewma", LbTelemetry.disabled());
-    RpcLoad.run(channel, 100, 1, CallOptions.DEFAULT.withWaitForReady());
+    ChannelReadiness.awaitEveryPod(channel, pods);
+    RpcLoad.Result result = RpcLoad.run(channel, 100, 1, CallOptions.DEFAULT);
+    assertThat(result.failures()).as("%s", result).isZero();
     stopped.stop();
 
     await()

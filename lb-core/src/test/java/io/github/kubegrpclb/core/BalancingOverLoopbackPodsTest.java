@@ -3,6 +3,7 @@ package io.github.kubegrpclb.core;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.github.kubegrpclb.testing.ChannelReadiness;
 import io.github.kubegrpclb.testing.Cleanup;
 import io.github.kubegrpclb.testing.LoopbackPod;
 import io.github.kubegrpclb.testing.LoopbackPods;
@@ -24,7 +25,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /** Both policies end to end: a real channel over real gRPC servers on loopback addresses. */
 class BalancingOverLoopbackPodsTest {
-  private static final CallOptions WAIT_FOR_READY = CallOptions.DEFAULT.withWaitForReady();
+  private static final CallOptions FAIL_FAST = CallOptions.DEFAULT;
 
   @RegisterExtension final Cleanup cleanup = new Cleanup();
 
@@ -46,30 +47,28 @@ class BalancingOverLoopbackPodsTest {
         ServiceConfigs.policyWithRetries(policy));
   }
 
-  private static List<String> names(LoopbackPods pods) {
-    return pods.all().stream().map(LoopbackPod::name).toList();
-  }
-
   @Test
   void kubeRoundRobin_10000Rpcs_everyPodServedWithin5Percent() {
     LoopbackPods pods = pods(5);
     ManagedChannel channel = channel(pods, "kube_round_robin");
+    ChannelReadiness.awaitEveryPod(channel, pods);
 
-    RpcLoad.Result result = RpcLoad.run(channel, 10_000, 4, WAIT_FOR_READY);
+    RpcLoad.Result result = RpcLoad.run(channel, 10_000, 4, FAIL_FAST);
 
     assertThat(result.failures()).as("%s", result).isZero();
-    assertThat(result.maxMinRatio(names(pods))).as("%s", result).isLessThanOrEqualTo(1.05);
+    assertThat(result.maxMinRatio(pods.names())).as("%s", result).isLessThanOrEqualTo(1.05);
   }
 
   @Test
   void peakEwma_10000Rpcs_everyPodServed() {
     LoopbackPods pods = pods(5);
     ManagedChannel channel = channel(pods, "peak_ewma");
+    ChannelReadiness.awaitEveryPod(channel, pods);
 
-    RpcLoad.Result result = RpcLoad.run(channel, 10_000, 4, WAIT_FOR_READY);
+    RpcLoad.Result result = RpcLoad.run(channel, 10_000, 4, FAIL_FAST);
 
     assertThat(result.failures()).as("%s", result).isZero();
-    assertThat(result.perPod()).as("%s", result).containsOnlyKeys(names(pods));
+    assertThat(result.perPod()).as("%s", result).containsOnlyKeys(pods.names());
   }
 
   @ParameterizedTest
@@ -78,9 +77,9 @@ class BalancingOverLoopbackPodsTest {
     LoopbackPods pods = pods(5);
     ManagedChannel channel = channel(pods, policy);
     LoopbackPod victim = pods.get(2);
-    RpcLoad.run(channel, 500, 2, WAIT_FOR_READY); // all connections up
+    ChannelReadiness.awaitEveryPod(channel, pods);
 
-    try (RpcLoad load = RpcLoad.start(channel, 2, WAIT_FOR_READY)) {
+    try (RpcLoad load = RpcLoad.start(channel, 2, FAIL_FAST)) {
       await().atMost(Duration.ofSeconds(10)).until(() -> load.snapshot().succeeded() > 500);
       victim.stop(); // an RPC in flight on the victim right now may fail: that is detection
       long afterStop = load.snapshot().succeeded();
@@ -103,9 +102,13 @@ class BalancingOverLoopbackPodsTest {
     LoopbackPod slow = pods.get(0);
     slow.setLatency(Duration.ofMillis(50));
 
-    RpcLoad.Result ewma = RpcLoad.run(channel(pods, "peak_ewma"), 2000, 4, WAIT_FOR_READY);
-    RpcLoad.Result roundRobin =
-        RpcLoad.run(channel(pods, "kube_round_robin"), 2000, 4, WAIT_FOR_READY);
+    ManagedChannel peakEwma = channel(pods, "peak_ewma");
+    ManagedChannel kubeRoundRobin = channel(pods, "kube_round_robin");
+    ChannelReadiness.awaitEveryPod(peakEwma, pods);
+    ChannelReadiness.awaitEveryPod(kubeRoundRobin, pods);
+
+    RpcLoad.Result ewma = RpcLoad.run(peakEwma, 2000, 4, FAIL_FAST);
+    RpcLoad.Result roundRobin = RpcLoad.run(kubeRoundRobin, 2000, 4, FAIL_FAST);
 
     assertThat(ewma.share(slow.name())).as("peak_ewma %s", ewma).isLessThan(0.10);
     assertThat(roundRobin.share(slow.name())).as("round robin %s", roundRobin).isGreaterThan(0.15);
@@ -126,15 +129,16 @@ class BalancingOverLoopbackPodsTest {
     ManualNameResolverProvider resolver =
         new ManualNameResolverProvider(List.of(groups.get(0), groups.get(1), terminating));
     ManagedChannel channel = channel(resolver, ServiceConfigs.policyWithRetries(policy));
+    ChannelReadiness.awaitEveryPod(channel, List.of("pod-0", "pod-1"));
 
-    RpcLoad.Result mixed = RpcLoad.run(channel, 600, 2, WAIT_FOR_READY);
+    RpcLoad.Result mixed = RpcLoad.run(channel, 600, 2, FAIL_FAST);
     assertThat(mixed.served("pod-2")).as("%s", mixed).isZero();
     assertThat(mixed.succeeded()).as("%s", mixed).isEqualTo(600);
 
     EquivalentAddressGroup stillTerminating =
         new EquivalentAddressGroup(groups.get(1).getAddresses(), terminating.getAttributes());
     resolver.update(List.of(stillTerminating, terminating));
-    RpcLoad.Result fallback = RpcLoad.run(channel, 600, 2, WAIT_FOR_READY);
+    RpcLoad.Result fallback = RpcLoad.run(channel, 600, 2, FAIL_FAST);
     assertThat(fallback.succeeded()).as("%s", fallback).isEqualTo(600);
     assertThat(fallback.perPod().keySet()).as("%s", fallback).isSubsetOf("pod-1", "pod-2");
     if (policy.equals("kube_round_robin")) {
@@ -153,16 +157,18 @@ class BalancingOverLoopbackPodsTest {
         channel(
             new ManualNameResolverProvider(pods.addressGroups()),
             ServiceConfigs.policyWithHealthCheck(policy));
+    ChannelReadiness.awaitEveryPod(channel, List.of("pod-0", "pod-2"));
 
-    RpcLoad.Result result = RpcLoad.run(channel, 600, 2, WAIT_FOR_READY);
+    RpcLoad.Result result = RpcLoad.run(channel, 600, 2, FAIL_FAST);
     assertThat(result.served(unready.name())).as("%s", result).isZero();
-    assertThat(result.succeeded()).isEqualTo(600);
+    assertThat(result.succeeded()).as("%s", result).isEqualTo(600);
 
     unready.setServing(true);
-    try (RpcLoad load = RpcLoad.start(channel, 2, WAIT_FOR_READY)) {
+    try (RpcLoad load = RpcLoad.start(channel, 2, FAIL_FAST)) {
       await()
           .atMost(Duration.ofSeconds(30))
           .until(() -> load.snapshot().served(unready.name()) > 0);
+      assertThat(load.snapshot().failures()).as("%s", load.snapshot()).isZero();
     }
   }
 
@@ -176,12 +182,14 @@ class BalancingOverLoopbackPodsTest {
     resolver.update(pods.addressGroups(), ServiceConfigs.policyWithHealthCheck(policy));
     ManagedChannel channel = resolver.channelBuilder().build();
     cleanup.channel(channel);
-    RpcLoad.Result checked = RpcLoad.run(channel, 600, 2, WAIT_FOR_READY);
+    ChannelReadiness.awaitEveryPod(channel, List.of("pod-0", "pod-2"));
+    RpcLoad.Result checked = RpcLoad.run(channel, 600, 2, FAIL_FAST);
     assertThat(checked.served(unready.name())).as("%s", checked).isZero();
+    assertThat(checked.failures()).as("%s", checked).isZero();
 
     resolver.update(pods.addressGroups(), ServiceConfigs.policy(policy));
 
-    try (RpcLoad load = RpcLoad.start(channel, 2, WAIT_FOR_READY)) {
+    try (RpcLoad load = RpcLoad.start(channel, 2, FAIL_FAST)) {
       await()
           .atMost(Duration.ofSeconds(30))
           .until(() -> load.snapshot().served(unready.name()) > 0);
@@ -193,14 +201,14 @@ class BalancingOverLoopbackPodsTest {
   void allPodsDown_rpcFailsFastWithStatusNamingTheFailures() {
     LoopbackPods pods = pods(2);
     ManagedChannel channel = channel(pods, "kube_round_robin");
-    RpcLoad.run(channel, 10, 1, WAIT_FOR_READY);
+    ChannelReadiness.awaitEveryPod(channel, pods);
     pods.all().forEach(LoopbackPod::stop);
 
     await()
         .atMost(Duration.ofSeconds(10))
         .untilAsserted(
             () -> {
-              RpcLoad.Result result = RpcLoad.run(channel, 1, 1, CallOptions.DEFAULT);
+              RpcLoad.Result result = RpcLoad.run(channel, 1, 1, FAIL_FAST);
               assertThat(result.failureSamples()).hasSize(1);
               Status status = result.failureSamples().get(0);
               assertThat(status.getCode()).isEqualTo(Status.Code.UNAVAILABLE);

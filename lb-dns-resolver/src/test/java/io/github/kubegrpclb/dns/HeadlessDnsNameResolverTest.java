@@ -3,6 +3,7 @@ package io.github.kubegrpclb.dns;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.github.kubegrpclb.testing.ChannelReadiness;
 import io.github.kubegrpclb.testing.Cleanup;
 import io.github.kubegrpclb.testing.LoopbackPod;
 import io.github.kubegrpclb.testing.LoopbackPods;
@@ -25,7 +26,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 /** The resolver end to end: real DNS over UDP/TCP, real channels, real loopback pods. */
 class HeadlessDnsNameResolverTest {
   private static final String HOST = "my-svc.my-ns.svc.cluster.local";
-  private static final CallOptions WAIT_FOR_READY = CallOptions.DEFAULT.withWaitForReady();
+  private static final CallOptions FAIL_FAST = CallOptions.DEFAULT;
 
   @RegisterExtension final Cleanup cleanup = new Cleanup();
   private TestDnsServer dns;
@@ -67,9 +68,11 @@ class HeadlessDnsNameResolverTest {
     LoopbackPods pods = pods(3);
     dns.setA(HOST, 30, ips(pods));
     ManagedChannel channel = channel(target(HOST + ":" + pods.port()));
+    ChannelReadiness.awaitEveryPod(channel, pods);
 
-    RpcLoad.Result result = RpcLoad.run(channel, 3000, 2, WAIT_FOR_READY);
+    RpcLoad.Result result = RpcLoad.run(channel, 3000, 2, FAIL_FAST);
 
+    assertThat(result.failures()).as("%s", result).isZero();
     assertThat(result.perPod()).as("%s", result).containsOnlyKeys("pod-0", "pod-1", "pod-2");
     assertThat(result.maxMinRatio(List.of("pod-0", "pod-1", "pod-2"))).isLessThan(1.05);
   }
@@ -80,8 +83,11 @@ class HeadlessDnsNameResolverTest {
     dns.setA(HOST, 30, ips(pods));
     ManagedChannel channel = channel(target(HOST + ":" + pods.port() + "?policy=pick_first"));
 
-    RpcLoad.Result result = RpcLoad.run(channel, 300, 2, WAIT_FOR_READY);
+    ChannelReadiness.awaitReady(channel);
 
+    RpcLoad.Result result = RpcLoad.run(channel, 300, 2, FAIL_FAST);
+
+    assertThat(result.failures()).as("%s", result).isZero();
     assertThat(result.perPod()).as("%s", result).hasSize(1);
   }
 
@@ -96,8 +102,11 @@ class HeadlessDnsNameResolverTest {
                     InsecureChannelCredentials.create())
                 .defaultServiceConfig(ServiceConfigs.policy("pick_first")));
 
-    RpcLoad.Result result = RpcLoad.run(channel, 300, 2, WAIT_FOR_READY);
+    ChannelReadiness.awaitReady(channel);
 
+    RpcLoad.Result result = RpcLoad.run(channel, 300, 2, FAIL_FAST);
+
+    assertThat(result.failures()).as("%s", result).isZero();
     assertThat(result.perPod()).as("%s", result).hasSize(1);
   }
 
@@ -113,8 +122,11 @@ class HeadlessDnsNameResolverTest {
                     HeadlessDnsOptions.KEY,
                     HeadlessDnsOptions.builder().policy("pick_first").build()));
 
-    RpcLoad.Result result = RpcLoad.run(channel, 300, 2, WAIT_FOR_READY);
+    ChannelReadiness.awaitReady(channel);
 
+    RpcLoad.Result result = RpcLoad.run(channel, 300, 2, FAIL_FAST);
+
+    assertThat(result.failures()).as("%s", result).isZero();
     assertThat(result.perPod()).as("%s", result).hasSize(1);
   }
 
@@ -123,9 +135,9 @@ class HeadlessDnsNameResolverTest {
     LoopbackPods pods = pods(3);
     dns.setA(HOST, 1, ips(pods));
     ManagedChannel channel = channel(target(HOST + ":" + pods.port()));
-    RpcLoad.run(channel, 300, 2, WAIT_FOR_READY);
+    ChannelReadiness.awaitEveryPod(channel, pods);
 
-    try (RpcLoad load = RpcLoad.start(channel, 2, WAIT_FOR_READY)) {
+    try (RpcLoad load = RpcLoad.start(channel, 2, FAIL_FAST)) {
       LoopbackPod added = pods.add();
       long start = System.nanoTime();
       dns.setA(HOST, 1, ips(pods));
@@ -145,10 +157,10 @@ class HeadlessDnsNameResolverTest {
     LoopbackPods pods = pods(4);
     dns.setA(HOST, 1, ips(pods));
     ManagedChannel channel = channel(target(HOST + ":" + pods.port()));
-    RpcLoad.run(channel, 400, 2, WAIT_FOR_READY);
+    ChannelReadiness.awaitEveryPod(channel, pods);
     LoopbackPod removed = pods.get(3);
 
-    try (RpcLoad load = RpcLoad.start(channel, 2, WAIT_FOR_READY)) {
+    try (RpcLoad load = RpcLoad.start(channel, 2, FAIL_FAST)) {
       dns.setA(HOST, 1, ips(pods)[0], ips(pods)[1], ips(pods)[2]);
       load.awaitNoTrafficTo(removed, 300, Duration.ofSeconds(5));
       removed.stop();
@@ -164,7 +176,7 @@ class HeadlessDnsNameResolverTest {
     LoopbackPods pods = pods(3);
     dns.setA(HOST, 30, ips(pods)); // the TTL alone would wait 30 s
     ManagedChannel channel = channel(target(HOST + ":" + pods.port()));
-    RpcLoad.run(channel, 300, 2, WAIT_FOR_READY);
+    ChannelReadiness.awaitEveryPod(channel, pods);
     int queriesBefore = dns.udpQueries();
 
     pods.get(1).stop();
@@ -182,9 +194,11 @@ class HeadlessDnsNameResolverTest {
     }
     dns.setSrv("_grpc._tcp." + HOST, 30, pods.port(), targets);
     ManagedChannel channel = channel(target(HOST + ":grpc"));
+    ChannelReadiness.awaitEveryPod(channel, pods);
 
-    RpcLoad.Result result = RpcLoad.run(channel, 300, 2, WAIT_FOR_READY);
+    RpcLoad.Result result = RpcLoad.run(channel, 300, 2, FAIL_FAST);
 
+    assertThat(result.failures()).as("%s", result).isZero();
     assertThat(result.perPod()).as("%s", result).containsOnlyKeys("pod-0", "pod-1", "pod-2");
   }
 
@@ -202,9 +216,11 @@ class HeadlessDnsNameResolverTest {
                         .searchPath(List.of("my-ns.svc.cluster.local", "svc.cluster.local"))
                         .ndots(5)
                         .build()));
+    ChannelReadiness.awaitEveryPod(channel, pods);
 
-    RpcLoad.Result result = RpcLoad.run(channel, 100, 1, WAIT_FOR_READY);
+    RpcLoad.Result result = RpcLoad.run(channel, 100, 1, FAIL_FAST);
 
+    assertThat(result.failures()).as("%s", result).isZero();
     assertThat(result.perPod()).containsOnlyKeys("pod-0", "pod-1");
   }
 
@@ -213,13 +229,13 @@ class HeadlessDnsNameResolverTest {
     LoopbackPods pods = pods(3);
     dns.setA(HOST, 1, ips(pods));
     ManagedChannel channel = channel(target(HOST + ":" + pods.port()));
-    RpcLoad.run(channel, 300, 2, WAIT_FOR_READY);
+    ChannelReadiness.awaitEveryPod(channel, pods);
     int queriesBefore = dns.udpQueries();
 
     dns.setMode(TestDnsServer.Mode.SERVFAIL);
     await().atMost(Duration.ofSeconds(5)).until(() -> dns.udpQueries() >= queriesBefore + 2);
 
-    RpcLoad.Result result = RpcLoad.run(channel, 600, 2, CallOptions.DEFAULT);
+    RpcLoad.Result result = RpcLoad.run(channel, 600, 2, FAIL_FAST);
     assertThat(result.failures()).as("%s", result).isZero();
     assertThat(result.perPod()).containsOnlyKeys("pod-0", "pod-1", "pod-2");
   }
@@ -228,7 +244,7 @@ class HeadlessDnsNameResolverTest {
   void nxdomain_rpcFailsWithUnavailableNamingTheHost() {
     ManagedChannel channel = channel(target("gone.my-ns.svc.cluster.local:50051"));
 
-    RpcLoad.Result result = RpcLoad.run(channel, 1, 1, CallOptions.DEFAULT);
+    RpcLoad.Result result = RpcLoad.run(channel, 1, 1, FAIL_FAST);
 
     assertThat(result.failureSamples()).hasSize(1);
     Status status = result.failureSamples().get(0);

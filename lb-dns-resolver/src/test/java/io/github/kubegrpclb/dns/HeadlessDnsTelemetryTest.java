@@ -5,16 +5,16 @@ import static org.awaitility.Awaitility.await;
 
 import io.github.kubegrpclb.core.LbDebug;
 import io.github.kubegrpclb.core.LbTelemetry;
+import io.github.kubegrpclb.testing.ChannelReadiness;
 import io.github.kubegrpclb.testing.Cleanup;
 import io.github.kubegrpclb.testing.LoopbackPods;
-import io.github.kubegrpclb.testing.RpcLoad;
 import io.github.kubegrpclb.testing.TestDnsServer;
 import io.github.kubegrpclb.testing.TestMetrics;
-import io.grpc.CallOptions;
 import io.grpc.Grpc;
 import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -47,7 +47,7 @@ class HeadlessDnsTelemetryTest {
     String target = "headless://" + dns.authority() + "/" + HOST + ":" + pods.port();
     ManagedChannel channel = channel(target);
 
-    RpcLoad.run(channel, 5, 1, CallOptions.DEFAULT.withWaitForReady());
+    ChannelReadiness.awaitEveryPod(channel, List.of("pod-0"));
 
     assertThat(metrics.sum("kube_grpc_lb.resolver.updates", Map.of("resolver", "headless")))
         .isEqualTo(1);

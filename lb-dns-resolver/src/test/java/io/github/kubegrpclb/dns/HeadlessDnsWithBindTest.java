@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.github.kubegrpclb.testing.BindDnsServer;
+import io.github.kubegrpclb.testing.ChannelReadiness;
 import io.github.kubegrpclb.testing.LoopbackPod;
 import io.github.kubegrpclb.testing.LoopbackPods;
 import io.github.kubegrpclb.testing.RpcLoad;
@@ -12,6 +13,7 @@ import io.grpc.Grpc;
 import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
@@ -36,7 +38,8 @@ class HeadlessDnsWithBindTest {
                   "headless://" + bind.authority() + "/" + HOST + ":" + pods.port(),
                   InsecureChannelCredentials.create())
               .build();
-      try (RpcLoad load = RpcLoad.start(channel, 2, CallOptions.DEFAULT.withWaitForReady())) {
+      ChannelReadiness.awaitEveryPod(channel, List.of("pod-0", "pod-1"));
+      try (RpcLoad load = RpcLoad.start(channel, 2, CallOptions.DEFAULT)) {
         await()
             .atMost(Duration.ofSeconds(5))
             .until(() -> load.snapshot().perPod().keySet().size() == 2);

@@ -9,14 +9,13 @@ import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.ConfigBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.github.kubegrpclb.testing.ChannelReadiness;
 import io.github.kubegrpclb.testing.Cleanup;
 import io.github.kubegrpclb.testing.LoopbackPods;
 import io.github.kubegrpclb.testing.MockKubernetesApi;
 import io.github.kubegrpclb.testing.PodService;
 import io.github.kubegrpclb.testing.RpcLoad;
 import io.grpc.CallOptions;
-import io.grpc.Grpc;
-import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -24,6 +23,7 @@ import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -46,7 +46,7 @@ class ApiServerUnreachableAtStartTest {
 
   @BeforeEach
   void start() {
-    cleanup.add(() -> assertThat(ServiceWatches.SHARED.activeWatches()).isZero());
+    ResolverFixtures.checkNoWatchLeft(cleanup);
     pods = cleanup.add(LoopbackPods.start(2));
     warmUp();
   }
@@ -59,7 +59,7 @@ class ApiServerUnreachableAtStartTest {
     try (MockKubernetesApi api = new MockKubernetesApi()) {
       api.apply(slice("my-svc-a", Map.of("grpc", pods.port()), ready(pods.get(0))));
       ManagedChannel channel = channel(api.client());
-      RpcLoad.run(channel, 1, 1, CallOptions.DEFAULT.withWaitForReady());
+      ChannelReadiness.awaitEveryPod(channel, List.of("pod-0"));
       channel.shutdownNow();
       await().atMost(Duration.ofSeconds(10)).until(() -> awaitTermination(channel));
     }
@@ -70,13 +70,7 @@ class ApiServerUnreachableAtStartTest {
   }
 
   private ManagedChannel channel(KubernetesClient client) {
-    ManagedChannel channel =
-        Grpc.newChannelBuilder(
-                "kubernetes:///my-svc.my-ns:grpc", InsecureChannelCredentials.create())
-            .setNameResolverArg(
-                EndpointSliceOptions.KEY, EndpointSliceOptions.builder().client(client).build())
-            .build();
-    return cleanup.channel(channel);
+    return ResolverFixtures.channel(cleanup, client);
   }
 
   /** Makes one fail-fast RPC and returns how it failed, and after how long. */
@@ -108,6 +102,7 @@ class ApiServerUnreachableAtStartTest {
     assertThat(failure.status().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
     assertThat(failure.status().getDescription()).contains(url, "my-ns/my-svc", "ConnectException");
 
+    // Wait-for-ready on purpose: the scenario is that such an RPC waits out the outage.
     CompletableFuture<String> waiting =
         CompletableFuture.supplyAsync(
             () ->
@@ -138,6 +133,7 @@ class ApiServerUnreachableAtStartTest {
     KubernetesClient client = cleanup.add(new KubernetesClientBuilder().withConfig(config).build());
     ManagedChannel channel = channel(client);
 
+    // Wait-for-ready on purpose: the scenario asserts that such an RPC keeps waiting.
     CompletableFuture<String> waiting =
         CompletableFuture.supplyAsync(
             () ->

@@ -14,6 +14,7 @@ import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSliceList;
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSliceListBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
+import io.github.kubegrpclb.testing.ChannelReadiness;
 import io.github.kubegrpclb.testing.LoopbackPods;
 import io.github.kubegrpclb.testing.RpcLoad;
 import io.grpc.CallOptions;
@@ -149,8 +150,8 @@ class EndpointSliceApiFaultsTest {
     Map<String, Integer> ports = Map.of("grpc", pods.port());
     scriptGoneThenRelistRefusedOnce(list("1", slice("my-svc-a", ports, ready(pods.get(0)))));
     ManagedChannel first = channel();
-    assertThat(RpcLoad.run(first, 10, 1, CallOptions.DEFAULT.withWaitForReady()).failures())
-        .isZero();
+    ChannelReadiness.awaitEveryPod(first, List.of("pod-0"));
+    assertThat(RpcLoad.run(first, 10, 1, CallOptions.DEFAULT).failures()).isZero();
     // The 410, the refused relist, and the relist that worked (the informer's backoff: 1 s, 2 s).
     await()
         .atMost(Duration.ofSeconds(30))
@@ -272,7 +273,9 @@ class EndpointSliceApiFaultsTest {
         .always();
     server.expect().get().withPath(watchPath("2")).andUpgradeToWebSocket().open().done().always();
 
-    try (RpcLoad load = RpcLoad.start(channel(), 2, CallOptions.DEFAULT.withWaitForReady())) {
+    ManagedChannel channel = channel();
+    ChannelReadiness.awaitReady(channel);
+    try (RpcLoad load = RpcLoad.start(channel, 2, CallOptions.DEFAULT)) {
       await()
           .atMost(Duration.ofSeconds(20))
           .until(() -> load.snapshot().served("pod-1") > 0 && load.snapshot().served("pod-0") > 0);

@@ -7,6 +7,7 @@ import static io.github.kubegrpclb.testing.MockKubernetesApi.slice;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.github.kubegrpclb.testing.ChannelReadiness;
 import io.github.kubegrpclb.testing.Cleanup;
 import io.github.kubegrpclb.testing.LoopbackPod;
 import io.github.kubegrpclb.testing.LoopbackPods;
@@ -30,7 +31,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** The resolver against fabric8's mock API server in CRUD mode, with real loopback pods. */
 class EndpointSliceNameResolverTest {
-  private static final CallOptions WAIT_FOR_READY = CallOptions.DEFAULT.withWaitForReady();
+  private static final CallOptions FAIL_FAST = CallOptions.DEFAULT;
 
   @RegisterExtension final Cleanup cleanup = new Cleanup();
   private MockKubernetesApi api;
@@ -39,8 +40,7 @@ class EndpointSliceNameResolverTest {
 
   @BeforeEach
   void start() {
-    // Added first, so checked last: once every channel is closed, no watch may be left.
-    cleanup.add(() -> assertThat(ServiceWatches.SHARED.activeWatches()).isZero());
+    ResolverFixtures.checkNoWatchLeft(cleanup);
     api = new MockKubernetesApi();
     cleanup.add(api);
     pods = LoopbackPods.start(4);
@@ -72,9 +72,11 @@ class EndpointSliceNameResolverTest {
   void sliceCreated_rpcsFlowToEveryReadyPod() {
     api.apply(slice("my-svc-a", grpcPort, ready(pod(0)), ready(pod(1)), notReady(pod(2))));
     ManagedChannel channel = channel("kubernetes:///my-svc.my-ns:grpc");
+    ChannelReadiness.awaitEveryPod(channel, List.of("pod-0", "pod-1"));
 
-    RpcLoad.Result result = RpcLoad.run(channel, 1000, 2, WAIT_FOR_READY);
+    RpcLoad.Result result = RpcLoad.run(channel, 1000, 2, FAIL_FAST);
 
+    assertThat(result.failures()).as("%s", result).isZero();
     assertThat(result.perPod()).as("%s", result).containsOnlyKeys("pod-0", "pod-1");
     assertThat(result.maxMinRatio(List.of("pod-0", "pod-1"))).isLessThan(1.05);
   }
@@ -83,11 +85,16 @@ class EndpointSliceNameResolverTest {
   void targetForms_namespaceAsAuthorityAndNumericPort() {
     api.apply(slice("my-svc-a", grpcPort, ready(pod(0)), ready(pod(1))));
 
-    RpcLoad.Result byAuthority =
-        RpcLoad.run(channel("kubernetes://my-ns/my-svc:grpc"), 100, 1, WAIT_FOR_READY);
-    RpcLoad.Result byNumber =
-        RpcLoad.run(channel("kubernetes:///my-svc.my-ns:" + pods.port()), 100, 1, WAIT_FOR_READY);
+    ManagedChannel authority = channel("kubernetes://my-ns/my-svc:grpc");
+    ManagedChannel number = channel("kubernetes:///my-svc.my-ns:" + pods.port());
+    ChannelReadiness.awaitEveryPod(authority, List.of("pod-0", "pod-1"));
+    ChannelReadiness.awaitEveryPod(number, List.of("pod-0", "pod-1"));
 
+    RpcLoad.Result byAuthority = RpcLoad.run(authority, 100, 1, FAIL_FAST);
+    RpcLoad.Result byNumber = RpcLoad.run(number, 100, 1, FAIL_FAST);
+
+    assertThat(byAuthority.failures()).as("%s", byAuthority).isZero();
+    assertThat(byNumber.failures()).as("%s", byNumber).isZero();
     assertThat(byAuthority.perPod()).containsOnlyKeys("pod-0", "pod-1");
     assertThat(byNumber.perPod()).containsOnlyKeys("pod-0", "pod-1");
   }
@@ -96,9 +103,9 @@ class EndpointSliceNameResolverTest {
   void endpointAdded_servesRpcsWithinMilliseconds() {
     api.apply(slice("my-svc-a", grpcPort, ready(pod(0)), ready(pod(1))));
     ManagedChannel channel = channel("kubernetes:///my-svc.my-ns:grpc");
-    RpcLoad.run(channel, 200, 2, WAIT_FOR_READY);
+    ChannelReadiness.awaitEveryPod(channel, List.of("pod-0", "pod-1"));
 
-    try (RpcLoad load = RpcLoad.start(channel, 2, WAIT_FOR_READY)) {
+    try (RpcLoad load = RpcLoad.start(channel, 2, FAIL_FAST)) {
       long start = System.nanoTime();
       api.apply(slice("my-svc-a", grpcPort, ready(pod(0)), ready(pod(1)), ready(pod(2))));
       await()
@@ -116,9 +123,9 @@ class EndpointSliceNameResolverTest {
   void endpointTerminating_getsNoNewRpcsWhileAnotherIsReady_allTerminatingStillServed() {
     api.apply(slice("my-svc-a", grpcPort, ready(pod(0)), ready(pod(1))));
     ManagedChannel channel = channel("kubernetes:///my-svc.my-ns:grpc");
-    RpcLoad.run(channel, 200, 2, WAIT_FOR_READY);
+    ChannelReadiness.awaitEveryPod(channel, List.of("pod-0", "pod-1"));
 
-    try (RpcLoad load = RpcLoad.start(channel, 2, WAIT_FOR_READY)) {
+    try (RpcLoad load = RpcLoad.start(channel, 2, FAIL_FAST)) {
       api.apply(slice("my-svc-a", grpcPort, ready(pod(0)), terminating(pod(1))));
       load.awaitNoTrafficTo(pod(1), 300, Duration.ofSeconds(5));
 
@@ -134,17 +141,20 @@ class EndpointSliceNameResolverTest {
     api.apply(slice("my-svc-a", grpcPort, ready(pod(0)), ready(pod(1))));
     api.apply(slice("my-svc-b", grpcPort, ready(pod(1)), ready(pod(2)), ready(pod(3))));
     ManagedChannel channel = channel("kubernetes:///my-svc.my-ns:grpc");
+    ChannelReadiness.awaitEveryPod(channel, pods);
 
-    RpcLoad.Result result = RpcLoad.run(channel, 2000, 2, WAIT_FOR_READY);
+    RpcLoad.Result result = RpcLoad.run(channel, 2000, 2, FAIL_FAST);
 
+    assertThat(result.failures()).as("%s", result).isZero();
     assertThat(result.perPod()).containsOnlyKeys("pod-0", "pod-1", "pod-2", "pod-3");
     assertThat(result.maxMinRatio(List.of("pod-0", "pod-1", "pod-2", "pod-3")))
         .as("pod-1 sits in both slices but must count once: %s", result)
         .isLessThan(1.05);
 
     api.delete("my-svc-b");
-    try (RpcLoad load = RpcLoad.start(channel, 2, WAIT_FOR_READY)) {
+    try (RpcLoad load = RpcLoad.start(channel, 2, FAIL_FAST)) {
       load.awaitNoTrafficTo(pod(3), 300, Duration.ofSeconds(5));
+      assertThat(load.snapshot().failures()).as("%s", load.snapshot()).isZero();
     }
   }
 
@@ -153,7 +163,7 @@ class EndpointSliceNameResolverTest {
     api.apply(slice("my-svc-a", grpcPort, ready(pod(0))));
     ManagedChannel channel = channel("kubernetes:///my-svc.my-ns:grcp");
 
-    RpcLoad.Result result = RpcLoad.run(channel, 1, 1, CallOptions.DEFAULT);
+    RpcLoad.Result result = RpcLoad.run(channel, 1, 1, FAIL_FAST);
 
     Status status = result.failureSamples().get(0);
     assertThat(status.getCode()).isEqualTo(Status.Code.UNAVAILABLE);
@@ -164,25 +174,28 @@ class EndpointSliceNameResolverTest {
   void noPolicyInTarget_kubeRoundRobin_policyParameterWins_channelDefersToDefaultConfig() {
     api.apply(slice("my-svc-a", grpcPort, ready(pod(0)), ready(pod(1)), ready(pod(2))));
 
-    RpcLoad.Result bare =
-        RpcLoad.run(channel("kubernetes:///my-svc.my-ns:grpc"), 300, 2, WAIT_FOR_READY);
-    RpcLoad.Result pickFirst =
-        RpcLoad.run(
-            channel("kubernetes:///my-svc.my-ns:grpc?policy=pick_first"), 300, 2, WAIT_FOR_READY);
-    RpcLoad.Result deferred =
-        RpcLoad.run(
-            channel(
-                Grpc.newChannelBuilder(
-                        "kubernetes:///my-svc.my-ns:grpc?policy=channel",
-                        InsecureChannelCredentials.create())
-                    .setNameResolverArg(
-                        EndpointSliceOptions.KEY,
-                        EndpointSliceOptions.builder().client(api.client()).build())
-                    .defaultServiceConfig(ServiceConfigs.policy("pick_first"))),
-            300,
-            2,
-            WAIT_FOR_READY);
+    ManagedChannel bareChannel = channel("kubernetes:///my-svc.my-ns:grpc");
+    ManagedChannel pickFirstChannel = channel("kubernetes:///my-svc.my-ns:grpc?policy=pick_first");
+    ManagedChannel deferredChannel =
+        channel(
+            Grpc.newChannelBuilder(
+                    "kubernetes:///my-svc.my-ns:grpc?policy=channel",
+                    InsecureChannelCredentials.create())
+                .setNameResolverArg(
+                    EndpointSliceOptions.KEY,
+                    EndpointSliceOptions.builder().client(api.client()).build())
+                .defaultServiceConfig(ServiceConfigs.policy("pick_first")));
+    ChannelReadiness.awaitEveryPod(bareChannel, List.of("pod-0", "pod-1", "pod-2"));
+    ChannelReadiness.awaitReady(pickFirstChannel);
+    ChannelReadiness.awaitReady(deferredChannel);
 
+    RpcLoad.Result bare = RpcLoad.run(bareChannel, 300, 2, FAIL_FAST);
+    RpcLoad.Result pickFirst = RpcLoad.run(pickFirstChannel, 300, 2, FAIL_FAST);
+    RpcLoad.Result deferred = RpcLoad.run(deferredChannel, 300, 2, FAIL_FAST);
+
+    for (RpcLoad.Result result : List.of(bare, pickFirst, deferred)) {
+      assertThat(result.failures()).as("%s", result).isZero();
+    }
     assertThat(bare.perPod()).hasSize(3);
     assertThat(pickFirst.perPod()).hasSize(1);
     assertThat(deferred.perPod()).hasSize(1);
@@ -202,15 +215,11 @@ class EndpointSliceNameResolverTest {
             "kubernetes:///my-svc.my-ns:grpc", EndpointSliceOptions.builder().clientZone("zone-a"));
     // Until the local pods' connections are up, the balancer uses what is connected (a zone is
     // a preference, not a reason to hold RPCs): measure once they are.
-    try (RpcLoad warmUp = RpcLoad.start(channel, 1, WAIT_FOR_READY)) {
-      await()
-          .atMost(Duration.ofSeconds(5))
-          .until(
-              () -> warmUp.snapshot().served("pod-0") > 0 && warmUp.snapshot().served("pod-2") > 0);
-    }
+    ChannelReadiness.awaitEveryPod(channel, List.of("pod-0", "pod-2"));
 
-    RpcLoad.Result result = RpcLoad.run(channel, 600, 2, WAIT_FOR_READY);
+    RpcLoad.Result result = RpcLoad.run(channel, 600, 2, FAIL_FAST);
 
+    assertThat(result.failures()).as("%s", result).isZero();
     assertThat(result.perPod()).containsOnlyKeys("pod-0", "pod-2");
   }
 
@@ -220,8 +229,8 @@ class EndpointSliceNameResolverTest {
     int threadsBefore = Thread.activeCount();
     ManagedChannel first = channel("kubernetes:///my-svc.my-ns:grpc");
     ManagedChannel second = channel("kubernetes:///my-svc.my-ns:grpc?policy=peak_ewma");
-    RpcLoad.run(first, 10, 1, WAIT_FOR_READY);
-    RpcLoad.run(second, 10, 1, WAIT_FOR_READY);
+    ChannelReadiness.awaitEveryPod(first, List.of("pod-0"));
+    ChannelReadiness.awaitEveryPod(second, List.of("pod-0"));
 
     assertThat(ServiceWatches.SHARED.activeWatches()).isEqualTo(1);
 
@@ -245,7 +254,7 @@ class EndpointSliceNameResolverTest {
                 .setNameResolverArg(
                     EndpointSliceOptions.KEY,
                     EndpointSliceOptions.builder().client(api.client()).build()));
-    RpcLoad.run(channel, 50, 1, WAIT_FOR_READY);
+    ChannelReadiness.awaitEveryPod(channel, List.of("pod-0", "pod-1"));
     assertThat(ServiceWatches.SHARED.activeWatches()).isEqualTo(1);
 
     await()
@@ -253,30 +262,27 @@ class EndpointSliceNameResolverTest {
         .until(() -> channel.getState(false) == ConnectivityState.IDLE);
     assertThat(ServiceWatches.SHARED.activeWatches()).isZero();
 
-    // Both pods serve again once both new connections are up (a loaded machine may need a while).
-    await()
-        .atMost(Duration.ofSeconds(10))
-        .untilAsserted(
-            () ->
-                assertThat(RpcLoad.run(channel, 100, 1, WAIT_FOR_READY).perPod())
-                    .containsOnlyKeys("pod-0", "pod-1"));
+    // Idle is no failure: the next fail-fast RPC waits for the resolver and a connection.
+    RpcLoad.Result next = RpcLoad.run(channel, 1, 1, FAIL_FAST);
+    assertThat(next.failures()).as("%s", next).isZero();
     assertThat(ServiceWatches.SHARED.activeWatches()).isEqualTo(1);
+    ChannelReadiness.awaitEveryPod(channel, List.of("pod-0", "pod-1"));
   }
 
   @Test
   void apiServerRestart_endpointsKept_thenWatchResumes() {
     api.apply(slice("my-svc-a", grpcPort, ready(pod(0)), ready(pod(1))));
     ManagedChannel channel = channel("kubernetes:///my-svc.my-ns:grpc");
-    RpcLoad.run(channel, 200, 2, WAIT_FOR_READY);
+    ChannelReadiness.awaitEveryPod(channel, List.of("pod-0", "pod-1"));
 
     api.stop();
-    RpcLoad.Result whileDown = RpcLoad.run(channel, 500, 2, CallOptions.DEFAULT);
+    RpcLoad.Result whileDown = RpcLoad.run(channel, 500, 2, FAIL_FAST);
     assertThat(whileDown.failures()).isZero();
     assertThat(whileDown.perPod()).containsOnlyKeys("pod-0", "pod-1");
 
     api.start();
     api.apply(slice("my-svc-a", grpcPort, ready(pod(0)), ready(pod(1)), ready(pod(3))));
-    try (RpcLoad load = RpcLoad.start(channel, 2, WAIT_FOR_READY)) {
+    try (RpcLoad load = RpcLoad.start(channel, 2, FAIL_FAST)) {
       await().atMost(Duration.ofSeconds(30)).until(() -> load.snapshot().served("pod-3") > 0);
       assertThat(load.snapshot().failures()).isZero();
     }

@@ -10,16 +10,16 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
 import io.github.kubegrpclb.core.LbDebug;
 import io.github.kubegrpclb.core.LbTelemetry;
+import io.github.kubegrpclb.testing.ChannelReadiness;
 import io.github.kubegrpclb.testing.Cleanup;
 import io.github.kubegrpclb.testing.LoopbackPods;
 import io.github.kubegrpclb.testing.MockKubernetesApi;
-import io.github.kubegrpclb.testing.RpcLoad;
 import io.github.kubegrpclb.testing.TestMetrics;
-import io.grpc.CallOptions;
 import io.grpc.Grpc;
 import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -84,7 +84,7 @@ class EndpointSliceTelemetryTest {
     Map<String, Integer> ports = Map.of("grpc", pods.port());
     api.apply(slice("my-svc-a", ports, ready(pods.get(0))));
     ManagedChannel channel = channel(api.client());
-    RpcLoad.run(channel, 5, 1, CallOptions.DEFAULT.withWaitForReady());
+    ChannelReadiness.awaitEveryPod(channel, List.of("pod-0"));
     double updates = metrics.sum(UPDATES, Map.of("resolver", "kubernetes"));
     long lags = metrics.histogramCount(LAG, Map.of());
 

@@ -11,8 +11,6 @@ import io.github.kubegrpclb.testing.LoopbackPods;
 import io.github.kubegrpclb.testing.MockKubernetesApi;
 import io.github.kubegrpclb.testing.RpcLoad;
 import io.grpc.CallOptions;
-import io.grpc.Grpc;
-import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import java.lang.reflect.InvocationTargetException;
@@ -37,11 +35,7 @@ class InformerCreationFailureTest {
 
   @BeforeEach
   void start() {
-    cleanup.add(
-        () ->
-            await()
-                .atMost(Duration.ofSeconds(10))
-                .untilAsserted(() -> assertThat(ServiceWatches.SHARED.activeWatches()).isZero()));
+    ResolverFixtures.checkNoWatchLeft(cleanup);
     api = cleanup.add(new MockKubernetesApi());
     pods = cleanup.add(LoopbackPods.start(2));
     api.apply(
@@ -49,12 +43,7 @@ class InformerCreationFailureTest {
   }
 
   private ManagedChannel channel(KubernetesClient client) {
-    return cleanup.channel(
-        Grpc.newChannelBuilder(
-                "kubernetes:///my-svc.my-ns:grpc", InsecureChannelCredentials.create())
-            .setNameResolverArg(
-                EndpointSliceOptions.KEY, EndpointSliceOptions.builder().client(client).build())
-            .build());
+    return ResolverFixtures.channel(cleanup, client);
   }
 
   /** The mock API's client, throwing from every method while {@code broken} is set. */

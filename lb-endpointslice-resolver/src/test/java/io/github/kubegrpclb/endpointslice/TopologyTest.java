@@ -6,6 +6,7 @@ import static io.github.kubegrpclb.testing.MockKubernetesApi.slice;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.github.kubegrpclb.testing.ChannelReadiness;
 import io.github.kubegrpclb.testing.Cleanup;
 import io.github.kubegrpclb.testing.LoopbackPod;
 import io.github.kubegrpclb.testing.LoopbackPods;
@@ -19,9 +20,7 @@ import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import io.grpc.NameResolverRegistry;
 import io.grpc.Server;
-import io.grpc.ServerServiceDefinition;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
-import io.grpc.stub.ServerCalls;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
@@ -51,11 +50,7 @@ class TopologyTest {
 
   @BeforeEach
   void start() {
-    cleanup.add(
-        () ->
-            await()
-                .atMost(Duration.ofSeconds(10))
-                .untilAsserted(() -> assertThat(ServiceWatches.SHARED.activeWatches()).isZero()));
+    ResolverFixtures.checkNoWatchLeft(cleanup);
     api = cleanup.add(new MockKubernetesApi());
     pods = cleanup.add(LoopbackPods.start(4));
   }
@@ -78,31 +73,13 @@ class TopologyTest {
         builder.setNameResolverArg(EndpointSliceOptions.KEY, options.build()).build());
   }
 
-  /** Fail-fast RPCs until {@code pods} all served one: connections up, then measure. */
-  private static void warmUp(ManagedChannel channel, String... pods) {
-    await()
-        .atMost(Duration.ofSeconds(20))
-        .untilAsserted(
-            () -> assertThat(RpcLoad.run(channel, 50, 1, FAIL_FAST).perPod()).containsKeys(pods));
-  }
-
   // ---- item 7: dual-stack -------------------------------------------------------------------
 
   /** A second listener of pod-0 on the IPv6 loopback, as a dual-stack pod listens on both. */
   private Server ipv6ListenerOfPod0() throws IOException {
-    ServerServiceDefinition service =
-        ServerServiceDefinition.builder(PodService.SERVICE_NAME)
-            .addMethod(
-                PodService.WHOAMI,
-                ServerCalls.asyncUnaryCall(
-                    (request, response) -> {
-                      response.onNext("pod-0");
-                      response.onCompleted();
-                    }))
-            .build();
     Server server =
         NettyServerBuilder.forAddress(new InetSocketAddress("::1", 0))
-            .addService(service)
+            .addService(PodService.answeringAs("pod-0"))
             .build()
             .start();
     cleanup.add(() -> server.shutdownNow().awaitTermination(10, TimeUnit.SECONDS));
@@ -117,7 +94,7 @@ class TopologyTest {
     ManagedChannel channel =
         channel(
             "kubernetes:///my-svc.my-ns:grpc", EndpointSliceOptions.builder().client(api.client()));
-    warmUp(channel, "pod-0", "pod-1");
+    ChannelReadiness.awaitEveryPod(channel, List.of("pod-0", "pod-1"));
 
     RpcLoad.Result result = RpcLoad.run(channel, 2000, 2, FAIL_FAST);
 
@@ -156,7 +133,7 @@ class TopologyTest {
                 .client(api.client())
                 .clientNode("node-a")
                 .clientZone("zone-a"));
-    warmUp(channel, "pod-0");
+    ChannelReadiness.awaitEveryPod(channel, List.of("pod-0"));
 
     assertThat(RpcLoad.run(channel, 300, 2, FAIL_FAST).perPod()).containsOnlyKeys("pod-0");
 
@@ -188,7 +165,7 @@ class TopologyTest {
                 InsecureChannelCredentials.create(),
                 registry(new EndpointSliceNameResolverProvider(pod))),
             EndpointSliceOptions.builder().client(api.client()));
-    warmUp(channel, "pod-0");
+    ChannelReadiness.awaitEveryPod(channel, List.of("pod-0"));
 
     assertThat(RpcLoad.run(channel, 300, 2, FAIL_FAST).perPod()).containsOnlyKeys("pod-0");
   }
@@ -216,9 +193,11 @@ class TopologyTest {
                 registry(new EndpointSliceNameResolverProvider(pod))),
             EndpointSliceOptions.builder()
                 .client(api.clientInNamespace(MockKubernetesApi.NAMESPACE)));
+    ChannelReadiness.awaitEveryPod(channel, List.of("pod-0", "pod-1"));
 
-    RpcLoad.Result result = RpcLoad.run(channel, 100, 1, CallOptions.DEFAULT.withWaitForReady());
+    RpcLoad.Result result = RpcLoad.run(channel, 100, 1, CallOptions.DEFAULT);
 
+    assertThat(result.failures()).as("%s", result).isZero();
     assertThat(result.perPod()).containsOnlyKeys("pod-0", "pod-1");
   }
 

@@ -2,6 +2,7 @@ package io.github.kubegrpclb.sharding;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.github.kubegrpclb.testing.ChannelReadiness;
 import io.github.kubegrpclb.testing.Cleanup;
 import io.github.kubegrpclb.testing.KubeProxyRules;
 import io.github.kubegrpclb.testing.LoopbackPod;
@@ -142,16 +143,18 @@ class ShardedChannelBenchmark {
       if (channel instanceof ShardedChannel sharded) {
         // Settled first, as a long-lived client is: every shard READY, re-dials of duplicates done.
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        ChannelReadiness.awaitReady(channel);
         long redials = -1;
         while (System.nanoTime() < deadline
             && (redials != sharded.pool().redials()
                 || !sharded.pool().shards().stream()
                     .allMatch(s -> s.channel.getState(false) == ConnectivityState.READY))) {
           redials = sharded.pool().redials();
-          RpcLoad.run(channel, 200, 2, CallOptions.DEFAULT.withWaitForReady());
+          RpcLoad.run(channel, 200, 2, CallOptions.DEFAULT);
         }
       } else {
-        RpcLoad.run(channel, 200, 2, CallOptions.DEFAULT.withWaitForReady());
+        ChannelReadiness.awaitReady(channel);
+        RpcLoad.run(channel, 200, 2, CallOptions.DEFAULT);
       }
       long start = System.nanoTime();
       RpcLoad.Result result = RpcLoad.run(channel, CALLS, THREADS, CallOptions.DEFAULT);
@@ -195,7 +198,8 @@ class ShardedChannelBenchmark {
     ShardedChannel sharded =
         ShardedChannel.newBuilder(target).connections(8).maxConnectionAge(Duration.ZERO).build();
     for (ManagedChannel channel : List.of(plain, sharded)) {
-      RpcLoad.run(channel, 100, 1, CallOptions.DEFAULT.withWaitForReady());
+      ChannelReadiness.awaitReady(channel);
+      RpcLoad.run(channel, 100, 1, CallOptions.DEFAULT);
       long start = System.nanoTime();
       RpcLoad.Result result;
       String readinessText;

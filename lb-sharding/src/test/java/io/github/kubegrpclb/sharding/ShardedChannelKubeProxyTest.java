@@ -3,27 +3,22 @@ package io.github.kubegrpclb.sharding;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.github.kubegrpclb.testing.ChannelReadiness;
 import io.github.kubegrpclb.testing.Cleanup;
 import io.github.kubegrpclb.testing.KubeProxyRules;
 import io.github.kubegrpclb.testing.LoopbackPod;
 import io.github.kubegrpclb.testing.LoopbackPods;
 import io.github.kubegrpclb.testing.MaxAgePods;
 import io.github.kubegrpclb.testing.PodService;
+import io.github.kubegrpclb.testing.ResponseCallbacks;
 import io.github.kubegrpclb.testing.RpcLoad;
 import io.grpc.CallOptions;
 import io.grpc.Channel;
-import io.grpc.ClientCall;
-import io.grpc.ClientInterceptor;
 import io.grpc.ClientInterceptors;
 import io.grpc.ConnectivityState;
-import io.grpc.ForwardingClientCall.SimpleForwardingClientCall;
-import io.grpc.ForwardingClientCallListener.SimpleForwardingClientCallListener;
 import io.grpc.Grpc;
 import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
-import io.grpc.Metadata;
-import io.grpc.MethodDescriptor;
-import io.grpc.Status;
 import io.grpc.stub.ClientCalls;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -45,8 +40,6 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * 127.96.0.10 in front of loopback pods, inside the test JVM's private network namespace.
  */
 class ShardedChannelKubeProxyTest {
-  private static final CallOptions WAIT_FOR_READY = CallOptions.DEFAULT.withWaitForReady();
-
   @RegisterExtension final Cleanup cleanup = new Cleanup();
   private LoopbackPods pods;
   private InetSocketAddress vip;
@@ -77,8 +70,9 @@ class ShardedChannelKubeProxyTest {
   void plainChannelToTheClusterIp_sendsEveryRpcToOnePod() {
     ManagedChannel channel =
         closing(Grpc.newChannelBuilder(target(), InsecureChannelCredentials.create()).build());
+    ChannelReadiness.awaitReady(channel);
 
-    RpcLoad.Result result = RpcLoad.run(channel, 3000, 4, WAIT_FOR_READY);
+    RpcLoad.Result result = RpcLoad.run(channel, 3000, 4, CallOptions.DEFAULT);
 
     assertThat(result.failures()).isZero();
     assertThat(result.perPod()).as("%s", result).hasSize(1);
@@ -93,8 +87,9 @@ class ShardedChannelKubeProxyTest {
                 .connections(8)
                 .podIdentityHeader(LoopbackPod.POD_HEADER.name())
                 .build());
+    awaitAllShardsReady(channel);
 
-    try (RpcLoad load = RpcLoad.start(channel, 4, WAIT_FOR_READY)) {
+    try (RpcLoad load = RpcLoad.start(channel, 4, CallOptions.DEFAULT)) {
       await().atMost(Duration.ofSeconds(20)).until(() -> load.snapshot().perPod().size() == 3);
       assertThat(load.snapshot().failures()).isZero();
     }
@@ -110,7 +105,8 @@ class ShardedChannelKubeProxyTest {
                 .maxConnectionAge(period)
                 .podIdentityHeader(LoopbackPod.POD_HEADER.name())
                 .build());
-    try (RpcLoad load = RpcLoad.start(channel, 4, WAIT_FOR_READY)) {
+    awaitAllShardsReady(channel);
+    try (RpcLoad load = RpcLoad.start(channel, 4, CallOptions.DEFAULT)) {
       await().atMost(Duration.ofSeconds(10)).until(() -> load.snapshot().succeeded() > 500);
 
       LoopbackPod added = pods.add();
@@ -340,7 +336,10 @@ class ShardedChannelKubeProxyTest {
     ManagedChannel other =
         closing(ShardedChannel.newBuilder(target()).connections(2).executor(executor).build());
     Channel recorded =
-        ClientInterceptors.intercept(other, new CallbackThreadRecorder(callbackThread));
+        ClientInterceptors.intercept(
+            other,
+            ResponseCallbacks.onClose(
+                (status, trailers) -> callbackThread.set(Thread.currentThread().getName())));
     ClientCalls.futureUnaryCall(recorded.newCall(PodService.WHOAMI, CallOptions.DEFAULT), "")
         .get(10, TimeUnit.SECONDS);
     assertThat(callbackThread.get()).isEqualTo("app-executor");
@@ -358,28 +357,5 @@ class ShardedChannelKubeProxyTest {
     await()
         .atMost(Duration.ofSeconds(30))
         .until(() -> allShardsAre(channel, ConnectivityState.READY));
-  }
-
-  /** Records the thread a call's onClose runs on. */
-  private record CallbackThreadRecorder(AtomicReference<String> thread)
-      implements ClientInterceptor {
-    @Override
-    public <ReqT, RespT> ClientCall<ReqT, RespT> interceptCall(
-        MethodDescriptor<ReqT, RespT> method, CallOptions options, Channel next) {
-      return new SimpleForwardingClientCall<ReqT, RespT>(next.newCall(method, options)) {
-        @Override
-        public void start(Listener<RespT> listener, Metadata headers) {
-          super.start(
-              new SimpleForwardingClientCallListener<RespT>(listener) {
-                @Override
-                public void onClose(Status status, Metadata trailers) {
-                  thread.set(Thread.currentThread().getName());
-                  super.onClose(status, trailers);
-                }
-              },
-              headers);
-        }
-      };
-    }
   }
 }

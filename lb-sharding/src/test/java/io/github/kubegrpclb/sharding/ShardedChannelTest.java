@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
+import io.github.kubegrpclb.testing.ChannelReadiness;
 import io.github.kubegrpclb.testing.LoopbackPod;
 import io.github.kubegrpclb.testing.LoopbackPods;
 import io.github.kubegrpclb.testing.RpcLoad;
@@ -38,7 +39,11 @@ class ShardedChannelTest {
               .podIdentityHeader(LoopbackPod.POD_HEADER.name())
               .build();
 
-      RpcLoad.Result result = RpcLoad.run(channel, 200, 2, CallOptions.DEFAULT.withWaitForReady());
+      ChannelReadiness.awaitEveryPod(channel, pods);
+
+      RpcLoad.Result result = RpcLoad.run(channel, 200, 2, CallOptions.DEFAULT);
+
+      assertThat(result.failures()).as("%s", result).isZero();
 
       assertThat(channel.connections()).isEqualTo(5);
       // Five shards, plus at most one re-dial each: every shard reached the same (only) pod.

@@ -2,9 +2,6 @@ package io.github.kubegrpclb.testing;
 
 import io.grpc.Metadata;
 import io.grpc.Server;
-import io.grpc.ServerCall;
-import io.grpc.ServerCallHandler;
-import io.grpc.ServerInterceptor;
 import io.grpc.ServerInterceptors;
 import io.grpc.ServerServiceDefinition;
 import io.grpc.Status;
@@ -212,7 +209,7 @@ public final class LoopbackPod implements AutoCloseable {
             .addMethod(PodService.UPLOAD, ServerCalls.asyncClientStreamingCall(this::upload))
             .build();
     return NettyServerBuilder.forAddress(address)
-        .addService(ServerInterceptors.intercept(pod, new PodHeader()))
+        .addService(ServerInterceptors.intercept(pod, PodService.podHeader(name)))
         .addService(health.getHealthService())
         .build();
   }
@@ -278,22 +275,5 @@ public final class LoopbackPod implements AutoCloseable {
   @Override
   public String toString() {
     return name + "@" + address.getAddress().getHostAddress() + ":" + address.getPort();
-  }
-
-  /** Adds {@link #POD_HEADER} to every response, as the examples' server interceptor does. */
-  private final class PodHeader implements ServerInterceptor {
-    @Override
-    public <ReqT, RespT> ServerCall.Listener<ReqT> interceptCall(
-        ServerCall<ReqT, RespT> call, Metadata headers, ServerCallHandler<ReqT, RespT> next) {
-      return next.startCall(
-          new io.grpc.ForwardingServerCall.SimpleForwardingServerCall<ReqT, RespT>(call) {
-            @Override
-            public void sendHeaders(Metadata responseHeaders) {
-              responseHeaders.put(POD_HEADER, name);
-              super.sendHeaders(responseHeaders);
-            }
-          },
-          headers);
-    }
   }
 }

@@ -113,6 +113,11 @@ public final class LoopbackPods implements AutoCloseable {
     return List.copyOf(pods);
   }
 
+  /** The pods' names (pod-0, pod-1, ...), in pod order. */
+  public synchronized List<String> names() {
+    return pods.stream().map(LoopbackPod::name).toList();
+  }
+
   public synchronized int size() {
     return pods.size();
   }
@@ -146,7 +151,8 @@ public final class LoopbackPods implements AutoCloseable {
     timer.shutdownNow();
   }
 
-  private static int freePort() {
+  /** A port free on 127.0.0.11 now; whoever binds it next may still find it taken: retry. */
+  static int freePort() {
     try (ServerSocket socket = new ServerSocket(0, 1, hostAddress(0))) {
       return socket.getLocalPort();
     } catch (IOException e) {

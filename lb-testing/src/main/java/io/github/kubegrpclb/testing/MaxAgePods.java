@@ -1,21 +1,12 @@
 package io.github.kubegrpclb.testing;
 
 import io.grpc.Attributes;
-import io.grpc.ForwardingServerCall.SimpleForwardingServerCall;
-import io.grpc.Metadata;
 import io.grpc.Server;
-import io.grpc.ServerCall;
-import io.grpc.ServerCallHandler;
-import io.grpc.ServerInterceptor;
-import io.grpc.ServerInterceptors;
-import io.grpc.ServerServiceDefinition;
 import io.grpc.ServerTransportFilter;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
-import io.grpc.stub.ServerCalls;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -47,7 +38,7 @@ public final class MaxAgePods implements AutoCloseable {
   public static MaxAgePods start(int count, Duration maxAge, Duration grace) {
     IOException last = null;
     for (int attempt = 0; attempt < 5; attempt++) {
-      MaxAgePods set = new MaxAgePods(freePort());
+      MaxAgePods set = new MaxAgePods(LoopbackPods.freePort());
       try {
         for (int i = 0; i < count; i++) {
           set.pods.add(
@@ -96,14 +87,6 @@ public final class MaxAgePods implements AutoCloseable {
     }
   }
 
-  private static int freePort() {
-    try (ServerSocket socket = new ServerSocket(0, 1, LoopbackPods.hostAddress(0))) {
-      return socket.getLocalPort();
-    } catch (IOException e) {
-      throw new UncheckedIOException("no free port on " + LoopbackPods.hostAddress(0), e);
-    }
-  }
-
   private static final class Pod {
     final String name;
     final InetSocketAddress address;
@@ -117,22 +100,12 @@ public final class MaxAgePods implements AutoCloseable {
     }
 
     synchronized void start(Duration maxAge, Duration grace) throws IOException {
-      ServerServiceDefinition service =
-          ServerServiceDefinition.builder(PodService.SERVICE_NAME)
-              .addMethod(
-                  PodService.WHOAMI,
-                  ServerCalls.asyncUnaryCall(
-                      (request, response) -> {
-                        response.onNext(name);
-                        response.onCompleted();
-                      }))
-              .build();
       server =
           NettyServerBuilder.forAddress(address)
               .maxConnectionAge(maxAge.toNanos(), TimeUnit.NANOSECONDS)
               .maxConnectionAgeGrace(grace.toNanos(), TimeUnit.NANOSECONDS)
               .addTransportFilter(new ConnectionCounter())
-              .addService(ServerInterceptors.intercept(service, new PodHeader()))
+              .addService(PodService.answeringAs(name))
               .build()
               .start();
     }
@@ -162,22 +135,6 @@ public final class MaxAgePods implements AutoCloseable {
         if (attributes.get(COUNTED) != null) { // a handshake that failed was never counted
           open.decrementAndGet();
         }
-      }
-    }
-
-    private final class PodHeader implements ServerInterceptor {
-      @Override
-      public <ReqT, RespT> ServerCall.Listener<ReqT> interceptCall(
-          ServerCall<ReqT, RespT> call, Metadata headers, ServerCallHandler<ReqT, RespT> next) {
-        return next.startCall(
-            new SimpleForwardingServerCall<ReqT, RespT>(call) {
-              @Override
-              public void sendHeaders(Metadata responseHeaders) {
-                responseHeaders.put(LoopbackPod.POD_HEADER, name);
-                super.sendHeaders(responseHeaders);
-              }
-            },
-            headers);
       }
     }
   }

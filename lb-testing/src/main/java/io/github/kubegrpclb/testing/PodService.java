@@ -2,8 +2,16 @@ package io.github.kubegrpclb.testing;
 
 import io.grpc.CallOptions;
 import io.grpc.Channel;
+import io.grpc.ForwardingServerCall.SimpleForwardingServerCall;
+import io.grpc.Metadata;
 import io.grpc.MethodDescriptor;
+import io.grpc.ServerCall;
+import io.grpc.ServerCallHandler;
+import io.grpc.ServerInterceptor;
+import io.grpc.ServerInterceptors;
+import io.grpc.ServerServiceDefinition;
 import io.grpc.stub.ClientCalls;
+import io.grpc.stub.ServerCalls;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -53,6 +61,43 @@ public final class PodService {
   /** Calls Whoami with default call options. */
   public static String whoami(Channel channel) {
     return whoami(channel, CallOptions.DEFAULT);
+  }
+
+  /**
+   * The service of a plain pod named {@code pod}: Whoami answers with that name, and every response
+   * carries it in {@link LoopbackPod#POD_HEADER}.
+   */
+  public static ServerServiceDefinition answeringAs(String pod) {
+    ServerServiceDefinition service =
+        ServerServiceDefinition.builder(SERVICE_NAME)
+            .addMethod(
+                WHOAMI,
+                ServerCalls.asyncUnaryCall(
+                    (request, response) -> {
+                      response.onNext(pod);
+                      response.onCompleted();
+                    }))
+            .build();
+    return ServerInterceptors.intercept(service, podHeader(pod));
+  }
+
+  /** Adds {@link LoopbackPod#POD_HEADER} with {@code pod} to every response. */
+  static ServerInterceptor podHeader(String pod) {
+    return new ServerInterceptor() {
+      @Override
+      public <ReqT, RespT> ServerCall.Listener<ReqT> interceptCall(
+          ServerCall<ReqT, RespT> call, Metadata headers, ServerCallHandler<ReqT, RespT> next) {
+        return next.startCall(
+            new SimpleForwardingServerCall<ReqT, RespT>(call) {
+              @Override
+              public void sendHeaders(Metadata responseHeaders) {
+                responseHeaders.put(LoopbackPod.POD_HEADER, pod);
+                super.sendHeaders(responseHeaders);
+              }
+            },
+            headers);
+      }
+    };
   }
 
   /** UTF-8 string marshaller. */

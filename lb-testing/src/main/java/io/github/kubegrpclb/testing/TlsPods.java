@@ -2,22 +2,20 @@ package io.github.kubegrpclb.testing;
 
 import io.grpc.Server;
 import io.grpc.ServerCredentials;
-import io.grpc.ServerServiceDefinition;
+import io.grpc.Status;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
-import io.grpc.stub.ServerCalls;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
  * Pods that serve TLS: gRPC servers on 127.0.0.11, .12, ... (one port), each answering {@link
- * PodService#WHOAMI} with its name (pod-0, pod-1, ...) and presenting the certificate of the {@link
- * ServerCredentials} given, as pods behind a Service with a cert-manager certificate do. Close to
- * stop them.
+ * PodService#WHOAMI} with its name (pod-0, pod-1, ...; see {@link PodService#answeringAs}) and
+ * presenting the certificate of the {@link ServerCredentials} given, as pods behind a Service with
+ * a cert-manager certificate do. Close to stop them.
  *
  * <p>Not thread-safe; start and close from the test thread.
  */
@@ -33,7 +31,7 @@ public final class TlsPods implements AutoCloseable {
   public static TlsPods start(int count, ServerCredentials credentials) {
     IOException last = null;
     for (int attempt = 0; attempt < 5; attempt++) {
-      TlsPods pods = new TlsPods(freePort());
+      TlsPods pods = new TlsPods(LoopbackPods.freePort());
       try {
         for (int i = 0; i < count; i++) {
           pods.servers.add(pods.newServer(i, credentials).start());
@@ -61,6 +59,34 @@ public final class TlsPods implements AutoCloseable {
     return LoopbackPods.hostAddress(index).getHostAddress();
   }
 
+  /** The pods' names, pod-0, pod-1, ..., in pod order. */
+  public List<String> names() {
+    return java.util.stream.IntStream.range(0, servers.size()).mapToObj(TlsPods::name).toList();
+  }
+
+  /**
+   * Checks that {@code status} is how a client fails that verified these pods' certificate and
+   * found no subject alternative name matching {@code host}: UNAVAILABLE, "failed to connect", the
+   * handshake's name check as the cause. The pods run and accept TCP, so nothing else fails.
+   *
+   * @throws AssertionError naming what differs
+   */
+  public static void assertHostNameRejected(Status status, String host) {
+    String check = "No subject alternative DNS name matching " + host + " found";
+    boolean named = false;
+    for (Throwable cause = status.getCause(); cause != null; cause = cause.getCause()) {
+      named |= String.valueOf(cause.getMessage()).contains(check);
+    }
+    String description = String.valueOf(status.getDescription());
+    if (status.getCode() != Status.Code.UNAVAILABLE
+        || !description.contains("failed to connect")
+        || !named) {
+      throw new AssertionError(
+          "expected UNAVAILABLE \"failed to connect\" caused by \"" + check + "\", got " + status,
+          status.asException());
+    }
+  }
+
   public int size() {
     return servers.size();
   }
@@ -82,28 +108,9 @@ public final class TlsPods implements AutoCloseable {
   }
 
   private Server newServer(int index, ServerCredentials credentials) {
-    String name = name(index);
-    ServerServiceDefinition service =
-        ServerServiceDefinition.builder(PodService.SERVICE_NAME)
-            .addMethod(
-                PodService.WHOAMI,
-                ServerCalls.asyncUnaryCall(
-                    (request, response) -> {
-                      response.onNext(name);
-                      response.onCompleted();
-                    }))
-            .build();
     return NettyServerBuilder.forAddress(
             new InetSocketAddress(LoopbackPods.hostAddress(index), port), credentials)
-        .addService(service)
+        .addService(PodService.answeringAs(name(index)))
         .build();
-  }
-
-  private static int freePort() {
-    try (ServerSocket socket = new ServerSocket(0, 1, LoopbackPods.hostAddress(0))) {
-      return socket.getLocalPort();
-    } catch (IOException e) {
-      throw new UncheckedIOException("no free port on " + LoopbackPods.hostAddress(0), e);
-    }
   }
 }

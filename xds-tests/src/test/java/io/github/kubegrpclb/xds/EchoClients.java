@@ -1,10 +1,13 @@
 package io.github.kubegrpclb.xds;
 
+import io.github.kubegrpclb.testing.ChannelReadiness;
 import io.github.kubegrpclb.testing.PodService;
+import io.github.kubegrpclb.testing.RpcLoad;
 import io.grpc.CallOptions;
 import io.grpc.Grpc;
 import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
+import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 
 /** Client side of {@code xds:///echo}: channels as an application makes them. Stateless. */
@@ -13,7 +16,7 @@ final class EchoClients {
    * How long a new channel may take to its first answer: class loading of the xDS stack, four
    * resource round trips and the connections, on a loaded 2-core machine.
    */
-  private static final long FIRST_RPC_DEADLINE_SECONDS = 60;
+  private static final Duration FIRST_RPC_TIMEOUT = Duration.ofSeconds(60);
 
   private EchoClients() {}
 
@@ -24,14 +27,14 @@ final class EchoClients {
   }
 
   /**
-   * Makes one wait-for-ready RPC, so the measurements that follow start on a configured channel and
-   * every later RPC can be fail-fast; returns the pod that answered.
+   * Waits until the channel is READY, then makes one fail-fast RPC, so the measurements that follow
+   * start on a configured channel; returns the pod that answered.
    */
   static String awaitFirstRpc(ManagedChannel channel) {
+    ChannelReadiness.awaitReady(channel, FIRST_RPC_TIMEOUT);
     return PodService.whoami(
         channel,
-        CallOptions.DEFAULT
-            .withWaitForReady()
-            .withDeadlineAfter(FIRST_RPC_DEADLINE_SECONDS, TimeUnit.SECONDS));
+        CallOptions.DEFAULT.withDeadlineAfter(
+            RpcLoad.CALL_DEADLINE.toMillis(), TimeUnit.MILLISECONDS));
   }
 }

@@ -59,7 +59,7 @@ class EdsUpdateTest {
     LoopbackPods pods = cleanup.add(LoopbackPods.start(4));
     controlPlane.serveEcho(clusterWithoutSlowStart(policy), EchoResources.endpoints(pods.all()));
     FirstResponses firstResponses = new FirstResponses();
-    Channel channel = ClientInterceptors.intercept(servingChannel(), firstResponses);
+    Channel channel = ClientInterceptors.intercept(servingChannel(), firstResponses.interceptor());
 
     List<Duration> propagation = new ArrayList<>();
     try (RpcLoad load = RpcLoad.start(channel, 2, CallOptions.DEFAULT)) {
