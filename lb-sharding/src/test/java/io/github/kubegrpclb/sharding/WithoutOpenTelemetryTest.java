@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.github.kubegrpclb.core.LbDebug;
 import io.github.kubegrpclb.core.LbTelemetry;
+import io.github.kubegrpclb.testing.ChannelReadiness;
 import io.github.kubegrpclb.testing.Cleanup;
 import io.github.kubegrpclb.testing.LoopbackPod;
 import io.github.kubegrpclb.testing.LoopbackPods;
@@ -48,7 +49,8 @@ class WithoutOpenTelemetryTest {
                 .build());
 
     for (ShardedChannel channel : new ShardedChannel[] {byDefault, global}) {
-      RpcLoad.Result result = RpcLoad.run(channel, 20, 1, CallOptions.DEFAULT.withWaitForReady());
+      ChannelReadiness.awaitEveryPod(channel, pods);
+      RpcLoad.Result result = RpcLoad.run(channel, 20, 1, CallOptions.DEFAULT);
       assertThat(result.served(pod.name())).as(result.toString()).isEqualTo(20);
     }
     assertThat(LbDebug.snapshot(target))
