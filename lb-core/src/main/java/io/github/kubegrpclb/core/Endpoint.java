@@ -41,6 +41,8 @@ final class Endpoint<T> {
   long warmingSinceNanos = NOT_WARMING;
   boolean addedWhileServing;
   double weight = 1;
+  // Load-aware zone spill's RPC counts, owned by ZoneSpill: null until spill can matter.
+  ZoneLoad zoneLoad;
 
   Endpoint(Subchannel subchannel, EquivalentAddressGroup group, T policyState) {
     this.subchannel = subchannel;

@@ -5,6 +5,7 @@ import static io.grpc.ConnectivityState.IDLE;
 import static io.grpc.ConnectivityState.READY;
 import static io.grpc.ConnectivityState.TRANSIENT_FAILURE;
 
+import io.github.kubegrpclb.core.internal.EndpointTelemetry;
 import io.grpc.Attributes;
 import io.grpc.ChannelLogger;
 import io.grpc.ConnectivityState;
@@ -44,6 +45,7 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
   private final Map<List<SocketAddress>, Endpoint<T>> endpoints = new LinkedHashMap<>();
   private final OutlierEjection outlierEjection;
   private final LongSupplier nanoClock;
+  private final ZoneSpill<T> zoneSpill;
   private SynchronizationContext.ScheduledHandle rampTimer;
   private String clientZone;
   private String clientNode;
@@ -70,6 +72,12 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
             prober,
             this::updateBalancingState);
     this.observer = new BalancerObserver<>(helper, policyName, this::liveLoad);
+    this.zoneSpill =
+        new ZoneSpill<>(
+            helper.getSynchronizationContext(),
+            helper.getScheduledExecutorService(),
+            () -> hostname.get().hashCode(),
+            this::updateBalancingState);
   }
 
   /** The policy's live load numbers of an endpoint, for snapshots and gauges; any thread. */
@@ -100,6 +108,27 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
   /** The slow start options of the config last {@linkplain #configure configured}. */
   abstract SlowStartConfig slowStartConfig();
 
+  /** The zone spill options of the config last {@linkplain #configure configured}. */
+  abstract ZoneSpillConfig zoneSpillConfig();
+
+  /**
+   * The key to cache an endpoint's pick results under for {@code config} (see {@link
+   * Endpoint#pickResults}): it changes when zone spill starts or stops counting RPCs.
+   */
+  final Object resultsKey(Object config) {
+    return zoneSpill.resultsKey(config);
+  }
+
+  /** Where a unary RPC on {@code endpoint} is recorded (zone spill counts them when it can act). */
+  final EndpointTelemetry unaryTelemetry(Endpoint<T> endpoint) {
+    return zoneSpill.unaryTelemetry(endpoint);
+  }
+
+  /** Whether zone spill counts unary RPCs, so a picker must attach a tracer to each. */
+  final boolean isCountingForZoneSpill() {
+    return zoneSpill.isCounting();
+  }
+
   /**
    * Called when an endpoint's connection is READY again after a failure: a new connection, maybe to
    * a restarted pod, so history kept for the old one may no longer hold.
@@ -124,6 +153,7 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
       updateState(TRANSIENT_FAILURE, new ErrorPicker(status));
       shutdownEndpoints();
       outlierEjection.stop();
+      zoneSpill.stop();
       return status;
     }
     configure(resolvedAddresses.getLoadBalancingPolicyConfig());
@@ -350,6 +380,7 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
   public void shutdown() {
     shutdown = true;
     outlierEjection.stop();
+    zoneSpill.stop();
     if (rampTimer != null) {
       rampTimer.cancel();
       rampTimer = null;
@@ -391,9 +422,11 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
     }
     // The panic threshold keeps some endpoints admitted; should every connected one be out
     // anyway (a config change), all of them are used rather than none.
+    List<Endpoint<T>> candidates = admitted.isEmpty() ? connected : admitted;
     List<Endpoint<T>> rotation =
-        Rotation.select(
-            admitted.isEmpty() ? connected : admitted, readyConnecting, clientZone, clientNode);
+        Rotation.select(candidates, readyConnecting, clientZone, clientNode);
+    // The zone/node step: past the static hints, spill to others while the preferred are loaded.
+    rotation = zoneSpill.widen(zoneSpillConfig(), rotation, candidates, clientZone);
     observer.rotationChanged(rotation, clientZone);
     if (!rotation.isEmpty()) {
       updateWeights(rotation);

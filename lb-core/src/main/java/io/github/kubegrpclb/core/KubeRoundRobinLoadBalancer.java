@@ -81,6 +81,11 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
   }
 
   @Override
+  ZoneSpillConfig zoneSpillConfig() {
+    return config.zoneSpill;
+  }
+
+  @Override
   SubchannelPicker readyPicker(List<Endpoint<Void>> rotation) {
     int n = rotation.size();
     List<Subchannel> subchannels = new ArrayList<>(n);
@@ -96,14 +101,14 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
         }
         weights[i] = endpoint.weight;
       }
-      PickResult[] results = endpoint.pickResults(config, this::buildResults);
+      PickResult[] results = endpoint.pickResults(resultsKey(config), this::buildResults);
       subchannels.add(endpoint.subchannel());
       unary[i] = results[0];
       stream[i] = results[1];
     }
     return new Picker(
         subchannels,
-        config.outlierEjection.enabled ? unary : stream,
+        config.outlierEjection.enabled || isCountingForZoneSpill() ? unary : stream,
         stream,
         weights,
         random,
@@ -116,16 +121,24 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
         recording
             ? PickResult.withSubchannel(endpoint.subchannel(), RpcCounter.of(endpoint.telemetry()))
             : PickResult.withSubchannel(endpoint.subchannel());
-    PickResult unary =
-        config.outlierEjection.enabled
-            ? PickResult.withSubchannel(
-                endpoint.subchannel(),
-                new OutcomeRecorder(
-                    endpoint.outcomes(),
-                    config.outlierEjection.failureCodes,
-                    nanoClock,
-                    recording ? endpoint.telemetry() : EndpointTelemetry.NOOP))
-            : stream;
+    boolean counting = isCountingForZoneSpill();
+    EndpointTelemetry unaryTelemetry =
+        counting || recording ? unaryTelemetry(endpoint) : EndpointTelemetry.NOOP;
+    PickResult unary;
+    if (config.outlierEjection.enabled) {
+      unary =
+          PickResult.withSubchannel(
+              endpoint.subchannel(),
+              new OutcomeRecorder(
+                  endpoint.outcomes(),
+                  config.outlierEjection.failureCodes,
+                  nanoClock,
+                  unaryTelemetry));
+    } else if (counting) {
+      unary = PickResult.withSubchannel(endpoint.subchannel(), RpcCounter.of(unaryTelemetry));
+    } else {
+      unary = stream;
+    }
     return new PickResult[] {unary, stream};
   }
 
@@ -226,6 +239,7 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
       return other instanceof Picker that
           && that.subchannels.equals(subchannels)
           && java.util.Arrays.equals(that.keepTurn, keepTurn)
+          && Arrays.equals(that.unaryResults, unaryResults)
           && (that.unaryResults == that.streamResults) == (unaryResults == streamResults);
     }
 

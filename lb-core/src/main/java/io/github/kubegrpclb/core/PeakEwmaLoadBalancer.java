@@ -14,6 +14,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 import java.util.function.IntUnaryOperator;
 import java.util.function.LongSupplier;
 
@@ -94,6 +95,11 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
     return config.slowStart();
   }
 
+  @Override
+  ZoneSpillConfig zoneSpillConfig() {
+    return config.zoneSpill();
+  }
+
   /** The load of the endpoint whose subchannel is {@code subchannel} (for tests). */
   EndpointLoad loadOf(Subchannel subchannel) {
     return endpointFor(subchannel).policyState();
@@ -102,7 +108,14 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
   @Override
   SubchannelPicker readyPicker(List<Endpoint<EndpointLoad>> rotation) {
     clock.tick();
-    return new Picker(rotation, config, clock, random, isRecordingRpcs());
+    return new Picker(
+        rotation,
+        config,
+        clock,
+        random,
+        isRecordingRpcs(),
+        resultsKey(config),
+        this::unaryTelemetry);
   }
 
   /**
@@ -129,7 +142,9 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
         PeakEwmaConfig config,
         RecentClock clock,
         IntUnaryOperator random,
-        boolean recording) {
+        boolean recording,
+        Object resultsKey,
+        Function<Endpoint<EndpointLoad>, EndpointTelemetry> unaryTelemetry) {
       int n = rotation.size();
       this.subchannels = new ArrayList<>(n);
       this.loads = new EndpointLoad[n];
@@ -142,7 +157,9 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
         loads[i] = endpoint.policyState();
         weights[i] = endpoint.weight;
         PickResult[] results =
-            endpoint.pickResults(config, e -> buildResults(e, config, clock, recording));
+            endpoint.pickResults(
+                resultsKey,
+                e -> buildResults(e, config, clock, recording, unaryTelemetry.apply(e)));
         unaryResults[i] = results[0];
         streamResults[i] = results[1];
       }
@@ -154,18 +171,21 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
       this.coprimeStrides = config.choiceCount() > 2 ? coprimesBelow(n) : new int[0];
     }
 
-    /** Telemetry is fixed before the first endpoint is added, so the config keys the results. */
+    /**
+     * Telemetry is fixed before the first endpoint is added, so the config (and whether zone spill
+     * counts RPCs, see {@code resultsKey}) keys the results.
+     */
     private static PickResult[] buildResults(
         Endpoint<EndpointLoad> endpoint,
         PeakEwmaConfig config,
         RecentClock clock,
-        boolean recording) {
+        boolean recording,
+        EndpointTelemetry unaryTelemetry) {
       OutcomeCounts outcomes = config.outlierEjection().enabled ? endpoint.outcomes() : null;
       return new PickResult[] {
         PickResult.withSubchannel(
             endpoint.subchannel(),
-            new LoadRecorder(
-                endpoint.policyState(), outcomes, endpoint.telemetry(), config, clock)),
+            new LoadRecorder(endpoint.policyState(), outcomes, unaryTelemetry, config, clock)),
         recording
             ? PickResult.withSubchannel(endpoint.subchannel(), RpcCounter.of(endpoint.telemetry()))
             : PickResult.withSubchannel(endpoint.subchannel())
@@ -253,6 +273,7 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
       return other instanceof Picker that
           && that.subchannels.equals(subchannels)
           && Arrays.equals(that.weights, weights)
+          && Arrays.equals(that.unaryResults, unaryResults)
           && that.config.equals(config);
     }
 
