@@ -294,6 +294,11 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
             });
   }
 
+  /** The zone spill controller (for tests and diagnostics). */
+  ZoneSpill<T> zoneSpill() {
+    return zoneSpill;
+  }
+
   /** The endpoint whose subchannel is {@code subchannel}, or null (for tests and diagnostics). */
   Endpoint<T> endpointFor(Subchannel subchannel) {
     for (Endpoint<T> endpoint : endpoints.values()) {
