@@ -98,8 +98,12 @@ final class ZoneSpill<T> {
       List<Endpoint<T>> candidates,
       String clientZone) {
     this.config = config;
+    // Every candidate preferred (no hints, the common case) is O(1): no walk, no allocation.
+    boolean narrowed = preferred.size() < candidates.size();
     List<Endpoint<T>> rest =
-        config.enabled && !preferred.isEmpty() ? othersReady(preferred, candidates) : List.of();
+        config.enabled && narrowed && !preferred.isEmpty()
+            ? othersReady(preferred, candidates)
+            : List.of();
     if (rest.isEmpty()) {
       deactivate(); // no preference applied (or spill is off): nothing to spill to
       return preferred;
