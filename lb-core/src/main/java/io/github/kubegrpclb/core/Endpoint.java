@@ -41,6 +41,10 @@ final class Endpoint<T> {
   long warmingSinceNanos = NOT_WARMING;
   boolean addedWhileServing;
   double weight = 1;
+  // Classification state, owned by RotationCandidates: how the endpoint is counted and listed, and
+  // a mark for its rebuilds.
+  int classBits;
+  long classMark;
 
   Endpoint(Subchannel subchannel, EquivalentAddressGroup group, T policyState) {
     this.subchannel = subchannel;
