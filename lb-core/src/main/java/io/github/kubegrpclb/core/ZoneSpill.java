@@ -1,10 +1,10 @@
 package io.github.kubegrpclb.core;
 
 import io.github.kubegrpclb.core.internal.EndpointTelemetry;
+import io.grpc.LoadBalancer.PickResult;
 import io.grpc.SynchronizationContext;
 import java.net.SocketAddress;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Set;
@@ -57,8 +57,15 @@ final class ZoneSpill<T> {
   private ZoneSpillConfig config = ZoneSpillConfig.DEFAULTS;
   private boolean active;
   private List<Endpoint<T>> local = List.of();
-  private List<Endpoint<T>> others = List.of();
+  private int othersCount;
+  private EndpointList<T> pool;
   private List<Endpoint<T>> spilledEndpoints = List.of();
+  private boolean countingChanged;
+  // The widened rotation last built, and what it was built from (identity: snapshots are stable).
+  private EndpointList.Snapshot<T> widened;
+  private EndpointList.Snapshot<T> widenedFrom;
+  private EndpointList.Snapshot<T> widenedReady;
+  private int widenedSpill;
   private int spilled;
   private long inFlightSamples;
   private int sampleCount;
@@ -86,49 +93,99 @@ final class ZoneSpill<T> {
   }
 
   /**
-   * The zone/node step of a rotation: returns {@code preferred} plus the endpoints spilled to.
+   * The zone/node step of a rotation: returns {@code preferred} plus the endpoints spilled to. O(1)
+   * when nothing spills (the common case) or when the ready endpoints did not change since the last
+   * call; O(ready endpoints) to rebuild the widened rotation otherwise.
    *
-   * @param preferred what {@link Rotation#select} chose from {@code candidates}: a subsequence
-   * @param candidates the endpoints {@code preferred} was chosen from
+   * @param preferred what {@link Rotation#select} chose from {@code candidates}, or null
+   * @param snapshot {@code preferred}'s snapshot (empty when it is null)
    * @param clientZone the client's zone, or null
    */
-  List<Endpoint<T>> widen(
+  EndpointList.Snapshot<T> widen(
       ZoneSpillConfig config,
-      List<Endpoint<T>> preferred,
-      List<Endpoint<T>> candidates,
+      RotationCandidates<T> candidates,
+      EndpointList<T> preferred,
+      EndpointList.Snapshot<T> snapshot,
       String clientZone) {
     this.config = config;
-    // Every candidate preferred (no hints, the common case) is O(1): no walk, no allocation.
-    boolean narrowed = preferred.size() < candidates.size();
-    List<Endpoint<T>> rest =
-        config.enabled && narrowed && !preferred.isEmpty()
-            ? othersReady(preferred, candidates)
-            : List.of();
-    if (rest.isEmpty()) {
+    RotationCandidates.Tier<T> tier =
+        candidates.admitted().isEmpty() ? candidates.ejected() : candidates.admitted();
+    boolean narrowed =
+        preferred != null
+            && !snapshot.isEmpty()
+            && (preferred == tier.sameZone || preferred == tier.sameNode);
+    int rest = narrowed ? tier.ready.size() - snapshot.size() : 0;
+    if (!config.enabled || rest <= 0) {
       deactivate(); // no preference applied (or spill is off): nothing to spill to
-      return preferred;
+      return snapshot;
     }
-    this.local = preferred;
-    this.others = rest;
-    for (Endpoint<T> endpoint : preferred) {
-      countRpcs(endpoint);
-    }
-    for (Endpoint<T> endpoint : rest) {
-      countRpcs(endpoint);
-    }
+    this.local = snapshot;
+    this.othersCount = rest;
+    this.pool = tier.ready;
     if (!active) {
       active = true;
+      countingChanged = true;
       resetWindow();
       scheduleSample();
     }
-    spilledEndpoints = spilled == 0 ? List.of() : ranked(rest, clientZone, spilled);
-    if (spilledEndpoints.isEmpty()) {
-      return preferred;
+    if (spilled == 0) {
+      spilledEndpoints = List.of();
+      return snapshot;
     }
-    List<Endpoint<T>> rotation = new ArrayList<>(preferred.size() + spilledEndpoints.size());
-    rotation.addAll(preferred);
-    rotation.addAll(spilledEndpoints);
-    return rotation;
+    EndpointList.Snapshot<T> ready = tier.ready.snapshot();
+    if (widened == null
+        || widenedFrom != snapshot
+        || widenedReady != ready
+        || widenedSpill != spilled) {
+      widened = widen(candidates, preferred, snapshot, ready, clientZone);
+      widenedFrom = snapshot;
+      widenedReady = ready;
+      widenedSpill = spilled;
+    }
+    return widened;
+  }
+
+  private EndpointList.Snapshot<T> widen(
+      RotationCandidates<T> candidates,
+      EndpointList<T> preferred,
+      EndpointList.Snapshot<T> snapshot,
+      EndpointList.Snapshot<T> ready,
+      String clientZone) {
+    List<Integer> rest = new ArrayList<>(ready.size() - snapshot.size());
+    for (int i = 0; i < ready.size(); i++) {
+      if (!candidates.isMember(ready.get(i), preferred)) {
+        rest.add(i);
+      }
+    }
+    List<Integer> chosen = ranked(ready, rest, clientZone, spilled);
+    EndpointList<T> list = new EndpointList<>(snapshot.size() + chosen.size());
+    PickResult[] results = new PickResult[2];
+    for (int i = 0; i < snapshot.size(); i++) {
+      results[0] = snapshot.unaryResults()[i];
+      results[1] = snapshot.streamResults()[i];
+      list.add(snapshot.get(i), results);
+    }
+    List<Endpoint<T>> spilledTo = new ArrayList<>(chosen.size());
+    for (int i : chosen) {
+      results[0] = ready.unaryResults()[i];
+      results[1] = ready.streamResults()[i];
+      list.add(ready.get(i), results);
+      spilledTo.add(ready.get(i));
+    }
+    spilledEndpoints = spilledTo;
+    return list.snapshot();
+  }
+
+  /** The list the endpoints of a widened rotation are drawn from (for slow-start membership). */
+  EndpointList<T> spillPool() {
+    return pool;
+  }
+
+  /** Whether counting started or stopped since the last call: listed pick results are stale. */
+  boolean takeCountingChanged() {
+    boolean changed = countingChanged;
+    countingChanged = false;
+    return changed;
   }
 
   /** Whether unary RPCs are counted: while a preference applies and spill is on. */
@@ -164,74 +221,59 @@ final class ZoneSpill<T> {
 
   /** Where an endpoint's unary RPCs are recorded: its telemetry, counted while counting. */
   EndpointTelemetry unaryTelemetry(Endpoint<T> endpoint) {
-    return active && endpoint.zoneLoad != null ? endpoint.zoneLoad : endpoint.telemetry();
+    if (!active) {
+      return endpoint.telemetry();
+    }
+    if (endpoint.zoneLoad == null) {
+      endpoint.zoneLoad = new ZoneLoad(endpoint.telemetry());
+    }
+    return endpoint.zoneLoad;
   }
 
   void stop() {
     deactivate();
   }
 
-  private void countRpcs(Endpoint<T> endpoint) {
-    if (endpoint.zoneLoad == null) {
-      endpoint.zoneLoad = new ZoneLoad(endpoint.telemetry());
-    }
-  }
-
   private void deactivate() {
+    if (active) {
+      countingChanged = true;
+    }
     active = false;
     spilled = 0;
     local = List.of();
-    others = List.of();
+    othersCount = 0;
+    pool = null;
     spilledEndpoints = List.of();
+    widened = null;
+    widenedFrom = null;
+    widenedReady = null;
     if (timer != null) {
       timer.cancel();
       timer = null;
     }
   }
 
-  /** The READY-condition candidates not in {@code preferred}; both lists share one order. */
-  private static <T> List<Endpoint<T>> othersReady(
-      List<Endpoint<T>> preferred, List<Endpoint<T>> candidates) {
-    List<Endpoint<T>> rest = null;
-    int i = 0;
-    for (Endpoint<T> endpoint : candidates) {
-      if (i < preferred.size() && preferred.get(i) == endpoint) {
-        i++;
-      } else if (endpoint.condition() == EndpointCondition.READY) {
-        if (rest == null) {
-          rest = new ArrayList<>();
-        }
-        rest.add(endpoint);
-      }
-    }
-    return rest == null ? List.of() : rest;
-  }
-
-  /** The first {@code count} of {@code rest} in this client's spill order. */
-  private List<Endpoint<T>> ranked(List<Endpoint<T>> rest, String clientZone, int count) {
+  /**
+   * The first {@code count} of {@code rest} (indices into {@code ready}) in this client's order.
+   */
+  private List<Integer> ranked(
+      EndpointList.Snapshot<T> ready, List<Integer> rest, String clientZone, int count) {
     if (!seeded) {
       seeded = true;
       seed = clientSeed.getAsInt();
     }
     int n = rest.size();
-    long[] keys = new long[n];
-    for (int i = 0; i < n; i++) {
-      Endpoint<T> endpoint = rest.get(i);
+    long[] keys = new long[ready.size()];
+    for (int i : rest) {
+      Endpoint<T> endpoint = ready.get(i);
       Set<String> hints = endpoint.group().getAttributes().get(EndpointAttributes.ZONE_HINTS);
       boolean sameZone = clientZone != null && hints != null && hints.contains(clientZone);
       long score = mix(seed * 0x9E3779B97F4A7C15L + addressHash(endpoint)) >>> 1;
       keys[i] = sameZone ? score >>> 1 : score | Long.MIN_VALUE >>> 1;
     }
-    Integer[] order = new Integer[n];
-    for (int i = 0; i < n; i++) {
-      order[i] = i;
-    }
-    Arrays.sort(order, Comparator.comparingLong(i -> keys[i]));
-    List<Endpoint<T>> chosen = new ArrayList<>(Math.min(count, n));
-    for (int i = 0; i < Math.min(count, n); i++) {
-      chosen.add(rest.get(order[i]));
-    }
-    return chosen;
+    List<Integer> order = new ArrayList<>(rest);
+    order.sort(Comparator.comparingLong(i -> keys[i]));
+    return order.subList(0, Math.min(count, n));
   }
 
   private static long addressHash(Endpoint<?> endpoint) {
@@ -261,11 +303,16 @@ final class ZoneSpill<T> {
   private void resetWindow() {
     inFlightSamples = 0;
     sampleCount = 0;
-    for (Endpoint<T> endpoint : local) {
-      endpoint.zoneLoad.windowCompletedBase = endpoint.zoneLoad.completed();
-    }
-    for (Endpoint<T> endpoint : spilledEndpoints) {
-      endpoint.zoneLoad.windowCompletedBase = endpoint.zoneLoad.completed();
+    rebase(local);
+    rebase(spilledEndpoints);
+  }
+
+  private static <T> void rebase(List<Endpoint<T>> endpoints) {
+    for (Endpoint<T> endpoint : endpoints) {
+      ZoneLoad load = endpoint.zoneLoad;
+      if (load != null) {
+        load.windowCompletedBase = load.completed();
+      }
     }
   }
 
@@ -275,7 +322,8 @@ final class ZoneSpill<T> {
       return;
     }
     for (Endpoint<T> endpoint : local) {
-      inFlightSamples += endpoint.zoneLoad.inFlight();
+      ZoneLoad load = endpoint.zoneLoad; // null until its results count (the next rebuild)
+      inFlightSamples += load == null ? 0 : load.inFlight();
     }
     if (++sampleCount >= SAMPLES) {
       decide();
@@ -302,7 +350,7 @@ final class ZoneSpill<T> {
     lastProjectedLoad = projected;
     int atLeast = needed(projected, config.highLoad);
     int atMost = needed(projected, config.lowLoad);
-    int next = Math.min(others.size(), Math.max(atLeast, Math.min(spilled, atMost)));
+    int next = Math.min(othersCount, Math.max(atLeast, Math.min(spilled, atMost)));
     if (next != spilled) {
       spilled = next;
       onChange.run();
@@ -323,6 +371,9 @@ final class ZoneSpill<T> {
     long sum = 0;
     for (Endpoint<T> endpoint : endpoints) {
       ZoneLoad load = endpoint.zoneLoad;
+      if (load == null) {
+        continue;
+      }
       long completed = load.completed();
       sum += completed - load.windowCompletedBase;
       load.windowCompletedBase = completed;
