@@ -262,6 +262,26 @@ class ZoneSpillTest {
 
   @ParameterizedTest
   @ValueSource(strings = {"kube_round_robin", "peak_ewma"})
+  void spilledEndpointFails_anotherOfTheOtherZoneTakesItsPlace(String policy) {
+    start(policy, TWO_ZONES, null);
+    startOn(subchannels(0, 1), 6);
+    clock.forward(Duration.ofSeconds(1));
+    Set<Subchannel> spilledTo = rotation();
+    spilledTo.removeAll(subchannels(0, 1));
+    assertThat(spilledTo).hasSize(1);
+    Subchannel first = spilledTo.iterator().next();
+    SubchannelPicker before = helper.picker();
+
+    int index = List.of(subchannel(2), subchannel(3), subchannel(4), subchannel(5)).indexOf(first);
+    helper.subchannelFor(TWO_ZONES.get(2 + index)).deliver(TRANSIENT_FAILURE);
+
+    Set<Subchannel> now = rotation();
+    assertThat(now).hasSize(3).containsAll(subchannels(0, 1)).doesNotContain(first);
+    assertThat(helper.picker()).isNotSameAs(before);
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"kube_round_robin", "peak_ewma"})
   void localZoneStuck_spillsOnWhatIsInFlight(String policy) {
     start(policy, TWO_ZONES, null);
     startOn(subchannels(0, 1), 8); // hung: nothing completes anywhere
