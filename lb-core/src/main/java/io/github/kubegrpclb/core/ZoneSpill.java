@@ -30,7 +30,7 @@ final class ZoneSpill<T> {
    * 0.8 and 2.0). The band is the hysteresis.
    *
    * HAZL steps endpoints in and out. We size the spill in one step, as Envoy's zone-aware routing
-   * computes its spill share from the zones' capacity instead of probing for it: the load the
+   * computes its spill share from the zones' relative sizes instead of probing for it: the load the
    * local endpoints would carry without spill is projected from what they carry now,
    *   projected = localInFlight / localCount x completions(all) / completions(local),
    * i.e. the local latency (Little's law) times the whole traffic. Under round robin over local +
