@@ -32,6 +32,11 @@ final class BalancerFixture {
   static final String BARE_ROUND_ROBIN = "round_robin_bare";
 
   BalancerFixture(String policy) {
+    this(policy, null);
+  }
+
+  /** With {@code config} as the parsed policy config, or the provider's defaults when null. */
+  BalancerFixture(String policy, Object config) {
     LoadBalancerProvider provider =
         policy.equals(BARE_ROUND_ROBIN)
             ? grpcUtilRoundRobin()
@@ -43,7 +48,7 @@ final class BalancerFixture {
     if (parsed.getError() != null) {
       throw new IllegalArgumentException(policy + ": " + parsed.getError());
     }
-    this.config = parsed.getConfig();
+    this.config = config != null ? config : parsed.getConfig();
     this.balancer = provider.newLoadBalancer(helper);
   }
 
@@ -62,6 +67,12 @@ final class BalancerFixture {
   BalancerFixture withTelemetry(LbTelemetry telemetry) {
     resolutionAttributes =
         io.grpc.Attributes.newBuilder().set(LbTelemetry.ATTRIBUTE, telemetry).build();
+    return this;
+  }
+
+  /** Resolution attributes for every {@link #accept} (the client's zone, for example). */
+  BalancerFixture withResolutionAttributes(io.grpc.Attributes attributes) {
+    resolutionAttributes = attributes;
     return this;
   }
 

@@ -56,6 +56,7 @@ public final class ScenarioBenchmark {
     md.append(dialPerRequest());
     md.append(degradedPod());
     md.append(SickPodScenarios.markdown());
+    md.append(ZoneSpillScenarios.markdown());
     md.append(DiscoveryLagScenarios.markdown());
     md.append(rollingReplacement());
     md.append(io.github.kubegrpclb.core.SubsettingSimulation.report());

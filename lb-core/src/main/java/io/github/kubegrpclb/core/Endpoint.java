@@ -42,6 +42,12 @@ final class Endpoint<T> {
   long warmingSinceNanos = NOT_WARMING;
   boolean addedWhileServing;
   volatile double weight = 1;
+  // Classification state, owned by RotationCandidates: how the endpoint is counted and listed, and
+  // a mark for its rebuilds.
+  int classBits;
+  long classMark;
+  // Load-aware zone spill's RPC counts, owned by ZoneSpill: null until spill can matter.
+  ZoneLoad zoneLoad;
 
   Endpoint(Subchannel subchannel, EquivalentAddressGroup group, T policyState) {
     this.subchannel = subchannel;

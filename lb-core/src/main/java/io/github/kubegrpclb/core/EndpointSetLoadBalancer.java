@@ -5,6 +5,7 @@ import static io.grpc.ConnectivityState.IDLE;
 import static io.grpc.ConnectivityState.READY;
 import static io.grpc.ConnectivityState.TRANSIENT_FAILURE;
 
+import io.github.kubegrpclb.core.internal.EndpointTelemetry;
 import io.grpc.Attributes;
 import io.grpc.ChannelLogger;
 import io.grpc.ConnectivityState;
@@ -31,7 +32,9 @@ import java.util.function.Supplier;
  * CONNECTING while any connects; else a sticky TRANSIENT_FAILURE). Subclasses only build the picker
  * over the endpoints in rotation. Outlier ejection ({@link OutlierEjection}) takes failing
  * endpoints out of that rotation for both policies, and slow start ({@link SlowStartConfig}) ramps
- * the weight ({@code Endpoint.weight}) of endpoints that join ones already serving.
+ * the weight ({@code Endpoint.weight}) of endpoints that join ones already serving. The endpoints
+ * are kept classified for the rotation ({@link RotationCandidates}): a subchannel state change
+ * costs O(1), an address update O(n).
  *
  * <p>Not thread-safe: grpc-java calls every method in the channel's SynchronizationContext, and
  * subchannel state callbacks arrive there too. Pickers never see this object.
@@ -44,6 +47,15 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
   private final Map<List<SocketAddress>, Endpoint<T>> endpoints = new LinkedHashMap<>();
   private final OutlierEjection outlierEjection;
   private final LongSupplier nanoClock;
+  private final ZoneSpill<T> zoneSpill;
+  private final RotationCandidates<T> candidates = new RotationCandidates<>(this::pickResults);
+  // Whether the classification must be rebuilt (an address update, an ejection, a config): state
+  // changes alone update it one endpoint at a time.
+  private boolean candidatesStale = true;
+  // Endpoints in slow start (warmingSinceNanos set), so that weights cost O(warming), not O(n).
+  private final List<Endpoint<T>> warming = new ArrayList<>();
+  // The endpoint a TRANSIENT_FAILURE picker names; kept while it stays failed.
+  private Endpoint<T> lastFailed;
   private SynchronizationContext.ScheduledHandle rampTimer;
   private String clientZone;
   private String clientNode;
@@ -68,8 +80,17 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
             helper.getSynchronizationContext(),
             helper.getScheduledExecutorService(),
             prober,
-            this::updateBalancingState);
+            () -> {
+              candidatesStale = true;
+              updateBalancingState();
+            });
     this.observer = new BalancerObserver<>(helper, policyName, this::liveLoad);
+    this.zoneSpill =
+        new ZoneSpill<>(
+            helper.getSynchronizationContext(),
+            helper.getScheduledExecutorService(),
+            () -> hostname.get().hashCode(),
+            this::updateBalancingState);
   }
 
   /** The policy's live load numbers of an endpoint, for snapshots and gauges; any thread. */
@@ -100,14 +121,47 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
   /** The slow start options of the config last {@linkplain #configure configured}. */
   abstract SlowStartConfig slowStartConfig();
 
+  /** The zone spill options of the config last {@linkplain #configure configured}. */
+  abstract ZoneSpillConfig zoneSpillConfig();
+
+  /**
+   * The key to cache an endpoint's pick results under for {@code config} (see {@link
+   * Endpoint#pickResults}): it changes when zone spill starts or stops counting RPCs.
+   */
+  final Object resultsKey(Object config) {
+    return zoneSpill.resultsKey(config);
+  }
+
+  /** Where a unary RPC on {@code endpoint} is recorded (zone spill counts them when it can act). */
+  final EndpointTelemetry unaryTelemetry(Endpoint<T> endpoint) {
+    return zoneSpill.unaryTelemetry(endpoint);
+  }
+
+  /** Whether zone spill counts unary RPCs, so a picker must attach a tracer to each. */
+  final boolean isCountingForZoneSpill() {
+    return zoneSpill.isCounting();
+  }
+
   /**
    * Called when an endpoint's connection is READY again after a failure: a new connection, maybe to
    * a restarted pod, so history kept for the old one may no longer hold.
    */
   void onReconnected(Endpoint<T> endpoint) {}
 
-  /** Returns a picker over {@code rotation}, which is non-empty. */
-  abstract SubchannelPicker readyPicker(List<Endpoint<T>> rotation);
+  /**
+   * The results pickers hand out for {@code endpoint}: {unary, stream}, built once per policy
+   * config ({@link Endpoint#pickResults}).
+   */
+  abstract PickResult[] pickResults(Endpoint<T> endpoint);
+
+  /**
+   * Returns a picker over {@code rotation}, which is non-empty; O(1) is the goal: the snapshot
+   * carries the arrays a picker reads.
+   *
+   * @param weights slow-start weights in (0, 1], one per endpoint of {@code rotation}, or null when
+   *     every weight is 1
+   */
+  abstract SubchannelPicker readyPicker(EndpointList.Snapshot<T> rotation, double[] weights);
 
   @Override
   public Status acceptResolvedAddresses(ResolvedAddresses resolvedAddresses) {
@@ -124,6 +178,7 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
       updateState(TRANSIENT_FAILURE, new ErrorPicker(status));
       shutdownEndpoints();
       outlierEjection.stop();
+      zoneSpill.stop();
       return status;
     }
     configure(resolvedAddresses.getLoadBalancingPolicyConfig());
@@ -157,6 +212,7 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
       }
     }
     observer.endpointsChanged(endpoints.values());
+    candidatesStale = true;
     outlierEjection.update(outlierEjectionConfig(), endpoints.values());
     updateBalancingState();
     // Shut down after publishing (as grpc-java's MultiChildLoadBalancer), so no RPC picks a
@@ -226,13 +282,20 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
     if (state == READY
         && (recovered || (endpoint.addedWhileServing && endpoint.state() != READY))
         && slowStartConfig().enabled
-        && anyReady()) {
+        && candidates.connected() > 0) {
+      if (endpoint.warmingSinceNanos == Endpoint.NOT_WARMING) {
+        warming.add(endpoint);
+      }
       endpoint.warmingSinceNanos = nanoClock.getAsLong();
     }
     endpoint.onSubchannelState(state, stateInfo.getStatus());
     if (recovered) {
       onReconnected(endpoint);
     }
+    if (endpoint.state() == TRANSIENT_FAILURE && !isFailed(lastFailed)) {
+      lastFailed = endpoint;
+    }
+    candidates.update(endpoint);
     if (isConnecting(before) && isConnecting(endpoint.state())) {
       return; // IDLE and CONNECTING count alike: nothing a picker shows has changed
     }
@@ -246,8 +309,9 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
   /*
    * Coalescing: state changes that arrive together (the channel queues transport events while the
    * SynchronizationContext is busy) cost one picker rebuild, run at the end of the current drain.
-   * 10,000 endpoints connecting at once would otherwise rebuild 10,000 pickers of up to 10,000
-   * endpoints each.
+   * A rebuild itself is O(1) for a state change (RotationCandidates keeps the rotation's arrays up
+   * to date; a picker reads them without copying), so changes that arrive one drain at a time, as
+   * connections complete one by one, cost O(1) each too.
    */
   private void scheduleUpdate() {
     if (updatePending) {
@@ -264,6 +328,11 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
             });
   }
 
+  /** The zone spill controller (for tests and diagnostics). */
+  ZoneSpill<T> zoneSpill() {
+    return zoneSpill;
+  }
+
   /** The endpoint whose subchannel is {@code subchannel}, or null (for tests and diagnostics). */
   Endpoint<T> endpointFor(Subchannel subchannel) {
     for (Endpoint<T> endpoint : endpoints.values()) {
@@ -274,30 +343,31 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
     return null;
   }
 
-  private boolean anyReady() {
-    for (Endpoint<T> endpoint : endpoints.values()) {
-      if (endpoint.state() == READY) {
-        return true;
-      }
-    }
-    return false;
+  /** Whether {@code endpoint} is one of this balancer's endpoints, in TRANSIENT_FAILURE. */
+  private boolean isFailed(Endpoint<T> endpoint) {
+    return endpoint != null
+        && endpoint.state() == TRANSIENT_FAILURE
+        && endpoints.get(endpoint.group().getAddresses()) == endpoint;
   }
 
   /**
-   * Sets each endpoint's slow-start weight for the next picker; while any endpoint ramps, schedules
-   * a picker update one twentieth of the window later.
+   * Sets the slow-start weight of each warming endpoint in {@code rotation} for the next picker
+   * (every other endpoint's is 1); while any ramps, schedules a picker update one twentieth of the
+   * window later. Returns the weights of {@code snapshot}'s endpoints, or null when all are 1.
    */
-  private void updateWeights(List<Endpoint<T>> rotation) {
+  private double[] updateWeights(EndpointList<T> rotation, EndpointList.Snapshot<T> snapshot) {
     SlowStartConfig slowStart = slowStartConfig();
     long now = nanoClock.getAsLong();
     boolean ramping = false;
-    for (Endpoint<T> endpoint : rotation) {
-      double weight = 1;
-      if (endpoint.warmingSinceNanos != Endpoint.NOT_WARMING) {
-        weight = slowStart.enabled ? slowStart.weight(now - endpoint.warmingSinceNanos) : 1;
-        if (weight >= 1) {
-          endpoint.warmingSinceNanos = Endpoint.NOT_WARMING;
-        }
+    for (Iterator<Endpoint<T>> it = warming.iterator(); it.hasNext(); ) {
+      Endpoint<T> endpoint = it.next();
+      if (!candidates.isMember(endpoint, rotation)) {
+        continue; // its ramp resumes when it is in rotation again
+      }
+      double weight = slowStart.enabled ? slowStart.weight(now - endpoint.warmingSinceNanos) : 1;
+      if (weight >= 1) {
+        endpoint.warmingSinceNanos = Endpoint.NOT_WARMING;
+        it.remove();
       }
       if (endpoint.weight != weight) {
         endpoint.weight = weight; // volatile (for snapshots): written only while a ramp moves it
@@ -317,6 +387,14 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
                   TimeUnit.NANOSECONDS,
                   helper.getScheduledExecutorService());
     }
+    if (!ramping) {
+      return null;
+    }
+    double[] weights = new double[snapshot.size()];
+    for (int i = 0; i < weights.length; i++) {
+      weights[i] = snapshot.get(i).weight;
+    }
+    return weights;
   }
 
   @Override
@@ -352,6 +430,7 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
   public void shutdown() {
     shutdown = true;
     outlierEjection.stop();
+    zoneSpill.stop();
     if (rampTimer != null) {
       rampTimer.cancel();
       rampTimer = null;
@@ -366,50 +445,52 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
     }
     endpoints.clear();
     observer.endpointsChanged(endpoints.values());
+    candidates.rebuild(List.of(), 0, clientZone, clientNode);
+    warming.clear();
+    lastFailed = null;
   }
 
   private void updateBalancingState() {
     updatePending = false;
-    List<Endpoint<T>> connected = new ArrayList<>();
-    List<Endpoint<T>> admitted = new ArrayList<>();
-    boolean connecting = false;
-    boolean readyConnecting = false;
-    int failed = 0;
-    Endpoint<T> lastFailed = null;
-    for (Endpoint<T> endpoint : endpoints.values()) {
-      ConnectivityState state = endpoint.state();
-      if (state == READY) {
-        connected.add(endpoint);
-        if (!endpoint.ejected) {
-          admitted.add(endpoint);
-        }
-      } else if (state == CONNECTING || state == IDLE) {
-        connecting = true;
-        readyConnecting |= endpoint.condition() == EndpointCondition.READY;
-      } else if (state == TRANSIENT_FAILURE) {
-        failed++;
-        lastFailed = endpoint;
-      }
+    if (candidatesStale) {
+      candidatesStale = false;
+      candidates.rebuild(endpoints.values(), endpoints.size(), clientZone, clientNode);
+      warming.removeIf(endpoint -> endpoints.get(endpoint.group().getAddresses()) != endpoint);
     }
-    // The panic threshold keeps some endpoints admitted; should every connected one be out
-    // anyway (a config change), all of them are used rather than none.
-    List<Endpoint<T>> rotation =
-        Rotation.select(
-            admitted.isEmpty() ? connected : admitted, readyConnecting, clientZone, clientNode);
-    observer.rotationChanged(rotation, clientZone);
-    if (!rotation.isEmpty()) {
-      updateWeights(rotation);
-      updateState(READY, readyPicker(rotation));
-    } else if (connecting) {
+    EndpointList<T> rotation = Rotation.select(candidates, clientZone, clientNode);
+    EndpointList.Snapshot<T> snapshot =
+        rotation == null ? EndpointList.Snapshot.empty() : rotation.snapshot();
+    // The zone/node step: past the static hints, spill to others while the preferred are loaded.
+    EndpointList.Snapshot<T> widened =
+        zoneSpill.widen(zoneSpillConfig(), candidates, rotation, snapshot, clientZone);
+    if (zoneSpill.takeCountingChanged()) {
+      candidatesStale = true; // the listed pick results must (or must no longer) count RPCs
+      scheduleUpdate();
+    }
+    if (widened != snapshot) {
+      rotation = zoneSpill.spillPool();
+      snapshot = widened;
+    }
+    observer.rotationChanged(snapshot, clientZone);
+    if (!snapshot.isEmpty()) {
+      updateState(READY, readyPicker(snapshot, updateWeights(rotation, snapshot)));
+    } else if (candidates.connecting() > 0) {
       updateState(CONNECTING, BufferPicker.INSTANCE);
-    } else if (lastFailed != null) {
+    } else if (candidates.failed() > 0) {
+      if (!isFailed(lastFailed)) {
+        for (Endpoint<T> endpoint : endpoints.values()) {
+          if (endpoint.state() == TRANSIENT_FAILURE) {
+            lastFailed = endpoint; // the last in address order, as before it was kept
+          }
+        }
+      }
       Status last = lastFailed.lastFailure();
       Status status =
           Status.UNAVAILABLE
               .withDescription(
                   policyName
                       + ": all "
-                      + failed
+                      + candidates.failed()
                       + " of "
                       + endpoints.size()
                       + " endpoints of "

@@ -7,27 +7,38 @@ import java.util.Set;
 
 /**
  * Options of {@code kube_round_robin}, parsed from its JSON config: {@code "outlierEjection"} (see
- * {@link OutlierEjectionConfig}), {@code "slowStart"} (see {@link SlowStartConfig}) and {@code
- * "subsetting"} (see {@link SubsettingConfig}). Immutable and thread-safe.
+ * {@link OutlierEjectionConfig}), {@code "slowStart"} (see {@link SlowStartConfig}), {@code
+ * "subsetting"} (see {@link SubsettingConfig}) and {@code "zoneSpill"} (see {@link
+ * ZoneSpillConfig}). Immutable and thread-safe.
  */
 final class KubeRoundRobinConfig {
   static final KubeRoundRobinConfig DEFAULTS =
       new KubeRoundRobinConfig(
-          OutlierEjectionConfig.DEFAULTS, SlowStartConfig.DEFAULTS, SubsettingConfig.OFF);
+          OutlierEjectionConfig.DEFAULTS,
+          SlowStartConfig.DEFAULTS,
+          SubsettingConfig.OFF,
+          ZoneSpillConfig.DEFAULTS);
   private static final Set<String> FIELDS =
-      Set.of(OutlierEjectionConfig.FIELD, SlowStartConfig.FIELD, SubsettingConfig.FIELD);
+      Set.of(
+          OutlierEjectionConfig.FIELD,
+          SlowStartConfig.FIELD,
+          SubsettingConfig.FIELD,
+          ZoneSpillConfig.FIELD);
 
   final OutlierEjectionConfig outlierEjection;
   final SlowStartConfig slowStart;
   final SubsettingConfig subsetting;
+  final ZoneSpillConfig zoneSpill;
 
   private KubeRoundRobinConfig(
       OutlierEjectionConfig outlierEjection,
       SlowStartConfig slowStart,
-      SubsettingConfig subsetting) {
+      SubsettingConfig subsetting,
+      ZoneSpillConfig zoneSpill) {
     this.outlierEjection = outlierEjection;
     this.slowStart = slowStart;
     this.subsetting = subsetting;
+    this.zoneSpill = zoneSpill;
   }
 
   /**
@@ -41,7 +52,8 @@ final class KubeRoundRobinConfig {
     return new KubeRoundRobinConfig(
         OutlierEjectionConfig.parseFrom(policy, raw),
         SlowStartConfig.parseFrom(policy, raw),
-        SubsettingConfig.parseFrom(policy, raw));
+        SubsettingConfig.parseFrom(policy, raw),
+        ZoneSpillConfig.parseFrom(policy, raw));
   }
 
   @Override
@@ -49,12 +61,13 @@ final class KubeRoundRobinConfig {
     return o instanceof KubeRoundRobinConfig other
         && other.outlierEjection.equals(outlierEjection)
         && other.slowStart.equals(slowStart)
-        && other.subsetting.equals(subsetting);
+        && other.subsetting.equals(subsetting)
+        && other.zoneSpill.equals(zoneSpill);
   }
 
   @Override
   public int hashCode() {
-    return Objects.hash(outlierEjection, slowStart, subsetting);
+    return Objects.hash(outlierEjection, slowStart, subsetting, zoneSpill);
   }
 
   @Override
@@ -66,6 +79,8 @@ final class KubeRoundRobinConfig {
         + slowStart
         + ", "
         + subsetting
+        + ", "
+        + zoneSpill
         + "}";
   }
 }

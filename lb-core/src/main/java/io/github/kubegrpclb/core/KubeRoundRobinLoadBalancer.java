@@ -81,33 +81,26 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
   }
 
   @Override
-  SubchannelPicker readyPicker(List<Endpoint<Void>> rotation) {
-    int n = rotation.size();
-    List<Subchannel> subchannels = new ArrayList<>(n);
-    PickResult[] unary = new PickResult[n];
-    PickResult[] stream = new PickResult[n];
-    double[] weights = null;
-    for (int i = 0; i < n; i++) {
-      Endpoint<Void> endpoint = rotation.get(i);
-      if (endpoint.weight < 1) {
-        if (weights == null) {
-          weights = new double[n];
-          Arrays.fill(weights, 1);
-        }
-        weights[i] = endpoint.weight;
-      }
-      PickResult[] results = endpoint.pickResults(config, this::buildResults);
-      subchannels.add(endpoint.subchannel());
-      unary[i] = results[0];
-      stream[i] = results[1];
-    }
+  ZoneSpillConfig zoneSpillConfig() {
+    return config.zoneSpill;
+  }
+
+  @Override
+  PickResult[] pickResults(Endpoint<Void> endpoint) {
+    return endpoint.pickResults(resultsKey(config), this::buildResults);
+  }
+
+  @Override
+  SubchannelPicker readyPicker(EndpointList.Snapshot<Void> rotation, double[] weights) {
     return new Picker(
-        subchannels,
-        config.outlierEjection.enabled ? unary : stream,
-        stream,
+        config.outlierEjection.enabled || isCountingForZoneSpill()
+            ? rotation.unaryResults()
+            : rotation.streamResults(),
+        rotation.streamResults(),
+        rotation.size(),
         weights,
         random,
-        random.applyAsInt(n));
+        random.applyAsInt(rotation.size()));
   }
 
   private PickResult[] buildResults(Endpoint<Void> endpoint) {
@@ -116,16 +109,24 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
         recording
             ? PickResult.withSubchannel(endpoint.subchannel(), RpcCounter.of(endpoint.telemetry()))
             : PickResult.withSubchannel(endpoint.subchannel());
-    PickResult unary =
-        config.outlierEjection.enabled
-            ? PickResult.withSubchannel(
-                endpoint.subchannel(),
-                new OutcomeRecorder(
-                    endpoint.outcomes(),
-                    config.outlierEjection.failureCodes,
-                    nanoClock,
-                    recording ? endpoint.telemetry() : EndpointTelemetry.NOOP))
-            : stream;
+    boolean counting = isCountingForZoneSpill();
+    EndpointTelemetry unaryTelemetry =
+        counting || recording ? unaryTelemetry(endpoint) : EndpointTelemetry.NOOP;
+    PickResult unary;
+    if (config.outlierEjection.enabled) {
+      unary =
+          PickResult.withSubchannel(
+              endpoint.subchannel(),
+              new OutcomeRecorder(
+                  endpoint.outcomes(),
+                  config.outlierEjection.failureCodes,
+                  nanoClock,
+                  unaryTelemetry));
+    } else if (counting) {
+      unary = PickResult.withSubchannel(endpoint.subchannel(), RpcCounter.of(unaryTelemetry));
+    } else {
+      unary = stream;
+    }
     return new PickResult[] {unary, stream};
   }
 
@@ -136,9 +137,9 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
    * on); streams never do: how long a stream lasts, and how it ends, is the application's business.
    */
   static final class Picker extends SubchannelPicker {
-    private final List<Subchannel> subchannels;
     private final PickResult[] unaryResults;
     private final PickResult[] streamResults;
+    private final int size; // the results' first size slots are this picker's (see EndpointList)
     private final AtomicInteger next;
     private final int[] keepTurn; // per endpoint, out of 2^20; null when every weight is 1
     private final IntUnaryOperator random;
@@ -154,34 +155,39 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
         IntUnaryOperator random,
         int startOffset) {
       this(
-          List.copyOf(subchannels),
-          results(subchannels, recorders),
+          sharedIfEqual(results(subchannels, recorders), results(subchannels, List.of())),
           results(subchannels, List.of()),
+          subchannels.size(),
           weights,
           random,
           startOffset);
     }
 
-    /** Over results built in advance (the same array twice when nothing is recorded). */
+    /**
+     * Over results built in advance, read but never copied (the same array twice when nothing is
+     * recorded).
+     *
+     * @param size how many of the results' first slots the picker uses
+     */
     Picker(
-        List<Subchannel> subchannels,
         PickResult[] unaryResults,
         PickResult[] streamResults,
+        int size,
         double[] weights,
         IntUnaryOperator random,
         int startOffset) {
-      this.subchannels = subchannels;
+      this.unaryResults = unaryResults;
+      this.streamResults = streamResults;
+      this.size = size;
       this.random = random;
       if (weights == null) {
         this.keepTurn = null;
       } else {
-        this.keepTurn = new int[weights.length];
-        for (int i = 0; i < weights.length; i++) {
+        this.keepTurn = new int[size];
+        for (int i = 0; i < size; i++) {
           keepTurn[i] = (int) Math.ceil(weights[i] * (1 << 20));
         }
       }
-      this.streamResults = streamResults;
-      this.unaryResults = Arrays.equals(unaryResults, streamResults) ? streamResults : unaryResults;
       this.next = new AtomicInteger(startOffset);
     }
 
@@ -197,14 +203,18 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
       return results;
     }
 
+    private static PickResult[] sharedIfEqual(PickResult[] unary, PickResult[] stream) {
+      return Arrays.equals(unary, stream) ? stream : unary;
+    }
+
     @Override
     public PickResult pickSubchannel(PickSubchannelArgs args) {
-      int index = Math.floorMod(next.getAndIncrement(), unaryResults.length);
+      int index = Math.floorMod(next.getAndIncrement(), size);
       if (keepTurn != null) {
         for (int tries = 0;
-            tries < keepTurn.length && random.applyAsInt(1 << 20) >= keepTurn[index];
+            tries < size && random.applyAsInt(1 << 20) >= keepTurn[index];
             tries++) {
-          index = index + 1 == keepTurn.length ? 0 : index + 1;
+          index = index + 1 == size ? 0 : index + 1;
         }
       }
       if (unaryResults != streamResults
@@ -216,27 +226,56 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
 
     /** The endpoints this picker picks from (for tests and diagnostics). */
     List<Subchannel> subchannels() {
+      List<Subchannel> subchannels = new ArrayList<>(size);
+      for (int i = 0; i < size; i++) {
+        subchannels.add(streamResults[i].getSubchannel());
+      }
       return subchannels;
     }
 
+    /**
+     * Same subchannels in the same order, same weights, same recording: O(1) when both pickers read
+     * the same slots (a rebuild with no change), O(n) only for two lists of equal length.
+     */
     // Compares whether each picker shares one result array for both RPC kinds, on purpose.
-    @SuppressWarnings("EqualsWrongThing")
+    @SuppressWarnings({"EqualsWrongThing", "ReferenceEquality"})
     @Override
     public boolean equals(Object other) {
       return other instanceof Picker that
-          && that.subchannels.equals(subchannels)
-          && java.util.Arrays.equals(that.keepTurn, keepTurn)
-          && (that.unaryResults == that.streamResults) == (unaryResults == streamResults);
+          && that.size == size
+          && (that.unaryResults == that.streamResults) == (unaryResults == streamResults)
+          && Arrays.equals(that.keepTurn, keepTurn)
+          && (that.streamResults == streamResults || sameSubchannels(that.streamResults))
+          && (that.unaryResults == unaryResults || sameResults(that.unaryResults, unaryResults));
+    }
+
+    /** Whether the first {@code size} results are the same objects (built for the same config). */
+    private boolean sameResults(PickResult[] other, PickResult[] mine) {
+      for (int i = 0; i < size; i++) {
+        if (other[i] != mine[i]) {
+          return false;
+        }
+      }
+      return true;
+    }
+
+    private boolean sameSubchannels(PickResult[] other) {
+      for (int i = 0; i < size; i++) {
+        if (other[i].getSubchannel() != streamResults[i].getSubchannel()) {
+          return false;
+        }
+      }
+      return true;
     }
 
     @Override
     public int hashCode() {
-      return subchannels.hashCode();
+      return subchannels().hashCode();
     }
 
     @Override
     public String toString() {
-      return "kube_round_robin picker over " + subchannels.size() + " endpoints";
+      return "kube_round_robin picker over " + size + " endpoints";
     }
   }
 }

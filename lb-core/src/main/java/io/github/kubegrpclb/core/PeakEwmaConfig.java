@@ -51,6 +51,8 @@ import java.util.Set;
  *       30 endpoints, chosen by deterministic subsetting (JSON only; docs/operating.md)</td></tr>
  *   <tr><td>{@code slowStart}</td><td>on</td><td>an object, see docs/policies.md (JSON
  *       only)</td></tr>
+ *   <tr><td>{@code zoneSpill}</td><td>on</td><td>an object: load-aware spill past topology
+ *       hints, see docs/policies.md (JSON only)</td></tr>
  * </table>
  *
  * <p>Immutable and thread-safe.
@@ -66,7 +68,8 @@ public final class PeakEwmaConfig {
           "choiceCount",
           OutlierEjectionConfig.FIELD,
           SubsettingConfig.FIELD,
-          SlowStartConfig.FIELD);
+          SlowStartConfig.FIELD,
+          ZoneSpillConfig.FIELD);
   static final EnumSet<Status.Code> DEFAULT_FAILURE_CODES =
       EnumSet.of(
           Status.Code.UNAVAILABLE,
@@ -86,6 +89,7 @@ public final class PeakEwmaConfig {
   private final OutlierEjectionConfig outlierEjection;
   private final SubsettingConfig subsetting;
   private final SlowStartConfig slowStart;
+  private final ZoneSpillConfig zoneSpill;
 
   private PeakEwmaConfig(Builder builder) {
     this.decayNanos = builder.decay.toNanos();
@@ -96,6 +100,7 @@ public final class PeakEwmaConfig {
     this.outlierEjection = builder.outlierEjection;
     this.subsetting = builder.subsetting;
     this.slowStart = builder.slowStart;
+    this.zoneSpill = builder.zoneSpill;
   }
 
   /** Returns a builder with every option at its default. */
@@ -133,6 +138,7 @@ public final class PeakEwmaConfig {
     b.outlierEjection = OutlierEjectionConfig.parseFrom(POLICY_NAME, raw);
     b.subsetting = SubsettingConfig.parseFrom(POLICY_NAME, raw);
     b.slowStart = SlowStartConfig.parseFrom(POLICY_NAME, raw);
+    b.zoneSpill = ZoneSpillConfig.parseFrom(POLICY_NAME, raw);
     return b.build();
   }
 
@@ -168,6 +174,10 @@ public final class PeakEwmaConfig {
     return slowStart;
   }
 
+  ZoneSpillConfig zoneSpill() {
+    return zoneSpill;
+  }
+
   /** Returns a service config, {@code {"loadBalancingConfig":[{"peak_ewma":{...}}]}}. */
   public Map<String, ?> toServiceConfig() {
     Map<String, Object> options = new LinkedHashMap<>();
@@ -183,6 +193,7 @@ public final class PeakEwmaConfig {
       options.put(SubsettingConfig.FIELD, subsetting.toJson());
     }
     options.put(SlowStartConfig.FIELD, slowStart.toJson());
+    options.put(ZoneSpillConfig.FIELD, zoneSpill.toJson());
     return Map.of("loadBalancingConfig", List.of(Map.of(POLICY_NAME, options)));
   }
 
@@ -202,7 +213,8 @@ public final class PeakEwmaConfig {
         && failureCodes.equals(that.failureCodes)
         && outlierEjection.equals(that.outlierEjection)
         && subsetting.equals(that.subsetting)
-        && slowStart.equals(that.slowStart);
+        && slowStart.equals(that.slowStart)
+        && zoneSpill.equals(that.zoneSpill);
   }
 
   @Override
@@ -213,7 +225,8 @@ public final class PeakEwmaConfig {
         ^ failureCodes.hashCode()
         ^ outlierEjection.hashCode()
         ^ subsetting.hashCode()
-        ^ slowStart.hashCode();
+        ^ slowStart.hashCode()
+        ^ zoneSpill.hashCode();
   }
 
   @Override
@@ -231,6 +244,7 @@ public final class PeakEwmaConfig {
     private OutlierEjectionConfig outlierEjection = OutlierEjectionConfig.DEFAULTS;
     private SubsettingConfig subsetting = SubsettingConfig.OFF;
     private SlowStartConfig slowStart = SlowStartConfig.DEFAULTS;
+    private ZoneSpillConfig zoneSpill = ZoneSpillConfig.DEFAULTS;
 
     private Builder() {}
 

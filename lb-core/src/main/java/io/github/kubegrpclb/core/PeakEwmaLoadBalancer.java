@@ -31,6 +31,9 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
   private final RecentClock clock;
   private final IntUnaryOperator random;
   private PeakEwmaConfig config = PeakEwmaConfig.defaults();
+  private double[] ones = new double[0]; // weights of pickers without slow start
+  private int[] coprimeStrides = new int[0]; // for choiceCount > 2: of coprimesOf
+  private int coprimesOf = -1;
 
   /**
    * @param nanoClock monotonic nanoseconds, {@link System#nanoTime} outside tests
@@ -94,15 +97,41 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
     return config.slowStart();
   }
 
+  @Override
+  ZoneSpillConfig zoneSpillConfig() {
+    return config.zoneSpill();
+  }
+
   /** The load of the endpoint whose subchannel is {@code subchannel} (for tests). */
   EndpointLoad loadOf(Subchannel subchannel) {
     return endpointFor(subchannel).policyState();
   }
 
   @Override
-  SubchannelPicker readyPicker(List<Endpoint<EndpointLoad>> rotation) {
+  PickResult[] pickResults(Endpoint<EndpointLoad> endpoint) {
+    PeakEwmaConfig current = config;
+    boolean recording = isRecordingRpcs();
+    return endpoint.pickResults(
+        resultsKey(current),
+        e -> Picker.buildResults(e, current, clock, recording, unaryTelemetry(e)));
+  }
+
+  @Override
+  SubchannelPicker readyPicker(EndpointList.Snapshot<EndpointLoad> rotation, double[] weights) {
     clock.tick();
-    return new Picker(rotation, config, clock, random, isRecordingRpcs());
+    int n = rotation.size();
+    if (weights == null) {
+      if (ones.length < n) {
+        ones = new double[Math.max(n, ones.length * 2)];
+        Arrays.fill(ones, 1);
+      }
+      weights = ones; // shared by pickers: never written once filled
+    }
+    if (config.choiceCount() > 2 && coprimesOf != n) {
+      coprimeStrides = Picker.coprimesBelow(n);
+      coprimesOf = n;
+    }
+    return new Picker(rotation, weights, coprimeStrides, config, clock, random);
   }
 
   /**
@@ -112,11 +141,11 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
    * set by the application (a long poll, an upload), so it is neither a latency sample nor load.
    */
   static final class Picker extends SubchannelPicker {
-    private final List<Subchannel> subchannels;
-    private final EndpointLoad[] loads;
+    private final Object[] loads; // EndpointLoad, the first size slots (see EndpointList)
     private final double[] weights; // slow start: cost is divided by the weight
     private final PickResult[] unaryResults;
     private final PickResult[] streamResults;
+    private final int size;
     private final int[] coprimeStrides;
     private final PeakEwmaConfig config;
     private final double decayNanos;
@@ -124,48 +153,48 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
     private final IntUnaryOperator random;
     private final String description;
 
+    /**
+     * Over {@code rotation}'s arrays, read but never copied.
+     *
+     * @param weights slow-start weights, at least one per endpoint; never modified afterwards
+     * @param coprimeStrides the numbers below the rotation's size coprime to it (for choiceCount
+     *     above 2)
+     */
     Picker(
-        List<Endpoint<EndpointLoad>> rotation,
+        EndpointList.Snapshot<EndpointLoad> rotation,
+        double[] weights,
+        int[] coprimeStrides,
         PeakEwmaConfig config,
         RecentClock clock,
-        IntUnaryOperator random,
-        boolean recording) {
-      int n = rotation.size();
-      this.subchannels = new ArrayList<>(n);
-      this.loads = new EndpointLoad[n];
-      this.weights = new double[n];
-      this.unaryResults = new PickResult[n];
-      this.streamResults = new PickResult[n];
-      for (int i = 0; i < n; i++) {
-        Endpoint<EndpointLoad> endpoint = rotation.get(i);
-        subchannels.add(endpoint.subchannel());
-        loads[i] = endpoint.policyState();
-        weights[i] = endpoint.weight;
-        PickResult[] results =
-            endpoint.pickResults(config, e -> buildResults(e, config, clock, recording));
-        unaryResults[i] = results[0];
-        streamResults[i] = results[1];
-      }
+        IntUnaryOperator random) {
+      this.size = rotation.size();
+      this.loads = rotation.states();
+      this.weights = weights;
+      this.unaryResults = rotation.unaryResults();
+      this.streamResults = rotation.streamResults();
+      this.coprimeStrides = coprimeStrides;
       this.config = config;
       this.decayNanos = config.decayNanos();
       this.clock = clock;
       this.random = random;
       this.description = PickerText.endpoints(rotation);
-      this.coprimeStrides = config.choiceCount() > 2 ? coprimesBelow(n) : new int[0];
     }
 
-    /** Telemetry is fixed before the first endpoint is added, so the config keys the results. */
-    private static PickResult[] buildResults(
+    /**
+     * Telemetry is fixed before the first endpoint is added, so the config (and whether zone spill
+     * counts RPCs, see {@code resultsKey}) keys the results.
+     */
+    static PickResult[] buildResults(
         Endpoint<EndpointLoad> endpoint,
         PeakEwmaConfig config,
         RecentClock clock,
-        boolean recording) {
+        boolean recording,
+        EndpointTelemetry unaryTelemetry) {
       OutcomeCounts outcomes = config.outlierEjection().enabled ? endpoint.outcomes() : null;
       return new PickResult[] {
         PickResult.withSubchannel(
             endpoint.subchannel(),
-            new LoadRecorder(
-                endpoint.policyState(), outcomes, endpoint.telemetry(), config, clock)),
+            new LoadRecorder(endpoint.policyState(), outcomes, unaryTelemetry, config, clock)),
         recording
             ? PickResult.withSubchannel(endpoint.subchannel(), RpcCounter.of(endpoint.telemetry()))
             : PickResult.withSubchannel(endpoint.subchannel())
@@ -178,7 +207,7 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
           args.getMethodDescriptor().getType() == MethodDescriptor.MethodType.UNARY
               ? unaryResults
               : streamResults;
-      int n = loads.length;
+      int n = size;
       if (n == 1) {
         return results[0];
       }
@@ -204,7 +233,7 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
     }
 
     private int cheapestOf(long now, int start, int stride, int count) {
-      int n = loads.length;
+      int n = size;
       int best = start;
       double bestCost = cost(start, now);
       int index = start;
@@ -225,10 +254,10 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
      * (it is probed first); its first RPCs then cost defaultRtt x (in flight + 1) / weight.
      */
     private double cost(int index, long now) {
-      return loads[index].cost(now, decayNanos) / weights[index];
+      return ((EndpointLoad) loads[index]).cost(now, decayNanos) / weights[index];
     }
 
-    private static int[] coprimesBelow(int n) {
+    static int[] coprimesBelow(int n) {
       int[] strides = new int[n];
       int count = 0;
       for (int s = 1; s < n; s++) {
@@ -245,20 +274,51 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
 
     /** The endpoints this picker picks from (for tests and diagnostics). */
     List<Subchannel> subchannels() {
+      List<Subchannel> subchannels = new ArrayList<>(size);
+      for (int i = 0; i < size; i++) {
+        subchannels.add(streamResults[i].getSubchannel());
+      }
       return subchannels;
     }
 
+    /**
+     * Same subchannels in the same order, same weights, same config: O(1) when both pickers read
+     * the same slots (a rebuild with no change), O(n) only for two lists of equal length.
+     */
     @Override
     public boolean equals(Object other) {
       return other instanceof Picker that
-          && that.subchannels.equals(subchannels)
-          && Arrays.equals(that.weights, weights)
-          && that.config.equals(config);
+          && that.size == size
+          && that.config.equals(config)
+          && (that.weights == weights || Arrays.equals(that.weights, 0, size, weights, 0, size))
+          && (that.streamResults == streamResults || sameSubchannels(that.streamResults))
+          && (that.unaryResults == unaryResults || sameUnaryResults(that.unaryResults));
+    }
+
+    /**
+     * Whether the first {@code size} unary results are the same objects (same config, counting).
+     */
+    private boolean sameUnaryResults(PickResult[] other) {
+      for (int i = 0; i < size; i++) {
+        if (other[i] != unaryResults[i]) {
+          return false;
+        }
+      }
+      return true;
+    }
+
+    private boolean sameSubchannels(PickResult[] other) {
+      for (int i = 0; i < size; i++) {
+        if (other[i].getSubchannel() != streamResults[i].getSubchannel()) {
+          return false;
+        }
+      }
+      return true;
     }
 
     @Override
     public int hashCode() {
-      return subchannels.hashCode() * 31 + config.hashCode();
+      return subchannels().hashCode() * 31 + config.hashCode();
     }
 
     @Override

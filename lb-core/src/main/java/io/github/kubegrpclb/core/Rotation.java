@@ -1,10 +1,5 @@
 package io.github.kubegrpclb.core;
 
-import io.grpc.Attributes;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.Set;
-
 /**
  * Chooses which connected endpoints a picker may use: Kubernetes' serving rules, applied to what
  * the client can actually reach.
@@ -16,72 +11,46 @@ import java.util.Set;
  * those is connected, or there are no node hints, and the client's zone is known and every
  * candidate carries zone hints, keep the candidates hinted for the client's zone; when none of
  * those is connected either, use every candidate: a preference never holds RPCs. This is
- * kube-proxy's {@code topologyModeFromHints}, applied to connected endpoints. Stateless.
+ * kube-proxy's {@code topologyModeFromHints}, applied to connected endpoints. Stateless: it chooses
+ * among the lists {@link RotationCandidates} keeps, so a choice costs O(1).
  */
 final class Rotation {
   private Rotation() {}
 
   /**
-   * Returns the endpoints to pick from, a subset of {@code connected} in the same order.
+   * Returns the endpoints to pick from, one of {@code candidates}' lists (possibly empty), or null
+   * while RPCs should wait for an endpoint still connecting. O(1).
    *
-   * @param connected endpoints whose subchannel is READY
-   * @param readyConnecting whether an endpoint with condition READY is still connecting; if so, and
-   *     none is connected, the result is empty (wait for it rather than use the fallback)
-   * @param clientZone the client's zone, or null when unknown
-   */
-  static <T> List<Endpoint<T>> select(
-      List<Endpoint<T>> connected, boolean readyConnecting, String clientZone) {
-    return select(connected, readyConnecting, clientZone, null);
-  }
-
-  /**
-   * Returns the endpoints to pick from, a subset of {@code connected} in the same order.
+   * <p>Admission first (endpoints ejected by outlier ejection only when every connected one is: the
+   * panic threshold keeps some admitted, and should a config change eject them all anyway, all of
+   * them are used rather than none), then condition, then topology ({@code byTopology}).
    *
-   * @param connected endpoints whose subchannel is READY
-   * @param readyConnecting whether an endpoint with condition READY is still connecting; if so, and
-   *     none is connected, the result is empty (wait for it rather than use the fallback)
    * @param clientZone the client's zone, or null when unknown
    * @param clientNode the client's node, or null when unknown
    */
-  static <T> List<Endpoint<T>> select(
-      List<Endpoint<T>> connected, boolean readyConnecting, String clientZone, String clientNode) {
-    List<Endpoint<T>> ready = new ArrayList<>(connected.size());
-    for (Endpoint<T> endpoint : connected) {
-      if (endpoint.condition() == EndpointCondition.READY) {
-        ready.add(endpoint);
-      }
+  static <T> EndpointList<T> select(
+      RotationCandidates<T> candidates, String clientZone, String clientNode) {
+    RotationCandidates.Tier<T> tier =
+        candidates.admitted().isEmpty() ? candidates.ejected() : candidates.admitted();
+    if (tier.ready.isEmpty()) {
+      // Wait for a READY endpoint still connecting rather than use the fallback.
+      return candidates.anyReadyConnecting() ? null : tier.serving;
     }
-    if (ready.isEmpty()) {
-      return readyConnecting ? List.of() : connected;
-    }
-    if (clientNode != null) {
-      List<Endpoint<T>> sameNode = hintedFor(ready, clientNode, EndpointAttributes.NODE_HINTS);
-      if (!sameNode.isEmpty()) {
-        return sameNode;
-      }
-    }
-    if (clientZone != null) {
-      List<Endpoint<T>> sameZone = hintedFor(ready, clientZone, EndpointAttributes.ZONE_HINTS);
-      if (!sameZone.isEmpty()) {
-        return sameZone;
-      }
-    }
-    return ready;
+    return byTopology(tier, clientZone, clientNode);
   }
 
-  /** The endpoints hinted for {@code place}; empty unless every endpoint carries hints. */
-  private static <T> List<Endpoint<T>> hintedFor(
-      List<Endpoint<T>> ready, String place, Attributes.Key<Set<String>> hintsKey) {
-    List<Endpoint<T>> local = new ArrayList<>(ready.size());
-    for (Endpoint<T> endpoint : ready) {
-      Set<String> hints = endpoint.group().getAttributes().get(hintsKey);
-      if (hints == null || hints.isEmpty()) {
-        return List.of(); // kube-proxy ignores hints unless every endpoint has them
-      }
-      if (hints.contains(place)) {
-        local.add(endpoint);
-      }
+  /**
+   * Of a tier's connected READY endpoints, those the topology rules prefer: hinted for the client's
+   * node, else for its zone, else all of them; a hint counts only when every endpoint carries one.
+   */
+  private static <T> EndpointList<T> byTopology(
+      RotationCandidates.Tier<T> tier, String clientZone, String clientNode) {
+    if (clientNode != null && tier.everyReadyHasNodeHints() && !tier.sameNode.isEmpty()) {
+      return tier.sameNode;
     }
-    return local;
+    if (clientZone != null && tier.everyReadyHasZoneHints() && !tier.sameZone.isEmpty()) {
+      return tier.sameZone;
+    }
+    return tier.ready;
   }
 }

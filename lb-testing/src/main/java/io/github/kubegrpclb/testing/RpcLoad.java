@@ -4,6 +4,8 @@ import io.grpc.CallOptions;
 import io.grpc.Channel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import io.grpc.stub.ClientCalls;
+import io.grpc.stub.StreamObserver;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -16,12 +18,14 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.concurrent.locks.LockSupport;
 import org.awaitility.Awaitility;
 
 /**
  * Drives {@link PodService#WHOAMI} calls through a channel from a few threads and records which pod
- * served each call, the failures and the latencies. Either a fixed number of calls ({@link #run})
- * or a background load until closed ({@link #start}). Every loop is bounded in calls and time.
+ * served each call, the failures and the latencies. Either a fixed number of calls ({@link #run}),
+ * a background load until closed ({@link #start}), or calls at a fixed rate ({@link #startPaced}).
+ * Every loop is bounded in calls and time.
  *
  * <p>Thread-safe.
  */
@@ -85,6 +89,73 @@ public final class RpcLoad implements AutoCloseable {
     return load;
   }
 
+  /**
+   * Starts {@code perSecond} calls a second, each asynchronous, until {@link #close} (or five
+   * minutes): an open loop, as a service called by its own users sees it, so a slow pod does not
+   * slow the arrivals and its calls pile up in flight.
+   */
+  public static RpcLoad startPaced(Channel channel, int perSecond, CallOptions options) {
+    if (perSecond < 1 || perSecond > 100_000) {
+      throw new IllegalArgumentException(
+          "perSecond: " + perSecond + " (expected: an integer in [1, 100000])");
+    }
+    RpcLoad load = new RpcLoad(channel, options, Long.MAX_VALUE);
+    long deadline = System.nanoTime() + MAX_RUN.toNanos();
+    Thread thread = new Thread(() -> load.pace(perSecond, deadline), "rpc-load-paced");
+    thread.setDaemon(true);
+    load.threads.add(thread);
+    thread.start();
+    return load;
+  }
+
+  private void pace(int perSecond, long deadlineNanos) {
+    long period = 1_000_000_000L / perSecond;
+    long next = System.nanoTime();
+    while (!stopped.get() && System.nanoTime() < deadlineNanos) {
+      long wait = next - System.nanoTime();
+      if (wait > 0) {
+        LockSupport.parkNanos(wait); // pacing the arrivals, not waiting for a state
+        continue;
+      }
+      next += period;
+      long start = System.nanoTime();
+      ClientCalls.asyncUnaryCall(
+          channel.newCall(
+              PodService.WHOAMI,
+              options.withDeadlineAfter(deadline.toNanos(), TimeUnit.NANOSECONDS)),
+          "",
+          new StreamObserver<String>() {
+            @Override
+            public void onNext(String pod) {
+              served(pod, start);
+            }
+
+            @Override
+            public void onError(Throwable t) {
+              failed(Status.fromThrowable(t));
+            }
+
+            @Override
+            public void onCompleted() {}
+          });
+    }
+  }
+
+  private void served(String pod, long startNanos) {
+    perPod.computeIfAbsent(pod, p -> new LongAdder()).increment();
+    long index = latencyCount.getAndIncrement();
+    if (index < MAX_LATENCIES) {
+      latencies[(int) index] = System.nanoTime() - startNanos;
+    }
+  }
+
+  private void failed(Status status) {
+    failures.increment();
+    if (failureSamples.size() < 20) {
+      failureSamples.add(status);
+    }
+  }
+
   /** What happened so far. */
   public Result snapshot() {
     Map<String, Long> counts = new TreeMap<>();
@@ -146,16 +217,9 @@ public final class RpcLoad implements AutoCloseable {
         String pod =
             PodService.whoami(
                 channel, options.withDeadlineAfter(deadline.toNanos(), TimeUnit.NANOSECONDS));
-        perPod.computeIfAbsent(pod, p -> new LongAdder()).increment();
-        long index = latencyCount.getAndIncrement();
-        if (index < MAX_LATENCIES) {
-          latencies[(int) index] = System.nanoTime() - start;
-        }
+        served(pod, start);
       } catch (StatusRuntimeException e) {
-        failures.increment();
-        if (failureSamples.size() < 20) {
-          failureSamples.add(e.getStatus());
-        }
+        failed(e.getStatus());
       }
     }
   }

@@ -1,0 +1,275 @@
+package io.github.kubegrpclb.core;
+
+import static io.grpc.ConnectivityState.READY;
+
+import io.grpc.Attributes;
+import io.grpc.LoadBalancer.PickResult;
+import java.util.Set;
+import java.util.function.Function;
+
+/**
+ * A balancer's endpoints, classified by everything {@link Rotation} decides on and kept up to date
+ * one endpoint at a time, so that a subchannel state change costs O(1) bookkeeping (plus one array
+ * copy when a connected endpoint leaves a list a published picker reads) instead of a pass over
+ * every endpoint. Connected endpoints sit in {@link EndpointList}s per {@link Tier} (admitted, or
+ * ejected by outlier ejection), split by condition and by locality to the client; the others are
+ * counted (connecting, connecting with condition READY, failed).
+ *
+ * <p>An endpoint's classification depends on its state, its ejection flag, its condition and hints
+ * and the client's zone and node: {@link #update} follows a state change; everything else (address
+ * updates, ejections, policy configs) goes through {@link #rebuild}, which keeps the members' order
+ * so that an unchanged endpoint set yields equal pickers. Not thread-safe: used in the balancer's
+ * SynchronizationContext.
+ *
+ * @param <T> the policy's per-endpoint state
+ */
+final class RotationCandidates<T> {
+  // Classification bits, recorded on each endpoint (Endpoint.classBits) so that it is undone
+  // exactly as it was done, whatever changed on the endpoint since.
+  private static final int CONNECTING = 1; // IDLE or CONNECTING
+  private static final int READY_CONNECTING = 1 << 1; // ... with condition READY
+  private static final int FAILED = 1 << 2; // TRANSIENT_FAILURE (sticky)
+  private static final int CONNECTED_READY = 1 << 3; // READY, condition READY
+  private static final int CONNECTED_SERVING = 1 << 4; // READY, terminating but serving
+  private static final int EJECTED = 1 << 5;
+  private static final int SAME_NODE = 1 << 6; // CONNECTED_READY, hinted for the client's node
+  private static final int SAME_ZONE = 1 << 7; // CONNECTED_READY, hinted for the client's zone
+  private static final int NO_NODE_HINTS = 1 << 8; // CONNECTED_READY without node hints
+  private static final int NO_ZONE_HINTS = 1 << 9; // CONNECTED_READY without zone hints
+
+  /** Connected endpoints of one admission state, split as the serving and topology rules need. */
+  static final class Tier<T> {
+    /** Condition READY. */
+    final EndpointList<T> ready;
+
+    /** Terminating but serving: the fallback when no READY one is connected. */
+    final EndpointList<T> serving;
+
+    /** Of {@link #ready}, those hinted for the client's node (empty when it is unknown). */
+    final EndpointList<T> sameNode;
+
+    /** Of {@link #ready}, those hinted for the client's zone (empty when it is unknown). */
+    final EndpointList<T> sameZone;
+
+    private int readyWithoutNodeHints;
+    private int readyWithoutZoneHints;
+
+    Tier(int capacity) {
+      ready = new EndpointList<>(capacity);
+      serving = new EndpointList<>(4);
+      sameNode = new EndpointList<>(4);
+      sameZone = new EndpointList<>(4);
+    }
+
+    boolean isEmpty() {
+      return ready.isEmpty() && serving.isEmpty();
+    }
+
+    /** Whether every endpoint in {@link #ready} carries node hints (kube-proxy's rule). */
+    boolean everyReadyHasNodeHints() {
+      return readyWithoutNodeHints == 0;
+    }
+
+    /** Whether every endpoint in {@link #ready} carries zone hints (kube-proxy's rule). */
+    boolean everyReadyHasZoneHints() {
+      return readyWithoutZoneHints == 0;
+    }
+  }
+
+  private final Function<Endpoint<T>, PickResult[]> pickResults;
+  private Tier<T> admitted = new Tier<>(4);
+  private Tier<T> ejected = new Tier<>(4);
+  private String clientZone;
+  private String clientNode;
+  private int connecting;
+  private int readyConnecting;
+  private int failed;
+  private long generation;
+
+  /**
+   * @param pickResults the {unary, stream} results pickers hand out for an endpoint, as the policy
+   *     builds (and caches) them
+   */
+  RotationCandidates(Function<Endpoint<T>, PickResult[]> pickResults) {
+    this.pickResults = pickResults;
+  }
+
+  /** Admitted connected endpoints (not ejected). */
+  Tier<T> admitted() {
+    return admitted;
+  }
+
+  /** Connected endpoints ejected by outlier ejection. */
+  Tier<T> ejected() {
+    return ejected;
+  }
+
+  /** Endpoints IDLE or CONNECTING. */
+  int connecting() {
+    return connecting;
+  }
+
+  /** Whether an endpoint with condition READY is IDLE or CONNECTING. */
+  boolean anyReadyConnecting() {
+    return readyConnecting > 0;
+  }
+
+  /** Endpoints in (sticky) TRANSIENT_FAILURE. */
+  int failed() {
+    return failed;
+  }
+
+  /** Endpoints whose subchannel is READY, admitted or not. */
+  int connected() {
+    return admitted.ready.size()
+        + admitted.serving.size()
+        + ejected.ready.size()
+        + ejected.serving.size();
+  }
+
+  /**
+   * Classifies {@code live} afresh, for the client's zone and node (each null when unknown): O(n).
+   * Endpoints that were connected keep their relative order; the others follow in {@code live}'s.
+   */
+  void rebuild(Iterable<Endpoint<T>> live, int count, String clientZone, String clientNode) {
+    this.clientZone = clientZone;
+    this.clientNode = clientNode;
+    long liveMark = ++generation;
+    long doneMark = ++generation;
+    for (Endpoint<T> endpoint : live) {
+      endpoint.classMark = liveMark;
+    }
+    Tier<T> oldAdmitted = admitted;
+    Tier<T> oldEjected = ejected;
+    admitted = new Tier<>(count);
+    ejected = new Tier<>(4);
+    connecting = 0;
+    readyConnecting = 0;
+    failed = 0;
+    for (Tier<T> tier : java.util.List.of(oldAdmitted, oldEjected)) {
+      readd(tier.ready.snapshot(), liveMark, doneMark);
+      readd(tier.serving.snapshot(), liveMark, doneMark);
+    }
+    for (Endpoint<T> endpoint : live) {
+      if (endpoint.classMark == liveMark) {
+        endpoint.classMark = doneMark;
+        record(endpoint, classify(endpoint));
+      }
+    }
+  }
+
+  private void readd(EndpointList.Snapshot<T> members, long liveMark, long doneMark) {
+    for (Endpoint<T> endpoint : members) {
+      if (endpoint.classMark == liveMark) {
+        endpoint.classMark = doneMark;
+        record(endpoint, classify(endpoint));
+      }
+    }
+  }
+
+  /**
+   * Reclassifies {@code endpoint} after its state changed: O(1), plus one array copy per list it
+   * leaves that a picker reads. Returns whether its classification changed.
+   */
+  boolean update(Endpoint<T> endpoint) {
+    int bits = classify(endpoint);
+    if (bits == endpoint.classBits) {
+      return false;
+    }
+    unrecord(endpoint);
+    record(endpoint, bits);
+    return true;
+  }
+
+  /** Whether {@code endpoint} is a member of {@code list}, in O(1). */
+  boolean isMember(Endpoint<T> endpoint, EndpointList<T> list) {
+    int bits = endpoint.classBits;
+    Tier<T> tier = (bits & EJECTED) != 0 ? ejected : admitted;
+    return ((bits & CONNECTED_READY) != 0 && list == tier.ready)
+        || ((bits & CONNECTED_SERVING) != 0 && list == tier.serving)
+        || ((bits & SAME_NODE) != 0 && list == tier.sameNode)
+        || ((bits & SAME_ZONE) != 0 && list == tier.sameZone);
+  }
+
+  private int classify(Endpoint<T> endpoint) {
+    boolean readyCondition = endpoint.condition() == EndpointCondition.READY;
+    switch (endpoint.state()) {
+      case READY:
+        if (!readyCondition) {
+          return CONNECTED_SERVING | (endpoint.ejected ? EJECTED : 0);
+        }
+        Attributes attributes = endpoint.group().getAttributes();
+        Set<String> nodeHints = attributes.get(EndpointAttributes.NODE_HINTS);
+        Set<String> zoneHints = attributes.get(EndpointAttributes.ZONE_HINTS);
+        int bits = CONNECTED_READY | (endpoint.ejected ? EJECTED : 0);
+        if (nodeHints == null || nodeHints.isEmpty()) {
+          bits |= NO_NODE_HINTS;
+        } else if (clientNode != null && nodeHints.contains(clientNode)) {
+          bits |= SAME_NODE;
+        }
+        if (zoneHints == null || zoneHints.isEmpty()) {
+          bits |= NO_ZONE_HINTS;
+        } else if (clientZone != null && zoneHints.contains(clientZone)) {
+          bits |= SAME_ZONE;
+        }
+        return bits;
+      case IDLE:
+      case CONNECTING:
+        return CONNECTING | (readyCondition ? READY_CONNECTING : 0);
+      case TRANSIENT_FAILURE:
+        return FAILED;
+      default:
+        return 0; // SHUTDOWN: never recorded by a live endpoint
+    }
+  }
+
+  private void record(Endpoint<T> endpoint, int bits) {
+    endpoint.classBits = bits;
+    connecting += bits & CONNECTING;
+    readyConnecting += (bits & READY_CONNECTING) != 0 ? 1 : 0;
+    failed += (bits & FAILED) != 0 ? 1 : 0;
+    if ((bits & (CONNECTED_READY | CONNECTED_SERVING)) == 0) {
+      return;
+    }
+    Tier<T> tier = (bits & EJECTED) != 0 ? ejected : admitted;
+    PickResult[] results = pickResults.apply(endpoint);
+    if ((bits & CONNECTED_SERVING) != 0) {
+      tier.serving.add(endpoint, results);
+      return;
+    }
+    tier.ready.add(endpoint, results);
+    if ((bits & SAME_NODE) != 0) {
+      tier.sameNode.add(endpoint, results);
+    }
+    if ((bits & SAME_ZONE) != 0) {
+      tier.sameZone.add(endpoint, results);
+    }
+    tier.readyWithoutNodeHints += (bits & NO_NODE_HINTS) != 0 ? 1 : 0;
+    tier.readyWithoutZoneHints += (bits & NO_ZONE_HINTS) != 0 ? 1 : 0;
+  }
+
+  private void unrecord(Endpoint<T> endpoint) {
+    int bits = endpoint.classBits;
+    endpoint.classBits = 0;
+    connecting -= bits & CONNECTING;
+    readyConnecting -= (bits & READY_CONNECTING) != 0 ? 1 : 0;
+    failed -= (bits & FAILED) != 0 ? 1 : 0;
+    if ((bits & (CONNECTED_READY | CONNECTED_SERVING)) == 0) {
+      return;
+    }
+    Tier<T> tier = (bits & EJECTED) != 0 ? ejected : admitted;
+    if ((bits & CONNECTED_SERVING) != 0) {
+      tier.serving.remove(endpoint);
+      return;
+    }
+    tier.ready.remove(endpoint);
+    if ((bits & SAME_NODE) != 0) {
+      tier.sameNode.remove(endpoint);
+    }
+    if ((bits & SAME_ZONE) != 0) {
+      tier.sameZone.remove(endpoint);
+    }
+    tier.readyWithoutNodeHints -= (bits & NO_NODE_HINTS) != 0 ? 1 : 0;
+    tier.readyWithoutZoneHints -= (bits & NO_ZONE_HINTS) != 0 ? 1 : 0;
+  }
+}

@@ -1,0 +1,383 @@
+package io.github.kubegrpclb.core;
+
+import io.github.kubegrpclb.core.internal.EndpointTelemetry;
+import io.grpc.LoadBalancer.PickResult;
+import io.grpc.SynchronizationContext;
+import java.net.SocketAddress;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.function.IntSupplier;
+
+/**
+ * Load-aware zone spill: keeps a client on the endpoints its topology hints prefer (same node, same
+ * zone, see {@link Rotation}) only while they are not overloaded, and lets just enough other
+ * endpoints join the rotation to carry the excess. With static hints (spill disabled, or no hints)
+ * it is a no-op. Decisions change the rotation, never the pick: pickers stay lock-free and
+ * allocation-free, and the RPCs are counted ({@link ZoneLoad}) only while spill can matter.
+ *
+ * <p>Not thread-safe: the balancer calls it, and its timer runs, in the channel's
+ * SynchronizationContext.
+ */
+final class ZoneSpill<T> {
+  /*
+   * Load, as Linkerd's HAZL (Buoyant Enterprise for Linkerd, "HAZL reference") defines it: RPCs
+   * in flight per endpoint, about latency x throughput (Little's law), kept inside a band: above
+   * highLoad endpoints of other zones are added, below lowLoad they are removed (HAZL's defaults:
+   * 0.8 and 2.0). The band is the hysteresis.
+   *
+   * HAZL steps endpoints in and out. We size the spill in one step, as Envoy's zone-aware routing
+   * computes its spill share from the zones' relative sizes instead of probing for it: the load the
+   * local endpoints would carry without spill is projected from what they carry now,
+   *   projected = localInFlight / localCount x completions(all) / completions(local),
+   * i.e. the local latency (Little's law) times the whole traffic. Under round robin over local +
+   * k others, local load is projected x L / (L + k); the controller keeps k in the range that puts
+   * it inside [lowLoad, highLoad]: it adds endpoints as soon as k is below
+   * ceil(L x (projected / highLoad - 1)), removes them only once k is above
+   * ceil(L x (projected / lowLoad - 1)), and otherwise holds. The projection does not depend on k,
+   * so taking traffic back does not by itself push the local zone over the band again: a zone that
+   * spilled because it was slow gets its traffic back when it is fast again, not in a loop. With
+   * peak_ewma the others' endpoints compete by cost inside the rotation, so they take a larger
+   * share of the excess than k / (L + k) when the local ones are the slow ones.
+   *
+   * In-flight is sampled SAMPLES times per interval; completions are counted. Others join in a
+   * fixed order per client: same zone first (when the preference was the node), then by a
+   * rendezvous hash of the client's identity and the endpoint's address, so different clients
+   * spill to different endpoints and an endpoint that leaves moves only its own share.
+   */
+  static final int SAMPLES = 10;
+
+  private final SynchronizationContext syncContext;
+  private final ScheduledExecutorService scheduler;
+  private final IntSupplier clientSeed;
+  private final Runnable onChange;
+  private ZoneSpillConfig config = ZoneSpillConfig.DEFAULTS;
+  private boolean active;
+  private List<Endpoint<T>> local = List.of();
+  private int othersCount;
+  private EndpointList<T> pool;
+  private List<Endpoint<T>> spilledEndpoints = List.of();
+  private boolean countingChanged;
+  // The widened rotation last built, and what it was built from (identity: snapshots are stable).
+  private EndpointList.Snapshot<T> widened;
+  private EndpointList.Snapshot<T> widenedFrom;
+  private EndpointList.Snapshot<T> widenedReady;
+  private int widenedSpill;
+  private int spilled;
+  private long inFlightSamples;
+  private int sampleCount;
+  private boolean seeded;
+  private int seed;
+  private SynchronizationContext.ScheduledHandle timer;
+  private Object countingKeyFor;
+  private Object countingKey;
+  private double lastProjectedLoad;
+
+  /**
+   * @param clientSeed this client's identity for the order in which others join (read once)
+   * @param onChange called (in the SynchronizationContext) when the spill changed: the balancer
+   *     rebuilds its rotation through {@link #widen}
+   */
+  ZoneSpill(
+      SynchronizationContext syncContext,
+      ScheduledExecutorService scheduler,
+      IntSupplier clientSeed,
+      Runnable onChange) {
+    this.syncContext = syncContext;
+    this.scheduler = scheduler;
+    this.clientSeed = clientSeed;
+    this.onChange = onChange;
+  }
+
+  /**
+   * The zone/node step of a rotation: returns {@code preferred} plus the endpoints spilled to. O(1)
+   * when nothing spills (the common case) or when the ready endpoints did not change since the last
+   * call; O(ready endpoints) to rebuild the widened rotation otherwise.
+   *
+   * @param preferred what {@link Rotation#select} chose from {@code candidates}, or null
+   * @param snapshot {@code preferred}'s snapshot (empty when it is null)
+   * @param clientZone the client's zone, or null
+   */
+  EndpointList.Snapshot<T> widen(
+      ZoneSpillConfig config,
+      RotationCandidates<T> candidates,
+      EndpointList<T> preferred,
+      EndpointList.Snapshot<T> snapshot,
+      String clientZone) {
+    this.config = config;
+    RotationCandidates.Tier<T> tier =
+        candidates.admitted().isEmpty() ? candidates.ejected() : candidates.admitted();
+    boolean narrowed =
+        preferred != null
+            && !snapshot.isEmpty()
+            && (preferred == tier.sameZone || preferred == tier.sameNode);
+    int rest = narrowed ? tier.ready.size() - snapshot.size() : 0;
+    if (!config.enabled || rest <= 0) {
+      deactivate(); // no preference applied (or spill is off): nothing to spill to
+      return snapshot;
+    }
+    this.local = snapshot;
+    this.othersCount = rest;
+    this.pool = tier.ready;
+    if (!active) {
+      active = true;
+      countingChanged = true;
+      resetWindow();
+      scheduleSample();
+    }
+    if (spilled == 0) {
+      spilledEndpoints = List.of();
+      return snapshot;
+    }
+    EndpointList.Snapshot<T> ready = tier.ready.snapshot();
+    if (widened == null
+        || widenedFrom != snapshot
+        || widenedReady != ready
+        || widenedSpill != spilled) {
+      widened = widen(candidates, preferred, snapshot, ready, clientZone);
+      widenedFrom = snapshot;
+      widenedReady = ready;
+      widenedSpill = spilled;
+    }
+    return widened;
+  }
+
+  private EndpointList.Snapshot<T> widen(
+      RotationCandidates<T> candidates,
+      EndpointList<T> preferred,
+      EndpointList.Snapshot<T> snapshot,
+      EndpointList.Snapshot<T> ready,
+      String clientZone) {
+    List<Integer> rest = new ArrayList<>(ready.size() - snapshot.size());
+    for (int i = 0; i < ready.size(); i++) {
+      if (!candidates.isMember(ready.get(i), preferred)) {
+        rest.add(i);
+      }
+    }
+    List<Integer> chosen = ranked(ready, rest, clientZone, spilled);
+    EndpointList<T> list = new EndpointList<>(snapshot.size() + chosen.size());
+    PickResult[] results = new PickResult[2];
+    for (int i = 0; i < snapshot.size(); i++) {
+      results[0] = snapshot.unaryResults()[i];
+      results[1] = snapshot.streamResults()[i];
+      list.add(snapshot.get(i), results);
+    }
+    List<Endpoint<T>> spilledTo = new ArrayList<>(chosen.size());
+    for (int i : chosen) {
+      results[0] = ready.unaryResults()[i];
+      results[1] = ready.streamResults()[i];
+      list.add(ready.get(i), results);
+      spilledTo.add(ready.get(i));
+    }
+    spilledEndpoints = spilledTo;
+    return list.snapshot();
+  }
+
+  /** The list the endpoints of a widened rotation are drawn from (for slow-start membership). */
+  EndpointList<T> spillPool() {
+    return pool;
+  }
+
+  /** Whether counting started or stopped since the last call: listed pick results are stale. */
+  boolean takeCountingChanged() {
+    boolean changed = countingChanged;
+    countingChanged = false;
+    return changed;
+  }
+
+  /** Whether unary RPCs are counted: while a preference applies and spill is on. */
+  boolean isCounting() {
+    return active;
+  }
+
+  /** How many endpoints outside the preference are in the rotation. */
+  int spilled() {
+    return spilled;
+  }
+
+  /** The load last projected for the preferred endpoints (RPCs in flight per endpoint). */
+  double lastProjectedLoad() {
+    return lastProjectedLoad;
+  }
+
+  /**
+   * The key under which an endpoint's pick results are cached for {@code config}: {@code config}
+   * itself, or another object (stable while counting) so results are rebuilt when counting starts
+   * or stops.
+   */
+  Object resultsKey(Object config) {
+    if (!active) {
+      return config;
+    }
+    if (countingKeyFor != config) {
+      countingKeyFor = config;
+      countingKey = new Object();
+    }
+    return countingKey;
+  }
+
+  /** Where an endpoint's unary RPCs are recorded: its telemetry, counted while counting. */
+  EndpointTelemetry unaryTelemetry(Endpoint<T> endpoint) {
+    if (!active) {
+      return endpoint.telemetry();
+    }
+    if (endpoint.zoneLoad == null) {
+      endpoint.zoneLoad = new ZoneLoad(endpoint.telemetry());
+    }
+    return endpoint.zoneLoad;
+  }
+
+  void stop() {
+    deactivate();
+  }
+
+  private void deactivate() {
+    if (active) {
+      countingChanged = true;
+    }
+    active = false;
+    spilled = 0;
+    local = List.of();
+    othersCount = 0;
+    pool = null;
+    spilledEndpoints = List.of();
+    widened = null;
+    widenedFrom = null;
+    widenedReady = null;
+    if (timer != null) {
+      timer.cancel();
+      timer = null;
+    }
+  }
+
+  /**
+   * The first {@code count} of {@code rest} (indices into {@code ready}) in this client's order.
+   */
+  private List<Integer> ranked(
+      EndpointList.Snapshot<T> ready, List<Integer> rest, String clientZone, int count) {
+    if (!seeded) {
+      seeded = true;
+      seed = clientSeed.getAsInt();
+    }
+    int n = rest.size();
+    long[] keys = new long[ready.size()];
+    for (int i : rest) {
+      Endpoint<T> endpoint = ready.get(i);
+      Set<String> hints = endpoint.group().getAttributes().get(EndpointAttributes.ZONE_HINTS);
+      boolean sameZone = clientZone != null && hints != null && hints.contains(clientZone);
+      long score = mix(seed * 0x9E3779B97F4A7C15L + addressHash(endpoint)) >>> 1;
+      keys[i] = sameZone ? score >>> 1 : score | Long.MIN_VALUE >>> 1;
+    }
+    List<Integer> order = new ArrayList<>(rest);
+    order.sort(Comparator.comparingLong(i -> keys[i]));
+    return order.subList(0, Math.min(count, n));
+  }
+
+  private static long addressHash(Endpoint<?> endpoint) {
+    long h = 17;
+    for (SocketAddress address : endpoint.group().getAddresses()) {
+      h = h * 31 + address.hashCode();
+    }
+    return h;
+  }
+
+  /** SplitMix64's finalizer: a well-mixed 64-bit hash. */
+  private static long mix(long z) {
+    z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+    z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+    return z ^ (z >>> 31);
+  }
+
+  private void scheduleSample() {
+    timer =
+        syncContext.schedule(
+            this::sample,
+            Math.max(1, config.intervalNanos / SAMPLES),
+            TimeUnit.NANOSECONDS,
+            scheduler);
+  }
+
+  private void resetWindow() {
+    inFlightSamples = 0;
+    sampleCount = 0;
+    rebase(local);
+    rebase(spilledEndpoints);
+  }
+
+  private static <T> void rebase(List<Endpoint<T>> endpoints) {
+    for (Endpoint<T> endpoint : endpoints) {
+      ZoneLoad load = endpoint.zoneLoad;
+      if (load != null) {
+        load.windowCompletedBase = load.completed();
+      }
+    }
+  }
+
+  private void sample() {
+    timer = null;
+    if (!active) {
+      return;
+    }
+    for (Endpoint<T> endpoint : local) {
+      ZoneLoad load = endpoint.zoneLoad; // null until its results count (the next rebuild)
+      inFlightSamples += load == null ? 0 : load.inFlight();
+    }
+    if (++sampleCount >= SAMPLES) {
+      decide();
+    }
+    if (active && timer == null) {
+      scheduleSample();
+    }
+  }
+
+  private void decide() {
+    long localCompleted = completedInWindow(local);
+    long spilledCompleted = completedInWindow(spilledEndpoints);
+    double load = (double) inFlightSamples / sampleCount / local.size();
+    inFlightSamples = 0;
+    sampleCount = 0;
+    double projected;
+    if (localCompleted > 0) {
+      projected = load * (localCompleted + spilledCompleted) / localCompleted;
+    } else if (spilledCompleted == 0) {
+      projected = load; // no traffic done: only what is stuck in flight counts
+    } else {
+      return; // all traffic went elsewhere: no local latency to project from, hold
+    }
+    lastProjectedLoad = projected;
+    int atLeast = needed(projected, config.highLoad);
+    int atMost = needed(projected, config.lowLoad);
+    int next = Math.min(othersCount, Math.max(atLeast, Math.min(spilled, atMost)));
+    if (next != spilled) {
+      spilled = next;
+      onChange.run();
+      resetWindow(); // the new spill set's window starts now
+    }
+  }
+
+  /** Others needed for the local endpoints' share of {@code projected} to be at most target. */
+  private int needed(double projected, double target) {
+    if (projected <= target) {
+      return 0;
+    }
+    double exact = local.size() * (projected / target - 1);
+    return (int) Math.min(Integer.MAX_VALUE, Math.ceil(exact - 1e-9));
+  }
+
+  private static <T> long completedInWindow(List<Endpoint<T>> endpoints) {
+    long sum = 0;
+    for (Endpoint<T> endpoint : endpoints) {
+      ZoneLoad load = endpoint.zoneLoad;
+      if (load == null) {
+        continue;
+      }
+      long completed = load.completed();
+      sum += completed - load.windowCompletedBase;
+      load.windowCompletedBase = completed;
+    }
+    return sum;
+  }
+}
