@@ -18,9 +18,10 @@ import java.util.Set;
 /**
  * Subsetting without a network: N clients over M backends, connections per backend and connections
  * moved by scale events, for our deterministic subsetting ({@link DeterministicSubset}, as the
- * policies apply it) and grpc-java's {@code random_subsetting_experimental} (gRFC A68; the real
- * balancer from grpc-util, one instance per client, driven by a fake Helper) in the same run. Lives
- * in lb-core's package to reach the package-private algorithm.
+ * policies apply it: the SRE book's subsets with a client index only, the deterministic aperture
+ * with the client count too) and grpc-java's {@code random_subsetting_experimental} (gRFC A68; the
+ * real balancer from grpc-util, one instance per client, driven by a fake Helper) in the same run.
+ * Lives in lb-core's package to reach the package-private algorithm.
  *
  * <p>Run: {@code java -cp benchmarks/target/benchmarks.jar
  * io.github.kubegrpclb.core.SubsettingSimulation} (seconds); prints Markdown.
@@ -35,6 +36,43 @@ public final class SubsettingSimulation {
   /** One client's subset of the current backends; keeps state across updates. */
   interface Client {
     Set<String> update(List<EquivalentAddressGroup> backends);
+
+    /** The fleet now has {@code count} clients; true when that may change this client's subset. */
+    default boolean clientCount(int count) {
+      return false;
+    }
+  }
+
+  /** The deterministic aperture: the client knows the client count. */
+  static final class Aperture implements Client {
+    private final int index;
+    private final int size;
+    private int count = 1;
+
+    Aperture(int index, int size) {
+      this.index = index;
+      this.size = size;
+    }
+
+    @Override
+    public boolean clientCount(int count) {
+      this.count = count;
+      return true;
+    }
+
+    @Override
+    public Set<String> update(List<EquivalentAddressGroup> backends) {
+      return addresses(
+          DeterministicSubset.select(backends, size, new ClientIndex(index, count, "simulation")));
+    }
+  }
+
+  static Set<String> addresses(List<EquivalentAddressGroup> groups) {
+    Set<String> subset = new HashSet<>();
+    for (EquivalentAddressGroup group : groups) {
+      subset.add(group.getAddresses().get(0).toString());
+    }
+    return subset;
   }
 
   static final class Deterministic implements Client {
@@ -48,11 +86,7 @@ public final class SubsettingSimulation {
 
     @Override
     public Set<String> update(List<EquivalentAddressGroup> backends) {
-      Set<String> subset = new HashSet<>();
-      for (EquivalentAddressGroup group : DeterministicSubset.select(backends, size, index)) {
-        subset.add(group.getAddresses().get(0).toString());
-      }
-      return subset;
+      return addresses(DeterministicSubset.select(backends, size, index));
     }
   }
 
@@ -115,20 +149,39 @@ public final class SubsettingSimulation {
       resizeClients(clientCount);
     }
 
+    /** Adds or removes the last clients; a client that knows the count may move too. */
     void resizeClients(int count) {
       opened = 0;
       closed = 0;
-      while (clients.size() < count) {
-        Client client = factory.create(clients.size());
-        clients.add(client);
-        Set<String> subset = client.update(backends);
-        subsets.add(subset);
-        opened += subset.size();
-      }
+      int before = clients.size();
       while (clients.size() > count) {
         clients.remove(clients.size() - 1);
         closed += subsets.remove(subsets.size() - 1).size();
       }
+      while (clients.size() < count) {
+        clients.add(factory.create(clients.size()));
+        subsets.add(Set.of());
+      }
+      for (int i = 0; i < count; i++) {
+        if (clients.get(i).clientCount(count) || i >= before) {
+          move(i, clients.get(i).update(backends));
+        }
+      }
+    }
+
+    private void move(int client, Set<String> after) {
+      Set<String> before = subsets.get(client);
+      for (String b : after) {
+        if (!before.contains(b)) {
+          opened++;
+        }
+      }
+      for (String b : before) {
+        if (!after.contains(b)) {
+          closed++;
+        }
+      }
+      subsets.set(client, after);
     }
 
     void updateBackends(List<EquivalentAddressGroup> next) {
@@ -136,19 +189,7 @@ public final class SubsettingSimulation {
       opened = 0;
       closed = 0;
       for (int i = 0; i < clients.size(); i++) {
-        Set<String> before = subsets.get(i);
-        Set<String> after = clients.get(i).update(next);
-        for (String b : after) {
-          if (!before.contains(b)) {
-            opened++;
-          }
-        }
-        for (String b : before) {
-          if (!after.contains(b)) {
-            closed++;
-          }
-        }
-        subsets.set(i, after);
+        move(i, clients.get(i).update(next));
       }
     }
 
@@ -185,14 +226,17 @@ public final class SubsettingSimulation {
     return groups;
   }
 
+  private static final String SRE = "deterministic, SRE book (ours, index only)";
+  private static final String APERTURE = "deterministic aperture (ours, index and count)";
   private static final String[] NAMES = {
-    "deterministic (ours)", "random_subsetting_experimental (grpc-java)"
+    SRE, APERTURE, "random_subsetting_experimental (grpc-java)"
   };
 
   private static Fleet[] fleets(int clients, int servers, int size) {
     List<EquivalentAddressGroup> initial = backends(0, servers);
     return new Fleet[] {
       new Fleet(i -> new Deterministic(i, size), clients, initial),
+      new Fleet(i -> new Aperture(i, size), clients, initial),
       new Fleet(i -> new GrpcRandom(size), clients, initial)
     };
   }
@@ -202,7 +246,9 @@ public final class SubsettingSimulation {
     StringBuilder md = new StringBuilder();
     md.append("## Subsetting: connections per backend (simulation, no network)\n\n")
         .append("`SubsettingSimulation`: N clients, M backends, subset size k; ours is")
-        .append(" `DeterministicSubset` as both policies apply it (client indexes 0..N-1), the")
+        .append(" `DeterministicSubset` as both policies apply it (client indexes 0..N-1): the SRE")
+        .append(" book's subsets when only the index is known, the deterministic aperture when the")
+        .append(" client count N is known too (`kubernetes:///` with a client Service); the")
         .append(" baseline is grpc-java's `random_subsetting_experimental` (grpc-util, gRFC A68),")
         .append(" one real balancer per client, in the same run. SRE book anchor (random")
         .append(" subsetting, 300 x 300, k 30): least-loaded 63 %, most-loaded 121 % of the")
@@ -233,9 +279,10 @@ public final class SubsettingSimulation {
 
   /*
    * The resolver's client index is the pod's position among the sorted pod names of its own
-   * Service: a client pod added or removed shifts the index of every pod sorted after it, and a
-   * shifted client's subset is re-dealt (indexes i and i + 1 hold disjoint slices). Modeled here:
-   * Deployment pods named <deployment>-<ReplicaSet hash>-<5 random characters>.
+   * Service: a client pod added or removed shifts the index of every pod sorted after it. With SRE
+   * subsets a shifted client's subset is re-dealt (indexes i and i + 1 hold disjoint slices); with
+   * the aperture (the resolver publishes the count too) its arc moves by a fraction of a backend.
+   * Modeled here: Deployment pods named <deployment>-<ReplicaSet hash>-<5 random characters>.
    */
   private static String clientChurn() {
     StringBuilder md = new StringBuilder();
@@ -243,36 +290,41 @@ public final class SubsettingSimulation {
         .append(" backends, k 30)\n\n")
         .append("The client index from the pod's position among the pods of its own Service")
         .append(" (`kubernetes:///` with a client Service): a pod added or removed shifts the")
-        .append(
-            " index of every pod sorted after it, and each shifted client's subset is re-dealt.")
-        .append(" A stable index (configured, or a StatefulSet ordinal) moves only the joining or")
-        .append(
-            " leaving client's own connections. Deployment pod names: `<deployment>-<ReplicaSet")
-        .append(" hash>-<5 random characters>`, seeded; a rolling update adds one new pod, then")
-        .append(" removes one old pod, 300 times. Connections of the joining and leaving clients")
-        .append(" included.\n\n")
-        .append("| event | client index | closed | opened |\n")
-        .append("|---|---|---|---|\n");
+        .append(" index of every pod sorted after it, and changes the client count. SRE subsets")
+        .append(" (index only) re-deal each shifted client's subset; the deterministic aperture")
+        .append(" (index and count, as `kubernetes:///` publishes them) moves each client's arc by")
+        .append(" a fraction of a backend. A stable index (configured, or a StatefulSet ordinal)")
+        .append(" with SRE subsets moves only the joining or leaving client's own connections.")
+        .append(" Deployment pod names: `<deployment>-<ReplicaSet hash>-<5 random characters>`,")
+        .append(" seeded; a rolling update adds one new pod, then removes one old pod, 300 times;")
+        .append(" a StatefulSet rolling update replaces web-299 .. web-0, one at a time.")
+        .append(" Connections of the joining and leaving clients included.\n\n")
+        .append("| event | client index | subsetting | closed | opened |\n")
+        .append("|---|---|---|---|---|\n");
     java.util.Random random = new java.util.Random(20);
-    List<EquivalentAddressGroup> servers = backends(0, 300);
-    Map<Integer, Set<String>> subsets = new HashMap<>(); // by client index: the backends stay
+    Map<String, Set<String>> subsets = new HashMap<>(); // by algorithm, index, count
     List<String> old = new ArrayList<>();
     for (int i = 0; i < 300; i++) {
       old.add(podName("web-7d4b9c8f6", random));
     }
-    long[] scaleUps = new long[2];
+    long[][] scaleUps = new long[2][2];
     int names = 100;
     for (int n = 0; n < names; n++) {
       List<String> scaledUp = addOne(old, podName("web-7d4b9c8f6", random));
-      long[] event = clientEvent(subsets, byPosition(old), byPosition(scaledUp));
-      scaleUps[0] += event[0];
-      scaleUps[1] += event[1];
+      for (int a = 0; a < 2; a++) {
+        long[] event = clientEvent(subsets, byPosition(old), byPosition(scaledUp), a == 1);
+        scaleUps[a][0] += event[0];
+        scaleUps[a][1] += event[1];
+      }
     }
-    md.append(
-        row(
-            "1 client pod added (scale up; mean over " + names + " random names)",
-            "position in its Service",
-            new long[] {scaleUps[0] / names, scaleUps[1] / names}));
+    for (int a = 0; a < 2; a++) {
+      md.append(
+          row(
+              "1 client pod added (scale up; mean over " + names + " random names)",
+              "position in its Service",
+              a == 1,
+              new long[] {scaleUps[a][0] / names, scaleUps[a][1] / names}));
+    }
     Map<String, Integer> ordinals = new HashMap<>();
     for (int i = 0; i < 300; i++) {
       ordinals.put("web-" + i, i);
@@ -283,39 +335,73 @@ public final class SubsettingSimulation {
         row(
             "1 client pod added (scale up)",
             "stable (StatefulSet ordinal)",
-            clientEvent(subsets, ordinals, oneMore)));
+            false,
+            clientEvent(subsets, ordinals, oneMore, false)));
+    md.append(
+        row(
+            "1 client pod added (scale up)",
+            "position in its Service (StatefulSet)",
+            true,
+            clientEvent(subsets, ranks(ordinals), ranks(oneMore), true)));
     for (String newHash : new String[] {"web-85f6d7c9b", "web-5c7f9d8b4"}) {
       List<String> now = new ArrayList<>(old);
-      long[] total = new long[2];
+      long[][] total = new long[2][2];
       for (int i = 0; i < 300; i++) {
         List<String> surged = addOne(now, podName(newHash, random));
-        long[] step = clientEvent(subsets, byPosition(now), byPosition(surged));
         List<String> next = new ArrayList<>(surged);
         next.remove(old.get(i));
-        long[] step2 = clientEvent(subsets, byPosition(surged), byPosition(next));
-        total[0] += step[0] + step2[0];
-        total[1] += step[1] + step2[1];
+        for (int a = 0; a < 2; a++) {
+          long[] step = clientEvent(subsets, byPosition(now), byPosition(surged), a == 1);
+          long[] step2 = clientEvent(subsets, byPosition(surged), byPosition(next), a == 1);
+          total[a][0] += step[0] + step2[0];
+          total[a][1] += step[1] + step2[1];
+        }
         now = next;
       }
       String order = newHash.compareTo("web-7d4b9c8f6") > 0 ? "after" : "before";
-      md.append(
-          row(
-              "client rolling update, new pods sort " + order + " the old (300 steps)",
-              "position in its Service",
-              total));
+      for (int a = 0; a < 2; a++) {
+        md.append(
+            row(
+                "client rolling update, new pods sort " + order + " the old (300 steps)",
+                "position in its Service",
+                a == 1,
+                total[a]));
+      }
     }
     // A StatefulSet replaces pod web-i by a new web-i (same ordinal): it leaves, then joins.
-    long[] total = new long[2];
+    long[][] total = new long[2][2];
     for (int i = 299; i >= 0; i--) {
       Map<String, Integer> without = new HashMap<>(ordinals);
       without.remove("web-" + i);
-      long[] leave = clientEvent(subsets, ordinals, without);
-      long[] join = clientEvent(subsets, without, ordinals);
-      total[0] += leave[0] + join[0];
-      total[1] += leave[1] + join[1];
+      long[] leave = clientEvent(subsets, ordinals, without, false);
+      long[] join = clientEvent(subsets, without, ordinals, false);
+      long[] leaveAperture = clientEvent(subsets, ranks(ordinals), ranks(without), true);
+      long[] joinAperture = clientEvent(subsets, ranks(without), ranks(ordinals), true);
+      total[0][0] += leave[0] + join[0];
+      total[0][1] += leave[1] + join[1];
+      total[1][0] += leaveAperture[0] + joinAperture[0];
+      total[1][1] += leaveAperture[1] + joinAperture[1];
     }
-    md.append(row("client rolling update (300 steps)", "stable (StatefulSet ordinal)", total));
+    md.append(
+        row("client rolling update (300 steps)", "stable (StatefulSet ordinal)", false, total[0]));
+    md.append(
+        row(
+            "client rolling update (300 steps)",
+            "position in its Service (StatefulSet)",
+            true,
+            total[1]));
     return md.append("\n").toString();
+  }
+
+  /** StatefulSet pods (name to ordinal) to their positions among the pods present. */
+  private static Map<String, Integer> ranks(Map<String, Integer> ordinals) {
+    List<Map.Entry<String, Integer>> sorted = new ArrayList<>(ordinals.entrySet());
+    sorted.sort(Map.Entry.comparingByValue());
+    Map<String, Integer> positions = new HashMap<>();
+    for (int i = 0; i < sorted.size(); i++) {
+      positions.put(sorted.get(i).getKey(), i);
+    }
+    return positions;
   }
 
   private static String podName(String prefix, java.util.Random random) {
@@ -346,13 +432,16 @@ public final class SubsettingSimulation {
 
   /**
    * {closed, opened} across the clients when the client pods (name to index) go from {@code before}
-   * to {@code after}.
+   * to {@code after}; with the aperture, each client also knows the number of pods.
    */
   private static long[] clientEvent(
-      Map<Integer, Set<String>> subsets, Map<String, Integer> before, Map<String, Integer> after) {
+      Map<String, Set<String>> subsets,
+      Map<String, Integer> before,
+      Map<String, Integer> after,
+      boolean aperture) {
     List<EquivalentAddressGroup> servers = backends(0, 300);
-    Map<String, Set<String>> was = subsetsByPod(subsets, servers, before);
-    Map<String, Set<String>> now = subsetsByPod(subsets, servers, after);
+    Map<String, Set<String>> was = subsetsByPod(subsets, servers, before, aperture);
+    Map<String, Set<String>> now = subsetsByPod(subsets, servers, after, aperture);
     long closed = 0;
     long opened = 0;
     for (Map.Entry<String, Set<String>> entry : was.entrySet()) {
@@ -367,21 +456,41 @@ public final class SubsettingSimulation {
   }
 
   private static Map<String, Set<String>> subsetsByPod(
-      Map<Integer, Set<String>> subsets,
+      Map<String, Set<String>> subsets,
       List<EquivalentAddressGroup> servers,
-      Map<String, Integer> indexes) {
+      Map<String, Integer> indexes,
+      boolean aperture) {
+    int count = indexes.size();
     Map<String, Set<String>> byPod = new HashMap<>();
     indexes.forEach(
         (pod, index) ->
             byPod.put(
                 pod,
-                subsets.computeIfAbsent(index, i -> new Deterministic(i, 30).update(servers))));
+                subsets.computeIfAbsent(
+                    aperture ? "aperture " + index + "/" + count : "sre " + index,
+                    key -> subset(servers, index, count, aperture))));
     return byPod;
   }
 
-  private static String row(String event, String index, long[] closedOpened) {
+  private static Set<String> subset(
+      List<EquivalentAddressGroup> servers, int index, int count, boolean aperture) {
+    if (!aperture) {
+      return new Deterministic(index, 30).update(servers);
+    }
+    Aperture client = new Aperture(index, 30);
+    client.clientCount(count);
+    return client.update(servers);
+  }
+
+  private static String row(String event, String index, boolean aperture, long[] closedOpened) {
     return String.format(
-        Locale.ROOT, "| %s | %s | %,d | %,d |%n", event, index, closedOpened[0], closedOpened[1]);
+        Locale.ROOT,
+        "| %s | %s | %s | %,d | %,d |%n",
+        event,
+        index,
+        aperture ? APERTURE : SRE,
+        closedOpened[0],
+        closedOpened[1]);
   }
 
   private static String churn() {
@@ -390,7 +499,9 @@ public final class SubsettingSimulation {
         .append(" k 30)\n\n")
         .append("Connections closed (each replaced by one opened elsewhere) across the fleet, and")
         .append(" max / min connections per backend after the event. Lower bound: a removed")
-        .append(" backend's 30 connections must move; an added one needs 30 to be level.\n\n")
+        .append(" backend's 30 connections must move; an added one needs 30 to be level. Client")
+        .append(" events include the joining or leaving client's own connections (30 or 31); the")
+        .append(" aperture moves the others' arcs by a fraction of a backend.\n\n")
         .append("| event | subsetting | closed | opened | max / min after |\n")
         .append("|---|---|---|---|---|\n");
     String[] events = {
@@ -399,7 +510,9 @@ public final class SubsettingSimulation {
       "1 backend replaced (rolling update step)",
       "every backend replaced, one at a time (300 steps)",
       "backends +10 % (300 -> 330, subsets per round 10 -> 11)",
-      "clients +10 % (300 -> 330)"
+      "clients +10 % (300 -> 330)",
+      "1 client added (300 -> 301, index 300)",
+      "1 client removed (300 -> 299, index 299)"
     };
     for (int e = 0; e < events.length; e++) {
       Fleet[] fleets = fleets(300, 300, 30);
@@ -440,8 +553,18 @@ public final class SubsettingSimulation {
             closed = fleet.closed;
             opened = fleet.opened;
           }
-          default -> {
+          case 5 -> {
             fleet.resizeClients(330);
+            closed = fleet.closed;
+            opened = fleet.opened;
+          }
+          case 6 -> {
+            fleet.resizeClients(301);
+            closed = fleet.closed;
+            opened = fleet.opened;
+          }
+          default -> {
+            fleet.resizeClients(299);
             closed = fleet.closed;
             opened = fleet.opened;
           }

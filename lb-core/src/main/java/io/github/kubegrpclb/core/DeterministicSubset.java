@@ -10,7 +10,8 @@ import java.util.List;
 
 /**
  * Chooses the endpoints one client connects to out of a large set, so that every endpoint gets the
- * same number of clients without any coordination beyond each client's index. Stateless.
+ * same number of clients without any coordination beyond each client's index (and, when known, the
+ * number of clients). Stateless.
  */
 final class DeterministicSubset {
   /*
@@ -30,8 +31,88 @@ final class DeterministicSubset {
    *   exactly the same number of clients, and an incomplete last round adds at most one.
    * Clients joining or leaving never move another client's subset. When M crosses a multiple of
    * size, S changes and every client is re-dealt: one full reshuffle per `size` backends added.
+   *
+   * When the client count C is known, the deterministic aperture instead (Finagle,
+   * "Deterministic Aperture", https://twitter.github.io/finagle/guide/ApertureLoadBalancers.html):
+   * clients and backends sit on two rings of circumference 1, client i on [i/C, (i+1)/C), backend j
+   * (in key-hash order) on [j/M, (j+1)/M). Client i's aperture is the arc [i/C, i/C + size/M) and it
+   * connects to every backend whose arc overlaps it: size or size + 1 of them. A backend is
+   * overlapped by the clients starting in a window of length (size + 1)/M, so every backend gets
+   * C(size+1)/M clients within one. An index or count changing by one moves each aperture by at
+   * most max(1, M/C) backend arcs, not a re-deal: about one connection per client. Finagle widens
+   * the aperture to at least 1/C so that C * size < M still covers every backend; we keep the
+   * subset size asked for (one client then takes size backends, not all). Arithmetic is exact in
+   * units of 1/(C * M).
    */
   private DeterministicSubset() {}
+
+  /**
+   * Returns the subset of {@code groups} (already free of duplicates) for {@code client}: the
+   * deterministic aperture when its count is known, else the SRE book's subsets; all of {@code
+   * groups} when {@code size >= } their count.
+   */
+  static List<EquivalentAddressGroup> select(
+      List<EquivalentAddressGroup> groups, int size, ClientIndex client) {
+    if (!client.countKnown()) {
+      return select(groups, size, client.index());
+    }
+    int m = groups.size();
+    if (size >= m) {
+      return groups;
+    }
+    long[] hashes = new long[m];
+    for (int i = 0; i < m; i++) {
+      hashes[i] = keyHash(groups.get(i));
+    }
+    int[] aperture = apertureOf(hashes, size, client.index(), client.count());
+    List<EquivalentAddressGroup> subset = new ArrayList<>(aperture.length);
+    for (int index : aperture) {
+      subset.add(groups.get(index));
+    }
+    return subset;
+  }
+
+  /**
+   * Returns the indexes (into {@code keyHashes}) of the backends in the deterministic aperture of
+   * client {@code clientIndex} of {@code clientCount}, in ring order. An index at or past the count
+   * wraps around the ring (index C is where index 0 is), so a momentarily stale count never fails.
+   *
+   * @param keyHashes one stable 64-bit hash per backend, the same in every client
+   * @param clientCount the number of clients, at least 1
+   */
+  static int[] apertureOf(long[] keyHashes, int size, long clientIndex, int clientCount) {
+    if (clientCount < 1) {
+      throw new IllegalArgumentException("clientCount " + clientCount + " (expected: >= 1)");
+    }
+    int m = keyHashes.length;
+    if (size >= m) {
+      int[] all = new int[m];
+      Arrays.setAll(all, i -> i);
+      return all;
+    }
+    Integer[] ring = new Integer[m];
+    for (int i = 0; i < m; i++) {
+      ring[i] = i;
+    }
+    Arrays.sort(
+        ring,
+        (a, b) -> {
+          int byHash = Long.compare(keyHashes[a], keyHashes[b]);
+          return byHash != 0 ? byHash : Integer.compare(a, b);
+        });
+    long c = clientCount;
+    // In units of 1/(C * M): client i starts at i * M, a backend arc is C long.
+    long start = Math.floorMod(clientIndex, c) * m;
+    long end = start + size * c; // exclusive
+    long first = start / c;
+    long last = (end - 1) / c;
+    int count = (int) Math.min(m, last - first + 1);
+    int[] aperture = new int[count];
+    for (int k = 0; k < count; k++) {
+      aperture[k] = ring[(int) ((first + k) % m)];
+    }
+    return aperture;
+  }
 
   /**
    * Returns the subset of {@code groups} (already free of duplicates) for client {@code

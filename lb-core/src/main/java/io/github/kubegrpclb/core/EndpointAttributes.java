@@ -67,6 +67,16 @@ public final class EndpointAttributes {
       Attributes.Key.create("io.github.kubegrpclb.client.index");
 
   /**
+   * Per resolution result: how many clients share the Service this client calls, the N of {@link
+   * #CLIENT_INDEX}'s 0..N-1 (for {@code kubernetes:///}, the pods of the client's own Service). Set
+   * with {@code CLIENT_INDEX}, deterministic subsetting uses Finagle's deterministic aperture: a
+   * client joining or leaving, which shifts the index of every later client by one, then moves
+   * about one connection per client instead of re-dealing their subsets.
+   */
+  public static final Attributes.Key<Integer> CLIENT_COUNT =
+      Attributes.Key.create("io.github.kubegrpclb.client.count");
+
+  /**
    * Per resolution result: the resolver's explanation of the endpoint set, e.g. why it is empty
    * ({@code "my-svc.my-ns.svc.cluster.local: NXDOMAIN (no ready pod?)"}). Balancers put it in the
    * status of failed RPCs.

@@ -241,13 +241,12 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
               "{0}: subsetting {1} endpoints as client {2}, from {3}",
               policyName,
               config.subsetSize,
-              client.index(),
+              client.describe(),
               client.source());
     }
     Map<List<SocketAddress>, EquivalentAddressGroup> chosen = new LinkedHashMap<>();
     for (EquivalentAddressGroup group :
-        DeterministicSubset.select(
-            new ArrayList<>(all.values()), config.subsetSize, client.index())) {
+        DeterministicSubset.select(new ArrayList<>(all.values()), config.subsetSize, client)) {
       chosen.put(group.getAddresses(), group);
     }
     return chosen;

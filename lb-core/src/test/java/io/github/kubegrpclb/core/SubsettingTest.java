@@ -94,6 +94,59 @@ class SubsettingTest {
     assertThat(liveAddresses()).isEqualTo(addresses(DeterministicSubset.select(all, 10, 3)));
   }
 
+  @ParameterizedTest
+  @ValueSource(strings = {"kube_round_robin", "peak_ewma"})
+  void resolverGivesClientCount_usesTheDeterministicAperture(String policy) {
+    List<EquivalentAddressGroup> all = EndpointGroups.endpoints(0, 100);
+    accept(
+        policy,
+        Map.of("subsetting", Map.of("subsetSize", 10.0)),
+        all,
+        Attributes.newBuilder()
+            .set(EndpointAttributes.CLIENT_INDEX, 3)
+            .set(EndpointAttributes.CLIENT_COUNT, 40)
+            .build());
+
+    Set<List<java.net.SocketAddress>> aperture =
+        addresses(DeterministicSubset.select(all, 10, new ClientIndex(3, 40, "test")));
+    assertThat(liveAddresses()).isEqualTo(aperture);
+    assertThat(aperture).isNotEqualTo(addresses(DeterministicSubset.select(all, 10, 3)));
+  }
+
+  @Test
+  void clientCountOption_usesTheDeterministicAperture_andRoundTrips() {
+    List<EquivalentAddressGroup> all = EndpointGroups.endpoints(0, 100);
+    Map<String, ?> raw =
+        Map.of("subsetting", Map.of("subsetSize", 10.0, "clientIndex", 3.0, "clientCount", 40.0));
+    accept("kube_round_robin", raw, all, Attributes.EMPTY);
+
+    assertThat(liveAddresses())
+        .isEqualTo(addresses(DeterministicSubset.select(all, 10, new ClientIndex(3, 40, "test"))));
+    SubsettingConfig config = SubsettingConfig.parseFrom("p", raw);
+    assertThat(config.clientCount).isEqualTo(40);
+    assertThat(SubsettingConfig.parseFrom("p", Map.of("subsetting", config.toJson())))
+        .isEqualTo(config);
+  }
+
+  @Test
+  void clientCountWithoutIndexOrNotAboveIt_rejectedWithBothValues() {
+    ConfigOrError noIndex =
+        provider("kube_round_robin")
+            .parseLoadBalancingPolicyConfig(
+                Map.of("subsetting", Map.of("subsetSize", 10.0, "clientCount", 5.0)));
+    ConfigOrError indexTooBig =
+        provider("kube_round_robin")
+            .parseLoadBalancingPolicyConfig(
+                Map.of(
+                    "subsetting",
+                    Map.of("subsetSize", 10.0, "clientIndex", 5.0, "clientCount", 5.0)));
+
+    assertThat(noIndex.getError().getDescription())
+        .contains("subsetting", "'clientCount' is 5", "'clientIndex' is missing");
+    assertThat(indexTooBig.getError().getDescription())
+        .contains("'clientCount' is 5", "'clientIndex' is 5", "[0, clientCount - 1]");
+  }
+
   @Test
   void endpointAdded_clientKeepsAllButAtMostOneConnection() {
     List<EquivalentAddressGroup> all = EndpointGroups.endpoints(0, 100);
@@ -146,6 +199,12 @@ class SubsettingTest {
 
     assertThat(ClientIndex.resolve(explicit, fromResolver, "web-2").index()).isEqualTo(9);
     assertThat(ClientIndex.resolve(derive, fromResolver, "web-2").index()).isEqualTo(4);
+    assertThat(ClientIndex.resolve(derive, fromResolver, "web-2").count()).isZero();
+    Attributes withCount =
+        fromResolver.toBuilder().set(EndpointAttributes.CLIENT_COUNT, 12).build();
+    assertThat(ClientIndex.resolve(derive, withCount, "web-2"))
+        .isEqualTo(new ClientIndex(4, 12, "the name resolver"));
+    assertThat(ClientIndex.resolve(derive, Attributes.EMPTY, "web-2").countKnown()).isFalse();
     assertThat(ClientIndex.resolve(derive, Attributes.EMPTY, "web-2").index()).isEqualTo(2);
     ClientIndex hashed = ClientIndex.resolve(derive, Attributes.EMPTY, "web-7d4b9c8f6-x2x9z");
     assertThat(hashed.index())

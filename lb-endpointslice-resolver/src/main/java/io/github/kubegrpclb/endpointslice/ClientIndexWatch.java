@@ -6,10 +6,10 @@ import io.grpc.ChannelLogger.ChannelLogLevel;
 import java.time.Duration;
 
 /**
- * The client's index for deterministic subsetting, from its own Service: a shared watch of that
- * Service's EndpointSlices and this pod's {@link ClientPosition} among its pods, with the channel
- * log notes that explain it (each once). Used by one resolver in its SynchronizationContext; the
- * watch calls {@code onChange} on the informer's thread.
+ * The client's index and the client count for deterministic subsetting, from its own Service: a
+ * shared watch of that Service's EndpointSlices and this pod's {@link ClientPosition} among its
+ * pods, with the channel log notes that explain it (each once). Used by one resolver in its
+ * SynchronizationContext; the watch calls {@code onChange} on the informer's thread.
  */
 final class ClientIndexWatch implements AutoCloseable {
   /**
@@ -51,7 +51,7 @@ final class ClientIndexWatch implements AutoCloseable {
     return !watch.synced() && watch.lastError() == null;
   }
 
-  /** Increases whenever the index may have changed. */
+  /** Increases whenever the position or the count may have changed. */
   long generation() {
     return watch.generation();
   }
@@ -61,10 +61,10 @@ final class ClientIndexWatch implements AutoCloseable {
   }
 
   /**
-   * This pod's position among the pods of its own Service, or null when unknown (not listed yet, or
-   * not among them); the last position found while the watch fails.
+   * This pod's position among the pods of its own Service and their count, or null when unknown
+   * (not listed yet, or not among them); the last position found while the watch fails.
    */
-  Integer index() {
+  ClientPosition position() {
     Throwable error = watch.lastError();
     if (error != null) {
       note(
@@ -77,7 +77,7 @@ final class ClientIndexWatch implements AutoCloseable {
                   : ""));
     }
     if (!watch.synced()) {
-      return position != null && position.found() ? position.index() : null;
+      return position != null && position.found() ? position : null;
     }
     ClientPosition now = ClientPosition.find(watch.slices(), pod.podName(), pod.podIp());
     boolean wasFound = position == null || position.found();
@@ -101,7 +101,7 @@ final class ClientIndexWatch implements AutoCloseable {
               + " subsetting falls back to the pod-name ordinal or a host-name hash");
     }
     position = now;
-    return now.found() ? now.index() : null;
+    return now.found() ? now : null;
   }
 
   /** The first-answer timer fired while this watch was still listing. */

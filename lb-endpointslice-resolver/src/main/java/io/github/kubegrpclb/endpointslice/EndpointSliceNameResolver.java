@@ -39,9 +39,10 @@ import java.util.concurrent.atomic.AtomicBoolean;
  *
  * <p>With the client's own Service known ({@link ClientIndexWatch}), the resolver also watches that
  * Service's slices and publishes this pod's position among its pods as {@link
- * EndpointAttributes#CLIENT_INDEX}, again whenever the position changes. The first result waits for
- * that watch's first list (at most {@link #FIRST_ANSWER_TIMEOUT}), so that a subsetting policy does
- * not connect to one subset and then move to another.
+ * EndpointAttributes#CLIENT_INDEX} and their count as {@link EndpointAttributes#CLIENT_COUNT},
+ * again whenever either changes. The first result waits for that watch's first list (at most {@link
+ * #FIRST_ANSWER_TIMEOUT}), so that a subsetting policy does not connect to one subset and then move
+ * to another.
  *
  * <p>State is confined to the channel's SynchronizationContext; watch callbacks only flip an atomic
  * flag and enqueue work there.
@@ -70,7 +71,7 @@ final class EndpointSliceNameResolver extends NameResolver {
   private List<EquivalentAddressGroup> published; // null: none yet, or an error since
   private ClientIndexWatch clientWatch; // the client's own Service; null: none
   private long mappedClientGeneration = -1;
-  private Integer publishedIndex;
+  private ClientPosition publishedPosition; // null: published without a client index
   private boolean clientWaitOver;
   private boolean errorPublished;
   private long mappedGeneration = -1;
@@ -241,7 +242,7 @@ final class EndpointSliceNameResolver extends NameResolver {
       return; // its first list (or the first-answer timer) calls update() again
     }
     mappedClientGeneration = clientGeneration;
-    publish(result.getValue(), clientWatch == null ? null : clientWatch.index());
+    publish(result.getValue(), clientWatch == null ? null : clientWatch.position());
   }
 
   private void onFirstAnswerTimeout() {
@@ -277,18 +278,19 @@ final class EndpointSliceNameResolver extends NameResolver {
     }
   }
 
-  private void publish(List<EquivalentAddressGroup> groups, Integer clientIndex) {
-    if (groups.equals(published) && Objects.equals(clientIndex, publishedIndex)) {
+  private void publish(List<EquivalentAddressGroup> groups, ClientPosition client) {
+    if (groups.equals(published) && Objects.equals(client, publishedPosition)) {
       observer.unchanged();
       return;
     }
     published = groups;
-    publishedIndex = clientIndex;
+    publishedPosition = client;
     errorPublished = false;
     lastErrorLogged = null;
     Attributes.Builder attributes = resultAttributes.toBuilder();
-    if (clientIndex != null) {
-      attributes.set(EndpointAttributes.CLIENT_INDEX, clientIndex);
+    if (client != null) {
+      attributes.set(EndpointAttributes.CLIENT_INDEX, client.index());
+      attributes.set(EndpointAttributes.CLIENT_COUNT, client.count());
     }
     if (groups.isEmpty()) {
       attributes.set(

@@ -25,7 +25,8 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 /**
  * The client's index for deterministic subsetting, from its position among the pods of its own
  * Service: the resolver watches that Service's EndpointSlices (mock API server in CRUD mode) and
- * publishes {@link EndpointAttributes#CLIENT_INDEX} with the endpoints.
+ * publishes {@link EndpointAttributes#CLIENT_INDEX} and {@link EndpointAttributes#CLIENT_COUNT}
+ * with the endpoints.
  */
 class ClientIndexTest {
   private static final String TARGET = "kubernetes:///my-svc.my-ns:grpc";
@@ -78,6 +79,23 @@ class ClientIndexTest {
     return result.getAttributes().get(EndpointAttributes.CLIENT_INDEX);
   }
 
+  private static Integer count(ResolutionResult result) {
+    return result.getAttributes().get(EndpointAttributes.CLIENT_COUNT);
+  }
+
+  /** "index of count", or "none". */
+  private static String position(ResolutionResult result) {
+    return index(result) == null && count(result) == null
+        ? "none"
+        : index(result) + " of " + count(result);
+  }
+
+  private static void awaitPosition(ResolverHarness harness, String expected) {
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> !harness.results.isEmpty() && position(last(harness)).equals(expected));
+  }
+
   private static ResolutionResult last(ResolverHarness harness) {
     return harness.results.get(harness.results.size() - 1);
   }
@@ -97,9 +115,9 @@ class ClientIndexTest {
 
     await().atMost(Duration.ofSeconds(10)).until(() -> harness.endpointsInLastResult() == 2);
     assertThat(harness.results).hasSize(1);
-    assertThat(index(harness.results.get(0)))
+    assertThat(position(harness.results.get(0)))
         .as("the first result already carries the index: no subset dealt, then re-dealt")
-        .isEqualTo(1);
+        .isEqualTo("1 of 3");
     assertThat(ServiceWatches.SHARED.activeWatches()).isEqualTo(2);
   }
 
@@ -140,19 +158,23 @@ class ClientIndexTest {
   }
 
   @Test
-  void clientPodsAddedAndRemoved_indexRepublished_onlyWhenItChanges() {
+  void clientPodsAddedAndRemoved_indexAndCountRepublished_onlyWhenEitherChanges() {
     applyClientPods(
         ready("pod-a", "10.0.0.1"), ready("pod-b", "10.0.0.2"), ready("pod-c", "10.0.0.3"));
     ResolverHarness harness = resolver(env(EndpointSliceOptions.POD_NAME_ENV, "pod-b"));
-    awaitIndex(harness, 1);
+    awaitPosition(harness, "1 of 3");
     int before = harness.results.size();
 
-    // Neither a readiness change nor a pod sorted after this one moves it: nothing to publish.
+    // A readiness change moves neither: nothing to publish.
+    applyClientPods(
+        notReady("pod-a", "10.0.0.1"), ready("pod-b", "10.0.0.2"), ready("pod-c", "10.0.0.3"));
+    // A pod sorted after this one: same index, count 4, published.
     applyClientPods(
         notReady("pod-a", "10.0.0.1"),
         ready("pod-b", "10.0.0.2"),
         ready("pod-c", "10.0.0.3"),
         ready("pod-d", "10.0.0.4"));
+    awaitPosition(harness, "1 of 4");
     // A pod sorted before this one: index 2, published.
     applyClientPods(
         ready("pod-a", "10.0.0.1"),
@@ -160,15 +182,15 @@ class ClientIndexTest {
         ready("pod-b", "10.0.0.2"),
         ready("pod-c", "10.0.0.3"),
         ready("pod-d", "10.0.0.4"));
-    awaitIndex(harness, 2);
-    // pod-a gone: index 1 again.
+    awaitPosition(harness, "2 of 5");
+    // pod-a and pod-d gone: index 1 of 3 again.
     applyClientPods(
         ready("pod-a2", "10.0.0.5"), ready("pod-b", "10.0.0.2"), ready("pod-c", "10.0.0.3"));
-    awaitIndex(harness, 1);
+    awaitPosition(harness, "1 of 3");
 
     assertThat(harness.results.subList(before, harness.results.size()))
-        .extracting(ClientIndexTest::index)
-        .containsExactly(2, 1);
+        .extracting(ClientIndexTest::position)
+        .containsExactly("1 of 4", "2 of 5", "1 of 3");
     assertThat(harness.endpointsInLastResult()).isEqualTo(2);
   }
 
@@ -190,6 +212,7 @@ class ClientIndexTest {
 
     applyClientPods(ready("pod-a", "10.0.0.1"), ready("pod-c", "10.0.0.3"));
     awaitIndex(harness, null);
+    assertThat(position(last(harness))).as("no count without an index").isEqualTo("none");
     assertThat(harness.log.count(notListed)).as("a new episode").isEqualTo(2);
   }
 
