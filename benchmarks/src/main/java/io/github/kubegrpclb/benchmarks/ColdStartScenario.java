@@ -21,7 +21,9 @@ import org.awaitility.Awaitility;
  * sent at creation) and (b) every subchannel READY (recorded at the Helper by {@link
  * ReadyCountingPolicy}, the same way for every policy); then RPCs until every pod has served one,
  * to check that the picker reaches them all. grpc-java's round_robin (as the registry gives it,
- * with grpc-services) is the same-run baseline; policies take turns, median of the rounds.
+ * with grpc-services) is the same-run baseline; policies take turns (a channel's teardown still
+ * loads the server when the next one starts, so the order rotates each round), median of the
+ * rounds.
  *
  * <p>Run: {@code java -cp benchmarks/target/benchmarks.jar
  * io.github.kubegrpclb.benchmarks.ColdStartScenario [pods] [rounds]} (default 1,000 pods, 3 rounds;
@@ -48,7 +50,8 @@ public final class ColdStartScenario {
     try (LoopbackFleet fleet = LoopbackFleet.start(pods)) {
       coldStart(fleet, "round_robin"); // warm-up: JIT, Netty, the loopback stack
       for (int round = 0; round < rounds; round++) {
-        for (int p = 0; p < POLICIES.length; p++) {
+        for (int turn = 0; turn < POLICIES.length; turn++) {
+          int p = (round + turn) % POLICIES.length; // each policy goes first in some round
           results.get(p).add(coldStart(fleet, POLICIES[p]));
         }
       }

@@ -151,7 +151,7 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
     private final double decayNanos;
     private final RecentClock clock;
     private final IntUnaryOperator random;
-    private final String description;
+    private final EndpointList.Snapshot<EndpointLoad> rotation; // for toString only
 
     /**
      * Over {@code rotation}'s arrays, read but never copied.
@@ -177,7 +177,7 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
       this.decayNanos = config.decayNanos();
       this.clock = clock;
       this.random = random;
-      this.description = PickerText.endpoints(rotation);
+      this.rotation = rotation;
     }
 
     /**
@@ -323,7 +323,10 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
 
     @Override
     public String toString() {
-      return "peak_ewma picker over " + description + ", best of " + config.choiceCount();
+      return "peak_ewma picker over "
+          + PickerText.endpoints(rotation)
+          + ", best of "
+          + config.choiceCount();
     }
   }
 

@@ -4,8 +4,9 @@ import java.util.List;
 
 /**
  * Describes a picker's endpoints for its {@code toString()}: their count and the first few
- * addresses, built once with the picker (in the SynchronizationContext, where subchannels may be
- * asked) so that logging a picker over 10,000 endpoints stays cheap and safe from any thread.
+ * addresses, so that logging a picker over 10,000 endpoints stays cheap. Reads only the endpoints'
+ * addresses (volatile, never changed for an endpoint): safe from any thread, so a picker renders it
+ * when asked rather than on every rebuild.
  */
 final class PickerText {
   static final int SHOWN = 8;

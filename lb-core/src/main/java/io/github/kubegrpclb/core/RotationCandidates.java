@@ -1,9 +1,8 @@
 package io.github.kubegrpclb.core;
 
-import static io.grpc.ConnectivityState.READY;
-
 import io.grpc.Attributes;
 import io.grpc.LoadBalancer.PickResult;
+import java.util.List;
 import java.util.Set;
 import java.util.function.Function;
 
@@ -34,8 +33,8 @@ final class RotationCandidates<T> {
   private static final int EJECTED = 1 << 5;
   private static final int SAME_NODE = 1 << 6; // CONNECTED_READY, hinted for the client's node
   private static final int SAME_ZONE = 1 << 7; // CONNECTED_READY, hinted for the client's zone
-  private static final int NO_NODE_HINTS = 1 << 8; // CONNECTED_READY without node hints
-  private static final int NO_ZONE_HINTS = 1 << 9; // CONNECTED_READY without zone hints
+  private static final int NO_NODE_HINTS = 1 << 8; // CONNECTED_READY, client node known, no hints
+  private static final int NO_ZONE_HINTS = 1 << 9; // CONNECTED_READY, client zone known, no hints
 
   /** Connected endpoints of one admission state, split as the serving and topology rules need. */
   static final class Tier<T> {
@@ -65,12 +64,18 @@ final class RotationCandidates<T> {
       return ready.isEmpty() && serving.isEmpty();
     }
 
-    /** Whether every endpoint in {@link #ready} carries node hints (kube-proxy's rule). */
+    /**
+     * Whether every endpoint in {@link #ready} carries node hints (kube-proxy's rule); counted only
+     * while the client's node is known.
+     */
     boolean everyReadyHasNodeHints() {
       return readyWithoutNodeHints == 0;
     }
 
-    /** Whether every endpoint in {@link #ready} carries zone hints (kube-proxy's rule). */
+    /**
+     * Whether every endpoint in {@link #ready} carries zone hints (kube-proxy's rule); counted only
+     * while the client's zone is known.
+     */
     boolean everyReadyHasZoneHints() {
       return readyWithoutZoneHints == 0;
     }
@@ -146,7 +151,7 @@ final class RotationCandidates<T> {
     connecting = 0;
     readyConnecting = 0;
     failed = 0;
-    for (Tier<T> tier : java.util.List.of(oldAdmitted, oldEjected)) {
+    for (Tier<T> tier : List.of(oldAdmitted, oldEjected)) {
       readd(tier.ready.snapshot(), liveMark, doneMark);
       readd(tier.serving.snapshot(), liveMark, doneMark);
     }
@@ -198,19 +203,18 @@ final class RotationCandidates<T> {
         if (!readyCondition) {
           return CONNECTED_SERVING | (endpoint.ejected ? EJECTED : 0);
         }
-        Attributes attributes = endpoint.group().getAttributes();
-        Set<String> nodeHints = attributes.get(EndpointAttributes.NODE_HINTS);
-        Set<String> zoneHints = attributes.get(EndpointAttributes.ZONE_HINTS);
+        // Hints matter only for a client whose place is known (a change of place rebuilds).
         int bits = CONNECTED_READY | (endpoint.ejected ? EJECTED : 0);
-        if (nodeHints == null || nodeHints.isEmpty()) {
-          bits |= NO_NODE_HINTS;
-        } else if (clientNode != null && nodeHints.contains(clientNode)) {
-          bits |= SAME_NODE;
+        Attributes attributes = endpoint.group().getAttributes();
+        if (clientNode != null) {
+          Set<String> hints = attributes.get(EndpointAttributes.NODE_HINTS);
+          bits |= hints == null || hints.isEmpty() ? NO_NODE_HINTS : 0;
+          bits |= hints != null && hints.contains(clientNode) ? SAME_NODE : 0;
         }
-        if (zoneHints == null || zoneHints.isEmpty()) {
-          bits |= NO_ZONE_HINTS;
-        } else if (clientZone != null && zoneHints.contains(clientZone)) {
-          bits |= SAME_ZONE;
+        if (clientZone != null) {
+          Set<String> hints = attributes.get(EndpointAttributes.ZONE_HINTS);
+          bits |= hints == null || hints.isEmpty() ? NO_ZONE_HINTS : 0;
+          bits |= hints != null && hints.contains(clientZone) ? SAME_ZONE : 0;
         }
         return bits;
       case IDLE:
