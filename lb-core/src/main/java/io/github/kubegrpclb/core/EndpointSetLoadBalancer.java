@@ -466,7 +466,7 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
       candidatesStale = true; // the listed pick results must (or must no longer) count RPCs
       scheduleUpdate();
     }
-    if (widened != snapshot) {
+    if (zoneSpill.spilling()) {
       rotation = zoneSpill.spillPool();
       snapshot = widened;
     }

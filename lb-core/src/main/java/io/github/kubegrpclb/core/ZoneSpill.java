@@ -66,6 +66,7 @@ final class ZoneSpill<T> {
   private EndpointList.Snapshot<T> widenedFrom;
   private EndpointList.Snapshot<T> widenedReady;
   private int widenedSpill;
+  private boolean spilling;
   private int spilled;
   private long inFlightSamples;
   private int sampleCount;
@@ -108,6 +109,7 @@ final class ZoneSpill<T> {
       EndpointList.Snapshot<T> snapshot,
       String clientZone) {
     this.config = config;
+    spilling = false;
     RotationCandidates.Tier<T> tier =
         candidates.admitted().isEmpty() ? candidates.ejected() : candidates.admitted();
     boolean narrowed =
@@ -142,7 +144,13 @@ final class ZoneSpill<T> {
       widenedReady = ready;
       widenedSpill = spilled;
     }
+    spilling = true;
     return widened;
+  }
+
+  /** Whether the last {@link #widen} added endpoints, so its rotation is {@link #spillPool}. */
+  boolean spilling() {
+    return spilling;
   }
 
   private EndpointList.Snapshot<T> widen(
