@@ -250,6 +250,7 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
     }
 
     /** Whether the first {@code size} results are the same objects (built for the same config). */
+    @SuppressWarnings("ReferenceEquality") // identity on purpose: a result is built once per config
     private boolean sameResults(PickResult[] other, PickResult[] mine) {
       for (int i = 0; i < size; i++) {
         if (other[i] != mine[i]) {

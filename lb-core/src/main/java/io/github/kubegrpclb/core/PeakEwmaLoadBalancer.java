@@ -298,6 +298,7 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
     /**
      * Whether the first {@code size} unary results are the same objects (same config, counting).
      */
+    @SuppressWarnings("ReferenceEquality") // identity on purpose: a result is built once per config
     private boolean sameUnaryResults(PickResult[] other) {
       for (int i = 0; i < size; i++) {
         if (other[i] != unaryResults[i]) {

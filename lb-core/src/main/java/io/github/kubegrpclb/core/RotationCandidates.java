@@ -199,7 +199,7 @@ final class RotationCandidates<T> {
   private int classify(Endpoint<T> endpoint) {
     boolean readyCondition = endpoint.condition() == EndpointCondition.READY;
     switch (endpoint.state()) {
-      case READY:
+      case READY -> {
         if (!readyCondition) {
           return CONNECTED_SERVING | (endpoint.ejected ? EJECTED : 0);
         }
@@ -217,13 +217,16 @@ final class RotationCandidates<T> {
           bits |= hints != null && hints.contains(clientZone) ? SAME_ZONE : 0;
         }
         return bits;
-      case IDLE:
-      case CONNECTING:
+      }
+      case IDLE, CONNECTING -> {
         return CONNECTING | (readyCondition ? READY_CONNECTING : 0);
-      case TRANSIENT_FAILURE:
+      }
+      case TRANSIENT_FAILURE -> {
         return FAILED;
-      default:
+      }
+      default -> {
         return 0; // SHUTDOWN: never recorded by a live endpoint
+      }
     }
   }
 

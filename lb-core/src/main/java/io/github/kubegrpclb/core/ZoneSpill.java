@@ -136,8 +136,8 @@ final class ZoneSpill<T> {
     }
     EndpointList.Snapshot<T> ready = tier.ready.snapshot();
     if (widened == null
-        || widenedFrom != snapshot
-        || widenedReady != ready
+        || !widenedFrom.equals(snapshot)
+        || !widenedReady.equals(ready)
         || widenedSpill != spilled) {
       widened = widen(candidates, preferred, snapshot, ready, clientZone);
       widenedFrom = snapshot;
