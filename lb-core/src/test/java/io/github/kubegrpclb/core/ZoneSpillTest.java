@@ -9,16 +9,20 @@ import io.github.kubegrpclb.testing.EndpointGroups;
 import io.github.kubegrpclb.testing.FakeClock;
 import io.github.kubegrpclb.testing.FakeHelper;
 import io.github.kubegrpclb.testing.PickArgs;
+import io.github.kubegrpclb.testing.RecordingChannelLogger;
 import io.github.kubegrpclb.testing.TestMetrics;
 import io.grpc.Attributes;
+import io.grpc.ChannelLogger;
 import io.grpc.ClientStreamTracer;
 import io.grpc.EquivalentAddressGroup;
+import io.grpc.LoadBalancer.Helper;
 import io.grpc.LoadBalancer.PickResult;
 import io.grpc.LoadBalancer.ResolvedAddresses;
 import io.grpc.LoadBalancer.Subchannel;
 import io.grpc.LoadBalancer.SubchannelPicker;
 import io.grpc.Metadata;
 import io.grpc.Status;
+import io.grpc.util.ForwardingLoadBalancerHelper;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -46,6 +50,20 @@ class ZoneSpillTest {
   private final FakeClock clock = helper.clock();
   private final List<ClientStreamTracer> inFlight = new ArrayList<>();
   private final TestMetrics metrics = new TestMetrics();
+  private final RecordingChannelLogger log = new RecordingChannelLogger();
+  // The fake helper, with a channel log the test reads.
+  private final Helper logged =
+      new ForwardingLoadBalancerHelper() {
+        @Override
+        protected Helper delegate() {
+          return helper;
+        }
+
+        @Override
+        public ChannelLogger getChannelLogger() {
+          return log;
+        }
+      };
   private LbTelemetry telemetry = LbTelemetry.disabled();
   private EndpointSetLoadBalancer<?> balancer;
 
@@ -94,12 +112,12 @@ class ZoneSpillTest {
     if (policy.equals("peak_ewma")) {
       balancer =
           new PeakEwmaLoadBalancer(
-              helper, clock.ticker(), new Random(3)::nextInt, (sc, timeout, answer) -> {});
+              logged, clock.ticker(), new Random(3)::nextInt, (sc, timeout, answer) -> {});
       config = PeakEwmaConfig.parse(raw);
     } else {
       balancer =
           new KubeRoundRobinLoadBalancer(
-              helper, bound -> 0, clock.ticker(), (sc, timeout, answer) -> {});
+              logged, bound -> 0, clock.ticker(), (sc, timeout, answer) -> {});
       config = KubeRoundRobinConfig.parse(raw);
     }
     balancer.hostname = () -> "client-0";
@@ -270,6 +288,13 @@ class ZoneSpillTest {
     assertThat(spilling.lines().filter(line -> line.endsWith(" spilled")))
         .singleElement(org.assertj.core.api.InstanceOfAssertFactories.STRING)
         .contains("zone=zone-b in-rotation");
+    assertThat(log.messages())
+        .filteredOn(line -> line.startsWith("INFO") && line.contains("zone spill"))
+        .containsExactly(
+            "INFO: "
+                + policy
+                + ": zone spill: 1 of 4 others in rotation"
+                + " (local load 3.00 in flight per endpoint, band 0.8-2.0)");
 
     finish(5); // 0.5 per local endpoint, all served locally: below the band
     clock.forward(Duration.ofSeconds(1));
@@ -279,6 +304,14 @@ class ZoneSpillTest {
     assertThat(recovered)
         .contains("\n  zone spill: none (local load 0.50 in flight per endpoint, band 0.8-2.0)\n")
         .doesNotContain(" spilled");
+    assertThat(log.messages())
+        .filteredOn(line -> line.startsWith("INFO") && line.contains("zone spill"))
+        .hasSize(2)
+        .last()
+        .isEqualTo(
+            "INFO: "
+                + policy
+                + ": zone spill: none (local load 0.50 in flight per endpoint, band 0.8-2.0)");
   }
 
   @ParameterizedTest
