@@ -4,6 +4,7 @@ import io.github.kubegrpclb.core.internal.BalancerTelemetry;
 import io.github.kubegrpclb.core.internal.EndpointStatus;
 import io.github.kubegrpclb.core.internal.Snapshots;
 import io.github.kubegrpclb.core.internal.Telemetry;
+import io.github.kubegrpclb.core.internal.ZoneSpillStatus;
 import io.grpc.Attributes;
 import io.grpc.ChannelLogger.ChannelLogLevel;
 import io.grpc.ConnectivityState;
@@ -18,6 +19,7 @@ import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Set;
 import java.util.function.Function;
+import java.util.function.Supplier;
 
 /**
  * What a balancer shows the outside: its OpenTelemetry instruments and its snapshot for {@link
@@ -48,17 +50,28 @@ final class BalancerObserver<T> {
   private final String policyName;
   private final String target;
   private final Function<T, Load> loadOf;
+  private final Supplier<ZoneSpill.Published<T>> zoneSpill;
   private final Snapshots.Registration registration;
+  private int loggedSpill;
   private BalancerTelemetry telemetry = BalancerTelemetry.NOOP;
   private boolean configured;
   private volatile List<Endpoint<T>> endpoints = List.of();
   private volatile View<T> view = new View<>(List.of(), ConnectivityState.IDLE, null);
 
-  BalancerObserver(Helper helper, String policyName, Function<T, Load> loadOf) {
+  /**
+   * @param zoneSpill the spill as last published (null while no preference applies), read from any
+   *     thread
+   */
+  BalancerObserver(
+      Helper helper,
+      String policyName,
+      Function<T, Load> loadOf,
+      Supplier<ZoneSpill.Published<T>> zoneSpill) {
     this.helper = helper;
     this.policyName = policyName;
     this.target = channelTarget(helper);
     this.loadOf = loadOf;
+    this.zoneSpill = zoneSpill;
     this.registration = Snapshots.register(target, this::describe);
   }
 
@@ -70,7 +83,7 @@ final class BalancerObserver<T> {
     configured = true;
     telemetry =
         Telemetry.of(resolutionAttributes.get(LbTelemetry.ATTRIBUTE))
-            .balancer(target, policyName, this::statuses);
+            .balancer(target, policyName, this::statuses, this::zoneSpillStatus);
   }
 
   /** Whether RPCs are recorded (a policy without a tracer of its own then adds one). */
@@ -90,12 +103,33 @@ final class BalancerObserver<T> {
     endpoints = List.copyOf(current);
   }
 
-  /** The balancer recomputed its rotation, a list it never changes afterwards. */
+  /**
+   * The balancer recomputed its rotation, a list it never changes afterwards; logs the zone spill
+   * when the number of endpoints it added changed.
+   */
   void rotationChanged(List<Endpoint<T>> rotation, String clientZone) {
     View<T> current = view;
     if (current.rotation != rotation) {
       view = new View<>(rotation, current.state, clientZone);
     }
+    ZoneSpillStatus spill = zoneSpillStatus();
+    int spilled = spill == null ? 0 : spill.spilled;
+    if (spilled != loggedSpill) {
+      loggedSpill = spilled;
+      helper
+          .getChannelLogger()
+          .log(
+              ChannelLogLevel.INFO,
+              "{0}: {1}",
+              policyName,
+              spill == null ? "zone spill: none (no zone or node preference applies)" : spill);
+    }
+  }
+
+  /** The zone spill, or null while no preference applies; any thread. */
+  ZoneSpillStatus zoneSpillStatus() {
+    ZoneSpill.Published<T> spill = zoneSpill.get();
+    return spill == null ? null : spill.status;
   }
 
   /** The balancer published {@code picker}: counts it and logs the new view. */
@@ -118,6 +152,8 @@ final class BalancerObserver<T> {
     List<Endpoint<T>> all = endpoints;
     Set<Endpoint<T>> inRotation = Collections.newSetFromMap(new IdentityHashMap<>());
     inRotation.addAll(view.rotation);
+    ZoneSpill.Published<T> spill = zoneSpill.get();
+    List<Endpoint<T>> spilledTo = spill == null ? List.of() : spill.spilledTo;
     List<EndpointStatus> out = new ArrayList<>(all.size());
     for (Endpoint<T> endpoint : all) {
       Load load = loadOf.apply(endpoint.policyState());
@@ -138,7 +174,7 @@ final class BalancerObserver<T> {
               load.costNanos,
               state == ConnectivityState.TRANSIENT_FAILURE && !failure.isOk()
                   ? "last-failure=" + failure.getCode() + describe(failure.getDescription())
-                  : null,
+                  : inRotationNow && contains(spilledTo, endpoint) ? "spilled" : null,
               endpoint.telemetry()));
     }
     return out;
@@ -171,11 +207,25 @@ final class BalancerObserver<T> {
     if (current.clientZone != null) {
       out.append(", client zone ").append(current.clientZone);
     }
+    ZoneSpillStatus spill = zoneSpillStatus();
+    if (spill != null) {
+      out.append("\n  ").append(spill.describe());
+    }
     for (EndpointStatus status : statuses) {
       out.append("\n  ");
       status.appendTo(out);
     }
     return out.toString();
+  }
+
+  /** Identity membership in the few endpoints spill added. */
+  private static boolean contains(List<?> endpoints, Object endpoint) {
+    for (Object e : endpoints) {
+      if (e == endpoint) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private static String describe(String description) {

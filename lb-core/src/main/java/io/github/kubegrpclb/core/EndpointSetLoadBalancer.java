@@ -84,13 +84,14 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
               candidatesStale = true;
               updateBalancingState();
             });
-    this.observer = new BalancerObserver<>(helper, policyName, this::liveLoad);
     this.zoneSpill =
         new ZoneSpill<>(
             helper.getSynchronizationContext(),
             helper.getScheduledExecutorService(),
             () -> hostname.get().hashCode(),
             this::updateBalancingState);
+    this.observer =
+        new BalancerObserver<>(helper, policyName, this::liveLoad, zoneSpill::published);
   }
 
   /** The policy's live load numbers of an endpoint, for snapshots and gauges; any thread. */

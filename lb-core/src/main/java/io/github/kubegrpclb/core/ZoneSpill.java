@@ -1,12 +1,14 @@
 package io.github.kubegrpclb.core;
 
 import io.github.kubegrpclb.core.internal.EndpointTelemetry;
+import io.github.kubegrpclb.core.internal.ZoneSpillStatus;
 import io.grpc.LoadBalancer.PickResult;
 import io.grpc.SynchronizationContext;
 import java.net.SocketAddress;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -20,7 +22,8 @@ import java.util.function.IntSupplier;
  * allocation-free, and the RPCs are counted ({@link ZoneLoad}) only while spill can matter.
  *
  * <p>Not thread-safe: the balancer calls it, and its timer runs, in the channel's
- * SynchronizationContext.
+ * SynchronizationContext. What it decided is {@link #published published} for gauges and snapshots
+ * on other threads.
  */
 final class ZoneSpill<T> {
   /*
@@ -76,6 +79,21 @@ final class ZoneSpill<T> {
   private Object countingKeyFor;
   private Object countingKey;
   private double lastProjectedLoad;
+  private double measuredLoad = Double.NaN;
+  private String clientZone;
+  // Written in the SynchronizationContext, read by gauges and snapshots; null while inactive.
+  private volatile Published<T> published;
+
+  /** What spill did, for readers on any thread; immutable. */
+  static final class Published<T> {
+    final ZoneSpillStatus status;
+    final List<Endpoint<T>> spilledTo;
+
+    Published(ZoneSpillStatus status, List<Endpoint<T>> spilledTo) {
+      this.status = status;
+      this.spilledTo = spilledTo;
+    }
+  }
 
   /**
    * @param clientSeed this client's identity for the order in which others join (read once)
@@ -124,14 +142,17 @@ final class ZoneSpill<T> {
     this.local = snapshot;
     this.othersCount = rest;
     this.pool = tier.ready;
+    this.clientZone = clientZone;
     if (!active) {
       active = true;
       countingChanged = true;
+      measuredLoad = Double.NaN;
       resetWindow();
       scheduleSample();
     }
     if (spilled == 0) {
       spilledEndpoints = List.of();
+      publish();
       return snapshot;
     }
     EndpointList.Snapshot<T> ready = tier.ready.snapshot();
@@ -145,7 +166,38 @@ final class ZoneSpill<T> {
       widenedSpill = spilled;
     }
     spilling = true;
+    publish();
     return widened;
+  }
+
+  /**
+   * The spill as last decided, or null while no preference applies (or spill is off); any thread.
+   */
+  Published<T> published() {
+    return published;
+  }
+
+  private void publish() {
+    Published<T> current = published;
+    if (current != null
+        && current.spilledTo == spilledEndpoints
+        && current.status.others == othersCount
+        && Double.compare(current.status.localLoad, measuredLoad) == 0
+        && current.status.lowLoad == config.lowLoad
+        && current.status.highLoad == config.highLoad
+        && Objects.equals(current.status.clientZone, clientZone)) {
+      return; // unchanged: most rotation updates (connectivity changes) keep the spill as it is
+    }
+    published =
+        new Published<>(
+            new ZoneSpillStatus(
+                clientZone,
+                spilledEndpoints.size(),
+                othersCount,
+                measuredLoad,
+                config.lowLoad,
+                config.highLoad),
+            spilledEndpoints);
   }
 
   /** Whether the last {@link #widen} added endpoints, so its rotation is {@link #spillPool}. */
@@ -255,6 +307,7 @@ final class ZoneSpill<T> {
     widened = null;
     widenedFrom = null;
     widenedReady = null;
+    published = null;
     if (timer != null) {
       timer.cancel();
       timer = null;
@@ -356,6 +409,7 @@ final class ZoneSpill<T> {
       return; // all traffic went elsewhere: no local latency to project from, hold
     }
     lastProjectedLoad = projected;
+    measuredLoad = projected;
     int atLeast = needed(projected, config.highLoad);
     int atMost = needed(projected, config.lowLoad);
     int next = Math.min(othersCount, Math.max(atLeast, Math.min(spilled, atMost)));
@@ -364,6 +418,7 @@ final class ZoneSpill<T> {
       onChange.run();
       resetWindow(); // the new spill set's window starts now
     }
+    publish();
   }
 
   /** Others needed for the local endpoints' share of {@code projected} to be at most target. */

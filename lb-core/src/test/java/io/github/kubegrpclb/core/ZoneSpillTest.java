@@ -9,15 +9,20 @@ import io.github.kubegrpclb.testing.EndpointGroups;
 import io.github.kubegrpclb.testing.FakeClock;
 import io.github.kubegrpclb.testing.FakeHelper;
 import io.github.kubegrpclb.testing.PickArgs;
+import io.github.kubegrpclb.testing.RecordingChannelLogger;
+import io.github.kubegrpclb.testing.TestMetrics;
 import io.grpc.Attributes;
+import io.grpc.ChannelLogger;
 import io.grpc.ClientStreamTracer;
 import io.grpc.EquivalentAddressGroup;
+import io.grpc.LoadBalancer.Helper;
 import io.grpc.LoadBalancer.PickResult;
 import io.grpc.LoadBalancer.ResolvedAddresses;
 import io.grpc.LoadBalancer.Subchannel;
 import io.grpc.LoadBalancer.SubchannelPicker;
 import io.grpc.Metadata;
 import io.grpc.Status;
+import io.grpc.util.ForwardingLoadBalancerHelper;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -37,9 +42,29 @@ import org.junit.jupiter.params.provider.ValueSource;
  * interval, decides how many endpoints of other zones join the rotation.
  */
 class ZoneSpillTest {
-  private final FakeHelper helper = new FakeHelper();
+  private static final String TARGET = "zone-spill-test.default.svc";
+  private static final String SPILLED = "kube_grpc_lb.zone_spill.endpoints";
+  private static final String LOCAL_LOAD = "kube_grpc_lb.zone_spill.local_load";
+
+  private final FakeHelper helper = new FakeHelper(TARGET);
   private final FakeClock clock = helper.clock();
   private final List<ClientStreamTracer> inFlight = new ArrayList<>();
+  private final TestMetrics metrics = new TestMetrics();
+  private final RecordingChannelLogger log = new RecordingChannelLogger();
+  // The fake helper, with a channel log the test reads.
+  private final Helper logged =
+      new ForwardingLoadBalancerHelper() {
+        @Override
+        protected Helper delegate() {
+          return helper;
+        }
+
+        @Override
+        public ChannelLogger getChannelLogger() {
+          return log;
+        }
+      };
+  private LbTelemetry telemetry = LbTelemetry.disabled();
   private EndpointSetLoadBalancer<?> balancer;
 
   @AfterEach
@@ -47,6 +72,7 @@ class ZoneSpillTest {
     if (balancer != null) {
       helper.run(balancer::shutdown);
     }
+    metrics.close();
     helper.checkNoErrors();
   }
 
@@ -86,16 +112,16 @@ class ZoneSpillTest {
     if (policy.equals("peak_ewma")) {
       balancer =
           new PeakEwmaLoadBalancer(
-              helper, clock.ticker(), new Random(3)::nextInt, (sc, timeout, answer) -> {});
+              logged, clock.ticker(), new Random(3)::nextInt, (sc, timeout, answer) -> {});
       config = PeakEwmaConfig.parse(raw);
     } else {
       balancer =
           new KubeRoundRobinLoadBalancer(
-              helper, bound -> 0, clock.ticker(), (sc, timeout, answer) -> {});
+              logged, bound -> 0, clock.ticker(), (sc, timeout, answer) -> {});
       config = KubeRoundRobinConfig.parse(raw);
     }
     balancer.hostname = () -> "client-0";
-    Attributes.Builder client = Attributes.newBuilder();
+    Attributes.Builder client = Attributes.newBuilder().set(LbTelemetry.ATTRIBUTE, telemetry);
     if (clientZone != null) {
       client.set(EndpointAttributes.CLIENT_ZONE, clientZone);
     }
@@ -237,6 +263,68 @@ class ZoneSpillTest {
 
     clock.forward(Duration.ofSeconds(10));
     assertThat(rotation()).isEqualTo(subchannels(0, 1));
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"kube_round_robin", "peak_ewma"})
+  void spill_showsInGaugesSnapshotAndEndpointLines_untilTheZoneRecovers(String policy) {
+    telemetry = LbTelemetry.create(metrics.openTelemetry());
+    start(policy, TWO_ZONES, null);
+    Map<String, String> channel = Map.of("target", TARGET, "policy", policy, "zone", "zone-a");
+    assertThat(metrics.value(SPILLED, channel)).isZero();
+    assertThat(metrics.points(LOCAL_LOAD, channel)).as("not measured yet").isEmpty();
+    assertThat(LbDebug.snapshot(TARGET))
+        .contains("\n  zone spill: none (local load not yet measured, band 0.8-2.0)\n");
+
+    startOn(subchannels(0, 1), 6); // 3 per local endpoint: 1 other endpoint joins
+    clock.forward(Duration.ofSeconds(1));
+    assertThat(metrics.value(SPILLED, channel)).isEqualTo(1);
+    assertThat(metrics.value(LOCAL_LOAD, channel)).isEqualTo(3.0);
+    String spilling = LbDebug.snapshot(TARGET);
+    assertThat(spilling)
+        .contains(
+            "\n  zone spill: 1 of 4 others in rotation"
+                + " (local load 3.00 in flight per endpoint, band 0.8-2.0)\n");
+    assertThat(spilling.lines().filter(line -> line.endsWith(" spilled")))
+        .singleElement(org.assertj.core.api.InstanceOfAssertFactories.STRING)
+        .contains("zone=zone-b in-rotation");
+    assertThat(log.messages())
+        .filteredOn(line -> line.startsWith("INFO") && line.contains("zone spill"))
+        .containsExactly(
+            "INFO: "
+                + policy
+                + ": zone spill: 1 of 4 others in rotation"
+                + " (local load 3.00 in flight per endpoint, band 0.8-2.0)");
+
+    finish(5); // 0.5 per local endpoint, all served locally: below the band
+    clock.forward(Duration.ofSeconds(1));
+    assertThat(metrics.value(SPILLED, channel)).isZero();
+    assertThat(metrics.value(LOCAL_LOAD, channel)).isEqualTo(0.5);
+    String recovered = LbDebug.snapshot(TARGET);
+    assertThat(recovered)
+        .contains("\n  zone spill: none (local load 0.50 in flight per endpoint, band 0.8-2.0)\n")
+        .doesNotContain(" spilled");
+    assertThat(log.messages())
+        .filteredOn(line -> line.startsWith("INFO") && line.contains("zone spill"))
+        .hasSize(2)
+        .last()
+        .isEqualTo(
+            "INFO: "
+                + policy
+                + ": zone spill: none (local load 0.50 in flight per endpoint, band 0.8-2.0)");
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"kube_round_robin", "peak_ewma"})
+  void noPreferenceApplies_noSpillGaugeNorSnapshotLine(String policy) {
+    telemetry = LbTelemetry.create(metrics.openTelemetry());
+    start(policy, TWO_ZONES, Map.of("enabled", false));
+    startOn(subchannels(0, 1), 20);
+    clock.forward(Duration.ofSeconds(10));
+
+    assertThat(metrics.points(SPILLED, Map.of("target", TARGET))).isEmpty();
+    assertThat(metrics.points(LOCAL_LOAD, Map.of("target", TARGET))).isEmpty();
+    assertThat(LbDebug.snapshot(TARGET)).startsWith(policy).doesNotContain("zone spill");
   }
 
   @ParameterizedTest

@@ -148,8 +148,11 @@ final class OtelTelemetry implements Telemetry {
 
   @Override
   public BalancerTelemetry balancer(
-      String target, String policy, Supplier<List<EndpointStatus>> endpoints) {
-    return new Balancer(Attributes.of(TARGET, target, POLICY, policy), endpoints);
+      String target,
+      String policy,
+      Supplier<List<EndpointStatus>> endpoints,
+      Supplier<ZoneSpillStatus> zoneSpill) {
+    return new Balancer(Attributes.of(TARGET, target, POLICY, policy), endpoints, zoneSpill);
   }
 
   @Override
@@ -179,7 +182,10 @@ final class OtelTelemetry implements Telemetry {
     private final BatchCallback gauges;
     private int individualEndpoints;
 
-    Balancer(Attributes channel, Supplier<List<EndpointStatus>> endpoints) {
+    Balancer(
+        Attributes channel,
+        Supplier<List<EndpointStatus>> endpoints,
+        Supplier<ZoneSpillStatus> zoneSpill) {
       this.channel = channel;
       ConnectivityState[] states = ConnectivityState.values();
       this.pickerUpdateAttributes = new Attributes[states.length];
@@ -222,14 +228,53 @@ final class OtelTelemetry implements Telemetry {
               .setUnit("{endpoint}")
               .setDescription("The balancer's endpoints by connection state, condition, rotation")
               .buildObserver();
+      ObservableLongMeasurement spilled =
+          meter
+              .gaugeBuilder(PREFIX + "zone_spill.endpoints")
+              .ofLongs()
+              .setUnit("{endpoint}")
+              .setDescription(
+                  "Endpoints outside the client's zone (or node) in rotation because the preferred"
+                      + " ones are loaded; only while a zone or node preference applies")
+              .buildObserver();
+      ObservableDoubleMeasurement localLoad =
+          meter
+              .gaugeBuilder(PREFIX + "zone_spill.local_load")
+              .setUnit("{rpc}")
+              .setDescription(
+                  "RPCs in flight per preferred endpoint they would carry without spill, as zone"
+                      + " spill last estimated it; compared with the band lowLoad-highLoad")
+              .buildObserver();
       this.gauges =
           meter.batchCallback(
-              () -> observe(endpoints.get(), estimate, cost, weight, state, count),
+              () -> {
+                observe(endpoints.get(), estimate, cost, weight, state, count);
+                observe(zoneSpill.get(), spilled, localLoad);
+              },
               estimate,
               cost,
               weight,
               state,
-              count);
+              count,
+              spilled,
+              localLoad);
+    }
+
+    private void observe(
+        ZoneSpillStatus spill,
+        ObservableLongMeasurement spilled,
+        ObservableDoubleMeasurement localLoad) {
+      if (spill == null) {
+        return; // no preference applies: nothing spills, and there is no local load to speak of
+      }
+      Attributes attributes =
+          spill.clientZone == null
+              ? channel
+              : channel.toBuilder().put(ZONE, spill.clientZone).build();
+      spilled.record(spill.spilled, attributes);
+      if (!Double.isNaN(spill.localLoad)) {
+        localLoad.record(spill.localLoad, attributes);
+      }
     }
 
     private void observe(

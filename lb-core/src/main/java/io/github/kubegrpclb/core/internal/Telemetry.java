@@ -21,7 +21,10 @@ public interface Telemetry {
       new Telemetry() {
         @Override
         public BalancerTelemetry balancer(
-            String target, String policy, Supplier<List<EndpointStatus>> endpoints) {
+            String target,
+            String policy,
+            Supplier<List<EndpointStatus>> endpoints,
+            Supplier<ZoneSpillStatus> zoneSpill) {
           return BalancerTelemetry.NOOP;
         }
 
@@ -50,11 +53,15 @@ public interface Telemetry {
   }
 
   /**
-   * Returns the recorder of one balancer; {@code endpoints} is read by the gauges' callbacks, on
-   * the metrics reader's thread.
+   * Returns the recorder of one balancer; {@code endpoints} and {@code zoneSpill} (null while no
+   * zone or node preference applies) are read by the gauges' callbacks, on the metrics reader's
+   * thread.
    */
   BalancerTelemetry balancer(
-      String target, String policy, Supplier<List<EndpointStatus>> endpoints);
+      String target,
+      String policy,
+      Supplier<List<EndpointStatus>> endpoints,
+      Supplier<ZoneSpillStatus> zoneSpill);
 
   /**
    * Returns the recorder of one resolver ({@code kubernetes}, {@code headless}); {@code
