@@ -198,7 +198,8 @@ class CustomPolicyOverXdsTest {
     // Only zone-a; peak_ewma may have avoided one of its two pods after a slow first RPC.
     assertThat(local.perPod().keySet()).as("%s", local).isSubsetOf("pod-0", "pod-1");
     assertThat(failedOver.failures()).as("%s", failedOver).isZero();
-    assertThat(failedOver.perPod()).as("%s", failedOver).containsOnlyKeys("pod-2", "pod-3");
+    // Only zone-b; likewise one RPC stalled by a loaded machine may keep one of its pods avoided.
+    assertThat(failedOver.perPod().keySet()).as("%s", failedOver).isSubsetOf("pod-2", "pod-3");
   }
 
   /**
