@@ -4,6 +4,7 @@ import io.grpc.Attributes;
 import io.grpc.EquivalentAddressGroup;
 import java.util.Objects;
 import java.util.Set;
+import javax.annotation.Nullable;
 
 /**
  * The endpoint model shared by this library's resolvers and balancers: attribute keys that a
@@ -93,7 +94,8 @@ public final class EndpointAttributes {
    * @param zone the endpoint's zone, or null when unknown
    * @param zoneHints the zones the endpoint is hinted for; empty when the Service has no hints
    */
-  public static Attributes of(EndpointCondition condition, String zone, Set<String> zoneHints) {
+  public static Attributes of(
+      EndpointCondition condition, @Nullable String zone, Set<String> zoneHints) {
     Objects.requireNonNull(condition, "condition");
     Objects.requireNonNull(zoneHints, "zoneHints");
     Attributes.Builder builder =
@@ -113,7 +115,10 @@ public final class EndpointAttributes {
    * @param nodeHints the nodes the endpoint is hinted for; empty when the Service has none
    */
   public static Attributes of(
-      EndpointCondition condition, String zone, Set<String> zoneHints, Set<String> nodeHints) {
+      EndpointCondition condition,
+      @Nullable String zone,
+      Set<String> zoneHints,
+      Set<String> nodeHints) {
     Objects.requireNonNull(condition, "condition");
     Objects.requireNonNull(zoneHints, "zoneHints");
     Objects.requireNonNull(nodeHints, "nodeHints");

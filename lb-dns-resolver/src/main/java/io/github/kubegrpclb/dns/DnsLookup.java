@@ -16,6 +16,7 @@ import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Supplier;
+import javax.annotation.Nullable;
 import org.xbill.DNS.AAAARecord;
 import org.xbill.DNS.ARecord;
 import org.xbill.DNS.Name;
@@ -81,8 +82,8 @@ final class DnsLookup {
   record Target(
       Name host,
       List<Integer> ports,
-      List<InetAddress> addresses,
-      Throwable error,
+      @Nullable List<InetAddress> addresses,
+      @Nullable Throwable error,
       long ttlSeconds) {}
 
   /** Returns and resets the number of queries repeated over TCP after a truncated UDP answer. */

@@ -29,6 +29,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.function.DoubleSupplier;
 import java.util.function.LongSupplier;
+import javax.annotation.Nullable;
 import org.xbill.DNS.Name;
 
 /**
@@ -50,7 +51,7 @@ final class HeadlessDnsNameResolver extends NameResolver {
   private final HeadlessTarget target;
   private final HeadlessDnsOptions options;
   private final DnsLookup lookup;
-  private final ConfigOrError serviceConfig;
+  @Nullable private final ConfigOrError serviceConfig; // null: the channel's default
   private final SynchronizationContext syncContext;
   private final ScheduledExecutorService scheduler;
   private final LongSupplier nanoClock;
@@ -62,11 +63,11 @@ final class HeadlessDnsNameResolver extends NameResolver {
   private boolean resolving;
   private boolean refreshWanted;
   private long lastStartNanos;
-  private ScheduledHandle nextResolution;
+  @Nullable private ScheduledHandle nextResolution;
   private long scheduledAtNanos;
   private int consecutiveFailures;
-  private List<EquivalentAddressGroup> published;
-  private String publishedNote;
+  @Nullable private List<EquivalentAddressGroup> published;
+  @Nullable private String publishedNote;
 
   /** The addresses of each SRV target (or of the host) at its latest successful lookup. */
   private Map<Name, List<InetAddress>> lastKnown = Map.of();
@@ -80,7 +81,7 @@ final class HeadlessDnsNameResolver extends NameResolver {
       HeadlessTarget target,
       HeadlessDnsOptions options,
       DnsLookup lookup,
-      ConfigOrError serviceConfig,
+      @Nullable ConfigOrError serviceConfig,
       SynchronizationContext syncContext,
       ScheduledExecutorService scheduler,
       LongSupplier nanoClock,
@@ -222,23 +223,22 @@ final class HeadlessDnsNameResolver extends NameResolver {
     Map<Name, List<InetAddress>> known = new HashMap<>();
     Set<InetSocketAddress> addresses = new HashSet<>();
     List<String> problems = new ArrayList<>(answer.rejected());
-    int transientFailures = 0;
-    Throwable firstTransient = null;
+    Throwable firstTransient = null; // non-null once a target failed transiently
     for (DnsLookup.Target t : answer.targets()) {
       List<InetAddress> ips;
-      if (t.error() == null) {
-        ips = t.addresses();
-      } else if (DnsLookup.isNotFound(t.error())) {
+      Throwable error = t.error();
+      if (error == null) {
+        ips = Objects.requireNonNull(t.addresses(), "addresses of a successful lookup");
+      } else if (DnsLookup.isNotFound(error)) {
         ips = List.of();
-        problems.add(t.host() + ": " + describe(t.error()) + ", dropped");
+        problems.add(t.host() + ": " + describe(error) + ", dropped");
       } else {
         ips = lastKnown.getOrDefault(t.host(), List.of());
-        transientFailures++;
-        firstTransient = firstTransient == null ? t.error() : firstTransient;
+        firstTransient = firstTransient == null ? error : firstTransient;
         problems.add(
             t.host()
                 + ": "
-                + describe(t.error())
+                + describe(error)
                 + (ips.isEmpty() ? "" : ", keeping its last " + ips.size() + " address(es)"));
       }
       if (!ips.isEmpty()) {
@@ -250,10 +250,10 @@ final class HeadlessDnsNameResolver extends NameResolver {
         }
       }
     }
-    String summary = summary(answer, problems);
-    if (addresses.isEmpty() && transientFailures > 0) {
-      return onTransientFailure(summary, firstTransient);
+    if (addresses.isEmpty() && firstTransient != null) {
+      return onTransientFailure(summary(answer, problems), firstTransient);
     }
+    String summary = problems.isEmpty() ? null : summary(answer, problems);
     lastKnown = known;
     if (summary != null && !summary.equals(publishedNote)) {
       logger.log(ChannelLogLevel.WARNING, "headless DNS: {0}", summary);
@@ -263,7 +263,7 @@ final class HeadlessDnsNameResolver extends NameResolver {
       consecutiveFailures = 0;
       return options.ttlFloor().toNanos();
     }
-    if (transientFailures > 0) {
+    if (firstTransient != null) {
       consecutiveFailures++; // retry the failed targets soon, the others still at their TTL
       return Math.min(clampTtl(answer.minTtlSeconds()), backoffNanos(consecutiveFailures));
     }
@@ -271,11 +271,8 @@ final class HeadlessDnsNameResolver extends NameResolver {
     return clampTtl(answer.minTtlSeconds());
   }
 
-  /** A note on what went wrong with some SRV records or targets; null when nothing did. */
+  /** A note on what went wrong with some SRV records or targets, the {@code problems}. */
   private String summary(DnsLookup.Answer answer, List<String> problems) {
-    if (problems.isEmpty()) {
-      return null;
-    }
     int records = answer.rejected().size() + answer.targets().size();
     StringBuilder note =
         new StringBuilder(queriedName())
@@ -331,7 +328,7 @@ final class HeadlessDnsNameResolver extends NameResolver {
     return target.portName == null ? target.host : "_" + target.portName + "._tcp." + target.host;
   }
 
-  private void publish(List<InetSocketAddress> addresses, String note) {
+  private void publish(List<InetSocketAddress> addresses, @Nullable String note) {
     List<EquivalentAddressGroup> groups = new ArrayList<>(addresses.size());
     for (InetSocketAddress address : addresses) {
       groups.add(new EquivalentAddressGroup(address, ENDPOINT_ATTRIBUTES));

@@ -10,6 +10,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import javax.annotation.Nullable;
 
 /**
  * Options of the headless DNS resolver that a target cannot carry, passed per channel with {@code
@@ -34,16 +35,16 @@ public final class HeadlessDnsOptions {
   }
 
   private final AddressFamily family;
-  private final String policy;
+  @Nullable private final String policy;
   private final Map<String, ?> policyConfig;
   private final Duration ttlFloor;
   private final Duration ttlCap;
   private final Duration refreshInterval;
   private final Duration queryTimeout;
-  private final List<String> searchPath;
-  private final Integer ndots;
-  private final InetSocketAddress dnsServer;
-  private final LbTelemetry telemetry;
+  @Nullable private final List<String> searchPath;
+  @Nullable private final Integer ndots;
+  @Nullable private final InetSocketAddress dnsServer;
+  @Nullable private final LbTelemetry telemetry;
 
   private HeadlessDnsOptions(Builder b) {
     this.telemetry = b.telemetry;
@@ -72,6 +73,7 @@ public final class HeadlessDnsOptions {
   }
 
   /** The load-balancing policy, or null for the default ({@code kube_round_robin}). */
+  @Nullable
   public String policy() {
     return policy;
   }
@@ -98,38 +100,42 @@ public final class HeadlessDnsOptions {
   }
 
   /** Search domains for short names, or null to read them from /etc/resolv.conf. */
+  @Nullable
   public List<String> searchPath() {
     return searchPath;
   }
 
   /** The ndots threshold for short names, or null to read it from /etc/resolv.conf. */
+  @Nullable
   public Integer ndots() {
     return ndots;
   }
 
   /** The DNS server to ask, or null for the system's; a target's authority wins over it. */
+  @Nullable
   public InetSocketAddress dnsServer() {
     return dnsServer;
   }
 
-  /** Builds {@link HeadlessDnsOptions}; not thread-safe. */
   /** Where metrics go, or null for {@link LbTelemetry#global()}. */
+  @Nullable
   public LbTelemetry telemetry() {
     return telemetry;
   }
 
+  /** Builds {@link HeadlessDnsOptions}; not thread-safe. */
   public static final class Builder {
     private AddressFamily family = AddressFamily.AUTO;
-    private String policy;
+    @Nullable private String policy;
     private Map<String, ?> policyConfig = Map.of();
     private Duration ttlFloor = Duration.ofSeconds(1);
     private Duration ttlCap = Duration.ofSeconds(30);
     private Duration refreshInterval = Duration.ofSeconds(1);
     private Duration queryTimeout = Duration.ofSeconds(2);
-    private List<String> searchPath;
-    private Integer ndots;
-    private InetSocketAddress dnsServer;
-    private LbTelemetry telemetry;
+    @Nullable private List<String> searchPath;
+    @Nullable private Integer ndots;
+    @Nullable private InetSocketAddress dnsServer;
+    @Nullable private LbTelemetry telemetry;
 
     private Builder() {}
 

@@ -11,6 +11,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.regex.Pattern;
+import javax.annotation.Nullable;
 
 /**
  * A parsed {@code headless://[dns-server[:port]]/host:(port|port-name)[?family=..&policy=..]}
@@ -30,16 +31,16 @@ final class HeadlessTarget {
 
   final String host;
   final int port; // 0 when portName is set
-  final String portName;
-  final InetSocketAddress dnsServer; // null: the system's
+  @Nullable final String portName;
+  @Nullable final InetSocketAddress dnsServer; // null: the system's
   final AddressFamily family;
   final String policy;
 
   private HeadlessTarget(
       String host,
       int port,
-      String portName,
-      InetSocketAddress dnsServer,
+      @Nullable String portName,
+      @Nullable InetSocketAddress dnsServer,
       AddressFamily family,
       String policy) {
     this.host = host;

@@ -4,6 +4,7 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.grpc.ChannelLogger;
 import io.grpc.ChannelLogger.ChannelLogLevel;
 import java.time.Duration;
+import javax.annotation.Nullable;
 
 /**
  * The client's index and the client count for deterministic subsetting, from its own Service: a
@@ -18,7 +19,8 @@ final class ClientIndexWatch implements AutoCloseable {
    * @param podName matched against the endpoints' {@code targetRef.name}; null: by IP only
    * @param podIp matched against the endpoints' addresses; null: by name only
    */
-  record ClientPod(String namespace, String service, String podName, String podIp) {
+  record ClientPod(
+      String namespace, String service, @Nullable String podName, @Nullable String podIp) {
     String describe() {
       return podName == null
           ? "IP " + podIp
@@ -29,8 +31,8 @@ final class ClientIndexWatch implements AutoCloseable {
   private final ClientPod pod;
   private final ChannelLogger logger;
   private final ServiceWatches.Subscription watch;
-  private ClientPosition position; // null: not computed yet
-  private String lastNote;
+  @Nullable private ClientPosition position; // null: not computed yet
+  @Nullable private String lastNote;
 
   ClientIndexWatch(
       ServiceWatches watches,
@@ -64,6 +66,7 @@ final class ClientIndexWatch implements AutoCloseable {
    * This pod's position among the pods of its own Service and their count, or null when unknown
    * (not listed yet, or not among them); the last position found while the watch fails.
    */
+  @Nullable
   ClientPosition position() {
     Throwable error = watch.lastError();
     if (error != null) {

@@ -10,6 +10,7 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.TreeSet;
 import java.util.regex.Pattern;
+import javax.annotation.Nullable;
 
 /**
  * This client pod's position among the pods of its own Service, read from that Service's
@@ -51,7 +52,8 @@ record ClientPosition(int index, int count) {
    * @param podName the pod's name (an endpoint's {@code targetRef.name}), or null
    * @param podIp the pod's IP, or null
    */
-  static ClientPosition find(Collection<EndpointSlice> slices, String podName, String podIp) {
+  static ClientPosition find(
+      Collection<EndpointSlice> slices, @Nullable String podName, @Nullable String podIp) {
     TreeSet<String> names = new TreeSet<>(NATURAL_ORDER); // a dual-stack pod is in two slices
     String nameAtIp = null;
     for (EndpointSlice slice : slices) {
@@ -74,6 +76,7 @@ record ClientPosition(int index, int count) {
   }
 
   /** The endpoint's pod name; else its hostname; else its first address; null without any. */
+  @Nullable
   private static String name(Endpoint endpoint, List<String> addresses) {
     ObjectReference ref = endpoint.getTargetRef();
     if (ref != null && ref.getName() != null && !ref.getName().isEmpty()) {

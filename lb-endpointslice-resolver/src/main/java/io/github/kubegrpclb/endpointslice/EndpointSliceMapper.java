@@ -30,6 +30,7 @@ import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.function.Function;
 import java.util.regex.Pattern;
+import javax.annotation.Nullable;
 
 /**
  * Turns all EndpointSlices of one Service into address groups: the union of every slice (a slice
@@ -55,7 +56,7 @@ final class EndpointSliceMapper {
    * @param portNumber the pod port when no name is given; 0 for the slices' only port
    */
   static StatusOr<List<EquivalentAddressGroup>> map(
-      Collection<EndpointSlice> slices, String service, String portName, int portNumber) {
+      Collection<EndpointSlice> slices, String service, @Nullable String portName, int portNumber) {
     Map<String, PodEndpoint> byPod = new HashMap<>();
     Set<String> portNames = new TreeSet<>();
     boolean anyEndpoint = false;
@@ -81,7 +82,7 @@ final class EndpointSliceMapper {
           InetSocketAddress address = address(ip, port);
           if (address != null) {
             byPod
-                .computeIfAbsent(podKey(endpoint, address), k -> new PodEndpoint())
+                .computeIfAbsent(podKey(endpoint, address), k -> new PodEndpoint(condition))
                 .add(address, condition, endpoint);
           }
         }
@@ -141,9 +142,13 @@ final class EndpointSliceMapper {
     final List<InetSocketAddress> ipv4 = new ArrayList<>(1);
     final List<InetSocketAddress> ipv6 = new ArrayList<>(1);
     EndpointCondition condition;
-    String zone;
+    @Nullable String zone;
     Set<String> zoneHints = Set.of();
     Set<String> nodeHints = Set.of();
+
+    PodEndpoint(EndpointCondition condition) {
+      this.condition = condition;
+    }
 
     void add(InetSocketAddress address, EndpointCondition condition, Endpoint endpoint) {
       List<InetSocketAddress> family = address.getAddress() instanceof Inet6Address ? ipv6 : ipv4;
@@ -198,8 +203,9 @@ final class EndpointSliceMapper {
           .thenComparingInt(InetSocketAddress::getPort);
 
   /** The pod port this slice gives for the target's port, or null when it has none. */
+  @Nullable
   private static Integer port(
-      EndpointSlice slice, String portName, int portNumber, Set<String> namesSeen) {
+      EndpointSlice slice, @Nullable String portName, int portNumber, Set<String> namesSeen) {
     List<EndpointPort> ports = slice.getPorts() == null ? List.of() : slice.getPorts();
     for (EndpointPort port : ports) {
       namesSeen.add(
@@ -219,7 +225,8 @@ final class EndpointSliceMapper {
     return null;
   }
 
-  static EndpointCondition condition(EndpointConditions conditions) {
+  @Nullable
+  static EndpointCondition condition(@Nullable EndpointConditions conditions) {
     Boolean readyFlag = conditions == null ? null : conditions.getReady();
     Boolean servingFlag = conditions == null ? null : conditions.getServing();
     Boolean terminatingFlag = conditions == null ? null : conditions.getTerminating();
@@ -235,7 +242,8 @@ final class EndpointSliceMapper {
     return ready ? EndpointCondition.READY : null;
   }
 
-  private static InetSocketAddress address(String ip, int port) {
+  @Nullable
+  private static InetSocketAddress address(@Nullable String ip, int port) {
     if (ip == null || !IP_LITERAL.matcher(ip).matches() || port < 1 || port > 65535) {
       return null;
     }

@@ -23,6 +23,7 @@ import java.util.Objects;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import javax.annotation.Nullable;
 
 /**
  * Resolves a Service to its pods by watching its EndpointSlices, shared with every other channel to
@@ -55,27 +56,27 @@ final class EndpointSliceNameResolver extends NameResolver {
   private final String namespace;
   private final KubernetesClient client;
   private final ServiceWatches watches;
-  private final ConfigOrError serviceConfig;
+  @Nullable private final ConfigOrError serviceConfig; // null: the channel's default
   private final Attributes resultAttributes;
   private final SynchronizationContext syncContext;
   private final ScheduledExecutorService scheduler;
   private final ChannelLogger logger;
   private final AtomicBoolean updateQueued = new AtomicBoolean();
   private final ResolverObserver observer;
-  private final ClientIndexWatch.ClientPod clientPod; // null: no client index
-  private Throwable lastErrorCounted;
+  @Nullable private final ClientIndexWatch.ClientPod clientPod; // null: no client index
+  @Nullable private Throwable lastErrorCounted;
 
   private Listener2 listener;
-  private ServiceWatches.Subscription subscription;
-  private ScheduledHandle firstAnswerTimer;
-  private List<EquivalentAddressGroup> published; // null: none yet, or an error since
-  private ClientIndexWatch clientWatch; // the client's own Service; null: none
+  private ServiceWatches.Subscription subscription; // set by start()
+  @Nullable private ScheduledHandle firstAnswerTimer;
+  @Nullable private List<EquivalentAddressGroup> published; // null: none yet, or an error since
+  @Nullable private ClientIndexWatch clientWatch; // the client's own Service; null: none
   private long mappedClientGeneration = -1;
-  private ClientPosition publishedPosition; // null: published without a client index
+  @Nullable private ClientPosition publishedPosition; // null: published without a client index
   private boolean clientWaitOver;
   private boolean errorPublished;
   private long mappedGeneration = -1;
-  private String lastErrorLogged;
+  @Nullable private String lastErrorLogged;
   private boolean shutdown;
 
   EndpointSliceNameResolver(
@@ -83,9 +84,9 @@ final class EndpointSliceNameResolver extends NameResolver {
       String namespace,
       KubernetesClient client,
       ServiceWatches watches,
-      ConfigOrError serviceConfig,
+      @Nullable ConfigOrError serviceConfig,
       Attributes resultAttributes,
-      ClientIndexWatch.ClientPod clientPod,
+      @Nullable ClientIndexWatch.ClientPod clientPod,
       NameResolver.Args args) {
     this.target = target;
     this.namespace = namespace;
@@ -251,8 +252,10 @@ final class EndpointSliceNameResolver extends NameResolver {
     if (shutdown || published != null || errorPublished) {
       return;
     }
-    if (subscription.synced()) { // only the client's own Service has not answered
-      clientWatch.noAnswerWithin(FIRST_ANSWER_TIMEOUT);
+    if (subscription.synced()) { // its update is queued, or only the client's Service is missing
+      if (clientWatch != null) {
+        clientWatch.noAnswerWithin(FIRST_ANSWER_TIMEOUT);
+      }
       mappedGeneration = -1; // map and publish now
       update();
       return;
@@ -278,7 +281,7 @@ final class EndpointSliceNameResolver extends NameResolver {
     }
   }
 
-  private void publish(List<EquivalentAddressGroup> groups, ClientPosition client) {
+  private void publish(List<EquivalentAddressGroup> groups, @Nullable ClientPosition client) {
     if (groups.equals(published) && Objects.equals(client, publishedPosition)) {
       observer.unchanged();
       return;
@@ -313,7 +316,7 @@ final class EndpointSliceNameResolver extends NameResolver {
   }
 
   /** Counts each failure the watch reports once, by kind. */
-  private void countError(Throwable error) {
+  private void countError(@Nullable Throwable error) {
     if (error == null || error == lastErrorCounted) {
       return;
     }

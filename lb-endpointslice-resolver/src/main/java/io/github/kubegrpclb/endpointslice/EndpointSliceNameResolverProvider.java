@@ -16,6 +16,7 @@ import java.net.SocketAddress;
 import java.net.URI;
 import java.util.Collection;
 import java.util.List;
+import javax.annotation.Nullable;
 
 /**
  * Registers the {@code kubernetes} scheme: a gRPC name resolver that watches the Service's
@@ -136,6 +137,7 @@ public final class EndpointSliceNameResolverProvider extends NameResolverProvide
    * The client's own Service and pod, when the option or the environment names the Service; null
    * otherwise, and then the resolver watches nothing more.
    */
+  @Nullable
   private ClientIndexWatch.ClientPod clientPod(
       EndpointSliceOptions options, KubernetesClient client, NameResolver.Args args) {
     String service = options.clientService();
@@ -177,7 +179,7 @@ public final class EndpointSliceNameResolverProvider extends NameResolverProvide
    * The namespace of a target that names none: a caller's client's own namespace; else this pod's
    * (service-account file); else the library client's (kubeconfig context); else "default".
    */
-  private String defaultNamespace(KubernetesClient callersClient) {
+  private String defaultNamespace(@Nullable KubernetesClient callersClient) {
     String namespace =
         callersClient == null ? null : PodEnvironment.blankToNull(callersClient.getNamespace());
     if (namespace == null) {
@@ -189,7 +191,8 @@ public final class EndpointSliceNameResolverProvider extends NameResolverProvide
     return namespace == null ? "default" : namespace;
   }
 
-  private static String firstNonNull(String... values) {
+  @Nullable
+  private static String firstNonNull(@Nullable String... values) {
     for (String value : values) {
       if (value != null) {
         return value;
@@ -201,6 +204,8 @@ public final class EndpointSliceNameResolverProvider extends NameResolverProvide
   /** The library's KubernetesClient, created on first use and shared by the whole JVM. */
   private static final class DefaultClient {
     private static final KubernetesClient INSTANCE = new KubernetesClientBuilder().build();
+
+    @Nullable
     private static final String NAMESPACE = PodEnvironment.blankToNull(INSTANCE.getNamespace());
 
     static KubernetesClient get() {

@@ -6,6 +6,7 @@ import io.github.kubegrpclb.core.internal.PolicySelection;
 import io.grpc.NameResolver;
 import java.util.Map;
 import java.util.Objects;
+import javax.annotation.Nullable;
 
 /**
  * Options of the EndpointSlice resolver, passed per channel with {@code
@@ -51,13 +52,13 @@ public final class EndpointSliceOptions {
    */
   public static final String POD_IP_ENV = "KUBE_GRPC_LB_POD_IP";
 
-  private final KubernetesClient client;
-  private final String policy;
+  @Nullable private final KubernetesClient client;
+  @Nullable private final String policy;
   private final Map<String, ?> policyConfig;
-  private final String clientZone;
-  private final String clientNode;
-  private final String clientService;
-  private final LbTelemetry telemetry;
+  @Nullable private final String clientZone;
+  @Nullable private final String clientNode;
+  @Nullable private final String clientService;
+  @Nullable private final LbTelemetry telemetry;
 
   private EndpointSliceOptions(Builder b) {
     this.telemetry = b.telemetry;
@@ -78,11 +79,13 @@ public final class EndpointSliceOptions {
   }
 
   /** The client to watch with, or null for the library's one per JVM. */
+  @Nullable
   public KubernetesClient client() {
     return client;
   }
 
   /** The load-balancing policy, or null for the default ({@code kube_round_robin}). */
+  @Nullable
   public String policy() {
     return policy;
   }
@@ -93,34 +96,38 @@ public final class EndpointSliceOptions {
   }
 
   /** The client's zone, or null to read {@value #ZONE_ENV}. */
+  @Nullable
   public String clientZone() {
     return clientZone;
   }
 
   /** Where metrics go, or null for {@link LbTelemetry#global()}. */
+  @Nullable
   public LbTelemetry telemetry() {
     return telemetry;
   }
 
   /** The client's node, or null to read {@value #NODE_ENV}. */
+  @Nullable
   public String clientNode() {
     return clientNode;
   }
 
   /** The client's own Service, or null to read {@value #CLIENT_SERVICE_ENV}. */
+  @Nullable
   public String clientService() {
     return clientService;
   }
 
   /** Builds {@link EndpointSliceOptions}; not thread-safe. */
   public static final class Builder {
-    private KubernetesClient client;
-    private String policy;
+    @Nullable private KubernetesClient client;
+    @Nullable private String policy;
     private Map<String, ?> policyConfig = Map.of();
-    private String clientZone;
-    private String clientNode;
-    private String clientService;
-    private LbTelemetry telemetry;
+    @Nullable private String clientZone;
+    @Nullable private String clientNode;
+    @Nullable private String clientService;
+    @Nullable private LbTelemetry telemetry;
 
     private Builder() {}
 

@@ -7,6 +7,7 @@ import io.github.kubegrpclb.core.internal.TargetUri;
 import java.util.Map;
 import java.util.Set;
 import java.util.regex.Pattern;
+import javax.annotation.Nullable;
 
 /**
  * A parsed {@code kubernetes:///svc[.ns][:port]} or {@code kubernetes://ns/svc[:port]} target, the
@@ -25,20 +26,20 @@ final class KubernetesTarget {
 
   final String service;
   final String host; // as written: my-svc, my-svc.my-ns, my-svc.my-ns.svc.cluster.local
-  final String namespace; // null: the pod's or the client's namespace
-  final String portName; // null: portNumber (0: the Service's only port)
+  @Nullable final String namespace; // null: the pod's or the client's namespace
+  @Nullable final String portName; // null: portNumber (0: the Service's only port)
   final int portNumber;
   final String policy;
-  final String zone; // null: from options or environment
+  @Nullable final String zone; // null: from options or environment
 
   private KubernetesTarget(
       String service,
       String host,
-      String namespace,
-      String portName,
+      @Nullable String namespace,
+      @Nullable String portName,
       int portNumber,
       String policy,
-      String zone) {
+      @Nullable String zone) {
     this.service = service;
     this.host = host;
     this.namespace = namespace;

@@ -5,6 +5,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.function.UnaryOperator;
+import javax.annotation.Nullable;
 
 /**
  * What the client's pod says about itself: its namespace (the service-account namespace file), its
@@ -18,33 +19,33 @@ final class PodEnvironment {
       Path.of("/var/run/secrets/kubernetes.io/serviceaccount/namespace");
 
   /** The pod's namespace, or null outside a pod. */
-  final String namespace;
+  @Nullable final String namespace;
 
   /** The client's zone from {@value EndpointSliceOptions#ZONE_ENV}, or null. */
-  final String zone;
+  @Nullable final String zone;
 
   /** The client's node from {@value EndpointSliceOptions#NODE_ENV}, or null. */
-  final String node;
+  @Nullable final String node;
 
   /** The client's own Service from {@value EndpointSliceOptions#CLIENT_SERVICE_ENV}, or null. */
-  final String clientService;
+  @Nullable final String clientService;
 
   /**
    * The pod's name from {@value EndpointSliceOptions#POD_NAME_ENV}, else {@code HOSTNAME} (the pod
    * name unless the pod sets {@code spec.hostname}), or null.
    */
-  final String podName;
+  @Nullable final String podName;
 
   /** The pod's IP from {@value EndpointSliceOptions#POD_IP_ENV}, or null. */
-  final String podIp;
+  @Nullable final String podIp;
 
   private PodEnvironment(
-      String namespace,
-      String zone,
-      String node,
-      String clientService,
-      String podName,
-      String podIp) {
+      @Nullable String namespace,
+      @Nullable String zone,
+      @Nullable String node,
+      @Nullable String clientService,
+      @Nullable String podName,
+      @Nullable String podIp) {
     this.namespace = namespace;
     this.zone = zone;
     this.node = node;
@@ -69,6 +70,7 @@ final class PodEnvironment {
         blankToNull(getenv.apply(EndpointSliceOptions.POD_IP_ENV)));
   }
 
+  @Nullable
   private static String readFile(Path file) {
     if (!Files.isReadable(file)) {
       return null;
@@ -84,7 +86,8 @@ final class PodEnvironment {
    * Null for null or blank: the downward API sets an empty value for a label the pod does not have,
    * e.g. {@code topology.kubernetes.io/zone} on clusters that do not copy it to pods.
    */
-  static String blankToNull(String value) {
+  @Nullable
+  static String blankToNull(@Nullable String value) {
     return value == null || value.isBlank() ? null : value.trim();
   }
 }

@@ -15,6 +15,7 @@ import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.CopyOnWriteArraySet;
 import java.util.concurrent.atomic.AtomicLong;
+import javax.annotation.Nullable;
 
 /**
  * Shares one EndpointSlice informer (list + watch, label {@code kubernetes.io/service-name}) per
@@ -104,6 +105,7 @@ final class ServiceWatches {
      * established (fabric8's relist emits no event for unchanged slices, so an established watch is
      * what says the error is over).
      */
+    @Nullable
     Throwable lastError() {
       Throwable error = watch.lastError;
       SharedIndexInformer<EndpointSlice> informer = watch.informer;
@@ -165,9 +167,9 @@ final class ServiceWatches {
     final Key key;
     final Set<Runnable> subscribers = new CopyOnWriteArraySet<>();
     final AtomicLong generation = new AtomicLong();
-    volatile SharedIndexInformer<EndpointSlice> informer;
+    @Nullable volatile SharedIndexInformer<EndpointSlice> informer;
     volatile boolean synced;
-    volatile Throwable lastError;
+    @Nullable volatile Throwable lastError;
     private boolean stopped;
 
     Watch(Key key) {

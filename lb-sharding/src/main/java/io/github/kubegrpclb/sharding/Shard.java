@@ -13,6 +13,7 @@ import io.grpc.Status;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BiConsumer;
+import javax.annotation.Nullable;
 
 /**
  * One connection of a {@link ShardPool}: its channel, the pod it last reported, and a count of the
@@ -35,7 +36,7 @@ final class Shard {
   private final Channel calls;
   private final AtomicLong openCalls = new AtomicLong();
   private volatile boolean retired;
-  private volatile String identity;
+  @Nullable private volatile String identity;
   // Since when the channel has been READY, or NOT_READY; written in the pool's sync context.
   volatile long readySinceNanos = NOT_READY;
 
@@ -48,7 +49,7 @@ final class Shard {
       int slot,
       ManagedChannel channel,
       long dialedNanos,
-      String podIdentityHeader,
+      @Nullable String podIdentityHeader,
       BiConsumer<Shard, String> onIdentity) {
     this.slot = slot;
     this.channel = channel;
@@ -69,11 +70,13 @@ final class Shard {
   }
 
   /** The pod this shard's responses last named, or null. */
+  @Nullable
   String identity() {
     return identity;
   }
 
   /** A call on this shard, counted until it closes; null if the shard has closed meanwhile. */
+  @Nullable
   <ReqT, RespT> ClientCall<ReqT, RespT> newCall(
       MethodDescriptor<ReqT, RespT> method, CallOptions options) {
     long open;

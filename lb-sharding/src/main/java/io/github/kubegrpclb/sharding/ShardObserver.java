@@ -66,8 +66,17 @@ final class ShardObserver {
 
   /** A shard got a new connection for {@code reason}, one of ShardTelemetry's reasons. */
   void recycled(String reason) {
-    recycles.get(reason).incrementAndGet();
+    recycles(reason).incrementAndGet();
     telemetry.recycled(reason);
+  }
+
+  private AtomicLong recycles(String reason) {
+    AtomicLong count = recycles.get(reason);
+    if (count == null) {
+      throw new IllegalArgumentException(
+          "recycle reason: " + reason + " (expected: " + REASONS + ")");
+    }
+    return count;
   }
 
   /** A replacement for {@code reason} was not READY in time. */
@@ -148,7 +157,7 @@ final class ShardObserver {
     }
     out.append("; recycles:");
     for (String reason : REASONS) {
-      out.append(' ').append(reason).append('=').append(recycles.get(reason).get());
+      out.append(' ').append(reason).append('=').append(recycles(reason).get());
     }
     out.append("; re-dials: ")
         .append(redials.get())

@@ -32,6 +32,7 @@ import java.util.function.LongSupplier;
 import java.util.function.Supplier;
 import java.util.logging.Level;
 import java.util.logging.Logger;
+import javax.annotation.Nullable;
 
 /**
  * The shards behind a {@link ShardedChannel} and the state machine that keeps them connected and
@@ -55,7 +56,7 @@ final class ShardPool {
   private static final Logger logger = Logger.getLogger(ShardPool.class.getName());
 
   private final Supplier<ManagedChannel> dialer;
-  private final String podIdentityHeader;
+  @Nullable private final String podIdentityHeader;
   private final long maxAgeNanos;
   private final double jitter;
   private final ScheduledExecutorService scheduler;
@@ -86,7 +87,7 @@ final class ShardPool {
       LbTelemetry telemetry,
       int size,
       Supplier<ManagedChannel> dialer,
-      String podIdentityHeader,
+      @Nullable String podIdentityHeader,
       Duration maxAge,
       double jitter,
       ScheduledExecutorService scheduler,
@@ -123,7 +124,7 @@ final class ShardPool {
       LbTelemetry telemetry,
       int size,
       Supplier<ManagedChannel> dialer,
-      String podIdentityHeader,
+      @Nullable String podIdentityHeader,
       Duration maxAge,
       double jitter,
       ScheduledExecutorService scheduler,
@@ -471,7 +472,7 @@ final class ShardPool {
     channels.removeIf(ManagedChannel::isTerminated);
   }
 
-  private static void cancel(ScheduledHandle handle) {
+  private static void cancel(@Nullable ScheduledHandle handle) {
     if (handle != null) {
       handle.cancel();
     }
@@ -482,7 +483,7 @@ final class ShardPool {
     final Shard old;
     final Shard fresh;
     final String reason;
-    ScheduledHandle timeout;
+    @Nullable ScheduledHandle timeout; // set by start(), right after construction
 
     Replacement(Shard old, Shard fresh, String reason) {
       this.old = old;

@@ -25,6 +25,7 @@ import java.util.function.Consumer;
 import java.util.function.DoubleSupplier;
 import java.util.function.LongSupplier;
 import java.util.function.Supplier;
+import javax.annotation.Nullable;
 
 /**
  * A {@link ManagedChannel} over N separate connections (shards) to one target, typically a
@@ -194,12 +195,13 @@ public final class ShardedChannel extends ManagedChannel {
     private Consumer<ManagedChannelBuilder<?>> customizer = b -> {};
     private Duration maxAge = Duration.ofMinutes(5);
     private double jitter = 0.2;
-    private String podIdentityHeader;
-    private Executor executor;
-    private ScheduledExecutorService scheduler;
-    private LongSupplier ticker;
-    private DoubleSupplier random;
-    private Supplier<ManagedChannel> dialer;
+    // Unset (null) until configured: build() picks the defaults.
+    @Nullable private String podIdentityHeader;
+    @Nullable private Executor executor;
+    @Nullable private ScheduledExecutorService scheduler;
+    @Nullable private LongSupplier ticker;
+    @Nullable private DoubleSupplier random;
+    @Nullable private Supplier<ManagedChannel> dialer;
     private LbTelemetry telemetry = LbTelemetry.global();
 
     private Builder(String target) {

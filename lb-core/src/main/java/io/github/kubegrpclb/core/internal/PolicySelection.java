@@ -10,6 +10,7 @@ import java.util.ServiceLoader;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.regex.Pattern;
+import javax.annotation.Nullable;
 
 /**
  * How this library's resolvers choose the load-balancing policy, so a bare target balances per RPC
@@ -91,7 +92,7 @@ public final class PolicySelection {
    * @param fromOptions the resolver option, or null
    * @throws IllegalArgumentException as {@link #validate}
    */
-  public static String choose(String fromTarget, String fromOptions) {
+  public static String choose(@Nullable String fromTarget, @Nullable String fromOptions) {
     return validate(
         fromTarget != null ? fromTarget : fromOptions != null ? fromOptions : DEFAULT_POLICY);
   }
@@ -128,9 +129,10 @@ public final class PolicySelection {
    * @param optionsPolicy the resolver option's policy, or null
    * @param optionsConfig the resolver option's config for {@code optionsPolicy}
    */
+  @Nullable
   public static NameResolver.ConfigOrError serviceConfig(
       String policy,
-      String optionsPolicy,
+      @Nullable String optionsPolicy,
       Map<String, ?> optionsConfig,
       NameResolver.ServiceConfigParser parser) {
     if (CHANNEL.equals(policy)) {

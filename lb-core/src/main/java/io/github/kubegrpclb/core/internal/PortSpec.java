@@ -1,6 +1,7 @@
 package io.github.kubegrpclb.core.internal;
 
 import java.util.regex.Pattern;
+import javax.annotation.Nullable;
 
 /**
  * The port part of a target: a pod port number, or a port name (an IANA service name, as Kubernetes
@@ -9,7 +10,7 @@ import java.util.regex.Pattern;
  * @param number the port number, or 0 when {@code name} is set
  * @param name the port name, or null when {@code number} is set
  */
-public record PortSpec(int number, String name) {
+public record PortSpec(int number, @Nullable String name) {
   private static final Pattern NAME = Pattern.compile("[a-z0-9]([-a-z0-9]{0,13}[a-z0-9])?");
 
   /**

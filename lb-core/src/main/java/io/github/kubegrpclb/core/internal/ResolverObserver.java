@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BooleanSupplier;
 import java.util.function.LongSupplier;
+import javax.annotation.Nullable;
 
 /**
  * What a name resolver shows the outside: its OpenTelemetry instruments, its snapshot for {@code
@@ -48,7 +49,7 @@ public final class ResolverObserver {
    * @param nanoClock monotonic nanoseconds
    */
   public ResolverObserver(
-      LbTelemetry settings, String target, String kind, LongSupplier nanoClock) {
+      @Nullable LbTelemetry settings, String target, String kind, LongSupplier nanoClock) {
     this.settings = settings == null ? LbTelemetry.global() : settings;
     this.target = target;
     this.kind = kind;

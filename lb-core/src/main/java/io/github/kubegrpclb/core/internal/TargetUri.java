@@ -7,6 +7,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import javax.annotation.Nullable;
 
 /**
  * The parts of a channel target that this library's resolvers parse. Immutable.
@@ -18,7 +19,11 @@ import java.util.TreeSet;
  * @param rawQuery the raw query, or null
  */
 public record TargetUri(
-    String text, String scheme, String authority, String path, String rawQuery) {
+    String text,
+    String scheme,
+    @Nullable String authority,
+    @Nullable String path,
+    @Nullable String rawQuery) {
 
   public TargetUri {
     authority = authority == null || authority.isEmpty() ? null : authority;
