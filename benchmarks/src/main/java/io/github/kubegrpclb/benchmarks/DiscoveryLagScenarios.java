@@ -19,7 +19,6 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import org.awaitility.Awaitility;
 
 /**
@@ -98,7 +97,7 @@ public final class DiscoveryLagScenarios {
           failures = load.snapshot().failures();
         }
       } finally {
-        close(channel);
+        ScenarioSupport.close(channel);
       }
     }
     return row("headless DNS (`headless:///`), TTL 1 s", slowStart, lags, failures);
@@ -145,7 +144,7 @@ public final class DiscoveryLagScenarios {
           failures = load.snapshot().failures();
         }
       } finally {
-        close(channel);
+        ScenarioSupport.close(channel);
       }
     }
     return row(
@@ -180,14 +179,5 @@ public final class DiscoveryLagScenarios {
         sorted[sorted.length / 2] / 1e6,
         sorted[sorted.length - 1] / 1e6,
         failures);
-  }
-
-  private static void close(ManagedChannel channel) {
-    channel.shutdownNow();
-    try {
-      channel.awaitTermination(10, TimeUnit.SECONDS);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
   }
 }

@@ -25,7 +25,6 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 
 /**
@@ -79,7 +78,7 @@ public final class ScenarioBenchmark {
       try {
         pinned = RpcLoad.run(single, 4000, 4, WAIT);
       } finally {
-        close(single);
+        ScenarioSupport.close(single);
       }
       RpcLoad.Result balanced = runPolicy(pods, "kube_round_robin", 4000, 4);
       return "## Hotspot: one connection vs per-RPC balancing (4 pods, 4,000 RPCs)\n\n"
@@ -142,7 +141,7 @@ public final class ScenarioBenchmark {
         RpcLoad.run(pooled, 100, 1, WAIT);
         reused = RpcLoad.run(pooled, calls, 1, WAIT);
       } finally {
-        close(pooled);
+        ScenarioSupport.close(pooled);
       }
       Arrays.sort(dial);
       double dialP50 = ms(dial[calls / 2]);
@@ -267,7 +266,7 @@ public final class ScenarioBenchmark {
             result.succeeded() + result.failures(),
             result.failures());
       } finally {
-        close(channel);
+        ScenarioSupport.close(channel);
       }
     }
   }
@@ -302,7 +301,7 @@ public final class ScenarioBenchmark {
             result.succeeded() + result.failures(),
             result.failures());
       } finally {
-        close(channel);
+        ScenarioSupport.close(channel);
       }
     }
   }
@@ -328,7 +327,7 @@ public final class ScenarioBenchmark {
       RpcLoad.run(channel, 200, threads, WAIT); // connect and warm up
       return RpcLoad.run(channel, calls, threads, WAIT);
     } finally {
-      close(channel);
+      ScenarioSupport.close(channel);
     }
   }
 
@@ -362,14 +361,5 @@ public final class ScenarioBenchmark {
 
   private static double ms(Duration duration) {
     return duration.toNanos() / 1e6;
-  }
-
-  private static void close(ManagedChannel channel) {
-    channel.shutdownNow();
-    try {
-      channel.awaitTermination(10, TimeUnit.SECONDS);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
   }
 }

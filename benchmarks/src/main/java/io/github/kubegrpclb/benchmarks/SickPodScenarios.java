@@ -10,8 +10,6 @@ import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import java.time.Duration;
 import java.util.Locale;
-import java.util.concurrent.TimeUnit;
-import org.awaitility.Awaitility;
 
 /**
  * The sick-pod rows of {@link ScenarioBenchmark}: one of 4 pods answers UNIMPLEMENTED at once,
@@ -72,11 +70,11 @@ public final class SickPodScenarios {
       ManagedChannel channel =
           channel(new ManualNameResolverProvider(pods.addressGroups()), policy);
       try (RpcLoad load = RpcLoad.start(channel, CALLERS, CallOptions.DEFAULT)) {
-        awaitFor(Duration.ofSeconds(1));
+        ScenarioSupport.awaitFor(Duration.ofSeconds(1));
         sick.setFailWith(Status.Code.UNIMPLEMENTED, null);
         return shareOver(pods, sick, Duration.ofSeconds(3));
       } finally {
-        close(channel);
+        ScenarioSupport.close(channel);
       }
     }
   }
@@ -88,13 +86,13 @@ public final class SickPodScenarios {
       ManagedChannel channel =
           channel(new ManualNameResolverProvider(pods.addressGroups()), policy);
       try (RpcLoad load = RpcLoad.start(channel, CALLERS, CallOptions.DEFAULT)) {
-        awaitFor(Duration.ofSeconds(1));
+        ScenarioSupport.awaitFor(Duration.ofSeconds(1));
         sick.setHung(true);
-        awaitFor(Duration.ofSeconds(2));
+        ScenarioSupport.awaitFor(Duration.ofSeconds(2));
         long podBefore = sick.calls();
         long totalBefore = total(pods);
         long servedBefore = load.snapshot().succeeded();
-        awaitFor(Duration.ofSeconds(3));
+        ScenarioSupport.awaitFor(Duration.ofSeconds(3));
         long[] result = {
           sick.calls() - podBefore,
           total(pods) - totalBefore,
@@ -103,7 +101,7 @@ public final class SickPodScenarios {
         sick.setHung(false);
         return result;
       } finally {
-        close(channel);
+        ScenarioSupport.close(channel);
       }
     }
   }
@@ -113,18 +111,18 @@ public final class SickPodScenarios {
       ManualNameResolverProvider resolver = new ManualNameResolverProvider(pods.addressGroups());
       ManagedChannel channel = channel(resolver, policy);
       try (RpcLoad load = RpcLoad.start(channel, CALLERS, CallOptions.DEFAULT)) {
-        awaitFor(Duration.ofSeconds(1));
+        ScenarioSupport.awaitFor(Duration.ofSeconds(1));
         load.reset();
-        awaitFor(Duration.ofSeconds(3));
+        ScenarioSupport.awaitFor(Duration.ofSeconds(3));
         Duration steady = load.snapshot().latencyPercentile(0.99);
         LoopbackPod cold = pods.add();
         cold.setColdStart(Duration.ofMillis(50), Duration.ofSeconds(3));
         resolver.update(pods.addressGroups());
         load.reset();
-        awaitFor(Duration.ofSeconds(3));
+        ScenarioSupport.awaitFor(Duration.ofSeconds(3));
         return (double) load.snapshot().latencyPercentile(0.99).toNanos() / steady.toNanos();
       } finally {
-        close(channel);
+        ScenarioSupport.close(channel);
       }
     }
   }
@@ -132,7 +130,7 @@ public final class SickPodScenarios {
   private static double shareOver(LoopbackPods pods, LoopbackPod pod, Duration window) {
     long podBefore = pod.calls();
     long totalBefore = total(pods);
-    awaitFor(window);
+    ScenarioSupport.awaitFor(window);
     long total = total(pods) - totalBefore;
     return total == 0 ? 0 : (double) (pod.calls() - podBefore) / total;
   }
@@ -143,22 +141,5 @@ public final class SickPodScenarios {
 
   private static ManagedChannel channel(ManualNameResolverProvider resolver, String policy) {
     return resolver.channelBuilder().defaultServiceConfig(ServiceConfigs.policy(policy)).build();
-  }
-
-  private static void awaitFor(Duration duration) {
-    long start = System.nanoTime();
-    Awaitility.await()
-        .atMost(duration.plusSeconds(5))
-        .pollInterval(Duration.ofMillis(10))
-        .until(() -> System.nanoTime() - start >= duration.toNanos());
-  }
-
-  private static void close(ManagedChannel channel) {
-    channel.shutdownNow();
-    try {
-      channel.awaitTermination(10, TimeUnit.SECONDS);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
   }
 }

@@ -16,8 +16,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.TimeUnit;
-import org.awaitility.Awaitility;
 
 /**
  * The load-aware zone spill rows of {@link ScenarioBenchmark}: two zones of 3 loopback pods, zone
@@ -83,23 +81,24 @@ public final class ZoneSpillScenarios {
               .defaultServiceConfig(Map.of("loadBalancingConfig", List.of(Map.of(policy, options))))
               .build();
       try (RpcLoad load = RpcLoad.startPaced(channel, RATE, CallOptions.DEFAULT)) {
-        awaitFor(Duration.ofSeconds(3)); // connect, JIT: a cold JVM's first RPCs are slow
+        ScenarioSupport.awaitFor(
+            Duration.ofSeconds(3)); // connect, JIT: a cold JVM's first RPCs are slow
         load.reset();
-        awaitFor(Duration.ofSeconds(3));
+        ScenarioSupport.awaitFor(Duration.ofSeconds(3));
         RpcLoad.Result healthy = load.snapshot();
         for (int i = 0; i < PODS_PER_ZONE; i++) {
           pods.get(i).setLatency(SLOWDOWN);
         }
-        awaitFor(Duration.ofSeconds(2));
+        ScenarioSupport.awaitFor(Duration.ofSeconds(2));
         load.reset();
-        awaitFor(Duration.ofSeconds(3));
+        ScenarioSupport.awaitFor(Duration.ofSeconds(3));
         RpcLoad.Result slowed = load.snapshot();
         for (int i = 0; i < PODS_PER_ZONE; i++) {
           pods.get(i).setLatency(Duration.ZERO);
         }
-        awaitFor(Duration.ofSeconds(3));
+        ScenarioSupport.awaitFor(Duration.ofSeconds(3));
         load.reset();
-        awaitFor(Duration.ofSeconds(3));
+        ScenarioSupport.awaitFor(Duration.ofSeconds(3));
         RpcLoad.Result recovered = load.snapshot();
         return String.format(
             Locale.ROOT,
@@ -114,7 +113,7 @@ public final class ZoneSpillScenarios {
             100 * otherZoneShare(pods, recovered),
             healthy.failures() + slowed.failures() + recovered.failures());
       } finally {
-        close(channel);
+        ScenarioSupport.close(channel);
       }
     }
   }
@@ -130,22 +129,5 @@ public final class ZoneSpillScenarios {
 
   private static double ms(Duration duration) {
     return duration.toNanos() / 1e6;
-  }
-
-  private static void awaitFor(Duration duration) {
-    long start = System.nanoTime();
-    Awaitility.await()
-        .atMost(duration.plusSeconds(5))
-        .pollInterval(Duration.ofMillis(10))
-        .until(() -> System.nanoTime() - start >= duration.toNanos());
-  }
-
-  private static void close(ManagedChannel channel) {
-    channel.shutdownNow();
-    try {
-      channel.awaitTermination(10, TimeUnit.SECONDS);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
   }
 }

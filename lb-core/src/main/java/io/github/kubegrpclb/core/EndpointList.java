@@ -199,4 +199,34 @@ final class EndpointList<T> {
       return super.hashCode();
     }
   }
+
+  /**
+   * Whether the first {@code size} results of two pickers are the same objects: results are built
+   * once per endpoint and config, so identity means "same endpoints, same config, same counting".
+   */
+  @SuppressWarnings("ReferenceEquality") // identity on purpose, see above
+  static boolean sameObjects(PickResult[] a, PickResult[] b, int size) {
+    if (a == b) {
+      return true;
+    }
+    for (int i = 0; i < size; i++) {
+      if (a[i] != b[i]) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** Whether the first {@code size} results of two pickers name the same subchannels in order. */
+  static boolean sameSubchannels(PickResult[] a, PickResult[] b, int size) {
+    if (a == b) {
+      return true;
+    }
+    for (int i = 0; i < size; i++) {
+      if (a[i].getSubchannel() != b[i].getSubchannel()) {
+        return false;
+      }
+    }
+    return true;
+  }
 }

@@ -245,28 +245,8 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
           && that.size == size
           && (that.unaryResults == that.streamResults) == (unaryResults == streamResults)
           && Arrays.equals(that.keepTurn, keepTurn)
-          && (that.streamResults == streamResults || sameSubchannels(that.streamResults))
-          && (that.unaryResults == unaryResults || sameResults(that.unaryResults, unaryResults));
-    }
-
-    /** Whether the first {@code size} results are the same objects (built for the same config). */
-    @SuppressWarnings("ReferenceEquality") // identity on purpose: a result is built once per config
-    private boolean sameResults(PickResult[] other, PickResult[] mine) {
-      for (int i = 0; i < size; i++) {
-        if (other[i] != mine[i]) {
-          return false;
-        }
-      }
-      return true;
-    }
-
-    private boolean sameSubchannels(PickResult[] other) {
-      for (int i = 0; i < size; i++) {
-        if (other[i].getSubchannel() != streamResults[i].getSubchannel()) {
-          return false;
-        }
-      }
-      return true;
+          && EndpointList.sameSubchannels(that.streamResults, streamResults, size)
+          && EndpointList.sameObjects(that.unaryResults, unaryResults, size);
     }
 
     @Override

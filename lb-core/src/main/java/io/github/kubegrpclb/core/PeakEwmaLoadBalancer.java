@@ -291,30 +291,8 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
           && that.size == size
           && that.config.equals(config)
           && (that.weights == weights || Arrays.equals(that.weights, 0, size, weights, 0, size))
-          && (that.streamResults == streamResults || sameSubchannels(that.streamResults))
-          && (that.unaryResults == unaryResults || sameUnaryResults(that.unaryResults));
-    }
-
-    /**
-     * Whether the first {@code size} unary results are the same objects (same config, counting).
-     */
-    @SuppressWarnings("ReferenceEquality") // identity on purpose: a result is built once per config
-    private boolean sameUnaryResults(PickResult[] other) {
-      for (int i = 0; i < size; i++) {
-        if (other[i] != unaryResults[i]) {
-          return false;
-        }
-      }
-      return true;
-    }
-
-    private boolean sameSubchannels(PickResult[] other) {
-      for (int i = 0; i < size; i++) {
-        if (other[i].getSubchannel() != streamResults[i].getSubchannel()) {
-          return false;
-        }
-      }
-      return true;
+          && EndpointList.sameSubchannels(that.streamResults, streamResults, size)
+          && EndpointList.sameObjects(that.unaryResults, unaryResults, size);
     }
 
     @Override
