@@ -47,9 +47,18 @@ public final class OpenTelemetryClient {
                 EndpointSliceOptions.builder().telemetry(LbTelemetry.create(sdk)).build())
             .build();
     try {
+      // Fail-fast calls, as most applications make: a call fails at once when no pod is reachable
+      // (it still waits while the channel first connects), and each failure is counted.
+      int failed = 0;
       for (int i = 0; i < calls; i++) {
-        PodService.whoami(channel, io.grpc.CallOptions.DEFAULT.withWaitForReady());
+        try {
+          PodService.whoami(
+              channel, io.grpc.CallOptions.DEFAULT.withDeadlineAfter(5, TimeUnit.SECONDS));
+        } catch (io.grpc.StatusRuntimeException e) {
+          failed++;
+        }
       }
+      System.out.println(failed + " of " + calls + " calls failed");
       System.out.println(LbDebug.snapshot());
     } finally {
       channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
