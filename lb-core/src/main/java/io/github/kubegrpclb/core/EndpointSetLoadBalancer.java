@@ -245,10 +245,28 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
               client.describe(),
               client.source());
     }
+    // Ready endpoints first (Kubernetes' rule: terminating ones serve only while no ready one
+    // can): a subset drawn over every endpoint while many terminate can hold terminating pods
+    // only (19 of 200 clients, 40 pods with 20 terminating, subset 4: issue 25). The subset is
+    // drawn among the ready ones; only when there are fewer than subsetSize are terminating ones
+    // added, drawn the same way, to fill it.
+    List<EquivalentAddressGroup> ready = new ArrayList<>(all.size());
+    List<EquivalentAddressGroup> terminating = new ArrayList<>();
+    for (EquivalentAddressGroup group : all.values()) {
+      (EndpointAttributes.conditionOf(group) == EndpointCondition.READY ? ready : terminating)
+          .add(group);
+    }
     Map<List<SocketAddress>, EquivalentAddressGroup> chosen = new LinkedHashMap<>();
     for (EquivalentAddressGroup group :
-        DeterministicSubset.select(new ArrayList<>(all.values()), config.subsetSize, client)) {
+        DeterministicSubset.select(ready, Math.min(config.subsetSize, ready.size()), client)) {
       chosen.put(group.getAddresses(), group);
+    }
+    int missing = config.subsetSize - chosen.size();
+    if (missing > 0 && !terminating.isEmpty()) {
+      for (EquivalentAddressGroup group :
+          DeterministicSubset.select(terminating, Math.min(missing, terminating.size()), client)) {
+        chosen.put(group.getAddresses(), group);
+      }
     }
     return chosen;
   }
