@@ -13,7 +13,6 @@ import io.grpc.ConnectivityStateInfo;
 import io.grpc.EquivalentAddressGroup;
 import io.grpc.LoadBalancer;
 import io.grpc.Status;
-import io.grpc.SynchronizationContext;
 import java.net.SocketAddress;
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -21,7 +20,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import java.util.concurrent.TimeUnit;
 import java.util.function.LongSupplier;
 import java.util.function.Supplier;
 
@@ -52,11 +50,9 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
   // Whether the classification must be rebuilt (an address update, an ejection, a config): state
   // changes alone update it one endpoint at a time.
   private boolean candidatesStale = true;
-  // Endpoints in slow start (warmingSinceNanos set), so that weights cost O(warming), not O(n).
-  private final List<Endpoint<T>> warming = new ArrayList<>();
+  private final SlowStart<T> slowStart;
   // The endpoint a TRANSIENT_FAILURE picker names; kept while it stays failed.
   private Endpoint<T> lastFailed;
-  private SynchronizationContext.ScheduledHandle rampTimer;
   private String clientZone;
   private String clientNode;
   private ClientIndex clientIndex;
@@ -92,6 +88,12 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
             this::updateBalancingState);
     this.observer =
         new BalancerObserver<>(helper, policyName, this::liveLoad, zoneSpill::published);
+    this.slowStart =
+        new SlowStart<>(
+            helper.getSynchronizationContext(),
+            helper.getScheduledExecutorService(),
+            nanoClock,
+            this::updateBalancingState);
   }
 
   /** The policy's live load numbers of an endpoint, for snapshots and gauges; any thread. */
@@ -303,7 +305,7 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
       endpoint.addedWhileServing = false;
     }
     if (joined && slowStartConfig().enabled) {
-      startSlowStart(endpoint);
+      slowStart.joined(endpoint, slowStartConfig(), candidates.connected());
     }
     endpoint.onSubchannelState(state, stateInfo.getStatus());
     if (recovered) {
@@ -317,59 +319,6 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
       return; // IDLE and CONNECTING count alike: nothing a picker shows has changed
     }
     scheduleUpdate();
-  }
-
-  /*
-   * Slow start (Envoy's slow_start_config): an endpoint that joins endpoints already serving (added
-   * after the balancer was READY, or READY again after a failure; not at start-up) ramps its weight
-   * over the window. It ramps only against settled peers: connected endpoints that are neither
-   * ramping nor new themselves. When there is none (a blue/green swap replaced every endpoint, or
-   * every connection dropped and comes back together after a client-side blip), the endpoint joins
-   * unramped and counts as new for the window, so the ones that follow it within the window join
-   * unramped too: none ramps, as Envoy gives equal weights when every host is new. Otherwise the
-   * first endpoint back sees nobody connected, gets full weight, and every later one ramps from 1 %
-   * against it (it took 98.6 % of RPCs for 10 s, issue 25).
-   */
-  private void startSlowStart(Endpoint<T> endpoint) {
-    long now = nanoClock.getAsLong();
-    if (endpoint.warmingSinceNanos == Endpoint.NOT_WARMING
-        && endpoint.joinedUnrampedNanos == Endpoint.NOT_WARMING) {
-      warming.add(endpoint);
-    }
-    if (hasSettledPeer(endpoint, now)) {
-      endpoint.warmingSinceNanos = now;
-      endpoint.joinedUnrampedNanos = Endpoint.NOT_WARMING;
-    } else {
-      endpoint.warmingSinceNanos = Endpoint.NOT_WARMING;
-      endpoint.joinedUnrampedNanos = now;
-      endpoint.weight = 1;
-    }
-  }
-
-  /**
-   * Whether a connected endpoint other than {@code endpoint} is settled (neither ramping nor new).
-   * O(endpoints in or just out of slow start).
-   */
-  private boolean hasSettledPeer(Endpoint<T> endpoint, long now) {
-    int unsettled = 0;
-    for (Endpoint<T> other : warming) {
-      if (other != endpoint
-          && other.state() == READY
-          && !other.isRemoved()
-          && isNew(other, now, slowStartConfig().windowNanos)) {
-        unsettled++;
-      }
-    }
-    int connectedPeers = candidates.connected() - (endpoint.state() == READY ? 1 : 0);
-    return connectedPeers > unsettled;
-  }
-
-  /** Whether {@code endpoint} ramps, or joined unramped, less than a window ago. */
-  private static boolean isNew(Endpoint<?> endpoint, long now, long windowNanos) {
-    return (endpoint.warmingSinceNanos != Endpoint.NOT_WARMING
-            && now - endpoint.warmingSinceNanos < windowNanos)
-        || (endpoint.joinedUnrampedNanos != Endpoint.NOT_WARMING
-            && now - endpoint.joinedUnrampedNanos < windowNanos);
   }
 
   private static boolean isConnecting(ConnectivityState state) {
@@ -420,69 +369,6 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
         && endpoints.get(endpoint.group().getAddresses()) == endpoint;
   }
 
-  /**
-   * Sets the slow-start weight of each ramping endpoint in {@code rotation} for the next picker
-   * (every other endpoint's is 1); while any ramps, schedules a picker update one twentieth of the
-   * window later. Returns the weights of {@code snapshot}'s endpoints relative to the largest (a
-   * picker's shares depend only on the ratios: when every endpoint in rotation ramps, the furthest
-   * along gets 1), or null when all are equal.
-   */
-  private double[] updateWeights(EndpointList<T> rotation, EndpointList.Snapshot<T> snapshot) {
-    SlowStartConfig slowStart = slowStartConfig();
-    long now = nanoClock.getAsLong();
-    boolean ramping = false;
-    for (Iterator<Endpoint<T>> it = warming.iterator(); it.hasNext(); ) {
-      Endpoint<T> endpoint = it.next();
-      if (!slowStart.enabled || !isNew(endpoint, now, slowStart.windowNanos)) {
-        endpoint.warmingSinceNanos = Endpoint.NOT_WARMING;
-        endpoint.joinedUnrampedNanos = Endpoint.NOT_WARMING;
-        if (endpoint.weight != 1) {
-          endpoint.weight = 1;
-        }
-        it.remove();
-        continue;
-      }
-      if (endpoint.warmingSinceNanos == Endpoint.NOT_WARMING
-          || !candidates.isMember(endpoint, rotation)) {
-        continue; // joined unramped; or not in rotation, where its ramp resumes when it is back
-      }
-      double weight = slowStart.weight(now - endpoint.warmingSinceNanos);
-      if (endpoint.weight != weight) {
-        endpoint.weight = weight; // volatile (for snapshots): written only while a ramp moves it
-      }
-      ramping = true;
-    }
-    if (ramping && rampTimer == null) {
-      rampTimer =
-          helper
-              .getSynchronizationContext()
-              .schedule(
-                  () -> {
-                    rampTimer = null;
-                    updateBalancingState();
-                  },
-                  Math.max(1, slowStart.windowNanos / 20),
-                  TimeUnit.NANOSECONDS,
-                  helper.getScheduledExecutorService());
-    }
-    if (!ramping) {
-      return null;
-    }
-    double[] weights = new double[snapshot.size()];
-    double largest = 0;
-    for (int i = 0; i < weights.length; i++) {
-      Endpoint<T> endpoint = snapshot.get(i);
-      weights[i] = endpoint.warmingSinceNanos == Endpoint.NOT_WARMING ? 1 : endpoint.weight;
-      largest = Math.max(largest, weights[i]);
-    }
-    boolean equal = true;
-    for (int i = 0; i < weights.length; i++) {
-      weights[i] /= largest;
-      equal &= weights[i] >= 1;
-    }
-    return equal ? null : weights;
-  }
-
   @Override
   public void handleNameResolutionError(Status error) {
     if (currentState == READY) {
@@ -517,10 +403,7 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
     shutdown = true;
     outlierEjection.stop();
     zoneSpill.stop();
-    if (rampTimer != null) {
-      rampTimer.cancel();
-      rampTimer = null;
-    }
+    slowStart.stop();
     shutdownEndpoints();
     observer.shutdown();
   }
@@ -532,7 +415,7 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
     endpoints.clear();
     observer.endpointsChanged(endpoints.values());
     candidates.rebuild(List.of(), 0, clientZone, clientNode);
-    warming.clear();
+    slowStart.clear();
     lastFailed = null;
   }
 
@@ -541,7 +424,7 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
     if (candidatesStale) {
       candidatesStale = false;
       candidates.rebuild(endpoints.values(), endpoints.size(), clientZone, clientNode);
-      warming.removeIf(endpoint -> endpoints.get(endpoint.group().getAddresses()) != endpoint);
+      slowStart.retain(endpoint -> endpoints.get(endpoint.group().getAddresses()) == endpoint);
     }
     EndpointList<T> rotation = Rotation.select(candidates, clientZone, clientNode);
     EndpointList.Snapshot<T> snapshot =
@@ -559,7 +442,11 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
     }
     observer.rotationChanged(snapshot, clientZone);
     if (!snapshot.isEmpty()) {
-      updateState(READY, readyPicker(snapshot, updateWeights(rotation, snapshot)));
+      EndpointList<T> members = rotation;
+      double[] weights =
+          slowStart.weights(
+              slowStartConfig(), endpoint -> candidates.isMember(endpoint, members), snapshot);
+      updateState(READY, readyPicker(snapshot, weights));
     } else if (candidates.connecting() > 0) {
       updateState(CONNECTING, BufferPicker.INSTANCE);
     } else if (candidates.failed() > 0) {
