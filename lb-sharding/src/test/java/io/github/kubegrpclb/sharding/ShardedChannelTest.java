@@ -4,16 +4,16 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
+import io.github.kubegrpclb.core.LbDebug;
 import io.github.kubegrpclb.testing.ChannelReadiness;
 import io.github.kubegrpclb.testing.LoopbackPod;
 import io.github.kubegrpclb.testing.LoopbackPods;
 import io.github.kubegrpclb.testing.RpcLoad;
-import io.github.kubegrpclb.core.LbDebug;
 import io.grpc.CallOptions;
+import io.grpc.ConnectivityState;
 import io.grpc.Grpc;
 import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
-import io.grpc.ConnectivityState;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
