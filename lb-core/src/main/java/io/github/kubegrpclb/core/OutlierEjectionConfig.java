@@ -104,7 +104,8 @@ final class OutlierEjectionConfig extends PolicyConfigFields.Section {
         PolicyConfigFields.bool(where, raw, "enabled", true),
         PolicyConfigFields.intInRange(where, raw, "consecutiveFailures", 5, 1, 1_000_000),
         PolicyConfigFields.statusCodes(where, raw, "failureStatusCodes", DEFAULT_FAILURE_CODES),
-        PolicyConfigFields.positiveDurationNanos(where, raw, "interval", s(10)),
+        PolicyConfigFields.durationAtLeastNanos(
+            where, raw, "interval", s(10), PolicyConfigFields.MIN_PERIOD_NANOS),
         PolicyConfigFields.numberInRange(where, raw, "successRateStdevFactor", 1.9, 0, 100),
         PolicyConfigFields.intInRange(where, raw, "successRateMinimumHosts", 5, 1, 1_000_000),
         PolicyConfigFields.intInRange(
@@ -112,7 +113,8 @@ final class OutlierEjectionConfig extends PolicyConfigFields.Section {
         base,
         max,
         PolicyConfigFields.intInRange(where, raw, "maxEjectionPercent", 50, 0, 100),
-        PolicyConfigFields.positiveDurationNanos(where, raw, "probeTimeout", s(1)));
+        PolicyConfigFields.durationAtLeastNanos(
+            where, raw, "probeTimeout", s(1), PolicyConfigFields.MIN_PERIOD_NANOS));
   }
 
   /** The most endpoints that may be out at once among {@code endpoints}. */
