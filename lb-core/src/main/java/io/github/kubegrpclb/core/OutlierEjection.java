@@ -49,6 +49,8 @@ final class OutlierEjection {
   static final int SLOW_MIN_GAP_MS = 5;
   static final int SLOW_VOLUME = 20;
   private static final double MIN_FAILURE_RATE = 0.01;
+  // Extra silence checks of a re-admitted endpoint, a quarter of the probation limit apart.
+  private static final int PROBATION_CHECKS = 20;
 
   /** Probes an ejected endpoint; calls back, from any thread, with whether it answered. */
   interface Prober {
@@ -193,14 +195,20 @@ final class OutlierEjection {
     checkSilence();
   }
 
+  /** How long an endpoint on probation may leave its RPCs unanswered. */
+  private long probationLimitNanos() {
+    return Math.max(config.unresponsiveNanos / 20, UNRESPONSIVE_FACTOR * fleetLatencyNanos);
+  }
+
   private void checkSilence() {
     long now = nanoClock.getAsLong();
     long limit = Math.max(config.unresponsiveNanos, UNRESPONSIVE_FACTOR * fleetLatencyNanos);
+    long probationLimit = probationLimitNanos();
     List<Endpoint<?>> silent = null;
     for (Endpoint<?> endpoint : endpoints) {
       long silentNanos = endpoint.outcomes().silentNanos(now);
       if (!endpoint.ejected
-          && silentNanos >= limit
+          && silentNanos >= (endpoint.outcomes().onProbation() ? probationLimit : limit)
           && peersAnsweredSince(endpoint, now - silentNanos)) {
         if (silent == null) {
           silent = new ArrayList<>();
@@ -208,8 +216,8 @@ final class OutlierEjection {
         silent.add(endpoint);
       }
     }
-    if (silent == null || shared(limit)) {
-      return;
+    if (silent == null) {
+      return; // a silence shared by most endpoints fails peersAnsweredSince: not acted on
     }
     boolean changed = false;
     for (Endpoint<?> endpoint : silent) {
@@ -249,7 +257,10 @@ final class OutlierEjection {
     ejectBySuccessRate(all, counts, ejectedNow);
     ejectByLatency(all, counts, ejectedNow);
     for (Endpoint<?> endpoint : all) {
-      if (!endpoint.ejected && endpoint.timesEjected > 0 && !ejectedNow.contains(endpoint)) {
+      if (!endpoint.ejected
+          && !endpoint.outcomes().onProbation()
+          && endpoint.timesEjected > 0
+          && !ejectedNow.contains(endpoint)) {
         endpoint.timesEjected--;
       }
     }
@@ -388,10 +399,32 @@ final class OutlierEjection {
       readmit(endpoint, true);
       onReadmitted.accept(endpoint);
       onChange.run();
+      // A pod whose probe answers but whose RPCs hang (a deadlocked handler) is caught about one
+      // probation limit after its first RPCs, not at the next regular check.
+      checkProbation(endpoint, PROBATION_CHECKS);
     } else {
       endpoint.ejectionTimer =
           syncContext.schedule(
               () -> probe(endpoint), config.probeTimeoutNanos, TimeUnit.NANOSECONDS, timerService);
+    }
+  }
+
+  private void checkProbation(Endpoint<?> endpoint, int checksLeft) {
+    if (endpoint.isRemoved() || endpoint.ejected) {
+      return; // ejected meanwhile: ejectionTimer is its probe's now
+    }
+    endpoint.ejectionTimer = null;
+    if (!endpoint.outcomes().onProbation()) {
+      return;
+    }
+    checkSilence();
+    if (!endpoint.ejected && checksLeft > 1) {
+      endpoint.ejectionTimer =
+          syncContext.schedule(
+              () -> checkProbation(endpoint, checksLeft - 1),
+              Math.max(1_000_000, probationLimitNanos() / 4),
+              TimeUnit.NANOSECONDS,
+              timerService);
     }
   }
 
