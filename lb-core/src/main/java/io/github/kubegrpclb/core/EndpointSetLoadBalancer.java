@@ -75,11 +75,13 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
         new OutlierEjection(
             helper.getSynchronizationContext(),
             helper.getScheduledExecutorService(),
+            nanoClock,
             prober,
             () -> {
               candidatesStale = true;
               updateBalancingState();
-            });
+            },
+            this::readmitted);
     this.zoneSpill =
         new ZoneSpill<>(
             helper.getSynchronizationContext(),
@@ -150,6 +152,19 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
    * a restarted pod, so history kept for the old one may no longer hold.
    */
   void onReconnected(Endpoint<T> endpoint) {}
+
+  /**
+   * Called when outlier ejection puts {@code endpoint} back in rotation on probation: a policy
+   * forgets whatever would keep the endpoint from getting the RPC that ends its probation.
+   */
+  void onReadmitted(Endpoint<T> endpoint) {}
+
+  private void readmitted(Endpoint<?> readmitted) {
+    Endpoint<T> endpoint = endpoints.get(readmitted.group().getAddresses());
+    if (endpoint == readmitted) {
+      onReadmitted(endpoint);
+    }
+  }
 
   /**
    * The results pickers hand out for {@code endpoint}: {unary, stream}, built once per policy
@@ -309,6 +324,7 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
     }
     endpoint.onSubchannelState(state, stateInfo.getStatus());
     if (recovered) {
+      outlierEjection.reconnected(endpoint);
       onReconnected(endpoint);
     }
     if (endpoint.state() == TRANSIENT_FAILURE && !isFailed(lastFailed)) {

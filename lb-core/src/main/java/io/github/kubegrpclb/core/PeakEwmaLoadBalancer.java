@@ -64,6 +64,16 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
     endpoint.policyState().reset(config.defaultRttNanos(), clock.tick());
   }
 
+  /**
+   * A re-admitted endpoint is probed afresh: the failure penalty that got it ejected would keep it
+   * from ever being picked, so it would never earn the success that ends its probation (nor fail
+   * again and be ejected for longer).
+   */
+  @Override
+  void onReadmitted(Endpoint<EndpointLoad> endpoint) {
+    endpoint.policyState().reset(config.defaultRttNanos(), clock.tick());
+  }
+
   /** Read from metrics and debugging threads: {@code config} is an immutable object. */
   @Override
   BalancerObserver.Load liveLoad(EndpointLoad load) {
@@ -343,7 +353,7 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
     @Override
     public ClientStreamTracer newClientStreamTracer(
         ClientStreamTracer.StreamInfo info, Metadata headers) {
-      return new RpcTracer(clock.tick(), info.getCallOptions().getDeadline());
+      return new RpcTracer(clock.tick(), RpcOutcome.attemptDeadline(info.getCallOptions()));
     }
 
     /**
@@ -359,6 +369,7 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
       private volatile boolean counted;
       private volatile long firstResponseNanos;
       private volatile boolean responded;
+      private volatile boolean answered; // headers, a message or trailers: the endpoint answered
       private volatile long pushbackNanos = -1;
 
       RpcTracer(long startNanos, Deadline deadline) {
@@ -372,12 +383,21 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
           counted = true;
           load.rpcStarted(clock.read());
           telemetry.rpcStarted();
+          if (outcomes != null) {
+            outcomes.sent(clock.read());
+          }
         }
+      }
+
+      @Override
+      public void inboundHeaders() {
+        answered = true;
       }
 
       @Override
       public void inboundMessage(int seqNo) {
         if (!responded) {
+          answered = true;
           responded = true;
           firstResponseNanos = clock.tick();
         }
@@ -385,6 +405,7 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
 
       @Override
       public void inboundTrailers(Metadata trailers) {
+        answered = true;
         String pushback = trailers.get(PUSHBACK);
         if (pushback != null) {
           try {
@@ -401,6 +422,7 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
       @Override
       public void streamClosed(Status status) {
         long now = clock.tick();
+        boolean sent = counted;
         if (counted) {
           counted = false;
           load.rpcFinished(now);
@@ -409,13 +431,17 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
         if (pushbackNanos >= 0) {
           load.pushBack(now + pushbackNanos);
         }
-        Status.Code code = OutcomeRecorder.effectiveCode(status, deadline);
-        if (code == Status.Code.CANCELLED) {
-          return; // the client gave up before its deadline: says nothing about the endpoint
+        Status.Code code = RpcOutcome.effectiveCode(status, deadline);
+        if (!RpcOutcome.counts(sent, answered, status, code)) {
+          return; // never sent, refused by a GOAWAY, or given up by the client: not the endpoint's
         }
         boolean failed = config.isFailure(code);
         if (outcomes != null) {
-          outcomes.record(failed, code == Status.Code.DEADLINE_EXCEEDED, startNanos, now);
+          outcomes.record(
+              config.outlierEjection().failureCodes.contains(code),
+              answered,
+              now - startNanos,
+              now);
         }
         long rtt = (responded ? firstResponseNanos : now) - startNanos;
         if (failed) {
