@@ -16,10 +16,17 @@ final class EndpointLoad {
   /*
    * Peak EWMA, as in Finagle's PeakEwma and tower's peak_ewma (used by Linkerd):
    * a sample above the estimate replaces it at once (the peak), so a slowdown is seen after one
-   * RPC; a lower sample is blended in with weight 1 - exp(-elapsed / tau), so recovery is
-   * gradual. Reading the cost also decays the estimate toward zero over idle time, so an
-   * endpoint that stopped getting traffic because it was slow is eventually probed again.
+   * RPC; a lower sample is blended in with weight 1 - w, so recovery is gradual.
    * cost = latency * (inFlight + 1): latency times queue depth.
+   *
+   * Aging (see FleetLatency): w = exp(-elapsed / tau - fleetSamples / (ROUNDS * endpoints)),
+   * counted from the estimate's last sample, and between samples the estimate reads as
+   * w * estimate + (1 - w) * target: the part of its weight that has aged away is filled by half
+   * the fleet's typical latency until a sample fills it. Finagle and tower decay by elapsed time only
+   * and toward zero; counting the fleet's samples too makes an estimate nobody refreshes reach
+   * its peers after a bounded share of the traffic, whatever the rate, so a pod that was slow once
+   * is probed again. For an endpoint refreshed at its fair rate, one of its samples weighs about
+   * 1 / ROUNDS: a peak fades over about ROUNDS of its own samples, not over tau of time.
    *
    * Two lower bounds keep the estimate honest about what has not come back yet (Finagle and
    * tower only learn from completed RPCs, so a pod that stops answering looks ever cheaper as
@@ -42,31 +49,41 @@ final class EndpointLoad {
   private final AtomicLong pushbackUntilNanos;
 
   EndpointLoad(long defaultRttNanos, long nowNanos) {
-    this.estimate = new AtomicReference<>(new Estimate(defaultRttNanos, nowNanos, false));
+    this.estimate = new AtomicReference<>(new Estimate(defaultRttNanos, nowNanos, 0, false));
     this.progressNanos = new AtomicLong(nowNanos);
     this.pushbackUntilNanos = new AtomicLong(nowNanos);
   }
 
   /** The cost P2C compares, as of {@code nowNanos}; lower is better. Allocates nothing. */
-  double cost(long nowNanos, double decayNanos) {
+  double cost(long nowNanos, double decayNanos, FleetLatency fleet) {
+    return latency(nowNanos, decayNanos, fleet) * (inFlight.get() + 1);
+  }
+
+  /**
+   * The latency part of the cost: the aged estimate, at least the stall while RPCs are pending and
+   * the pushback time left. Allocates nothing.
+   */
+  double latency(long nowNanos, double decayNanos, FleetLatency fleet) {
     int pending = inFlight.get();
     Estimate e = estimate.get();
     double latency;
     if (!e.measured()) {
       latency = pending == 0 ? 0 : e.rttNanos();
     } else {
-      latency = decayed(e, nowNanos, decayNanos);
+      latency = aged(e, nowNanos, decayNanos, fleet);
     }
     if (pending > 0) {
       latency = Math.max(latency, (double) (nowNanos - progressNanos.get()));
     }
-    latency = Math.max(latency, (double) (pushbackUntilNanos.get() - nowNanos));
-    return latency * (pending + 1);
+    return Math.max(latency, (double) (pushbackUntilNanos.get() - nowNanos));
   }
 
-  /** Latency estimate in nanoseconds as of {@code nowNanos}, decayed over idle time. */
-  double estimateNanos(long nowNanos, double decayNanos) {
-    return decayed(estimate.get(), nowNanos, decayNanos);
+  /**
+   * Latency estimate in nanoseconds as of {@code nowNanos}, aged toward half the fleet's typical.
+   */
+  double estimateNanos(long nowNanos, double decayNanos, FleetLatency fleet) {
+    Estimate e = estimate.get();
+    return e.measured() ? aged(e, nowNanos, decayNanos, fleet) : e.rttNanos();
   }
 
   int inFlight() {
@@ -96,24 +113,38 @@ final class EndpointLoad {
 
   /** Forgets the history: back to {@code defaultRttNanos}, unmeasured (probed first). */
   void reset(long defaultRttNanos, long nowNanos) {
-    estimate.set(new Estimate(defaultRttNanos, nowNanos, false));
+    estimate.set(new Estimate(defaultRttNanos, nowNanos, 0, false));
     pushbackUntilNanos.set(nowNanos);
     advanceProgress(nowNanos);
   }
 
-  /** Folds one latency sample into the estimate. */
-  void observe(long rttNanos, long nowNanos, double decayNanos) {
+  /**
+   * Folds one latency sample into the estimate; {@code fleetSamples} is the fleet's sample count
+   * including this one (see {@link FleetLatency#record}).
+   */
+  void observe(
+      long rttNanos, long nowNanos, long fleetSamples, double decayNanos, FleetLatency fleet) {
     while (true) {
       Estimate prev = estimate.get();
       double next;
-      if (!prev.measured() || rttNanos > prev.rttNanos()) {
+      if (!prev.measured()) {
         next = rttNanos;
       } else {
-        double w = weightOfPast(nowNanos - prev.stampNanos(), decayNanos);
-        next = prev.rttNanos() * w + rttNanos * (1 - w);
+        double w = weightOfPast(prev, nowNanos, fleetSamples, decayNanos, fleet.agePerSample());
+        double target = fleet.agingTargetNanos();
+        if (rttNanos > prev.rttNanos() * w + target * (1 - w)) {
+          next = rttNanos; // above what the estimate reads now: the peak
+        } else {
+          next = prev.rttNanos() * w + rttNanos * (1 - w);
+        }
       }
-      if (estimate.compareAndSet(
-          prev, new Estimate(next, Math.max(nowNanos, prev.stampNanos()), true))) {
+      Estimate update =
+          new Estimate(
+              next,
+              Math.max(nowNanos, prev.stampNanos()),
+              Math.max(fleetSamples, prev.stampSamples()),
+              true);
+      if (estimate.compareAndSet(prev, update)) {
         return;
       }
     }
@@ -126,13 +157,22 @@ final class EndpointLoad {
     } while (nowNanos > prev && !progressNanos.compareAndSet(prev, nowNanos));
   }
 
-  private static double decayed(Estimate e, long nowNanos, double decayNanos) {
-    return e.rttNanos() * weightOfPast(nowNanos - e.stampNanos(), decayNanos);
+  private static double aged(Estimate e, long nowNanos, double decayNanos, FleetLatency fleet) {
+    double w = weightOfPast(e, nowNanos, fleet.samples(), decayNanos, fleet.agePerSample());
+    return e.rttNanos() * w + fleet.agingTargetNanos() * (1 - w);
   }
 
-  private static double weightOfPast(long elapsedNanos, double decayNanos) {
-    return elapsedNanos <= 0 ? 1.0 : Math.exp(-elapsedNanos / decayNanos);
+  /** The weight the estimate {@code e} keeps: aged by time and by the fleet's samples since. */
+  private static double weightOfPast(
+      Estimate e, long nowNanos, long fleetSamples, double decayNanos, double agePerSample) {
+    double age =
+        Math.max(0, nowNanos - e.stampNanos()) / decayNanos
+            + Math.max(0, fleetSamples - e.stampSamples()) * agePerSample;
+    return age <= 0 ? 1.0 : Math.exp(-age);
   }
 
-  private record Estimate(double rttNanos, long stampNanos, boolean measured) {}
+  /**
+   * @param stampSamples the fleet's sample count when this estimate last took a sample
+   */
+  private record Estimate(double rttNanos, long stampNanos, long stampSamples, boolean measured) {}
 }
