@@ -27,6 +27,11 @@ final class EndpointLoad {
    * its peers after a bounded share of the traffic, whatever the rate, so a pod that was slow once
    * is probed again. For an endpoint refreshed at its fair rate, one of its samples weighs about
    * 1 / ROUNDS: a peak fades over about ROUNDS of its own samples, not over tau of time.
+   * A probe costs one slow RPC, so probing backs off like outlier ejection does: each sample above
+   * SLOW times the typical latency doubles the endpoint's patience (the fleet samples count
+   * 1 / patience as much, up to MAX_PATIENCE), and a sample within NORMAL times the typical
+   * latency resets it. A pod slow once is probed again after ROUNDS rounds; a pod that stays
+   * slow, after 2, 4, then 8 times as many.
    *
    * Two lower bounds keep the estimate honest about what has not come back yet (Finagle and
    * tower only learn from completed RPCs, so a pod that stops answering looks ever cheaper as
@@ -43,13 +48,17 @@ final class EndpointLoad {
    * (inFlight + 1) while its first RPCs are out, so a new pod gets a few probes at once, not a
    * flood. The first real sample then replaces the default.
    */
+  private static final double SLOW = 4;
+  private static final double NORMAL = 2;
+  private static final int MAX_PATIENCE = 8;
+
   private final AtomicInteger inFlight = new AtomicInteger();
   private final AtomicReference<Estimate> estimate;
   private final AtomicLong progressNanos;
   private final AtomicLong pushbackUntilNanos;
 
   EndpointLoad(long defaultRttNanos, long nowNanos) {
-    this.estimate = new AtomicReference<>(new Estimate(defaultRttNanos, nowNanos, 0, false));
+    this.estimate = new AtomicReference<>(new Estimate(defaultRttNanos, nowNanos, 0, 1, false));
     this.progressNanos = new AtomicLong(nowNanos);
     this.pushbackUntilNanos = new AtomicLong(nowNanos);
   }
@@ -113,7 +122,7 @@ final class EndpointLoad {
 
   /** Forgets the history: back to {@code defaultRttNanos}, unmeasured (probed first). */
   void reset(long defaultRttNanos, long nowNanos) {
-    estimate.set(new Estimate(defaultRttNanos, nowNanos, 0, false));
+    estimate.set(new Estimate(defaultRttNanos, nowNanos, 0, 1, false));
     pushbackUntilNanos.set(nowNanos);
     advanceProgress(nowNanos);
   }
@@ -127,22 +136,32 @@ final class EndpointLoad {
     while (true) {
       Estimate prev = estimate.get();
       double next;
-      if (!prev.measured()) {
-        next = rttNanos;
-      } else {
-        double w = weightOfPast(prev, nowNanos, fleetSamples, decayNanos, fleet.agePerSample());
+      int patience = 1;
+      if (prev.measured()) {
+        double w =
+            weightOfPast(
+                prev, nowNanos, fleetSamples, decayNanos, fleet.agePerSample() / prev.patience());
         double target = fleet.agingTargetNanos();
         if (rttNanos > prev.rttNanos() * w + target * (1 - w)) {
           next = rttNanos; // above what the estimate reads now: the peak
         } else {
           next = prev.rttNanos() * w + rttNanos * (1 - w);
         }
+        double typical = fleet.typicalNanos();
+        if (rttNanos > SLOW * typical) {
+          patience = Math.min(prev.patience() * 2, MAX_PATIENCE);
+        } else if (rttNanos > NORMAL * typical) {
+          patience = prev.patience();
+        }
+      } else {
+        next = rttNanos; // the first sample replaces the default
       }
       Estimate update =
           new Estimate(
               next,
               Math.max(nowNanos, prev.stampNanos()),
               Math.max(fleetSamples, prev.stampSamples()),
+              patience,
               true);
       if (estimate.compareAndSet(prev, update)) {
         return;
@@ -158,7 +177,8 @@ final class EndpointLoad {
   }
 
   private static double aged(Estimate e, long nowNanos, double decayNanos, FleetLatency fleet) {
-    double w = weightOfPast(e, nowNanos, fleet.samples(), decayNanos, fleet.agePerSample());
+    double w =
+        weightOfPast(e, nowNanos, fleet.samples(), decayNanos, fleet.agePerSample() / e.patience());
     return e.rttNanos() * w + fleet.agingTargetNanos() * (1 - w);
   }
 
@@ -173,6 +193,8 @@ final class EndpointLoad {
 
   /**
    * @param stampSamples the fleet's sample count when this estimate last took a sample
+   * @param patience how many times slower than others this estimate ages with the fleet's samples
    */
-  private record Estimate(double rttNanos, long stampNanos, long stampSamples, boolean measured) {}
+  private record Estimate(
+      double rttNanos, long stampNanos, long stampSamples, int patience, boolean measured) {}
 }
