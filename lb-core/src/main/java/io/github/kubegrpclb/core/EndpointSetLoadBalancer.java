@@ -44,7 +44,6 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
   private final String policyName;
   private final Map<List<SocketAddress>, Endpoint<T>> endpoints = new LinkedHashMap<>();
   private final OutlierEjection outlierEjection;
-  private final LongSupplier nanoClock;
   private final ZoneSpill<T> zoneSpill;
   private final RotationCandidates<T> candidates = new RotationCandidates<>(this::pickResults);
   // Whether the classification must be rebuilt (an address update, an ejection, a config): state
@@ -70,7 +69,6 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
       Helper helper, String policyName, LongSupplier nanoClock, OutlierEjection.Prober prober) {
     this.helper = Objects.requireNonNull(helper, "helper");
     this.policyName = policyName;
-    this.nanoClock = nanoClock;
     this.outlierEjection =
         new OutlierEjection(
             helper.getSynchronizationContext(),

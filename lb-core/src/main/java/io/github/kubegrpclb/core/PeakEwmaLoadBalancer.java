@@ -497,7 +497,7 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
         if (failed) {
           rtt = Math.max(rtt, config.failurePenaltyNanos());
         }
-        long fleetSamples = fleet.record(rtt, !failed);
+        long fleetSamples = fleet.record((double) rtt, !failed);
         load.observe(rtt, now, fleetSamples, (double) config.decayNanos(), fleet);
       }
     }
