@@ -170,6 +170,33 @@ class SlowStartTest {
   }
 
   @Test
+  void peakEwma_clientSideBlip_noneRamps_everyWeightOne() {
+    FakeHelper ewmaHelper = new FakeHelper();
+    PeakEwmaLoadBalancer ewma =
+        new PeakEwmaLoadBalancer(
+            ewmaHelper, ewmaHelper.clock().ticker(), random::nextInt, (sc, t, cb) -> {});
+    ewmaHelper.run(
+        () ->
+            ewma.acceptResolvedAddresses(
+                ResolvedAddresses.newBuilder()
+                    .setAddresses(EndpointGroups.endpoints(0, 4))
+                    .setLoadBalancingPolicyConfig(PeakEwmaConfig.parse(Map.of()))
+                    .build()));
+    ewmaHelper.liveSubchannels().forEach(subchannel -> subchannel.deliver(READY));
+    ewmaHelper.clock().forward(Duration.ofSeconds(30));
+    ewmaHelper.liveSubchannels().forEach(subchannel -> subchannel.deliver(TRANSIENT_FAILURE));
+    for (FakeHelper.FakeSubchannel subchannel : ewmaHelper.liveSubchannels()) {
+      subchannel.deliver(READY);
+      ewmaHelper.clock().forward(Duration.ofMillis(400));
+    }
+
+    assertThat(ewmaHelper.liveSubchannels())
+        .allSatisfy(subchannel -> assertThat(ewma.endpointFor(subchannel).weight).isEqualTo(1));
+    ewmaHelper.run(ewma::shutdown);
+    ewmaHelper.checkNoErrors();
+  }
+
+  @Test
   void podCrash_oneEndpointBackAmongSettledPeers_stillRamps() {
     accept(EndpointGroups.endpoints(0, 4), Map.of());
     clock.forward(Duration.ofSeconds(30));
