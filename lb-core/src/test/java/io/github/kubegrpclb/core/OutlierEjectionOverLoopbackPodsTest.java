@@ -208,4 +208,32 @@ class OutlierEjectionOverLoopbackPodsTest {
       assertThat(result.failures()).as("%s", result).isZero();
     }
   }
+
+  /**
+   * One of six pods fails 40 % of calls, spread so that five failures in a row never happen (a
+   * streak never ejects it): the success-rate check, every second, with a significance test,
+   * catches it, and probation keeps it out. Before: checked every 10 s, 6.7 % of all calls failed
+   * (its whole share), as with round robin.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"kube_round_robin", "peak_ewma"})
+  void podFailing40PercentOfCalls_errorsUnder2PercentOfAllCalls(String policy) {
+    LoopbackPods pods = LoopbackPods.start(6);
+    cleanup.add(pods);
+    ManagedChannel channel = channel(pods.addressGroups(), policy);
+    RpcLoad.run(channel, 600, 4, CallOptions.DEFAULT);
+    pods.get(3).setFailurePercent(40);
+
+    try (RpcLoad load = RpcLoad.start(channel, 8, CallOptions.DEFAULT)) {
+      long start = System.nanoTime();
+      await().atMost(Duration.ofSeconds(30)).until(() -> System.nanoTime() - start > 8e9);
+      RpcLoad.Result result = load.snapshot();
+      double errors = (double) result.failures() / (result.failures() + result.succeeded());
+
+      System.out.printf(
+          "%s: 40 %% failing pod: %.2f %% errors of %d calls%n",
+          policy, 100 * errors, result.failures() + result.succeeded());
+      assertThat(errors).as("%s", result).isLessThan(0.02);
+    }
+  }
 }

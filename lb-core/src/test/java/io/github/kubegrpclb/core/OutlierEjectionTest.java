@@ -245,7 +245,9 @@ class OutlierEjectionTest {
     clock.forward(Duration.ofMillis(1));
     assertThat(probes).hasSize(2);
     helper.run(() -> probes.get(1).answer().accept(true));
-    rpcOn(sub(2), Status.OK); // a real success ends its probation
+    for (int i = 0; i < 5; i++) {
+      rpcOn(sub(2), Status.OK); // real successes end its probation
+    }
 
     // Two quiet intervals (at 10 s and 20 s) bring the count from 2 to 0: back to 1 s.
     clock.forward(Duration.ofSeconds(17));
@@ -485,13 +487,22 @@ class OutlierEjectionTest {
 
   @ParameterizedTest
   @ValueSource(strings = {"kube_round_robin", "peak_ewma"})
-  void readmitted_aRealSuccessEndsProbation(String policy) {
+  void readmitted_asManySuccessesInARowAsTheStreak_endProbation(String policy) {
     start(policy, 4, Map.of("interval", "10s"));
     fail(sub(1), 5);
     clock.forward(Duration.ofSeconds(1));
     helper.run(() -> probes.get(0).answer().accept(true));
 
-    rpcOn(sub(1), Status.OK);
+    for (int i = 0; i < 4; i++) {
+      rpcOn(sub(1), Status.OK);
+    }
+    fail(sub(1), 1);
+    assertThat(inRotation()).as("four successes: still on probation").doesNotContain(sub(1));
+    clock.forward(Duration.ofSeconds(2));
+    helper.run(() -> probes.get(1).answer().accept(true));
+    for (int i = 0; i < 5; i++) {
+      rpcOn(sub(1), Status.OK);
+    }
     fail(sub(1), 4);
 
     assertThat(inRotation()).contains(sub(1));
