@@ -92,6 +92,9 @@ class OutlierEjectionOverLoopbackPodsTest {
 
     // Without the Context's deadline, a quarter of 600 calls (kube_round_robin) or about 85
     // (peak_ewma) reached the hung pod, each failing after 200 ms.
+    System.out.printf(
+        "%s, %s deadline: %d of 600 calls reached the hung pod, %d failed%n",
+        policy, deadlineSource, hung.calls() - before, failed.get());
     assertThat(hung.calls() - before)
         .as("calls that reached the hung pod; %s failed", failed.get())
         .isLessThanOrEqualTo(20);
@@ -176,6 +179,7 @@ class OutlierEjectionOverLoopbackPodsTest {
     // loaded machine, so a few calls each time), and out for longer each time.
     long toHung = hung.calls() - hungBefore;
     long total = toHung + answered.get() - answeredBefore;
+    System.out.printf("%s, no deadline: %d of %d new calls to the hung pod%n", policy, toHung, total);
     assertThat((double) toHung / total)
         .as("share of new calls to the hung pod: %s of %s", toHung, total)
         .isLessThan(0.02);
@@ -204,6 +208,7 @@ class OutlierEjectionOverLoopbackPodsTest {
 
       // Fair is 25 % each; P2C's shares of equal pods wander, so the bound is loose: no pod under
       // a fifth of the busiest one's count (one pod got 160 RPCs against 5,200-8,600 before).
+      System.out.printf("%s, GOAWAY every 300 ms: %s%n", policy, result);
       assertThat(result.maxMinRatio(pods.names())).as("%s", result).isLessThan(5);
       assertThat(result.failures()).as("%s", result).isZero();
     }

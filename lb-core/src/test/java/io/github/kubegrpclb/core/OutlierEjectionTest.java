@@ -591,4 +591,21 @@ class OutlierEjectionTest {
 
     assertThat(inRotation()).doesNotContain(sub(2));
   }
+
+  @org.junit.jupiter.api.Test
+  void peakEwma_attemptsThatNeverReachedTheEndpoint_addNoLatencySample() {
+    start("peak_ewma", 2, Map.of());
+    rpcOn(sub(0), Status.OK, Duration.ofMillis(2));
+    EndpointLoad load = ((PeakEwmaLoadBalancer) balancer).loadOf(sub(0));
+
+    tracerOn(sub(0), CallOptions.DEFAULT).streamClosed(Status.UNAVAILABLE); // never sent
+    ClientStreamTracer refused = startOn(sub(0));
+    clock.forward(Duration.ofMillis(1));
+    refused.streamClosed(
+        Status.UNAVAILABLE.withDescription(
+            "Abrupt GOAWAY closed sent stream. HTTP/2 error code: NO_ERROR"));
+
+    // Recorded as failures, each was a 1 s penalty sample: 2 ms -> 1 s.
+    assertThat(load.estimateNanos(clock.nanoTime(), 1e10)).isLessThan(10e6);
+  }
 }
