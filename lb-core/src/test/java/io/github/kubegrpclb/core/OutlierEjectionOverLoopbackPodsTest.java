@@ -179,7 +179,8 @@ class OutlierEjectionOverLoopbackPodsTest {
     // loaded machine, so a few calls each time), and out for longer each time.
     long toHung = hung.calls() - hungBefore;
     long total = toHung + answered.get() - answeredBefore;
-    System.out.printf("%s, no deadline: %d of %d new calls to the hung pod%n", policy, toHung, total);
+    System.out.printf(
+        "%s, no deadline: %d of %d new calls to the hung pod%n", policy, toHung, total);
     assertThat((double) toHung / total)
         .as("share of new calls to the hung pod: %s of %s", toHung, total)
         .isLessThan(0.02);
