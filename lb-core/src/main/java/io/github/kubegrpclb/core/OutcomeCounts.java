@@ -7,8 +7,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * RPC outcomes of one endpoint for outlier ejection: the current streak of consecutive failures,
  * successes, failures and success latencies since the last interval, and since when the endpoint
  * has left every RPC sent to it unanswered (its silence). When the streak reaches a multiple of the
- * threshold, or an RPC fails while the endpoint is on probation (re-admitted, no success yet), it
- * calls the armed trigger, which hands the decision to the SynchronizationContext.
+ * threshold, or an RPC fails while the endpoint is on probation (re-admitted, not yet as many
+ * successes in a row as the threshold), it calls the armed trigger, which hands the decision to the
+ * SynchronizationContext.
  *
  * <p>Only attempts that reached the endpoint are recorded (see {@link RpcOutcome}); only unary RPCs
  * are traced at all, so a long-lived stream never looks silent.
@@ -23,12 +24,16 @@ final class OutcomeCounts {
   private final AtomicLong successes = new AtomicLong();
   private final AtomicLong failures = new AtomicLong();
   private final AtomicLong latencySumNanos = new AtomicLong();
+  // Success-rate window: kept over intervals until enough endpoints have the request volume.
+  private final AtomicLong windowSuccesses = new AtomicLong();
+  private final AtomicLong windowFailures = new AtomicLong();
   // The send time of the first RPC sent after the endpoint's last answer, NOT_SILENT while every
   // RPC sent has been answered: now - silentSince is a lower bound on how long the endpoint's
   // oldest unanswered RPC has waited, kept without a queue of start times.
   private final AtomicLong silentSinceNanos = new AtomicLong(NOT_SILENT);
   private final AtomicLong lastAnswerNanos = new AtomicLong(NOT_SILENT);
-  private volatile boolean probation;
+  // Successes still needed to end the probation (0: not on probation).
+  private final AtomicInteger probationLeft = new AtomicInteger();
   private volatile boolean lastFailureUnanswered;
   private volatile int threshold = Integer.MAX_VALUE;
   private volatile Runnable trigger = () -> {};
@@ -67,12 +72,14 @@ final class OutcomeCounts {
     if (failure) {
       lastFailureUnanswered = !answered;
       failures.incrementAndGet();
-      if (streak.incrementAndGet() % threshold == 0 || probation) {
+      windowFailures.incrementAndGet();
+      if (streak.incrementAndGet() % threshold == 0 || probationLeft.get() > 0) {
         trigger.run();
       }
     } else {
-      probation = false; // a real success
+      probationLeft.getAndUpdate(left -> Math.max(0, left - 1)); // a real success
       successes.incrementAndGet();
+      windowSuccesses.incrementAndGet();
       latencySumNanos.addAndGet(Math.max(0, latencyNanos));
       streak.set(0);
     }
@@ -100,18 +107,27 @@ final class OutcomeCounts {
   }
 
   boolean onProbation() {
-    return probation;
+    return probationLeft.get() > 0;
   }
 
   /**
-   * Starts afresh, as after re-admission or a reconnect: no streak, no silence; {@code onProbation}
-   * until its next success.
+   * Starts afresh, as after re-admission or a reconnect: no streak, no silence; with {@code
+   * onProbation}, on probation until as many successes in a row as the streak that ejects.
    */
   void reset(boolean onProbation) {
     streak.set(0);
     silentSinceNanos.set(NOT_SILENT);
     lastFailureUnanswered = false;
-    probation = onProbation;
+    probationLeft.set(onProbation ? Math.min(threshold, 100) : 0);
+  }
+
+  /**
+   * Returns {@code {successes, failures}} of the success-rate window; with {@code drain}, ends it.
+   */
+  long[] successRateWindow(boolean drain) {
+    return drain
+        ? new long[] {windowSuccesses.getAndSet(0), windowFailures.getAndSet(0)}
+        : new long[] {windowSuccesses.get(), windowFailures.get()};
   }
 
   /**

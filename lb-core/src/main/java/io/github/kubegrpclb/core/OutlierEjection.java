@@ -22,10 +22,11 @@ import java.util.function.Consumer;
  *       peers answered (a hung pod or a partition, with or without deadlines; checked four times
  *       per {@code unresponsiveTime}, or every interval if shorter);
  *   <li>every {@code interval}, among endpoints with {@code successRateRequestVolume} RPCs (at
- *       least {@code successRateMinimumHosts} of them), a success rate below {@code mean -
- *       stdevFactor x stdev} whose failure rate is also significantly above the others' (z above
- *       3), and a mean latency above {@code slowFactor} times the fleet median (and {@value
- *       #SLOW_MIN_GAP_MS} ms above it; {@value #SLOW_VOLUME} successes needed).
+ *       least {@code successRateMinimumHosts} of them; under low traffic the window grows, up to 10
+ *       intervals, until they have), a success rate below {@code mean - stdevFactor x stdev} whose
+ *       failure rate is also significantly above the others' (z above 3), and a mean latency above
+ *       {@code slowFactor} times the fleet median (and {@value #SLOW_MIN_GAP_MS} ms above it;
+ *       {@value #SLOW_VOLUME} successes needed).
  * </ul>
  *
  * <p>A failure shared by most endpoints is the client's or the network's, not a sick pod's: a
@@ -38,8 +39,9 @@ import java.util.function.Consumer;
  * own probe over the endpoint's connection ({@code grpc.health.v1.Health/Check}; any answer proves
  * the pod reachable, a probe that times out is repeated every {@code probeTimeout}); an endpoint
  * that answered is back on probation: its first failed RPC ejects it again at once, for longer, and
- * only a real success (an RPC answered with a code outside the failure codes) ends the probation.
- * The count of times drops by one per interval without an ejection.
+ * only real successes ({@code consecutiveFailures} RPCs in a row answered with a code outside the
+ * failure codes) end the probation. The count of times drops by one per 10 s without an ejection
+ * (once per interval if that is longer).
  *
  * <p>Not thread-safe: runs in the channel's SynchronizationContext; RPC outcomes reach it from
  * {@link OutcomeCounts} triggers through that context.
@@ -51,6 +53,8 @@ final class OutlierEjection {
   private static final double MIN_FAILURE_RATE = 0.01;
   // Extra silence checks of a re-admitted endpoint, a quarter of the probation limit apart.
   private static final int PROBATION_CHECKS = 20;
+  private static final long DECAY_NANOS = TimeUnit.SECONDS.toNanos(10);
+  private static final int SUCCESS_RATE_INTERVALS = 10;
 
   /** Probes an ejected endpoint; calls back, from any thread, with whether it answered. */
   interface Prober {
@@ -69,6 +73,8 @@ final class OutlierEjection {
   private SynchronizationContext.ScheduledHandle timer;
   private long checkNanos;
   private long sinceIntervalNanos;
+  private long sinceDecayNanos;
+  private int successRateIntervals; // intervals the success-rate window has lasted
   private Collection<? extends Endpoint<?>> endpoints = List.of();
   // The median of the endpoints' mean success latency over the last interval (0: unknown).
   private long fleetLatencyNanos;
@@ -254,8 +260,18 @@ final class OutlierEjection {
       counts[i++] = endpoint.outcomes().drainInterval();
     }
     List<Endpoint<?>> ejectedNow = new ArrayList<>();
-    ejectBySuccessRate(all, counts, ejectedNow);
+    ejectBySuccessRate(all, ejectedNow);
     ejectByLatency(all, counts, ejectedNow);
+    // The count of times ejected falls by one per DECAY without an ejection (Envoy: per 10 s
+    // interval), however short the interval: a pod that keeps failing is out for ever longer.
+    sinceDecayNanos += config.intervalNanos;
+    if (sinceDecayNanos < DECAY_NANOS) {
+      if (!ejectedNow.isEmpty()) {
+        onChange.run();
+      }
+      return;
+    }
+    sinceDecayNanos = 0;
     for (Endpoint<?> endpoint : all) {
       if (!endpoint.ejected
           && !endpoint.outcomes().onProbation()
@@ -275,7 +291,22 @@ final class OutlierEjection {
    * 0 or 1 are "below" it), so the endpoint's failure rate must also be significantly above the
    * others' pooled rate p0 (floored at 1 %): z = (rate - p0) / sqrt(p0 (1 - p0) / n) above 3.
    */
-  private void ejectBySuccessRate(Endpoint<?>[] all, long[][] counts, List<Endpoint<?>> out) {
+  private void ejectBySuccessRate(Endpoint<?>[] all, List<Endpoint<?>> out) {
+    long[][] counts = new long[all.length][];
+    int withVolume = 0;
+    for (int i = 0; i < all.length; i++) {
+      counts[i] = all[i].outcomes().successRateWindow(false);
+      withVolume += !all[i].ejected && counts[i][0] + counts[i][1] >= config.requestVolume ? 1 : 0;
+    }
+    // Under low traffic the window spans several intervals, until enough endpoints have the
+    // request volume (at most SUCCESS_RATE_INTERVALS, then it starts again).
+    if (withVolume < config.minimumHosts && ++successRateIntervals < SUCCESS_RATE_INTERVALS) {
+      return;
+    }
+    successRateIntervals = 0;
+    for (int i = 0; i < all.length; i++) {
+      counts[i] = all[i].outcomes().successRateWindow(true);
+    }
     double sum = 0;
     double sumSquares = 0;
     int hosts = 0;

@@ -92,6 +92,9 @@ class OutlierEjectionOverLoopbackPodsTest {
 
     // Without the Context's deadline, a quarter of 600 calls (kube_round_robin) or about 85
     // (peak_ewma) reached the hung pod, each failing after 200 ms.
+    System.out.printf(
+        "%s, %s deadline: %d of 600 calls reached the hung pod, %d failed%n",
+        policy, deadlineSource, hung.calls() - before, failed.get());
     assertThat(hung.calls() - before)
         .as("calls that reached the hung pod; %s failed", failed.get())
         .isLessThanOrEqualTo(20);
@@ -176,6 +179,8 @@ class OutlierEjectionOverLoopbackPodsTest {
     // loaded machine, so a few calls each time), and out for longer each time.
     long toHung = hung.calls() - hungBefore;
     long total = toHung + answered.get() - answeredBefore;
+    System.out.printf(
+        "%s, no deadline: %d of %d new calls to the hung pod%n", policy, toHung, total);
     assertThat((double) toHung / total)
         .as("share of new calls to the hung pod: %s of %s", toHung, total)
         .isLessThan(0.02);
@@ -204,8 +209,37 @@ class OutlierEjectionOverLoopbackPodsTest {
 
       // Fair is 25 % each; P2C's shares of equal pods wander, so the bound is loose: no pod under
       // a fifth of the busiest one's count (one pod got 160 RPCs against 5,200-8,600 before).
+      System.out.printf("%s, GOAWAY every 300 ms: %s%n", policy, result);
       assertThat(result.maxMinRatio(pods.names())).as("%s", result).isLessThan(5);
       assertThat(result.failures()).as("%s", result).isZero();
+    }
+  }
+
+  /**
+   * One of six pods fails 40 % of calls, spread so that five failures in a row never happen (a
+   * streak never ejects it): the success-rate check, every second, with a significance test,
+   * catches it, and probation keeps it out. Before: checked every 10 s, 6.7 % of all calls failed
+   * (its whole share), as with round robin.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"kube_round_robin", "peak_ewma"})
+  void podFailing40PercentOfCalls_errorsUnder2PercentOfAllCalls(String policy) {
+    LoopbackPods pods = LoopbackPods.start(6);
+    cleanup.add(pods);
+    ManagedChannel channel = channel(pods.addressGroups(), policy);
+    RpcLoad.run(channel, 600, 4, CallOptions.DEFAULT);
+    pods.get(3).setFailurePercent(40);
+
+    try (RpcLoad load = RpcLoad.start(channel, 8, CallOptions.DEFAULT)) {
+      long start = System.nanoTime();
+      await().atMost(Duration.ofSeconds(30)).until(() -> System.nanoTime() - start > 8e9);
+      RpcLoad.Result result = load.snapshot();
+      double errors = (double) result.failures() / (result.failures() + result.succeeded());
+
+      System.out.printf(
+          "%s: 40 %% failing pod: %.2f %% errors of %d calls%n",
+          policy, 100 * errors, result.failures() + result.succeeded());
+      assertThat(errors).as("%s", result).isLessThan(0.02);
     }
   }
 }

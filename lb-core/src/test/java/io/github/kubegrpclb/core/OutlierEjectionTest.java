@@ -245,7 +245,9 @@ class OutlierEjectionTest {
     clock.forward(Duration.ofMillis(1));
     assertThat(probes).hasSize(2);
     helper.run(() -> probes.get(1).answer().accept(true));
-    rpcOn(sub(2), Status.OK); // a real success ends its probation
+    for (int i = 0; i < 5; i++) {
+      rpcOn(sub(2), Status.OK); // real successes end its probation
+    }
 
     // Two quiet intervals (at 10 s and 20 s) bring the count from 2 to 0: back to 1 s.
     clock.forward(Duration.ofSeconds(17));
@@ -485,13 +487,22 @@ class OutlierEjectionTest {
 
   @ParameterizedTest
   @ValueSource(strings = {"kube_round_robin", "peak_ewma"})
-  void readmitted_aRealSuccessEndsProbation(String policy) {
+  void readmitted_asManySuccessesInARowAsTheStreak_endProbation(String policy) {
     start(policy, 4, Map.of("interval", "10s"));
     fail(sub(1), 5);
     clock.forward(Duration.ofSeconds(1));
     helper.run(() -> probes.get(0).answer().accept(true));
 
-    rpcOn(sub(1), Status.OK);
+    for (int i = 0; i < 4; i++) {
+      rpcOn(sub(1), Status.OK);
+    }
+    fail(sub(1), 1);
+    assertThat(inRotation()).as("four successes: still on probation").doesNotContain(sub(1));
+    clock.forward(Duration.ofSeconds(2));
+    helper.run(() -> probes.get(1).answer().accept(true));
+    for (int i = 0; i < 5; i++) {
+      rpcOn(sub(1), Status.OK);
+    }
     fail(sub(1), 4);
 
     assertThat(inRotation()).contains(sub(1));
@@ -579,5 +590,22 @@ class OutlierEjectionTest {
     clock.forward(Duration.ofMillis(300));
 
     assertThat(inRotation()).doesNotContain(sub(2));
+  }
+
+  @org.junit.jupiter.api.Test
+  void peakEwma_attemptsThatNeverReachedTheEndpoint_addNoLatencySample() {
+    start("peak_ewma", 2, Map.of());
+    rpcOn(sub(0), Status.OK, Duration.ofMillis(2));
+    EndpointLoad load = ((PeakEwmaLoadBalancer) balancer).loadOf(sub(0));
+
+    tracerOn(sub(0), CallOptions.DEFAULT).streamClosed(Status.UNAVAILABLE); // never sent
+    ClientStreamTracer refused = startOn(sub(0));
+    clock.forward(Duration.ofMillis(1));
+    refused.streamClosed(
+        Status.UNAVAILABLE.withDescription(
+            "Abrupt GOAWAY closed sent stream. HTTP/2 error code: NO_ERROR"));
+
+    // Recorded as failures, each was a 1 s penalty sample: 2 ms -> 1 s.
+    assertThat(load.estimateNanos(clock.nanoTime(), 1e10)).isLessThan(10e6);
   }
 }
