@@ -2,9 +2,9 @@ package io.github.kubegrpclb.examples;
 
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.github.kubegrpclb.endpointslice.EndpointSliceOptions;
+import io.github.kubegrpclb.examples.greeter.GreeterGrpc;
+import io.github.kubegrpclb.examples.greeter.HelloRequest;
 import io.github.kubegrpclb.sharding.ShardedChannel;
-import io.github.kubegrpclb.testing.PodService;
-import io.grpc.CallOptions;
 import io.grpc.Channel;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
@@ -75,10 +75,16 @@ public final class ExampleClients {
 
   private static Map<String, Integer> run(Channel channel, int calls) {
     Map<String, Integer> perPod = new TreeMap<>();
+    GreeterGrpc.GreeterBlockingStub greeter = GreeterGrpc.newBlockingStub(channel);
+    HelloRequest request = HelloRequest.newBuilder().setName("example").build();
     for (int i = 0; i < calls; i++) {
-      CallOptions options =
-          CallOptions.DEFAULT.withWaitForReady().withDeadlineAfter(30, TimeUnit.SECONDS);
-      perPod.merge(PodService.whoami(channel, options), 1, Integer::sum);
+      String pod =
+          greeter
+              .withWaitForReady()
+              .withDeadlineAfter(30, TimeUnit.SECONDS)
+              .sayHello(request)
+              .getPod();
+      perPod.merge(pod, 1, Integer::sum);
     }
     return perPod;
   }

@@ -1,6 +1,8 @@
 package io.github.kubegrpclb.examples;
 
-import io.github.kubegrpclb.testing.PodService;
+import io.github.kubegrpclb.examples.greeter.GreeterGrpc;
+import io.github.kubegrpclb.examples.greeter.HelloReply;
+import io.github.kubegrpclb.examples.greeter.HelloRequest;
 import io.grpc.ForwardingServerCall.SimpleForwardingServerCall;
 import io.grpc.Grpc;
 import io.grpc.InsecureServerCredentials;
@@ -10,18 +12,20 @@ import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
 import io.grpc.ServerInterceptor;
 import io.grpc.ServerInterceptors;
-import io.grpc.ServerServiceDefinition;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.protobuf.services.HealthStatusManager;
-import io.grpc.stub.ServerCalls;
+import io.grpc.stub.StreamObserver;
 import java.io.IOException;
+import java.net.InetSocketAddress;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The server side of the examples, as it would run in a pod: answers {@code Whoami} with its pod
- * name ({@code POD_NAME}, from the downward API, else {@code HOSTNAME}), puts that name in the
- * {@code x-pod-name} response header (what {@code ShardedChannel.podIdentityHeader} reads), serves
- * the health service for the readiness probe, and shuts down gracefully on SIGTERM: GOAWAY, then
- * in-flight RPCs get up to 25 s to finish.
+ * The server side of the examples, as it would run in a pod: answers {@code Greeter.SayHello} (the
+ * stub generated from {@code src/main/proto/greeter.proto}) with its pod name ({@code POD_NAME},
+ * from the downward API, else {@code HOSTNAME}), puts that name in the {@code x-pod-name} response
+ * header (what {@code ShardedChannel.podIdentityHeader} reads), serves the health service for the
+ * readiness probe, and shuts down gracefully on SIGTERM: GOAWAY, then in-flight RPCs get up to 25 s
+ * to finish.
  *
  * <p>Run: {@code java -cp ... io.github.kubegrpclb.examples.ExampleServer 50051}.
  */
@@ -52,22 +56,40 @@ public final class ExampleServer {
 
   /** Starts the server on {@code port} (0: any free port) answering as {@code podName}. */
   static Server start(int port, String podName) throws IOException {
-    HealthStatusManager health = new HealthStatusManager();
-    ServerServiceDefinition service =
-        ServerServiceDefinition.builder(PodService.SERVICE_NAME)
-            .addMethod(
-                PodService.WHOAMI,
-                ServerCalls.asyncUnaryCall(
-                    (request, response) -> {
-                      response.onNext(podName);
-                      response.onCompleted();
-                    }))
-            .build();
-    return Grpc.newServerBuilderForPort(port, InsecureServerCredentials.create())
-        .addService(ServerInterceptors.intercept(service, new PodNameHeader(podName)))
-        .addService(health.getHealthService())
-        .build()
+    return serve(Grpc.newServerBuilderForPort(port, InsecureServerCredentials.create()), podName)
         .start();
+  }
+
+  /** Starts the server on one address (tests: 127.0.0.11, .12 ... on one port). */
+  static Server start(InetSocketAddress address, String podName) throws IOException {
+    return serve(NettyServerBuilder.forAddress(address), podName).start();
+  }
+
+  private static Server serve(io.grpc.ServerBuilder<?> builder, String podName) {
+    HealthStatusManager health = new HealthStatusManager();
+    return builder
+        .addService(ServerInterceptors.intercept(new Greeter(podName), new PodNameHeader(podName)))
+        .addService(health.getHealthService())
+        .build();
+  }
+
+  /** {@code Greeter}: says hello and names the pod. */
+  private static final class Greeter extends GreeterGrpc.GreeterImplBase {
+    private final String podName;
+
+    Greeter(String podName) {
+      this.podName = podName;
+    }
+
+    @Override
+    public void sayHello(HelloRequest request, StreamObserver<HelloReply> response) {
+      response.onNext(
+          HelloReply.newBuilder()
+              .setMessage("Hello, " + request.getName())
+              .setPod(podName)
+              .build());
+      response.onCompleted();
+    }
   }
 
   private static String podName() {

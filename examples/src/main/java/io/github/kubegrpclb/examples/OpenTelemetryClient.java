@@ -3,7 +3,8 @@ package io.github.kubegrpclb.examples;
 import io.github.kubegrpclb.core.LbDebug;
 import io.github.kubegrpclb.core.LbTelemetry;
 import io.github.kubegrpclb.endpointslice.EndpointSliceOptions;
-import io.github.kubegrpclb.testing.PodService;
+import io.github.kubegrpclb.examples.greeter.GreeterGrpc;
+import io.github.kubegrpclb.examples.greeter.HelloRequest;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import io.opentelemetry.exporter.logging.LoggingMetricExporter;
@@ -52,8 +53,9 @@ public final class OpenTelemetryClient {
       int failed = 0;
       for (int i = 0; i < calls; i++) {
         try {
-          PodService.whoami(
-              channel, io.grpc.CallOptions.DEFAULT.withDeadlineAfter(5, TimeUnit.SECONDS));
+          GreeterGrpc.newBlockingStub(channel)
+              .withDeadlineAfter(5, TimeUnit.SECONDS)
+              .sayHello(HelloRequest.newBuilder().setName("otel").build());
         } catch (io.grpc.StatusRuntimeException e) {
           failed++;
         }

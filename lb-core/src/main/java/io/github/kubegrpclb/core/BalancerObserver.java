@@ -2,6 +2,7 @@ package io.github.kubegrpclb.core;
 
 import io.github.kubegrpclb.core.internal.BalancerTelemetry;
 import io.github.kubegrpclb.core.internal.EndpointStatus;
+import io.github.kubegrpclb.core.internal.PolicyCheck;
 import io.github.kubegrpclb.core.internal.Snapshots;
 import io.github.kubegrpclb.core.internal.Telemetry;
 import io.github.kubegrpclb.core.internal.ZoneSpillStatus;
@@ -77,6 +78,7 @@ final class BalancerObserver<T> {
 
   /** Reads the telemetry option of the first resolution result; later ones cannot change it. */
   void configure(Attributes resolutionAttributes) {
+    PolicyCheck.received(resolutionAttributes);
     if (configured) {
       return;
     }

@@ -2,6 +2,7 @@ package io.github.kubegrpclb.dns;
 
 import io.github.kubegrpclb.core.EndpointAttributes;
 import io.github.kubegrpclb.core.EndpointCondition;
+import io.github.kubegrpclb.core.internal.PolicyCheck;
 import io.github.kubegrpclb.core.internal.ResolverObserver;
 import io.github.kubegrpclb.core.internal.ResolverTelemetry;
 import io.grpc.Attributes;
@@ -52,6 +53,7 @@ final class HeadlessDnsNameResolver extends NameResolver {
   private final HeadlessDnsOptions options;
   private final DnsLookup lookup;
   @Nullable private final ConfigOrError serviceConfig; // null: the channel's default
+  private final PolicyCheck policyCheck;
   private final SynchronizationContext syncContext;
   private final ScheduledExecutorService scheduler;
   private final LongSupplier nanoClock;
@@ -101,6 +103,7 @@ final class HeadlessDnsNameResolver extends NameResolver {
     this.logger = logger;
     this.observer = new ResolverObserver(null, String.valueOf(target), "headless", nanoClock);
     this.clusterIp = new ClusterIpCheck(target, logger, nanoClock);
+    this.policyCheck = new PolicyCheck(target.policy, String.valueOf(target), "HeadlessDnsOptions");
   }
 
   /** Replaces the default observer (global telemetry, target as parsed); before {@link #start}. */
@@ -352,7 +355,7 @@ final class HeadlessDnsNameResolver extends NameResolver {
     }
     published = List.copyOf(groups);
     publishedNote = note;
-    Attributes.Builder builder = observer.addTo(Attributes.newBuilder());
+    Attributes.Builder builder = policyCheck.addTo(observer.addTo(Attributes.newBuilder()));
     if (note != null) {
       builder.set(EndpointAttributes.RESOLUTION_NOTE, note);
     }
@@ -367,6 +370,9 @@ final class HeadlessDnsNameResolver extends NameResolver {
     logger.log(ChannelLogLevel.DEBUG, "headless DNS: {0} -> {1} addresses", target, groups.size());
     observer.published(published);
     listener.onResult2(result.build());
+    if (!published.isEmpty()) {
+      policyCheck.published();
+    }
   }
 
   private static List<InetSocketAddress> sorted(Set<InetSocketAddress> addresses) {

@@ -86,6 +86,8 @@ public final class HeadlessDnsNameResolverProvider extends NameResolverProvider 
                 target.policy,
                 options.policy(),
                 options.policyConfig(),
+                options.serviceConfig(),
+                "HeadlessDnsOptions.serviceConfig",
                 args.getServiceConfigParser()),
             args.getSynchronizationContext(),
             args.getScheduledExecutorService(),

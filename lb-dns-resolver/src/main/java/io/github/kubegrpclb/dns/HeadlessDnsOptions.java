@@ -4,6 +4,7 @@ import static io.github.kubegrpclb.core.internal.Checks.positive;
 
 import io.github.kubegrpclb.core.LbTelemetry;
 import io.github.kubegrpclb.core.internal.PolicySelection;
+import io.github.kubegrpclb.core.internal.UserServiceConfig;
 import io.grpc.NameResolver;
 import java.net.InetSocketAddress;
 import java.time.Duration;
@@ -37,6 +38,7 @@ public final class HeadlessDnsOptions {
   private final AddressFamily family;
   @Nullable private final String policy;
   private final Map<String, ?> policyConfig;
+  private final Map<String, ?> serviceConfig;
   private final Duration ttlFloor;
   private final Duration ttlCap;
   private final Duration refreshInterval;
@@ -51,6 +53,7 @@ public final class HeadlessDnsOptions {
     this.family = b.family;
     this.policy = b.policy;
     this.policyConfig = b.policyConfig;
+    this.serviceConfig = b.serviceConfig;
     this.ttlFloor = b.ttlFloor;
     this.ttlCap = b.ttlCap;
     this.refreshInterval = b.refreshInterval;
@@ -81,6 +84,14 @@ public final class HeadlessDnsOptions {
   /** The policy's config (its service-config JSON object), empty for its defaults. */
   public Map<String, ?> policyConfig() {
     return policyConfig;
+  }
+
+  /**
+   * The application's service config that the resolver returns with its policy (method configs,
+   * retry throttling, health checking), empty for none.
+   */
+  public Map<String, ?> serviceConfig() {
+    return serviceConfig;
   }
 
   public Duration ttlFloor() {
@@ -128,6 +139,7 @@ public final class HeadlessDnsOptions {
     private AddressFamily family = AddressFamily.AUTO;
     @Nullable private String policy;
     private Map<String, ?> policyConfig = Map.of();
+    private Map<String, ?> serviceConfig = Map.of();
     private Duration ttlFloor = Duration.ofSeconds(1);
     private Duration ttlCap = Duration.ofSeconds(30);
     private Duration refreshInterval = Duration.ofSeconds(1);
@@ -169,6 +181,27 @@ public final class HeadlessDnsOptions {
           PolicySelection.validateConfig(
               Objects.requireNonNull(policy, "policy"), Objects.requireNonNull(config, "config"));
       this.policy = policy;
+      return this;
+    }
+
+    /**
+     * Your service config, returned by the resolver together with its load-balancing policy: the
+     * JSON object a {@code defaultServiceConfig} would take, as maps, lists, strings, numbers and
+     * booleans, with {@code methodConfig} (retry or hedging policies, timeouts), {@code
+     * retryThrottling}, {@code healthCheckConfig}, and without {@code loadBalancingConfig} (the
+     * policy comes from {@code ?policy=} or {@link #policy}). grpc-java uses a resolver's service
+     * config instead of the channel's {@code defaultServiceConfig}: this is how a channel keeps its
+     * method configs and balances per RPC. Not with {@code ?policy=channel}, which returns no
+     * service config (the channel's build then fails naming both). Integers are accepted where
+     * grpc-java's parser wants doubles.
+     *
+     * @throws IllegalArgumentException if a value is not JSON-shaped or the config chooses a policy
+     */
+    public Builder serviceConfig(Map<String, ?> serviceConfig) {
+      this.serviceConfig =
+          UserServiceConfig.validate(
+              "HeadlessDnsOptions.serviceConfig",
+              Objects.requireNonNull(serviceConfig, "serviceConfig"));
       return this;
     }
 

@@ -4,6 +4,7 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.github.kubegrpclb.core.EndpointAttributes;
 import io.github.kubegrpclb.core.LbTelemetry;
+import io.github.kubegrpclb.core.internal.PolicyCheck;
 import io.github.kubegrpclb.core.internal.ResolverObserver;
 import io.github.kubegrpclb.core.internal.ResolverTelemetry;
 import io.grpc.Attributes;
@@ -57,6 +58,7 @@ final class EndpointSliceNameResolver extends NameResolver {
   private final KubernetesClient client;
   private final ServiceWatches watches;
   @Nullable private final ConfigOrError serviceConfig; // null: the channel's default
+  private final PolicyCheck policyCheck;
   private final Attributes resultAttributes;
   private final SynchronizationContext syncContext;
   private final ScheduledExecutorService scheduler;
@@ -104,6 +106,11 @@ final class EndpointSliceNameResolver extends NameResolver {
             resultAttributes.get(ResolverObserver.TARGET_TEXT),
             "kubernetes",
             System::nanoTime);
+    this.policyCheck =
+        new PolicyCheck(
+            target.policy,
+            resultAttributes.get(ResolverObserver.TARGET_TEXT),
+            "EndpointSliceOptions");
   }
 
   /**
@@ -290,7 +297,7 @@ final class EndpointSliceNameResolver extends NameResolver {
     publishedPosition = client;
     errorPublished = false;
     lastErrorLogged = null;
-    Attributes.Builder attributes = resultAttributes.toBuilder();
+    Attributes.Builder attributes = policyCheck.addTo(resultAttributes.toBuilder());
     if (client != null) {
       attributes.set(EndpointAttributes.CLIENT_INDEX, client.index());
       attributes.set(EndpointAttributes.CLIENT_COUNT, client.count());
@@ -313,6 +320,9 @@ final class EndpointSliceNameResolver extends NameResolver {
         ChannelLogLevel.DEBUG, "EndpointSlices of {0}: {1} endpoints", service(), groups.size());
     observer.published(groups);
     listener.onResult2(result.build());
+    if (!groups.isEmpty()) {
+      policyCheck.published();
+    }
   }
 
   /** Counts each failure the watch reports once, by kind. */

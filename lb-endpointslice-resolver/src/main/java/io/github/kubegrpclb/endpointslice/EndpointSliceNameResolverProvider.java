@@ -127,7 +127,12 @@ public final class EndpointSliceNameResolverProvider extends NameResolverProvide
         client,
         ServiceWatches.SHARED,
         PolicySelection.serviceConfig(
-            target.policy, options.policy(), options.policyConfig(), args.getServiceConfigParser()),
+            target.policy,
+            options.policy(),
+            options.policyConfig(),
+            options.serviceConfig(),
+            "EndpointSliceOptions.serviceConfig",
+            args.getServiceConfigParser()),
         locality.build(),
         clientPod(options, client, args),
         args);

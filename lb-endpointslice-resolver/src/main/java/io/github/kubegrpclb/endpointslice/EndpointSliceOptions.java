@@ -3,6 +3,7 @@ package io.github.kubegrpclb.endpointslice;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.github.kubegrpclb.core.LbTelemetry;
 import io.github.kubegrpclb.core.internal.PolicySelection;
+import io.github.kubegrpclb.core.internal.UserServiceConfig;
 import io.grpc.NameResolver;
 import java.util.Map;
 import java.util.Objects;
@@ -55,6 +56,7 @@ public final class EndpointSliceOptions {
   @Nullable private final KubernetesClient client;
   @Nullable private final String policy;
   private final Map<String, ?> policyConfig;
+  private final Map<String, ?> serviceConfig;
   @Nullable private final String clientZone;
   @Nullable private final String clientNode;
   @Nullable private final String clientService;
@@ -65,6 +67,7 @@ public final class EndpointSliceOptions {
     this.client = b.client;
     this.policy = b.policy;
     this.policyConfig = b.policyConfig;
+    this.serviceConfig = b.serviceConfig;
     this.clientZone = b.clientZone;
     this.clientNode = b.clientNode;
     this.clientService = b.clientService;
@@ -93,6 +96,14 @@ public final class EndpointSliceOptions {
   /** The policy's config (its service-config JSON object), empty for its defaults. */
   public Map<String, ?> policyConfig() {
     return policyConfig;
+  }
+
+  /**
+   * The application's service config that the resolver returns with its policy (method configs,
+   * retry throttling, health checking), empty for none.
+   */
+  public Map<String, ?> serviceConfig() {
+    return serviceConfig;
   }
 
   /** The client's zone, or null to read {@value #ZONE_ENV}. */
@@ -124,6 +135,7 @@ public final class EndpointSliceOptions {
     @Nullable private KubernetesClient client;
     @Nullable private String policy;
     private Map<String, ?> policyConfig = Map.of();
+    private Map<String, ?> serviceConfig = Map.of();
     @Nullable private String clientZone;
     @Nullable private String clientNode;
     @Nullable private String clientService;
@@ -164,6 +176,27 @@ public final class EndpointSliceOptions {
           PolicySelection.validateConfig(
               Objects.requireNonNull(policy, "policy"), Objects.requireNonNull(config, "config"));
       this.policy = policy;
+      return this;
+    }
+
+    /**
+     * Your service config, returned by the resolver together with its load-balancing policy: the
+     * JSON object a {@code defaultServiceConfig} would take, as maps, lists, strings, numbers and
+     * booleans, with {@code methodConfig} (retry or hedging policies, timeouts), {@code
+     * retryThrottling}, {@code healthCheckConfig}, and without {@code loadBalancingConfig} (the
+     * policy comes from {@code ?policy=} or {@link #policy}). grpc-java uses a resolver's service
+     * config instead of the channel's {@code defaultServiceConfig}: this is how a channel keeps its
+     * method configs and balances per RPC. Not with {@code ?policy=channel}, which returns no
+     * service config (the channel's build then fails naming both). Integers are accepted where
+     * grpc-java's parser wants doubles.
+     *
+     * @throws IllegalArgumentException if a value is not JSON-shaped or the config chooses a policy
+     */
+    public Builder serviceConfig(Map<String, ?> serviceConfig) {
+      this.serviceConfig =
+          UserServiceConfig.validate(
+              "EndpointSliceOptions.serviceConfig",
+              Objects.requireNonNull(serviceConfig, "serviceConfig"));
       return this;
     }
 

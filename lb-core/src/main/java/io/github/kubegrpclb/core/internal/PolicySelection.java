@@ -152,21 +152,51 @@ public final class PolicySelection {
    * Returns the service config a resolver publishes for the chosen {@code policy}, or null for
    * {@value #CHANNEL} (the channel's default service config then applies). The options' config goes
    * with it when the options named that policy; a target naming another policy gets its defaults.
+   * The application's own service config from the options ({@link UserServiceConfig}: method
+   * configs, retry throttling, health checking) is returned with it.
    *
    * @param optionsPolicy the resolver option's policy, or null
    * @param optionsConfig the resolver option's config for {@code optionsPolicy}
+   * @param userConfig the options' service config, validated by {@link UserServiceConfig}; empty
+   *     for none
+   * @param option the name of the option that carries {@code userConfig}, for messages
+   * @throws IllegalArgumentException if {@code userConfig} is set with {@value #CHANNEL} (it would
+   *     be ignored), or grpc-java's parser rejects it, naming the option and the problem
    */
   @Nullable
   public static NameResolver.ConfigOrError serviceConfig(
       String policy,
       @Nullable String optionsPolicy,
       Map<String, ?> optionsConfig,
+      Map<String, ?> userConfig,
+      String option,
       NameResolver.ServiceConfigParser parser) {
     if (CHANNEL.equals(policy)) {
+      if (!userConfig.isEmpty()) {
+        throw new IllegalArgumentException(
+            option
+                + " is set, but the target says policy=channel, so the resolver returns no service"
+                + " config and the option would be ignored (expected one of them: drop"
+                + " ?policy=channel to have the option's config with a kube-grpc-lb policy, or"
+                + " drop the option and use the channel's defaultServiceConfig)");
+      }
       return null;
     }
     Map<String, ?> config = policy.equals(optionsPolicy) ? optionsConfig : Map.of();
-    return parser.parseServiceConfig(
-        Map.of("loadBalancingConfig", List.of(Map.of(policy, config))));
+    NameResolver.ConfigOrError parsed =
+        parser.parseServiceConfig(UserServiceConfig.withPolicy(userConfig, policy, config));
+    if (parsed.getError() != null && !userConfig.isEmpty()) {
+      throw new IllegalArgumentException(
+          option
+              + " "
+              + userConfig
+              + " is not a valid service config: "
+              + parsed.getError().getDescription()
+              + (parsed.getError().getCause() == null
+                  ? ""
+                  : " (" + parsed.getError().getCause().getMessage() + ")"),
+          parsed.getError().getCause());
+    }
+    return parsed;
   }
 }
