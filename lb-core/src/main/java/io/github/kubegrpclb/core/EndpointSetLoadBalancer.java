@@ -24,6 +24,7 @@ import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import java.util.function.LongSupplier;
 import java.util.function.Supplier;
+import javax.annotation.Nullable;
 
 /**
  * The connection management both of this library's policies share: one subchannel per endpoint
@@ -54,6 +55,8 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
   private boolean candidatesStale = true;
   // Endpoints in slow start (warmingSinceNanos set), so that weights cost O(warming), not O(n).
   private final List<Endpoint<T>> warming = new ArrayList<>();
+  // The resolver's note on the latest endpoint set, added to the status when every one failed.
+  @Nullable private String resolutionNote;
   // The endpoint a TRANSIENT_FAILURE picker names; kept while it stays failed.
   private Endpoint<T> lastFailed;
   private SynchronizationContext.ScheduledHandle rampTimer;
@@ -183,6 +186,8 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
       return status;
     }
     configure(resolvedAddresses.getLoadBalancingPolicyConfig());
+    // A note on a set with endpoints (e.g. the pod-port trap) explains failures to connect.
+    resolutionNote = resolvedAddresses.getAttributes().get(EndpointAttributes.RESOLUTION_NOTE);
     clientZone = resolvedAddresses.getAttributes().get(EndpointAttributes.CLIENT_ZONE);
     clientNode = resolvedAddresses.getAttributes().get(EndpointAttributes.CLIENT_NODE);
 
@@ -500,7 +505,8 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
                       + ": "
                       + last.getCode()
                       + ": "
-                      + last.getDescription())
+                      + last.getDescription()
+                      + (resolutionNote == null ? "" : "; " + resolutionNote))
               .withCause(last.getCause());
       updateState(TRANSIENT_FAILURE, new ErrorPicker(status));
     }
