@@ -22,6 +22,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.function.LongSupplier;
 import java.util.function.Supplier;
+import javax.annotation.Nullable;
 
 /**
  * The connection management both of this library's policies share: one subchannel per endpoint
@@ -50,6 +51,8 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
   // changes alone update it one endpoint at a time.
   private boolean candidatesStale = true;
   private final SlowStart<T> slowStart;
+  // The resolver's note on the latest endpoint set, added to the status when every one failed.
+  @Nullable private String resolutionNote;
   // The endpoint a TRANSIENT_FAILURE picker names; kept while it stays failed.
   private Endpoint<T> lastFailed;
   private String clientZone;
@@ -198,6 +201,8 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
       return status;
     }
     configure(resolvedAddresses.getLoadBalancingPolicyConfig());
+    // A note on a set with endpoints (e.g. the pod-port trap) explains failures to connect.
+    resolutionNote = resolvedAddresses.getAttributes().get(EndpointAttributes.RESOLUTION_NOTE);
     clientZone = resolvedAddresses.getAttributes().get(EndpointAttributes.CLIENT_ZONE);
     clientNode = resolvedAddresses.getAttributes().get(EndpointAttributes.CLIENT_NODE);
 
@@ -487,7 +492,8 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
                       + ": "
                       + last.getCode()
                       + ": "
-                      + last.getDescription())
+                      + last.getDescription()
+                      + (resolutionNote == null ? "" : "; " + resolutionNote))
               .withCause(last.getCause());
       updateState(TRANSIENT_FAILURE, new ErrorPicker(status));
     }

@@ -115,6 +115,46 @@ final class EndpointSliceMapper {
   }
 
   /**
+   * The pod-port trap: with a headless Service clients dial the pod's port, not the Service's; a
+   * target naming the Service port dials every pod on a port it may not listen on. Returns a note
+   * when {@code portNumber} is not among the ports of the slices (naming theirs), or null when it
+   * is, when the target names a port by name, or when the slices list no port.
+   */
+  @Nullable
+  static String portNotAmongPods(Collection<EndpointSlice> slices, String service, int portNumber) {
+    if (portNumber <= 0) {
+      return null;
+    }
+    Map<String, Integer> ports = new TreeMap<>();
+    for (EndpointSlice slice : slices) {
+      for (EndpointPort port :
+          slice.getPorts() == null ? List.<EndpointPort>of() : slice.getPorts()) {
+        if (port.getPort() == null) {
+          continue;
+        }
+        if (port.getPort() == portNumber) {
+          return null;
+        }
+        String name =
+            port.getName() == null || port.getName().isEmpty() ? "(unnamed)" : port.getName();
+        ports.put(name + "=" + port.getPort(), port.getPort());
+      }
+    }
+    if (ports.isEmpty()) {
+      return null;
+    }
+    return portNumber
+        + " is not a port of the pods of "
+        + service
+        + "; their ports: "
+        + String.join(", ", ports.keySet())
+        + "; give the port name or the pod port (a Service port is not dialed: clients connect to"
+        + " pods directly), unless the pods listen on "
+        + portNumber
+        + " without the Service listing it";
+  }
+
+  /**
    * Which pod an address belongs to: its targetRef (a dual-stack Service lists each pod once in an
    * IPv4 slice and once in an IPv6 slice, with the same targetRef), else its hostname, else the
    * address alone.

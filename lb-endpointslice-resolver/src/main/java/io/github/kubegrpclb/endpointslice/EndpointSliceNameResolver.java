@@ -79,6 +79,9 @@ final class EndpointSliceNameResolver extends NameResolver {
   private boolean errorPublished;
   private long mappedGeneration = -1;
   @Nullable private String lastErrorLogged;
+  @Nullable private String portNote; // the pod-port trap, for the status of failed RPCs
+  private boolean portNoteLogged;
+  @Nullable private String publishedPortNote;
   private boolean shutdown;
 
   EndpointSliceNameResolver(
@@ -159,6 +162,11 @@ final class EndpointSliceNameResolver extends NameResolver {
       return;
     }
     subscription.retryIfFailed();
+    if (portNote != null && !portNoteLogged) {
+      // A connection failed or closed: a pod port that works never gets here, so no noise then.
+      portNoteLogged = true;
+      logger.log(ChannelLogLevel.WARNING, "EndpointSlices: {0}", portNote);
+    }
     if (clientWatch != null) {
       clientWatch.retryIfFailed();
     }
@@ -250,6 +258,9 @@ final class EndpointSliceNameResolver extends NameResolver {
       return; // its first list (or the first-answer timer) calls update() again
     }
     mappedClientGeneration = clientGeneration;
+    portNote =
+        EndpointSliceMapper.portNotAmongPods(
+            subscription.slices(), service(), target.portName == null ? target.portNumber : 0);
     publish(result.getValue(), clientWatch == null ? null : clientWatch.position());
   }
 
@@ -289,18 +300,24 @@ final class EndpointSliceNameResolver extends NameResolver {
   }
 
   private void publish(List<EquivalentAddressGroup> groups, @Nullable ClientPosition client) {
-    if (groups.equals(published) && Objects.equals(client, publishedPosition)) {
+    if (groups.equals(published)
+        && Objects.equals(client, publishedPosition)
+        && Objects.equals(portNote, publishedPortNote)) {
       observer.unchanged();
       return;
     }
     published = groups;
     publishedPosition = client;
+    publishedPortNote = portNote;
     errorPublished = false;
     lastErrorLogged = null;
     Attributes.Builder attributes = policyCheck.addTo(resultAttributes.toBuilder());
     if (client != null) {
       attributes.set(EndpointAttributes.CLIENT_INDEX, client.index());
       attributes.set(EndpointAttributes.CLIENT_COUNT, client.count());
+    }
+    if (portNote != null && !groups.isEmpty()) {
+      attributes.set(EndpointAttributes.RESOLUTION_NOTE, portNote);
     }
     if (groups.isEmpty()) {
       attributes.set(

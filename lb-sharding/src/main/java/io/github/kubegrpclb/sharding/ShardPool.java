@@ -50,6 +50,9 @@ final class ShardPool {
   /** A retired shard shuts down after this even if a call created on it never started. */
   static final Duration RETIRE_DEADLINE = Duration.ofMinutes(1);
 
+  /** Re-dials per shard per period: exploring for unseen pods, then evening out the spread. */
+  static final int REDIALS_PER_SHARD = 3;
+
   /** Re-dial period when recycling is off. */
   static final Duration DEFAULT_REDIAL_PERIOD = Duration.ofMinutes(5);
 
@@ -79,6 +82,8 @@ final class ShardPool {
   private final Replacement[] replacements;
   private final Map<Shard, ScheduledHandle> retiring = new HashMap<>();
   private final RedialBudget redialBudget;
+  private int podsSeen; // the most distinct pods the slot shards have reported at once
+  private int redialsSinceNewPod;
   private volatile long redials; // a copy of redialBudget.taken() for other threads
   private final ShardObserver observer;
 
@@ -107,7 +112,9 @@ final class ShardPool {
     this.replacements = new Replacement[size];
     this.redialBudget =
         new RedialBudget(
-            size, maxAge.isZero() ? DEFAULT_REDIAL_PERIOD.toNanos() : maxAgeNanos, ticker);
+            REDIALS_PER_SHARD * size,
+            maxAge.isZero() ? DEFAULT_REDIAL_PERIOD.toNanos() : maxAgeNanos,
+            ticker);
     this.observer =
         new ShardObserver(
             target, telemetry, podIdentityHeader != null, ticker, this::shards, state::state);
@@ -451,19 +458,42 @@ final class ShardPool {
           if (shutdown || idle || slots.get(slot) != shard || replacements[slot] != null) {
             return;
           }
-          for (Shard other : shards()) {
-            if (other != shard && pod.equals(other.identity())) {
-              if (redialBudget.tryTake()) {
-                redials = redialBudget.taken();
-                observer.redial(false);
-                replace(slot, ShardTelemetry.DUPLICATE_POD);
-              } else {
-                observer.redial(true);
-              }
-              return;
-            }
+          if (!overFairShare(pod)) {
+            return;
+          }
+          if (redialBudget.tryTake()) {
+            redials = redialBudget.taken();
+            redialsSinceNewPod++;
+            observer.redial(false);
+            replace(slot, ShardTelemetry.DUPLICATE_POD);
+          } else {
+            observer.redial(true);
           }
         });
+  }
+
+  /*
+   * Whether the shards on `pod` exceed its fair share: ceil(shards / pods) over the distinct pods
+   * the shards have reported. Until `size` re-dials in a row found no new pod, it counts one pod
+   * more than it knows of (one no shard has reached yet may exist: with 3 pods and 8 random
+   * connections, 3.9 % of the time one pod has none), so re-dials also explore; after that it
+   * settles at an even spread (3/3/2 for 8 shards on 3 pods) and stops re-dialing.
+   */
+  private boolean overFairShare(String pod) {
+    Map<String, Integer> perPod = new HashMap<>();
+    for (Shard s : shards()) {
+      String identity = s.identity();
+      if (identity != null) {
+        perPod.merge(identity, 1, Integer::sum);
+      }
+    }
+    if (perPod.size() > podsSeen) {
+      podsSeen = perPod.size();
+      redialsSinceNewPod = 0;
+    }
+    int pods = perPod.size() + (redialsSinceNewPod < slots.length() ? 1 : 0);
+    int fair = (slots.length() + pods - 1) / pods;
+    return perPod.getOrDefault(pod, 0) > fair;
   }
 
   private void replace(int slot, String reason) {

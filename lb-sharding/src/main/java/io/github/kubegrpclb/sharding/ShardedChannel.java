@@ -41,8 +41,10 @@ import javax.annotation.Nullable;
  * Each shard therefore has a maximum age (the rebalancing period, with jitter); when it expires a
  * replacement connects first, new calls move to it once it is READY, and the old connection closes
  * only after the calls created on it have finished. Optionally, when servers name themselves in a
- * response header ({@link Builder#podIdentityHeader}), a shard that reaches a pod another shard
- * already covers is re-dialed, at most as many times per period as there are shards.
+ * response header ({@link Builder#podIdentityHeader}, served by {@link
+ * PodIdentityServerInterceptor}), a shard whose pod holds more than an even share of the shards is
+ * re-dialed (looking for pods no shard has reached yet first), at most three times per shard per
+ * period: 8 shards on 3 pods settle at 3/3/2.
  *
  * <p>The channel contract is grpc-java's: {@link #getState} aggregates the shards as round_robin
  * does (READY if any is), {@link #notifyWhenStateChanged} callbacks run on the {@link
@@ -247,8 +249,9 @@ public final class ShardedChannel extends ManagedChannel {
     }
 
     /**
-     * Response header in which servers put their pod name (e.g. from the downward API); when set, a
-     * shard that reaches a pod another shard already covers is re-dialed.
+     * Response header in which servers put their pod name ({@link PodIdentityServerInterceptor},
+     * e.g. with {@link PodIdentityServerInterceptor#DEFAULT_HEADER}); when set, a shard whose pod
+     * holds more than an even share of the shards is re-dialed.
      */
     public Builder podIdentityHeader(String header) {
       Objects.requireNonNull(header, "header");

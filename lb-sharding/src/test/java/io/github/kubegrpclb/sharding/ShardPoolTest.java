@@ -295,7 +295,42 @@ class ShardPoolTest {
   }
 
   @Test
-  void duplicatePod_isRedialed_atMostOnceForEachShardInAPeriod_agingDoesNotRefillTheBudget() {
+  void unevenSpread_redialsUntilTheBudget_thenRefusesUntilTheNextPeriod() {
+    TestMetrics metrics = cleanup.add(new TestMetrics());
+    ShardedChannel channel = observed(metrics, 4);
+    setAll(dialed, READY);
+
+    // Slot 3 keeps landing on pod-a, which then holds 3 of 4 shards with 2 pods known (even
+    // share: 2). Budget: 3 re-dials per shard per period, 12.
+    answerFrom(channel, 0, "pod-a");
+    answerFrom(channel, 1, "pod-a");
+    answerFrom(channel, 2, "pod-b");
+    for (int i = 0; i < 13; i++) {
+      answerFrom(channel, 3, "pod-a");
+      connectDialing();
+    }
+
+    assertThat(redials(metrics, "dialed")).isEqualTo(12);
+    assertThat(redials(metrics, "refused")).isEqualTo(1);
+    assertThat(channel.pool().redials()).isEqualTo(12);
+  }
+
+  @Test
+  void evenSpread_3Pods8Shards_onlyTheThirdShardsOfAPodAreRedialed_lookingForAFourthPod() {
+    ShardedChannel channel = builder(8).podIdentityHeader(LoopbackPod.POD_HEADER.name()).build();
+    setAll(dialed, READY);
+
+    String[] pods = {"pod-0", "pod-1", "pod-2", "pod-0", "pod-1", "pod-2", "pod-0", "pod-1"};
+    for (int slot = 0; slot < 8; slot++) {
+      answerFrom(channel, slot, pods[slot]);
+    }
+
+    // Exploring, the even share counts a 4th pod: ceil(8 / 4) = 2 shards per pod.
+    assertThat(channel.pool().redials()).isEqualTo(2);
+  }
+
+  @Test
+  void onePod_redialsOncePerShardLookingForAnother_thenStops_agingDoesNotRestartIt() {
     // Jitter draws cycle so that shards age one after another within the next period.
     double[] draws = {0.5, 0.6, 0.7, 0.8, 0.9};
     AtomicInteger draw = new AtomicInteger();
@@ -319,8 +354,8 @@ class ShardPoolTest {
       everyShardReaches(channel, "pod-0");
     }
 
-    assertThat(channel.pool().redials()).isEqualTo(8);
-    assertThat(dialed).as("4 + 4 re-dials, 4 aged + 4 re-dials").hasSize(16);
+    assertThat(channel.pool().redials()).isEqualTo(4);
+    assertThat(dialed).as("4 + 4 re-dials, 4 aged").hasSize(12);
   }
 
   @Test
@@ -579,7 +614,8 @@ class ShardPoolTest {
     assertThat(shards(metrics, "ready")).isEqualTo(1);
     dialed.get(0).setState(READY);
 
-    // One pod behind the Service: slot 1 duplicates slot 0. Budget: 2 re-dials per period.
+    // One pod behind the Service: slot 1 duplicates slot 0. Two re-dials look for another pod
+    // (as many as there are shards), then one pod holding both shards is its even share.
     answerFrom(channel, 0, "pod-0");
     answerFrom(channel, 1, "pod-0");
     connectDialing();
@@ -587,7 +623,7 @@ class ShardPoolTest {
     connectDialing();
     answerFrom(channel, 1, "pod-0");
     assertThat(redials(metrics, "dialed")).isEqualTo(2);
-    assertThat(redials(metrics, "refused")).isEqualTo(1);
+    assertThat(redials(metrics, "refused")).isZero();
     assertThat(recycles(metrics, "duplicate_pod")).isEqualTo(2);
     assertThat(metrics.value("kube_grpc_lb.shard.pods_reached", Map.of("target", OBSERVED)))
         .isEqualTo(1);

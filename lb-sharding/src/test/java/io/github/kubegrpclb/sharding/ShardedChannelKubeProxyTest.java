@@ -23,6 +23,7 @@ import io.grpc.stub.ClientCalls;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.ExecutorService;
@@ -351,6 +352,79 @@ class ShardedChannelKubeProxyTest {
 
   private static boolean allShardsAre(ShardedChannel channel, ConnectivityState state) {
     return channel.pool().shards().stream().allMatch(s -> s.channel.getState(false) == state);
+  }
+
+  /*
+   * Issue 22: 3 pods, the default 8 shards, 20 fresh channels. With pod identities the pool settles
+   * at 3/3/2 shards per pod, so round robin over the shards gives max/min 1.5 at most (304 RPCs:
+   * 38 per shard); every pod holds a shard.
+   */
+  @Test
+  void podIdentity_3Pods8Shards_everyPodHoldsAShard_rpcsMaxOverMinAtMost1_5_in20Runs() {
+    List<String> spreads = new ArrayList<>();
+    for (int run = 0; run < 20; run++) {
+      ShardedChannel channel =
+          closing(
+              ShardedChannel.newBuilder(target())
+                  .podIdentityHeader(LoopbackPod.POD_HEADER.name())
+                  .build());
+      awaitAllShardsReady(channel);
+      awaitSettled(channel);
+
+      RpcLoad.Result result = RpcLoad.run(channel, 304, 2, CallOptions.DEFAULT);
+      spreads.add(spread(result) + " redials " + channel.pool().redials());
+      channel.shutdownNow();
+
+      assertThat(result.failures()).as("%s", result).isZero();
+      assertThat(result.perPod()).as("run %d: %s", run, spreads).hasSize(3);
+      long max = result.perPod().values().stream().mapToLong(Long::longValue).max().orElse(0);
+      long min = result.perPod().values().stream().mapToLong(Long::longValue).min().orElse(0);
+      assertThat((double) max / min).as("run %d: %s", run, spreads).isLessThanOrEqualTo(1.5);
+    }
+    System.out.println("sharded, pod identity, 3 pods, 8 shards, 304 RPCs: " + spreads);
+  }
+
+  /* The same without pod identities: kube-proxy's random choice alone, for docs/sharding.md. */
+  @Test
+  void noPodIdentity_3Pods8Shards_spreadIsKubeProxysRandomChoice_in20Runs() {
+    List<String> spreads = new ArrayList<>();
+    int podWithoutShard = 0;
+    for (int run = 0; run < 20; run++) {
+      ShardedChannel channel = closing(ShardedChannel.newBuilder(target()).build());
+      awaitAllShardsReady(channel);
+      RpcLoad.Result result = RpcLoad.run(channel, 304, 2, CallOptions.DEFAULT);
+      channel.shutdownNow();
+      assertThat(result.failures()).as("%s", result).isZero();
+      spreads.add(spread(result));
+      podWithoutShard += result.perPod().size() < 3 ? 1 : 0;
+    }
+    System.out.println(
+        "sharded, no pod identity, 3 pods, 8 shards, 304 RPCs: "
+            + spreads
+            + ", a pod without a shard in "
+            + podWithoutShard
+            + " of 20");
+  }
+
+  private static String spread(RpcLoad.Result result) {
+    return result.served("pod-0") + "/" + result.served("pod-1") + "/" + result.served("pod-2");
+  }
+
+  /* Until every shard has named its pod and a batch of RPCs caused no re-dial (bounded). */
+  private static void awaitSettled(ShardedChannel channel) {
+    long before = -1;
+    for (int batch = 0; batch < 100; batch++) {
+      RpcLoad.Result warmup = RpcLoad.run(channel, 64, 2, CallOptions.DEFAULT);
+      assertThat(warmup.failures()).as("%s", warmup).isZero();
+      long redials = channel.pool().redials();
+      if (redials == before
+          && channel.shardIdentities().stream().allMatch(java.util.Objects::nonNull)
+          && allShardsAre(channel, ConnectivityState.READY)) {
+        return;
+      }
+      before = redials;
+    }
+    throw new AssertionError("the pool did not settle: " + channel.shardIdentities());
   }
 
   private static void awaitAllShardsReady(ShardedChannel channel) {

@@ -8,12 +8,17 @@ import io.github.kubegrpclb.core.LbDebug;
 import io.github.kubegrpclb.testing.ChannelReadiness;
 import io.github.kubegrpclb.testing.LoopbackPod;
 import io.github.kubegrpclb.testing.LoopbackPods;
+import io.github.kubegrpclb.testing.PodService;
 import io.github.kubegrpclb.testing.RpcLoad;
 import io.grpc.CallOptions;
 import io.grpc.ConnectivityState;
 import io.grpc.Grpc;
 import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
+import io.grpc.Server;
+import io.grpc.ServerInterceptors;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -96,6 +101,57 @@ class ShardedChannelTest {
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("fourth dial fails");
     assertThat(dialed).hasSize(3).allMatch(ManagedChannel::isShutdown);
+  }
+
+  @Test
+  void podIdentityServerInterceptor_namesThePod_shardsLearnIt() throws Exception {
+    Server server =
+        cleanup(
+            NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.11", 0))
+                .addService(
+                    ServerInterceptors.intercept(
+                        PodService.answeringAs("pod-0"),
+                        PodIdentityServerInterceptor.of(
+                            PodIdentityServerInterceptor.DEFAULT_HEADER, "greeter-7d9f-x2k4")))
+                .build()
+                .start());
+    ShardedChannel channel =
+        ShardedChannel.newBuilder("127.0.0.11:" + server.getPort())
+            .connections(3)
+            .podIdentityHeader(PodIdentityServerInterceptor.DEFAULT_HEADER)
+            .build();
+    try {
+      RpcLoad.Result result = RpcLoad.run(channel, 30, 1, CallOptions.DEFAULT);
+
+      assertThat(result.failures()).as("%s", result).isZero();
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .until(() -> channel.shardIdentities().stream().allMatch("greeter-7d9f-x2k4"::equals));
+    } finally {
+      channel.shutdownNow();
+    }
+  }
+
+  @Test
+  void podIdentityServerInterceptor_badHeaderOrName_namedErrors() {
+    assertThatThrownBy(() -> PodIdentityServerInterceptor.of("x-pod-bin", "pod-0"))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("header: 'x-pod-bin'");
+    assertThatThrownBy(() -> PodIdentityServerInterceptor.of("x-pod", ""))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("podName: ''");
+  }
+
+  private final List<Server> servers = new ArrayList<>();
+
+  private Server cleanup(Server server) {
+    servers.add(server);
+    return server;
+  }
+
+  @org.junit.jupiter.api.AfterEach
+  void stopServers() {
+    servers.forEach(Server::shutdownNow);
   }
 
   @Test
