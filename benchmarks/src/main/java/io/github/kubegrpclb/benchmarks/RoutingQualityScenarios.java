@@ -9,7 +9,9 @@ import io.grpc.CallOptions;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import java.time.Duration;
+import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 
 /**
  * The routing-quality rows of {@link ScenarioBenchmark}, in the shapes of ParkerHarrelson's
@@ -29,7 +31,7 @@ public final class RoutingQualityScenarios {
 
   /**
    * Prints only these rows (ScenarioBenchmark prints them with the rest); arguments, if any, name
-   * the policies to run instead of all four.
+   * the policies to run instead of all four ({@code peak_ewma:1s}: peak_ewma with a 1 s decay).
    */
   public static void main(String[] args) {
     System.out.println(markdown(args.length > 0 ? args : POLICIES));
@@ -220,10 +222,20 @@ public final class RoutingQualityScenarios {
     return pods.all().stream().mapToLong(LoopbackPod::calls).sum();
   }
 
+  /** {@code policy}, or {@code peak_ewma:<decay>} for peak_ewma with that decay (e.g. "1s"). */
   private static ManagedChannel channel(LoopbackPods pods, String policy) {
+    int colon = policy.indexOf(':');
+    Map<String, ?> config =
+        colon < 0
+            ? ServiceConfigs.policy(policy)
+            : Map.of(
+                "loadBalancingConfig",
+                List.of(
+                    Map.of(
+                        policy.substring(0, colon), Map.of("decay", policy.substring(colon + 1)))));
     return new ManualNameResolverProvider(pods.addressGroups())
         .channelBuilder()
-        .defaultServiceConfig(ServiceConfigs.policy(policy))
+        .defaultServiceConfig(config)
         .build();
   }
 
