@@ -1,9 +1,9 @@
 package io.github.kubegrpclb.testing;
 
 import io.grpc.ChannelCredentials;
-import io.grpc.Grpc;
 import io.grpc.ManagedChannelBuilder;
 import io.grpc.NameResolverProvider;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 
 /**
  * Channel builders that resolve their target through one given {@link NameResolverProvider} only,
@@ -22,10 +22,12 @@ public final class PrivateResolverChannels {
    */
   // ManagedChannelBuilder.nameResolverFactory is deprecated (grpc-java #7133) but is the one
   // per-channel resolver hook that grpc-java 1.70 through 1.85 all have; given a provider it
-  // builds the same private registry that the 1.83 overload does.
+  // builds the same private registry that the 1.83 overload does. Netty's builder, not
+  // Grpc.newChannelBuilder: from 1.83 the latter looks the scheme up in the global registry first
+  // and that provider wins over the private one for a scheme registered globally (kubernetes).
   @SuppressWarnings("deprecation")
   public static ManagedChannelBuilder<?> builder(
       String target, ChannelCredentials credentials, NameResolverProvider provider) {
-    return Grpc.newChannelBuilder(target, credentials).nameResolverFactory(provider);
+    return NettyChannelBuilder.forTarget(target, credentials).nameResolverFactory(provider);
   }
 }
