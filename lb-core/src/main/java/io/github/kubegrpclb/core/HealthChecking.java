@@ -1,5 +1,6 @@
 package io.github.kubegrpclb.core;
 
+import io.github.kubegrpclb.core.internal.GrpcJavaVersion;
 import io.grpc.Attributes;
 import io.grpc.LoadBalancer;
 import io.grpc.Status;
@@ -32,6 +33,7 @@ final class HealthChecking {
    */
   static LoadBalancer wrap(
       LoadBalancer.Helper helper, Function<LoadBalancer.Helper, LoadBalancer> policy) {
+    GrpcJavaVersion.check(); // a policy chosen by defaultLoadBalancingPolicy skips the parser
     if (!AVAILABLE) {
       return policy.apply(helper);
     }

@@ -1,5 +1,6 @@
 package io.github.kubegrpclb.core;
 
+import io.github.kubegrpclb.core.internal.GrpcJavaVersion;
 import io.grpc.NameResolver.ConfigOrError;
 import io.grpc.Status;
 import java.math.BigDecimal;
@@ -28,9 +29,15 @@ final class PolicyConfigFields {
 
   /**
    * Runs a provider's config parser and returns its config, or its {@link IllegalArgumentException}
-   * as an INVALID_ARGUMENT error: providers return errors, never throw.
+   * as an INVALID_ARGUMENT error: providers return errors, never throw. An unsupported grpc-java is
+   * a FAILED_PRECONDITION error naming the version found and the range.
    */
   static ConfigOrError configOrError(Supplier<?> parser) {
+    try {
+      GrpcJavaVersion.check();
+    } catch (IllegalStateException e) {
+      return ConfigOrError.fromError(Status.FAILED_PRECONDITION.withDescription(e.getMessage()));
+    }
     try {
       return ConfigOrError.fromConfig(parser.get());
     } catch (IllegalArgumentException e) {

@@ -30,6 +30,8 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.function.DoubleSupplier;
 import java.util.function.LongSupplier;
+import java.util.logging.Level;
+import java.util.logging.Logger;
 import javax.annotation.Nullable;
 import org.xbill.DNS.Name;
 
@@ -48,6 +50,9 @@ final class HeadlessDnsNameResolver extends NameResolver {
   private static final Attributes ENDPOINT_ATTRIBUTES =
       EndpointAttributes.of(EndpointCondition.READY, null, Set.of());
   private static final int MAX_PROBLEMS_NOTED = 3;
+
+  /** Where the cause of each distinct resolution failure is logged, at FINE. */
+  static final Logger CAUSES = Logger.getLogger(HeadlessDnsNameResolver.class.getName());
 
   private final HeadlessTarget target;
   private final HeadlessDnsOptions options;
@@ -71,6 +76,7 @@ final class HeadlessDnsNameResolver extends NameResolver {
   private int negativeStreak; // answers in a row that gave no address
   private long negativeTtlSeconds = Long.MAX_VALUE; // of the latest answer; MAX_VALUE: none
   private final ClusterIpCheck clusterIp;
+  @Nullable private String lastFailureLogged;
   @Nullable private List<EquivalentAddressGroup> published;
   @Nullable private String publishedNote;
 
@@ -309,6 +315,13 @@ final class HeadlessDnsNameResolver extends NameResolver {
   /** The whole resolution failed transiently: keep the last set, or report with none yet. */
   private long onTransientFailure(String why, Throwable cause) {
     observer.failed(DnsErrors.kind(cause), why);
+    // The status below carries `why` but not the cause: grpc-java logs a resolution status at
+    // WARNING with its cause's whole stack trace on every retry. The cause is logged here instead,
+    // once per distinct failure, at FINE.
+    if (!why.equals(lastFailureLogged)) {
+      lastFailureLogged = why;
+      CAUSES.log(Level.FINE, "headless DNS: resolving " + target + " failed: " + why, cause);
+    }
     consecutiveFailures++;
     long next = backoffNanos(consecutiveFailures);
     if (published == null) {
@@ -316,16 +329,14 @@ final class HeadlessDnsNameResolver extends NameResolver {
           ResolutionResult.newBuilder()
               .setAddressesOrError(
                   StatusOr.fromStatus(
-                      Status.UNAVAILABLE
-                          .withDescription(
-                              "headless DNS resolution of "
-                                  + target
-                                  + " failed: "
-                                  + why
-                                  + "; retrying in "
-                                  + TimeUnit.NANOSECONDS.toMillis(next)
-                                  + " ms")
-                          .withCause(DnsErrors.isRefused(cause) ? null : cause)))
+                      Status.UNAVAILABLE.withDescription(
+                          "headless DNS resolution of "
+                              + target
+                              + " failed: "
+                              + why
+                              + "; retrying in "
+                              + TimeUnit.NANOSECONDS.toMillis(next)
+                              + " ms")))
               .build());
     } else {
       logger.log(

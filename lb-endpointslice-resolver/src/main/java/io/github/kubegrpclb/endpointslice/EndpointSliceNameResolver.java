@@ -24,6 +24,8 @@ import java.util.Objects;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.logging.Level;
+import java.util.logging.Logger;
 import javax.annotation.Nullable;
 
 /**
@@ -53,6 +55,9 @@ final class EndpointSliceNameResolver extends NameResolver {
   /** How long a channel without endpoints waits for the API server before failing RPCs. */
   static final Duration FIRST_ANSWER_TIMEOUT = Duration.ofSeconds(3);
 
+  /** Where the cause of each distinct watch failure is logged, at FINE. */
+  static final Logger CAUSES = Logger.getLogger(EndpointSliceNameResolver.class.getName());
+
   private final KubernetesTarget target;
   private final String namespace;
   private final KubernetesClient client;
@@ -67,6 +72,7 @@ final class EndpointSliceNameResolver extends NameResolver {
   private final ResolverObserver observer;
   @Nullable private final ClientIndexWatch.ClientPod clientPod; // null: no client index
   @Nullable private Throwable lastErrorCounted;
+  @Nullable private String lastCauseLogged; // the last failure whose cause went to CAUSES
 
   private Listener2 listener;
   private ServiceWatches.Subscription subscription; // set by start()
@@ -219,7 +225,7 @@ final class EndpointSliceNameResolver extends NameResolver {
     countError(error);
     if (!subscription.synced()) {
       if (error != null) {
-        publishError(Status.UNAVAILABLE.withDescription(describe(error)).withCause(error));
+        publishError(Status.UNAVAILABLE.withDescription(describe(error)));
       }
       return;
     }
@@ -247,7 +253,7 @@ final class EndpointSliceNameResolver extends NameResolver {
     }
     if (error != null) {
       if (result.getValue().isEmpty()) {
-        publishError(Status.UNAVAILABLE.withDescription(describe(error)).withCause(error));
+        publishError(Status.UNAVAILABLE.withDescription(describe(error)));
         return;
       }
       // The cache holds what the API server last said: never fail RPCs over it.
@@ -280,16 +286,14 @@ final class EndpointSliceNameResolver extends NameResolver {
     }
     Throwable error = subscription.lastError();
     publishError(
-        Status.UNAVAILABLE
-            .withDescription(
-                "no answer from the Kubernetes API server at "
-                    + subscription.apiServer()
-                    + " within "
-                    + FIRST_ANSWER_TIMEOUT.toSeconds()
-                    + " s to the list of EndpointSlices of "
-                    + service()
-                    + (error == null ? " (still trying)" : ": " + describe(error)))
-            .withCause(error));
+        Status.UNAVAILABLE.withDescription(
+            "no answer from the Kubernetes API server at "
+                + subscription.apiServer()
+                + " within "
+                + FIRST_ANSWER_TIMEOUT.toSeconds()
+                + " s to the list of EndpointSlices of "
+                + service()
+                + (error == null ? " (still trying)" : ": " + describe(error))));
   }
 
   private void cancelFirstAnswerTimer() {
@@ -348,6 +352,15 @@ final class EndpointSliceNameResolver extends NameResolver {
       return;
     }
     lastErrorCounted = error;
+    // The statuses carry describe(error) but not the error: grpc-java logs a resolution status at
+    // WARNING with its cause's whole stack trace (30-40 fabric8 lines) on every retry. The cause
+    // is here once per distinct failure (a relist fails with a new exception and the same
+    // message), at FINE, for whoever needs it.
+    String description = describe(error);
+    if (!description.equals(lastCauseLogged)) {
+      lastCauseLogged = description;
+      CAUSES.log(Level.FINE, "kubernetes:///" + service() + ": " + description, error);
+    }
     int code = 0;
     for (Throwable t = error; t != null && code == 0; t = t.getCause()) {
       if (t instanceof KubernetesClientException) {

@@ -9,12 +9,11 @@ import io.github.kubegrpclb.testing.Cleanup;
 import io.github.kubegrpclb.testing.LoopbackPods;
 import io.github.kubegrpclb.testing.MockKubernetesApi;
 import io.github.kubegrpclb.testing.MockKubernetesApi.Pod;
+import io.github.kubegrpclb.testing.PrivateResolverChannels;
 import io.github.kubegrpclb.testing.RpcLoad;
 import io.grpc.CallOptions;
-import io.grpc.Grpc;
 import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
-import io.grpc.NameResolverRegistry;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashSet;
@@ -73,11 +72,11 @@ class SubsettingByClientIndexTest {
                     CLIENT_SERVICE)
                 ::get,
             Path.of("/nonexistent"));
-    NameResolverRegistry registry = new NameResolverRegistry();
-    registry.register(new EndpointSliceNameResolverProvider(pod));
     return cleanup.channel(
-        Grpc.newChannelBuilder(
-                "kubernetes:///my-svc.my-ns:grpc", InsecureChannelCredentials.create(), registry)
+        PrivateResolverChannels.builder(
+                "kubernetes:///my-svc.my-ns:grpc",
+                InsecureChannelCredentials.create(),
+                new EndpointSliceNameResolverProvider(pod))
             .setNameResolverArg(
                 EndpointSliceOptions.KEY,
                 EndpointSliceOptions.builder()

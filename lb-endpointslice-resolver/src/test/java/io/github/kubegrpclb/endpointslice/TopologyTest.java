@@ -12,13 +12,13 @@ import io.github.kubegrpclb.testing.LoopbackPod;
 import io.github.kubegrpclb.testing.LoopbackPods;
 import io.github.kubegrpclb.testing.MockKubernetesApi;
 import io.github.kubegrpclb.testing.PodService;
+import io.github.kubegrpclb.testing.PrivateResolverChannels;
 import io.github.kubegrpclb.testing.RpcLoad;
 import io.grpc.CallOptions;
 import io.grpc.Grpc;
 import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
-import io.grpc.NameResolverRegistry;
 import io.grpc.Server;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import java.io.IOException;
@@ -160,10 +160,10 @@ class TopologyTest {
     PodEnvironment pod = PodEnvironment.read(env::get, Path.of("/nonexistent"));
     ManagedChannel channel =
         channel(
-            Grpc.newChannelBuilder(
+            PrivateResolverChannels.builder(
                 "kubernetes:///my-svc.my-ns:grpc",
                 InsecureChannelCredentials.create(),
-                registry(new EndpointSliceNameResolverProvider(pod))),
+                new EndpointSliceNameResolverProvider(pod)),
             EndpointSliceOptions.builder().client(api.client()));
     ChannelReadiness.awaitEveryPod(channel, List.of("pod-0"));
 
@@ -171,12 +171,6 @@ class TopologyTest {
   }
 
   // ---- item 9: namespace, environment read once ---------------------------------------------
-
-  private static NameResolverRegistry registry(EndpointSliceNameResolverProvider provider) {
-    NameResolverRegistry registry = new NameResolverRegistry();
-    registry.register(provider);
-    return registry;
-  }
 
   @Test
   void targetWithoutNamespace_callersClientNamespaceWinsOverTheServiceAccountFile(@TempDir Path dir)
@@ -187,10 +181,10 @@ class TopologyTest {
     assertThat(pod.namespace).isEqualTo("other-ns");
     ManagedChannel channel =
         channel(
-            Grpc.newChannelBuilder(
+            PrivateResolverChannels.builder(
                 "kubernetes:///my-svc:grpc",
                 InsecureChannelCredentials.create(),
-                registry(new EndpointSliceNameResolverProvider(pod))),
+                new EndpointSliceNameResolverProvider(pod)),
             EndpointSliceOptions.builder()
                 .client(api.clientInNamespace(MockKubernetesApi.NAMESPACE)));
     ChannelReadiness.awaitEveryPod(channel, List.of("pod-0", "pod-1"));
@@ -215,10 +209,8 @@ class TopologyTest {
     int readsAtStart = reads.get();
     for (int i = 0; i < 50; i++) {
       ManagedChannel channel =
-          Grpc.newChannelBuilder(
-                  "kubernetes:///my-svc.my-ns:grpc",
-                  InsecureChannelCredentials.create(),
-                  registry(provider))
+          PrivateResolverChannels.builder(
+                  "kubernetes:///my-svc.my-ns:grpc", InsecureChannelCredentials.create(), provider)
               .setNameResolverArg(
                   EndpointSliceOptions.KEY,
                   EndpointSliceOptions.builder().client(api.client()).build())

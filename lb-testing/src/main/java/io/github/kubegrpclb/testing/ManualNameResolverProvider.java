@@ -2,12 +2,10 @@ package io.github.kubegrpclb.testing;
 
 import io.grpc.Attributes;
 import io.grpc.EquivalentAddressGroup;
-import io.grpc.Grpc;
 import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannelBuilder;
 import io.grpc.NameResolver;
 import io.grpc.NameResolverProvider;
-import io.grpc.NameResolverRegistry;
 import io.grpc.StatusOr;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
@@ -21,9 +19,9 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * A name resolver whose endpoints the test sets, for balancer tests over real loopback pods.
- * Channels built with {@link #channelBuilder} use it through a private {@link
- * NameResolverRegistry}, so nothing global is registered. Every resolver it creates receives each
- * {@link #update}, in the channel's SynchronizationContext.
+ * Channels built with {@link #channelBuilder} use it alone ({@link PrivateResolverChannels}), so
+ * nothing global is registered. Every resolver it creates receives each {@link #update}, in the
+ * channel's SynchronizationContext.
  *
  * <p>Thread-safe.
  */
@@ -42,10 +40,8 @@ public final class ManualNameResolverProvider extends NameResolverProvider {
 
   /** A channel builder for {@code manual:///pods} that resolves through this provider only. */
   public ManagedChannelBuilder<?> channelBuilder() {
-    NameResolverRegistry registry = new NameResolverRegistry();
-    registry.register(this);
-    return Grpc.newChannelBuilder(
-        SCHEME + ":///pods", InsecureChannelCredentials.create(), registry);
+    return PrivateResolverChannels.builder(
+        SCHEME + ":///pods", InsecureChannelCredentials.create(), this);
   }
 
   /** Publishes a new endpoint set to every live resolver. */

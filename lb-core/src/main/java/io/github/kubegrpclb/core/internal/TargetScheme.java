@@ -19,13 +19,20 @@ public record TargetScheme(String name, String expectedForm) {
   /**
    * Returns {@code factory}'s resolver for a target of this scheme, or null for another scheme (as
    * {@link NameResolver.Factory#newNameResolver(URI, NameResolver.Args)} must).
+   *
+   * @throws IllegalStateException when the grpc-java on the classpath is older than {@link
+   *     GrpcJavaVersion#OLDEST}
    */
   public NameResolver newNameResolver(
       URI target,
       NameResolver.Args args,
       BiFunction<TargetUri, NameResolver.Args, NameResolver> factory) {
     TargetUri uri = TargetUri.of(target);
-    return name.equals(uri.scheme()) ? factory.apply(uri, args) : null;
+    if (!name.equals(uri.scheme())) {
+      return null;
+    }
+    GrpcJavaVersion.check(); // before any type newer than the oldest grpc-java is touched
+    return factory.apply(uri, args);
   }
 
   /**
