@@ -22,6 +22,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
+import java.util.function.IntUnaryOperator;
 import java.util.function.LongSupplier;
 import java.util.function.Supplier;
 
@@ -69,6 +70,8 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
   private ConnectivityState currentState;
   private SubchannelPicker currentPicker;
   private final BalancerObserver<T> observer;
+  private final StreamRebalancer<T> streamRebalancer;
+  private IntUnaryOperator streamRandom = bound -> 0;
 
   EndpointSetLoadBalancer(
       Helper helper, String policyName, LongSupplier nanoClock, OutlierEjection.Prober prober) {
@@ -92,6 +95,21 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
             this::updateBalancingState);
     this.observer =
         new BalancerObserver<>(helper, policyName, this::liveLoad, zoneSpill::published);
+    this.streamRebalancer =
+        new StreamRebalancer<>(
+            helper.getSynchronizationContext(),
+            helper.getScheduledExecutorService(),
+            nanoClock,
+            bound -> streamRandom.applyAsInt(bound),
+            policyName,
+            helper.getChannelLogger(),
+            observer::streamsEnded);
+    observer.streamCounts(streamRebalancer::openStreams);
+  }
+
+  /** The policy's randomness, for the stream rebalancer's jitter; called by constructors. */
+  final void useRandom(IntUnaryOperator random) {
+    this.streamRandom = random;
   }
 
   /** The policy's live load numbers of an endpoint, for snapshots and gauges; any thread. */
@@ -124,6 +142,9 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
 
   /** The zone spill options of the config last {@linkplain #configure configured}. */
   abstract ZoneSpillConfig zoneSpillConfig();
+
+  /** The long-lived stream options of the config last {@linkplain #configure configured}. */
+  abstract StreamRebalancingConfig streamRebalancingConfig();
 
   /**
    * The key to cache an endpoint's pick results under for {@code config} (see {@link
@@ -213,6 +234,7 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
       }
     }
     observer.endpointsChanged(endpoints.values());
+    streamRebalancer.update(streamRebalancingConfig(), endpoints.values(), added, removed);
     candidatesStale = true;
     outlierEjection.update(outlierEjectionConfig(), endpoints.values());
     updateBalancingState();
@@ -435,6 +457,7 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
       rampTimer.cancel();
       rampTimer = null;
     }
+    streamRebalancer.shutdown();
     shutdownEndpoints();
     observer.shutdown();
   }
@@ -473,7 +496,8 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
     }
     observer.rotationChanged(snapshot, clientZone);
     if (!snapshot.isEmpty()) {
-      updateState(READY, readyPicker(snapshot, updateWeights(rotation, snapshot)));
+      double[] weights = updateWeights(rotation, snapshot);
+      updateState(READY, streamRebalancer.wrap(readyPicker(snapshot, weights), snapshot, weights));
     } else if (candidates.connecting() > 0) {
       updateState(CONNECTING, BufferPicker.INSTANCE);
     } else if (candidates.failed() > 0) {

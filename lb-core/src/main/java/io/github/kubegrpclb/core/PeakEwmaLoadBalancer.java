@@ -51,6 +51,7 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
     super(helper, PeakEwmaConfig.POLICY_NAME, nanoClock, prober);
     this.clock = new RecentClock(nanoClock);
     this.random = random;
+    useRandom(random);
   }
 
   @Override
@@ -95,6 +96,11 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
   @Override
   SlowStartConfig slowStartConfig() {
     return config.slowStart();
+  }
+
+  @Override
+  StreamRebalancingConfig streamRebalancingConfig() {
+    return config.streamRebalancing();
   }
 
   @Override
