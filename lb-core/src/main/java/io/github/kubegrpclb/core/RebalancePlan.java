@@ -27,8 +27,8 @@ final class RebalancePlan {
       total += c;
     }
     double fair = (double) total / n;
-    long hi = Math.max((long) Math.ceil(fair), (long) Math.floor(fair * (1 + tolerance)));
-    long lo = Math.min((long) Math.floor(fair), (long) Math.ceil(fair * (1 - tolerance)));
+    long hi = Math.max((long) Math.ceil(fair), (long) Math.floor(fair * (1 + tolerance) + 1e-9));
+    long lo = Math.min((long) Math.floor(fair), (long) Math.ceil(fair * (1 - tolerance) - 1e-9));
     long excess = 0;
     long deficit = 0;
     for (int c : counts) {

@@ -282,6 +282,7 @@ final class StreamRebalancer<T> {
     }
     int ended = 0;
     boolean pending = false;
+    long nextStep = step;
     for (Iterator<Map.Entry<Endpoint<T>, Long>> it = drainDeadlines.entrySet().iterator();
         it.hasNext(); ) {
       Map.Entry<Endpoint<T>, Long> entry = it.next();
@@ -292,7 +293,11 @@ final class StreamRebalancer<T> {
         streams.remove(endpoint);
         continue;
       }
-      pending |= set.open() > 0;
+      if (set.open() > 0) {
+        pending = true;
+        long left = entry.getValue() - now;
+        nextStep = Math.min(nextStep, left > 0 ? left : step); // one tick lands on the deadline
+      }
       if (!elsewhere) {
         continue; // nowhere to move them: the endpoint still serves
       }
@@ -306,9 +311,13 @@ final class StreamRebalancer<T> {
                   + BalancerObserver.addressOf(endpoint)
                   + (endpoint.isRemoved() ? " left the endpoint set" : " is terminating")
                   + "); open it again");
-      if (left <= step) {
+      if (left <= 0) {
         for (StreamHandle handle : set.all()) {
-          ended += handle.requestEnd(status, true) ? 1 : 0;
+          ended += handle.requestEnd(status, true) ? 1 : 0; // even those told and still open
+        }
+      } else if (left <= step) {
+        for (StreamHandle handle : set.all()) {
+          ended += handle.requestEnd(status, false) ? 1 : 0;
         }
       } else {
         int staying = set.staying();
@@ -322,7 +331,7 @@ final class StreamRebalancer<T> {
       report(TERMINATING, ended, null);
     }
     if (pending) {
-      scheduleDrain(step); // else nothing left: a later update that drains again reschedules
+      scheduleDrain(nextStep); // else nothing left: a later update that drains again reschedules
     }
   }
 
