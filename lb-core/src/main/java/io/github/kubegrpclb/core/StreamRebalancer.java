@@ -38,6 +38,8 @@ import java.util.function.LongSupplier;
  * asked to end) and ends RebalancePlan.ends of them, at most maxSharePerInterval of all open
  * streams, oldest first, from the busiest. A balanced rotation costs nothing and ends nothing.
  * Reason: scale_up while the endpoint set has grown since it was last balanced, else imbalance.
+ * While slow start ramps an endpoint of the rotation up, nothing is moved: the moved streams would
+ * shun the cold endpoint (placement divides by its weight) and land on the busy ones again.
  *
  * Draining. An endpoint turning terminating (EndpointSlice serving+terminating) or leaving the set
  * (a DNS answer without it) gets a deadline, drainShare x terminationGrace from then; its streams
@@ -217,6 +219,11 @@ final class StreamRebalancer<T> {
     for (Endpoint<T> endpoint : rotation) {
       if (!drainDeadlines.containsKey(endpoint) && !endpoint.isRemoved()) {
         pool.add(endpoint);
+      }
+    }
+    for (Endpoint<T> endpoint : pool) {
+      if (endpoint.weight < 1) {
+        return; // slow start is ramping a joining endpoint up: move streams to it once it is warm
       }
     }
     int[] counts = new int[pool.size()];
