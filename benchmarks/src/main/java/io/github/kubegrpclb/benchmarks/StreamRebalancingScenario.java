@@ -24,10 +24,9 @@ import org.awaitility.Awaitility;
  * Long-lived streams after a scale-up (issue 23): 64 server streams ({@link PodService#WATCH}) on 4
  * loopback pods, kept open by a client that re-opens a stream when it ends ({@link
  * ReopeningStreams}); the endpoint set then grows to 8 pods. Streams per pod are sampled every
- * second for 30 s after the scale-up, for grpc-java's round_robin (the same-run baseline),
- * kube_round_robin with stream rebalancing off, and both policies with it on (its defaults:
- * interval 5 s, slow start 10 s). Every row: fresh pods and a fresh channel, the interceptor
- * installed.
+ * second for 30 s after the scale-up, for grpc-java's round_robin (the same-run baseline), and both
+ * policies with stream rebalancing off and on (its defaults: interval 5 s, slow start 10 s). Every
+ * row: fresh pods and a fresh channel, the interceptor installed.
  *
  * <p>Run: {@code java -cp benchmarks/target/benchmarks.jar
  * io.github.kubegrpclb.benchmarks.StreamRebalancingScenario [seconds]} (default 30).
@@ -44,6 +43,17 @@ public final class StreamRebalancingScenario {
     System.exit(0); // gRPC's shared Netty threads would keep the JVM up a while
   }
 
+  /** The section of docs/benchmarks.md, with its heading (30 s per row). */
+  static String section() {
+    return "## Long-lived streams after a scale-up (4 -> 8 pods, 64 server streams)\n\n"
+        + "`StreamRebalancingScenario`: streams per pod after the endpoint set grew, 4 old / 4 new;"
+        + " every row fresh pods and channel, the client re-opens moved streams. Rebalancing on"
+        + " uses the option's defaults (interval 5 s, slow start 10 s); see"
+        + " [streams.md](streams.md).\n\n"
+        + markdown(30)
+        + "\n";
+  }
+
   static String markdown(int seconds) {
     Map<String, ?> on = Map.of("streamRebalancing", Map.of("enabled", true));
     StringBuilder md = new StringBuilder("| policy | streams per pod (4 old / 4 new) at");
@@ -56,6 +66,7 @@ public final class StreamRebalancingScenario {
     md.append(row("round_robin (grpc-java)", "round_robin", Map.of(), seconds));
     md.append(row("kube_round_robin, rebalancing off", "kube_round_robin", Map.of(), seconds));
     md.append(row("kube_round_robin, rebalancing on", "kube_round_robin", on, seconds));
+    md.append(row("peak_ewma, rebalancing off", "peak_ewma", Map.of(), seconds));
     md.append(row("peak_ewma, rebalancing on", "peak_ewma", on, seconds));
     return md.toString();
   }
