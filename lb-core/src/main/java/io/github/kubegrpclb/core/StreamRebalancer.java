@@ -70,7 +70,8 @@ final class StreamRebalancer<T> {
   private final Map<Endpoint<T>, Long> drainDeadlines = new IdentityHashMap<>();
   private StreamRebalancingConfig config = StreamRebalancingConfig.OFF;
   private List<Endpoint<T>> rotation = List.of();
-  private boolean grew;
+  // Endpoints added since the rotation was last balanced with them in it: moves are scale_up.
+  private final Map<Endpoint<T>, Boolean> joining = new IdentityHashMap<>();
   private ScheduledHandle checkTimer;
   private ScheduledHandle drainTimer;
 
@@ -134,8 +135,11 @@ final class StreamRebalancer<T> {
         drainDeadlines.remove(endpoint);
       }
     }
-    if (!added.isEmpty()) {
-      grew = true;
+    for (Endpoint<T> endpoint : added) {
+      joining.put(endpoint, true);
+    }
+    for (Endpoint<T> endpoint : removed) {
+      joining.remove(endpoint);
     }
     scheduleCheck();
   }
@@ -187,7 +191,7 @@ final class StreamRebalancer<T> {
     streams.clear();
     drainDeadlines.clear();
     rotation = List.of();
-    grew = false;
+    joining.clear();
   }
 
   private void scheduleCheck() {
@@ -240,10 +244,14 @@ final class StreamRebalancer<T> {
       total += e;
     }
     if (total == 0) {
-      grew = false; // balanced: a later drift is an imbalance, not this scale-up
+      // Balanced with these in it: a later drift is an imbalance, not this scale-up. (Not those
+      // still connecting: a rotation without them is balanced before they count.)
+      for (Endpoint<T> endpoint : pool) {
+        joining.remove(endpoint);
+      }
       return;
     }
-    String reason = grew ? SCALE_UP : IMBALANCE;
+    String reason = joining.isEmpty() ? IMBALANCE : SCALE_UP;
     double fair = 0;
     for (int c : counts) {
       fair += c;

@@ -63,6 +63,15 @@ class StreamRebalancerTest {
   }
 
   private void accept(List<EquivalentAddressGroup> groups, Map<String, ?> raw) {
+    acceptConnecting(groups, raw);
+    for (FakeHelper.FakeSubchannel subchannel : helper.liveSubchannels()) {
+      subchannel.deliver(READY);
+    }
+    clock.runDueTasks();
+  }
+
+  /** Accepts the groups and leaves new endpoints connecting. */
+  private void acceptConnecting(List<EquivalentAddressGroup> groups, Map<String, ?> raw) {
     helper.run(
         () ->
             balancer.acceptResolvedAddresses(
@@ -70,10 +79,6 @@ class StreamRebalancerTest {
                     .setAddresses(groups)
                     .setLoadBalancingPolicyConfig(KubeRoundRobinConfig.parse(raw))
                     .build()));
-    for (FakeHelper.FakeSubchannel subchannel : helper.liveSubchannels()) {
-      subchannel.deliver(READY);
-    }
-    clock.runDueTasks();
   }
 
   private static EquivalentAddressGroup terminating(EquivalentAddressGroup group) {
@@ -193,6 +198,29 @@ class StreamRebalancerTest {
     assertThat(ended).hasSize(28);
     clock.forward(Duration.ofSeconds(60));
     assertThat(ended).hasSize(28);
+  }
+
+  @Test
+  void scaleUp_newEndpointsStillConnectingAtACheck_movesAreStillScaleUp() {
+    accept(EndpointGroups.endpoints(0, 2), config(on()));
+    open(16);
+    acceptConnecting(EndpointGroups.endpoints(0, 4), config(on()));
+    clock.forward(Duration.ofSeconds(3)); // rounds over the 2 connected ones: balanced
+    assertThat(ended).isEmpty();
+    helper.liveSubchannels().forEach(sc -> sc.deliver(READY));
+    clock.forward(Duration.ofSeconds(3));
+
+    assertThat(ended).hasSize(8);
+    assertThat(ended)
+        .allSatisfy(
+            s ->
+                assertThat(s.closedWith.getDescription())
+                    .startsWith(StreamRebalancing.MOVED_DESCRIPTION_PREFIX + ": scale_up"));
+    clock.forward(Duration.ofSeconds(3));
+    streams.get(0).handle.closed(Status.OK); // drift after balance: 3 4 4 4 is in the band
+    streams.remove(0);
+    clock.forward(Duration.ofSeconds(3));
+    assertThat(ended).hasSize(8);
   }
 
   @Test
