@@ -37,6 +37,9 @@ import java.util.function.LongSupplier;
  * controller counts the streams that will stay on each endpoint of the rotation (open and not yet
  * asked to end) and ends RebalancePlan.ends of them, at most maxSharePerInterval of all open
  * streams, oldest first, from the busiest. A balanced rotation costs nothing and ends nothing.
+ * A round waits while streams it asked to end are still closing (up to three intervals, for a
+ * handler that does not act): counted before they re-open, the rotation would look emptier than
+ * it is and the round would move too many.
  * Reason: scale_up while the endpoint set has grown since it was last balanced, else imbalance.
  * While slow start ramps an endpoint of the rotation up, nothing is moved: the moved streams would
  * shun the cold endpoint (placement divides by its weight) and land on the busy ones again.
@@ -67,12 +70,13 @@ final class StreamRebalancer<T> {
   private final EndedListener listener;
   // Current endpoints and removed ones still draining; read by gauges from other threads.
   private final Map<Endpoint<T>, EndpointStreams> streams = new ConcurrentHashMap<>();
-  private final Map<Endpoint<T>, Long> drainDeadlines = new IdentityHashMap<>();
+  private final IdentityHashMap<Endpoint<T>, Long> drainDeadlines = new IdentityHashMap<>();
   private StreamRebalancingConfig config = StreamRebalancingConfig.OFF;
   private List<Endpoint<T>> rotation = List.of();
   // Endpoints added since the rotation was last balanced with them in it: moves are scale_up.
-  private final Map<Endpoint<T>, Boolean> joining = new IdentityHashMap<>();
+  private final IdentityHashMap<Endpoint<T>, Boolean> joining = new IdentityHashMap<>();
   private ScheduledHandle checkTimer;
+  private long lastRoundNanos;
   private ScheduledHandle drainTimer;
 
   /**
@@ -232,10 +236,16 @@ final class StreamRebalancer<T> {
     }
     int[] counts = new int[pool.size()];
     int open = 0;
+    int ending = 0;
     for (int i = 0; i < counts.length; i++) {
       EndpointStreams set = streams.computeIfAbsent(pool.get(i), e -> new EndpointStreams());
       counts[i] = set.staying();
       open += set.open();
+      ending += set.open() - counts[i];
+    }
+    long now = nanoClock.getAsLong();
+    if (ending > 0 && now - lastRoundNanos < 3 * config.intervalNanos) {
+      return; // the last round's streams are still closing: count again once they have moved
     }
     int budget = Math.max(1, (int) (open * config.maxSharePerInterval));
     int[] ends = RebalancePlan.ends(counts, config.tolerance, budget);
@@ -251,6 +261,7 @@ final class StreamRebalancer<T> {
       }
       return;
     }
+    lastRoundNanos = now;
     String reason = joining.isEmpty() ? IMBALANCE : SCALE_UP;
     double fair = 0;
     for (int c : counts) {

@@ -251,6 +251,18 @@ class StreamRebalancerTest {
   }
 
   @Test
+  void rounds_waitWhileTheLastRoundsStreamsAreStillOpen_upToThreeIntervals() {
+    List<Status> told = new ArrayList<>();
+    accept(EndpointGroups.endpoints(0, 4), config(on()));
+    open(64, told::add); // the application is told and, here, never acts
+    accept(EndpointGroups.endpoints(0, 8), config(on()));
+    clock.forward(Duration.ofMillis(3500));
+    assertThat(told).hasSize(16); // one round; the next two waited for those 16 to close
+    clock.forward(Duration.ofSeconds(1));
+    assertThat(told).hasSize(32);
+  }
+
+  @Test
   void jitter_stretchesEachIntervalByARandomShare_neverShortensIt() {
     random = bound -> bound / 2; // the middle of the jitter range
     Map<String, Object> options = on("jitter", 0.5);
