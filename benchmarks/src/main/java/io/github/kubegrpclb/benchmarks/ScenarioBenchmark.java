@@ -33,7 +33,7 @@ import java.util.function.BooleanSupplier;
  * docs/benchmarks.md} (or the path given). Every number comes with its same-run baseline.
  *
  * <p>Run: {@code java -cp benchmarks/target/benchmarks.jar
- * io.github.kubegrpclb.benchmarks.ScenarioBenchmark docs/benchmarks.md} (about 2 minutes).
+ * io.github.kubegrpclb.benchmarks.ScenarioBenchmark docs/benchmarks.md} (about 5 minutes).
  */
 public final class ScenarioBenchmark {
   private static final CallOptions WAIT = CallOptions.DEFAULT.withWaitForReady();
@@ -59,6 +59,7 @@ public final class ScenarioBenchmark {
     md.append(ZoneSpillScenarios.markdown());
     md.append(DiscoveryLagScenarios.markdown());
     md.append(rollingReplacement());
+    md.append(StreamRebalancingScenario.section());
     md.append(io.github.kubegrpclb.core.SubsettingSimulation.report());
     md.append(ApiServerCost.report());
     Files.writeString(out, md.toString());

@@ -21,6 +21,7 @@ import java.util.List;
 import java.util.Set;
 import java.util.function.Function;
 import java.util.function.Supplier;
+import java.util.function.ToIntFunction;
 
 /**
  * What a balancer shows the outside: its OpenTelemetry instruments and its snapshot for {@link
@@ -57,6 +58,7 @@ final class BalancerObserver<T> {
   private BalancerTelemetry telemetry = BalancerTelemetry.NOOP;
   private boolean configured;
   private volatile List<Endpoint<T>> endpoints = List.of();
+  private volatile ToIntFunction<Endpoint<T>> openStreams = endpoint -> -1;
   private volatile View<T> view = new View<>(List.of(), ConnectivityState.IDLE, null);
 
   /**
@@ -91,6 +93,16 @@ final class BalancerObserver<T> {
   /** Whether RPCs are recorded (a policy without a tracer of its own then adds one). */
   boolean isRecording() {
     return telemetry.isRecording();
+  }
+
+  /** Where the open streams of an endpoint are read (-1: not counted); read from any thread. */
+  void streamCounts(ToIntFunction<Endpoint<T>> openStreams) {
+    this.openStreams = openStreams;
+  }
+
+  /** The stream rebalancer asked {@code count} streams to move, for {@code reason}. */
+  void streamsEnded(String reason, int count) {
+    telemetry.streamsEnded(reason, count);
   }
 
   /** A new endpoint: gives it its RPC recorder. */
@@ -174,6 +186,7 @@ final class BalancerObserver<T> {
               load.inFlight,
               load.estimateNanos,
               load.costNanos,
+              openStreams.applyAsInt(endpoint),
               state == ConnectivityState.TRANSIENT_FAILURE && !failure.isOk()
                   ? "last-failure=" + failure.getCode() + describe(failure.getDescription())
                   : inRotationNow && contains(spilledTo, endpoint) ? "spilled" : null,

@@ -20,6 +20,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.function.IntUnaryOperator;
 import java.util.function.LongSupplier;
 import java.util.function.Supplier;
 import javax.annotation.Nullable;
@@ -67,6 +68,8 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
   private ConnectivityState currentState;
   private SubchannelPicker currentPicker;
   private final BalancerObserver<T> observer;
+  private final StreamRebalancer<T> streamRebalancer;
+  private IntUnaryOperator streamRandom = bound -> 0;
 
   EndpointSetLoadBalancer(
       Helper helper, String policyName, LongSupplier nanoClock, OutlierEjection.Prober prober) {
@@ -97,6 +100,21 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
             helper.getScheduledExecutorService(),
             nanoClock,
             this::updateBalancingState);
+    this.streamRebalancer =
+        new StreamRebalancer<>(
+            helper.getSynchronizationContext(),
+            helper.getScheduledExecutorService(),
+            nanoClock,
+            bound -> streamRandom.applyAsInt(bound),
+            policyName,
+            helper.getChannelLogger(),
+            observer::streamsEnded);
+    observer.streamCounts(streamRebalancer::openStreams);
+  }
+
+  /** The policy's randomness, for the stream rebalancer's jitter; called by constructors. */
+  final void useRandom(IntUnaryOperator random) {
+    this.streamRandom = random;
   }
 
   /** The policy's live load numbers of an endpoint, for snapshots and gauges; any thread. */
@@ -129,6 +147,9 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
 
   /** The zone spill options of the config last {@linkplain #configure configured}. */
   abstract ZoneSpillConfig zoneSpillConfig();
+
+  /** The long-lived stream options of the config last {@linkplain #configure configured}. */
+  abstract StreamRebalancingConfig streamRebalancingConfig();
 
   /**
    * The key to cache an endpoint's pick results under for {@code config} (see {@link
@@ -233,6 +254,7 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
       }
     }
     observer.endpointsChanged(endpoints.values());
+    streamRebalancer.update(streamRebalancingConfig(), endpoints.values(), added, removed);
     candidatesStale = true;
     outlierEjection.update(outlierEjectionConfig(), endpoints.values());
     updateBalancingState();
@@ -423,6 +445,7 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
     outlierEjection.stop();
     zoneSpill.stop();
     slowStart.stop();
+    streamRebalancer.shutdown();
     shutdownEndpoints();
     observer.shutdown();
   }
@@ -465,7 +488,7 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
       double[] weights =
           slowStart.weights(
               slowStartConfig(), endpoint -> candidates.isMember(endpoint, members), snapshot);
-      updateState(READY, readyPicker(snapshot, weights));
+      updateState(READY, streamRebalancer.wrap(readyPicker(snapshot, weights), snapshot, weights));
     } else if (candidates.connecting() > 0) {
       updateState(CONNECTING, BufferPicker.INSTANCE);
     } else if (candidates.failed() > 0) {

@@ -8,8 +8,8 @@ import java.util.Set;
 /**
  * Options of {@code kube_round_robin}, parsed from its JSON config: {@code "outlierEjection"} (see
  * {@link OutlierEjectionConfig}), {@code "slowStart"} (see {@link SlowStartConfig}), {@code
- * "subsetting"} (see {@link SubsettingConfig}) and {@code "zoneSpill"} (see {@link
- * ZoneSpillConfig}). Immutable and thread-safe.
+ * "subsetting"} (see {@link SubsettingConfig}), {@code "zoneSpill"} (see {@link ZoneSpillConfig})
+ * and {@code "streamRebalancing"} (see {@link StreamRebalancingConfig}). Immutable and thread-safe.
  */
 final class KubeRoundRobinConfig {
   static final KubeRoundRobinConfig DEFAULTS =
@@ -17,28 +17,33 @@ final class KubeRoundRobinConfig {
           OutlierEjectionConfig.DEFAULTS,
           SlowStartConfig.DEFAULTS,
           SubsettingConfig.OFF,
-          ZoneSpillConfig.DEFAULTS);
+          ZoneSpillConfig.DEFAULTS,
+          StreamRebalancingConfig.OFF);
   private static final Set<String> FIELDS =
       Set.of(
           OutlierEjectionConfig.FIELD,
           SlowStartConfig.FIELD,
           SubsettingConfig.FIELD,
-          ZoneSpillConfig.FIELD);
+          ZoneSpillConfig.FIELD,
+          StreamRebalancingConfig.FIELD);
 
   final OutlierEjectionConfig outlierEjection;
   final SlowStartConfig slowStart;
   final SubsettingConfig subsetting;
   final ZoneSpillConfig zoneSpill;
+  final StreamRebalancingConfig streamRebalancing;
 
   private KubeRoundRobinConfig(
       OutlierEjectionConfig outlierEjection,
       SlowStartConfig slowStart,
       SubsettingConfig subsetting,
-      ZoneSpillConfig zoneSpill) {
+      ZoneSpillConfig zoneSpill,
+      StreamRebalancingConfig streamRebalancing) {
     this.outlierEjection = outlierEjection;
     this.slowStart = slowStart;
     this.subsetting = subsetting;
     this.zoneSpill = zoneSpill;
+    this.streamRebalancing = streamRebalancing;
   }
 
   /**
@@ -53,7 +58,8 @@ final class KubeRoundRobinConfig {
         OutlierEjectionConfig.parseFrom(policy, raw),
         SlowStartConfig.parseFrom(policy, raw),
         SubsettingConfig.parseFrom(policy, raw),
-        ZoneSpillConfig.parseFrom(policy, raw));
+        ZoneSpillConfig.parseFrom(policy, raw),
+        StreamRebalancingConfig.parseFrom(policy, raw));
   }
 
   @Override
@@ -62,12 +68,13 @@ final class KubeRoundRobinConfig {
         && other.outlierEjection.equals(outlierEjection)
         && other.slowStart.equals(slowStart)
         && other.subsetting.equals(subsetting)
-        && other.zoneSpill.equals(zoneSpill);
+        && other.zoneSpill.equals(zoneSpill)
+        && other.streamRebalancing.equals(streamRebalancing);
   }
 
   @Override
   public int hashCode() {
-    return Objects.hash(outlierEjection, slowStart, subsetting, zoneSpill);
+    return Objects.hash(outlierEjection, slowStart, subsetting, zoneSpill, streamRebalancing);
   }
 
   @Override
@@ -81,6 +88,8 @@ final class KubeRoundRobinConfig {
         + subsetting
         + ", "
         + zoneSpill
+        + ", "
+        + streamRebalancing
         + "}";
   }
 }

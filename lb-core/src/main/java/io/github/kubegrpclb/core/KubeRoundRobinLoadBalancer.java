@@ -46,6 +46,7 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
       OutlierEjection.Prober prober) {
     super(helper, PolicySelection.KUBE_ROUND_ROBIN, nanoClock, prober);
     this.random = random;
+    useRandom(random);
     this.nanoClock = nanoClock;
   }
 
@@ -78,6 +79,11 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
   @Override
   SlowStartConfig slowStartConfig() {
     return config.slowStart;
+  }
+
+  @Override
+  StreamRebalancingConfig streamRebalancingConfig() {
+    return config.streamRebalancing;
   }
 
   @Override

@@ -53,6 +53,8 @@ import java.util.Set;
  *       only)</td></tr>
  *   <tr><td>{@code zoneSpill}</td><td>on</td><td>an object: load-aware spill past topology
  *       hints, see docs/policies.md (JSON only)</td></tr>
+ *   <tr><td>{@code streamRebalancing}</td><td>off</td><td>an object: place, rebalance and drain
+ *       long-lived streams, see docs/streams.md (JSON only)</td></tr>
  * </table>
  *
  * <p>Immutable and thread-safe.
@@ -69,7 +71,8 @@ public final class PeakEwmaConfig {
           OutlierEjectionConfig.FIELD,
           SubsettingConfig.FIELD,
           SlowStartConfig.FIELD,
-          ZoneSpillConfig.FIELD);
+          ZoneSpillConfig.FIELD,
+          StreamRebalancingConfig.FIELD);
   static final EnumSet<Status.Code> DEFAULT_FAILURE_CODES =
       EnumSet.of(
           Status.Code.UNAVAILABLE,
@@ -90,6 +93,7 @@ public final class PeakEwmaConfig {
   private final SubsettingConfig subsetting;
   private final SlowStartConfig slowStart;
   private final ZoneSpillConfig zoneSpill;
+  private final StreamRebalancingConfig streamRebalancing;
 
   private PeakEwmaConfig(Builder builder) {
     this.decayNanos = builder.decay.toNanos();
@@ -101,6 +105,7 @@ public final class PeakEwmaConfig {
     this.subsetting = builder.subsetting;
     this.slowStart = builder.slowStart;
     this.zoneSpill = builder.zoneSpill;
+    this.streamRebalancing = builder.streamRebalancing;
   }
 
   /** Returns a builder with every option at its default. */
@@ -139,6 +144,7 @@ public final class PeakEwmaConfig {
     b.subsetting = SubsettingConfig.parseFrom(POLICY_NAME, raw);
     b.slowStart = SlowStartConfig.parseFrom(POLICY_NAME, raw);
     b.zoneSpill = ZoneSpillConfig.parseFrom(POLICY_NAME, raw);
+    b.streamRebalancing = StreamRebalancingConfig.parseFrom(POLICY_NAME, raw);
     return b.build();
   }
 
@@ -178,6 +184,10 @@ public final class PeakEwmaConfig {
     return zoneSpill;
   }
 
+  StreamRebalancingConfig streamRebalancing() {
+    return streamRebalancing;
+  }
+
   /** Returns a service config, {@code {"loadBalancingConfig":[{"peak_ewma":{...}}]}}. */
   public Map<String, ?> toServiceConfig() {
     Map<String, Object> options = new LinkedHashMap<>();
@@ -194,6 +204,9 @@ public final class PeakEwmaConfig {
     }
     options.put(SlowStartConfig.FIELD, slowStart.toJson());
     options.put(ZoneSpillConfig.FIELD, zoneSpill.toJson());
+    if (streamRebalancing.enabled) {
+      options.put(StreamRebalancingConfig.FIELD, streamRebalancing.toJson());
+    }
     return Map.of("loadBalancingConfig", List.of(Map.of(POLICY_NAME, options)));
   }
 
@@ -214,7 +227,8 @@ public final class PeakEwmaConfig {
         && outlierEjection.equals(that.outlierEjection)
         && subsetting.equals(that.subsetting)
         && slowStart.equals(that.slowStart)
-        && zoneSpill.equals(that.zoneSpill);
+        && zoneSpill.equals(that.zoneSpill)
+        && streamRebalancing.equals(that.streamRebalancing);
   }
 
   @Override
@@ -226,7 +240,8 @@ public final class PeakEwmaConfig {
         ^ outlierEjection.hashCode()
         ^ subsetting.hashCode()
         ^ slowStart.hashCode()
-        ^ zoneSpill.hashCode();
+        ^ zoneSpill.hashCode()
+        ^ streamRebalancing.hashCode();
   }
 
   @Override
@@ -245,6 +260,7 @@ public final class PeakEwmaConfig {
     private SubsettingConfig subsetting = SubsettingConfig.OFF;
     private SlowStartConfig slowStart = SlowStartConfig.DEFAULTS;
     private ZoneSpillConfig zoneSpill = ZoneSpillConfig.DEFAULTS;
+    private StreamRebalancingConfig streamRebalancing = StreamRebalancingConfig.OFF;
 
     private Builder() {}
 

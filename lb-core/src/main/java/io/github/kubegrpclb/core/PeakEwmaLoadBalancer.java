@@ -53,6 +53,7 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
     this.clock = new RecentClock(nanoClock);
     this.random = random;
     this.fleet = new FleetLatency(config.defaultRttNanos());
+    useRandom(random);
   }
 
   @Override
@@ -109,6 +110,11 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
   @Override
   SlowStartConfig slowStartConfig() {
     return config.slowStart();
+  }
+
+  @Override
+  StreamRebalancingConfig streamRebalancingConfig() {
+    return config.streamRebalancing();
   }
 
   @Override

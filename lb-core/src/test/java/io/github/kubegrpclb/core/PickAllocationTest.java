@@ -15,13 +15,21 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * A pick allocates nothing, with outlier ejection on and an endpoint in slow start: measured with
- * the JVM's per-thread allocation counter over 200,000 picks.
+ * A pick allocates nothing, with outlier ejection on and an endpoint in slow start, and with stream
+ * rebalancing on: measured with the JVM's per-thread allocation counter over 200,000 picks.
  */
 class PickAllocationTest {
   @ParameterizedTest
-  @ValueSource(strings = {"kube_round_robin", "peak_ewma"})
-  void pick_allocatesNothing_withEjectionOnAndAnEndpointRamping(String policy) {
+  @ValueSource(
+      strings = {"kube_round_robin", "peak_ewma", "kube_round_robin streams", "peak_ewma streams"})
+  void pick_allocatesNothing_withEjectionOnAndAnEndpointRamping(String variant) {
+    // "streams": stream rebalancing on, so the policy's picker is wrapped (unary picks pass
+    // through)
+    String policy = variant.split(" ")[0];
+    Map<String, ?> raw =
+        variant.endsWith(" streams")
+            ? Map.of("streamRebalancing", Map.of("enabled", true))
+            : Map.of();
     FakeHelper helper = new FakeHelper();
     Random random = new Random(5);
     LoadBalancer balancer;
@@ -30,12 +38,12 @@ class PickAllocationTest {
       balancer =
           new PeakEwmaLoadBalancer(
               helper, helper.clock().ticker(), random::nextInt, (sc, t, cb) -> {});
-      config = PeakEwmaConfig.parse(Map.of());
+      config = PeakEwmaConfig.parse(raw);
     } else {
       balancer =
           new KubeRoundRobinLoadBalancer(
               helper, random::nextInt, helper.clock().ticker(), (sc, t, cb) -> {});
-      config = KubeRoundRobinConfig.parse(Map.of());
+      config = KubeRoundRobinConfig.parse(raw);
     }
     for (int count : new int[] {100, 101}) { // the 101st joins under traffic: it ramps
       helper.run(

@@ -7,12 +7,15 @@ import io.grpc.ServerServiceDefinition;
 import io.grpc.Status;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.protobuf.services.HealthStatusManager;
+import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.ServerCalls;
 import io.grpc.stub.StreamObserver;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.time.Duration;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -40,6 +43,7 @@ public final class LoopbackPod implements AutoCloseable {
   private final AtomicLong failurePercent = new AtomicLong();
   private final AtomicLong calls = new AtomicLong();
   private final AtomicLong served = new AtomicLong();
+  private final Set<ServerCallStreamObserver<String>> watches = ConcurrentHashMap.newKeySet();
   private Server server;
   private HealthStatusManager health;
   private volatile boolean serving = true;
@@ -207,11 +211,24 @@ public final class LoopbackPod implements AutoCloseable {
         ServerServiceDefinition.builder(PodService.SERVICE_NAME)
             .addMethod(PodService.WHOAMI, ServerCalls.asyncUnaryCall(this::whoami))
             .addMethod(PodService.UPLOAD, ServerCalls.asyncClientStreamingCall(this::upload))
+            .addMethod(PodService.WATCH, ServerCalls.asyncServerStreamingCall(this::watch))
             .build();
     return NettyServerBuilder.forAddress(address)
         .addService(ServerInterceptors.intercept(pod, PodService.podHeader(name)))
         .addService(health.getHealthService())
         .build();
+  }
+
+  /** Watch streams ({@link PodService#WATCH}) open on this pod now. */
+  public int openWatches() {
+    return watches.size();
+  }
+
+  private void watch(String request, StreamObserver<String> response) {
+    ServerCallStreamObserver<String> call = (ServerCallStreamObserver<String>) response;
+    watches.add(call);
+    call.setOnCancelHandler(() -> watches.remove(call));
+    call.onNext(name);
   }
 
   private StreamObserver<String> upload(StreamObserver<String> response) {

@@ -51,6 +51,19 @@ public final class PodService {
           .setSampledToLocalTracing(false)
           .build();
 
+  /**
+   * Server streaming: the serving pod sends its name as the first message, then holds the stream
+   * open until the client cancels it or the server shuts down, as a watch or subscription does.
+   */
+  public static final MethodDescriptor<String, String> WATCH =
+      MethodDescriptor.<String, String>newBuilder()
+          .setType(MethodDescriptor.MethodType.SERVER_STREAMING)
+          .setFullMethodName(MethodDescriptor.generateFullMethodName(SERVICE_NAME, "Watch"))
+          .setRequestMarshaller(StringMarshaller.INSTANCE)
+          .setResponseMarshaller(StringMarshaller.INSTANCE)
+          .setSampledToLocalTracing(false)
+          .build();
+
   private PodService() {}
 
   /** Calls Whoami and returns the name of the pod that served it; throws on RPC failure. */

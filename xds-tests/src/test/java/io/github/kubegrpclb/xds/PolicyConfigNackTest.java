@@ -87,7 +87,7 @@ class PolicyConfigNackTest {
 
     assertThat(awaitClusterNack().getErrorDetail().getMessage())
         .contains(
-            "kube_round_robin config: unknown field 'zone' (expected one of [outlierEjection, slowStart, subsetting, zoneSpill])");
+            "kube_round_robin config: unknown field 'zone' (expected one of [outlierEjection, slowStart, streamRebalancing, subsetting, zoneSpill])");
   }
 
   @Test

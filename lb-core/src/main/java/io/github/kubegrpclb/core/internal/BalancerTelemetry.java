@@ -42,6 +42,12 @@ public interface BalancerTelemetry {
   /** The balancer published a new picker while in {@code state}. */
   void pickerUpdated(ConnectivityState state);
 
+  /**
+   * The balancer asked {@code count} long-lived streams to move, for {@code reason} ({@code
+   * scale_up}, {@code imbalance}, {@code terminating}).
+   */
+  default void streamsEnded(String reason, int count) {}
+
   /** The balancer shut down: stops its gauges. */
   void close();
 }

@@ -41,6 +41,9 @@ public final class EndpointStatus {
   /** The cost the picker compares, in nanoseconds, or NaN when the policy keeps none. */
   public final double costNanos;
 
+  /** Streaming calls open on the endpoint, or -1 when stream rebalancing is off. */
+  public final int openStreams;
+
   /** What else the policy says about the endpoint (ejected, ramping up, last failure), or null. */
   public final String note;
 
@@ -60,6 +63,37 @@ public final class EndpointStatus {
       double costNanos,
       String note,
       EndpointTelemetry telemetry) {
+    this(
+        address,
+        zone,
+        condition,
+        state,
+        inRotation,
+        ejected,
+        weight,
+        inFlight,
+        estimateNanos,
+        costNanos,
+        -1,
+        note,
+        telemetry);
+  }
+
+  /** With the endpoint's open streams, when stream rebalancing counts them. */
+  public EndpointStatus(
+      String address,
+      String zone,
+      String condition,
+      String state,
+      boolean inRotation,
+      boolean ejected,
+      double weight,
+      int inFlight,
+      double estimateNanos,
+      double costNanos,
+      int openStreams,
+      String note,
+      EndpointTelemetry telemetry) {
     this.address = address;
     this.zone = zone;
     this.condition = condition;
@@ -70,6 +104,7 @@ public final class EndpointStatus {
     this.inFlight = inFlight;
     this.estimateNanos = estimateNanos;
     this.costNanos = costNanos;
+    this.openStreams = openStreams;
     this.note = note;
     this.telemetry = telemetry;
   }
@@ -101,6 +136,9 @@ public final class EndpointStatus {
     }
     if (!Double.isNaN(costNanos)) {
       out.append(" cost=").append(millis(costNanos));
+    }
+    if (openStreams >= 0) {
+      out.append(" streams=").append(openStreams);
     }
     if (note != null) {
       out.append(' ').append(note);

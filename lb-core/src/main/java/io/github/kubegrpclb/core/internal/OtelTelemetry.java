@@ -83,6 +83,7 @@ final class OtelTelemetry implements Telemetry {
   private final LongCounter shardRecycles;
   private final LongCounter shardRedials;
   private final LongCounter shardAbandoned;
+  private final LongCounter streamsEnded;
 
   private OtelTelemetry(
       Meter meter, Map<Attributes, Set<String>> exportedEndpoints, int endpointLimit) {
@@ -153,6 +154,14 @@ final class OtelTelemetry implements Telemetry {
             .setUnit("{replacement}")
             .setDescription("Shard replacements not READY in time (the old shard was kept)")
             .build();
+    this.streamsEnded =
+        meter
+            .counterBuilder(PREFIX + "streams.ended")
+            .setUnit("{stream}")
+            .setDescription(
+                "Long-lived streams the balancer asked to move, by reason (scale_up, imbalance,"
+                    + " terminating)")
+            .build();
   }
 
   /** Returns {@link Telemetry#NOOP} when {@code settings} has no meter provider. */
@@ -222,6 +231,7 @@ final class OtelTelemetry implements Telemetry {
     private final Attributes channel;
     private final Attributes[] pickerUpdateAttributes;
     private final BatchCallback gauges;
+    private final Map<String, Attributes> streamReasons = new HashMap<>();
     private int individualEndpoints;
 
     Balancer(
@@ -287,10 +297,20 @@ final class OtelTelemetry implements Telemetry {
                   "RPCs in flight per preferred endpoint they would carry without spill, as zone"
                       + " spill last estimated it; compared with the band lowLoad-highLoad")
               .buildObserver();
+      ObservableLongMeasurement streams =
+          meter
+              .gaugeBuilder(PREFIX + "endpoint.streams.open")
+              .ofLongs()
+              .setUnit("{stream}")
+              .setDescription(
+                  "Streaming calls open on the endpoint; only while stream rebalancing is on")
+              .buildObserver();
       this.gauges =
           meter.batchCallback(
               () -> {
-                observe(endpoints.get(), estimate, cost, weight, state, count);
+                List<EndpointStatus> statuses = endpoints.get();
+                observe(statuses, estimate, cost, weight, state, count);
+                observeStreams(statuses, streams);
                 observe(zoneSpill.get(), spilled, localLoad);
               },
               estimate,
@@ -298,6 +318,7 @@ final class OtelTelemetry implements Telemetry {
               weight,
               state,
               count,
+              streams,
               spilled,
               localLoad);
     }
@@ -357,6 +378,23 @@ final class OtelTelemetry implements Telemetry {
         }
       }
       counts.forEach((attributes, n) -> count.record(n, attributes));
+    }
+
+    private void observeStreams(List<EndpointStatus> endpoints, ObservableLongMeasurement streams) {
+      for (EndpointStatus status : endpoints) {
+        if (status.openStreams >= 0
+            && status.telemetry instanceof Endpoint telemetry
+            && telemetry.individual) {
+          streams.record(status.openStreams, telemetry.attributes);
+        }
+      }
+    }
+
+    @Override
+    public void streamsEnded(String reason, int count) {
+      streamsEnded.add(
+          count,
+          streamReasons.computeIfAbsent(reason, r -> channel.toBuilder().put(REASON, r).build()));
     }
 
     @Override

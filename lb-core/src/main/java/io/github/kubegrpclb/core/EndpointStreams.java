@@ -1,0 +1,68 @@
+package io.github.kubegrpclb.core;
+
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.concurrent.ConcurrentSkipListSet;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * The streaming calls open on one endpoint, oldest first. Pickers read {@link #open()} (one atomic
+ * read) and add handles from any thread; the rebalancer picks the oldest to end in the balancer's
+ * SynchronizationContext. Thread-safe.
+ */
+final class EndpointStreams {
+  private final AtomicInteger open = new AtomicInteger();
+  private final ConcurrentSkipListSet<StreamHandle> handles =
+      new ConcurrentSkipListSet<>(Comparator.comparingLong(h -> h.sequence));
+
+  void add(StreamHandle handle) {
+    if (handles.add(handle)) {
+      open.incrementAndGet();
+    }
+  }
+
+  void remove(StreamHandle handle) {
+    if (handles.remove(handle)) {
+      open.decrementAndGet();
+    }
+  }
+
+  /** Streams open on the endpoint, counting those already asked to end. */
+  int open() {
+    return open.get();
+  }
+
+  /** Streams open and not yet asked to end: those that will stay unless ended. O(open). */
+  int staying() {
+    int staying = 0;
+    for (StreamHandle handle : handles) {
+      staying += handle.isEnding() ? 0 : 1;
+    }
+    return staying;
+  }
+
+  /** Up to {@code n} of the oldest streams not yet asked to end. */
+  List<StreamHandle> oldestStaying(int n) {
+    List<StreamHandle> out = new ArrayList<>(Math.min(n, 64));
+    for (StreamHandle handle : handles) {
+      if (out.size() >= n) {
+        break;
+      }
+      if (!handle.isEnding()) {
+        out.add(handle);
+      }
+    }
+    return out;
+  }
+
+  /** Every stream still open, oldest first. */
+  List<StreamHandle> all() {
+    return new ArrayList<>(handles);
+  }
+
+  @Override
+  public String toString() {
+    return "streams=" + open();
+  }
+}

@@ -1,0 +1,71 @@
+package io.github.kubegrpclb.core;
+
+/**
+ * How many streams to end on each endpoint so that the streams, re-opened on the emptiest
+ * endpoints, come within a tolerance of the fair share. Pure functions; thread-safe.
+ */
+/*
+ * With total T streams over n endpoints the fair share is f = T / n. An endpoint is within the
+ * band when its count c satisfies lo <= c <= hi, hi = max(ceil(f), floor(f (1 + tolerance))) and
+ * lo = min(floor(f), ceil(f (1 - tolerance))): the ceil and floor keep small counts (10 streams on
+ * 8 endpoints) from ever looking unbalanced. Each ended stream re-opens on the endpoint with the
+ * fewest (the placement rule), so one move lowers the excess above hi and the deficit below lo by
+ * one each while both are positive: the fewest moves that reach the band is max(excess, deficit).
+ * The moves are taken one at a time from the endpoint with the most streams left, never below f.
+ */
+final class RebalancePlan {
+  private RebalancePlan() {}
+
+  /** The fewest streams to move so that every count is within the band; 0 when balanced. */
+  static int needed(int[] counts, double tolerance) {
+    int n = counts.length;
+    if (n < 2) {
+      return 0;
+    }
+    long total = 0;
+    for (int c : counts) {
+      total += c;
+    }
+    double fair = (double) total / n;
+    long hi = Math.max((long) Math.ceil(fair), (long) Math.floor(fair * (1 + tolerance) + 1e-9));
+    long lo = Math.min((long) Math.floor(fair), (long) Math.ceil(fair * (1 - tolerance) - 1e-9));
+    long excess = 0;
+    long deficit = 0;
+    for (int c : counts) {
+      excess += Math.max(0, c - hi);
+      deficit += Math.max(0, lo - c);
+    }
+    return (int) Math.max(excess, deficit);
+  }
+
+  /**
+   * Returns how many streams to end on each endpoint: {@link #needed} of them, at most {@code
+   * budget}, from the busiest first; all zeros when the counts are within the band.
+   */
+  static int[] ends(int[] counts, double tolerance, int budget) {
+    int n = counts.length;
+    int[] ends = new int[n];
+    int moves = Math.min(needed(counts, tolerance), budget);
+    if (moves <= 0) {
+      return ends;
+    }
+    long total = 0;
+    for (int c : counts) {
+      total += c;
+    }
+    double fair = (double) total / n;
+    for (int m = 0; m < moves; m++) {
+      int busiest = -1;
+      for (int i = 0; i < n; i++) {
+        if (busiest < 0 || counts[i] - ends[i] > counts[busiest] - ends[busiest]) {
+          busiest = i;
+        }
+      }
+      if (counts[busiest] - ends[busiest] - 1 < fair) {
+        break; // ending more would only move streams between endpoints at their fair share
+      }
+      ends[busiest]++;
+    }
+    return ends;
+  }
+}

@@ -1,0 +1,124 @@
+package io.github.kubegrpclb.core;
+
+import io.grpc.CallOptions;
+import io.grpc.ClientCall;
+import io.grpc.Status;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * One streaming call as the balancer tracks it: which endpoint's {@link EndpointStreams} it is
+ * counted in, its opening order (for oldest first) and how to end it. The picker attaches it to the
+ * endpoint it picks (again on a re-pick or a retry attempt); the interceptor's listener detaches it
+ * when the call closes.
+ *
+ * <p>Thread-safe: picks, the close and the balancer's end requests arrive on different threads, and
+ * every state change holds this object's lock (never while calling out).
+ */
+final class StreamHandle {
+  /** Carries the handle from the interceptor to the picker. */
+  static final CallOptions.Key<StreamHandle> KEY =
+      CallOptions.Key.create("io.github.kubegrpclb.stream.handle");
+
+  // The opening order across the process: oldest first needs an order, not a time.
+  private static final AtomicLong SEQUENCE = new AtomicLong();
+
+  final long sequence = SEQUENCE.incrementAndGet();
+  private final StreamRebalancing.MoveHandler handler;
+  private ClientCall<?, ?> call;
+  private EndpointStreams attachedTo;
+  private boolean closed;
+  private Status endStatus; // the balancer asked this stream to end, for this reason
+  private boolean cancelled;
+
+  /**
+   * @param handler the application's handler, or null to cancel the call with the status
+   */
+  StreamHandle(StreamRebalancing.MoveHandler handler) {
+    this.handler = handler;
+  }
+
+  synchronized void setCall(ClientCall<?, ?> call) {
+    this.call = call;
+  }
+
+  /** Counts the stream on {@code streams} (and no longer where it was); no-op once closed. */
+  void attach(EndpointStreams streams) {
+    EndpointStreams previous;
+    synchronized (this) {
+      if (closed || attachedTo == streams) {
+        return;
+      }
+      previous = attachedTo;
+      attachedTo = streams;
+      streams.add(this);
+    }
+    if (previous != null) {
+      previous.remove(this);
+    }
+  }
+
+  /**
+   * The call closed with {@code status}: detaches it, and returns the status the application sees
+   * (the balancer's reason instead of the CANCELLED its own cancel caused).
+   */
+  Status closed(Status status) {
+    EndpointStreams previous;
+    Status reason;
+    boolean wasCancelled;
+    synchronized (this) {
+      closed = true;
+      previous = attachedTo;
+      attachedTo = null;
+      reason = endStatus;
+      wasCancelled = cancelled;
+    }
+    if (previous != null) {
+      previous.remove(this);
+    }
+    return wasCancelled && status.getCode() == Status.Code.CANCELLED ? reason : status;
+  }
+
+  /** Whether the balancer already asked this stream to end (or it closed). */
+  synchronized boolean isEnding() {
+    return closed || endStatus != null;
+  }
+
+  /**
+   * Asks the stream to end with {@code reason}: tells the application's handler, or cancels the
+   * call when there is none (or {@code force}, for a stream that ignored its request until its
+   * drain deadline). Returns whether anything was done.
+   */
+  boolean requestEnd(Status reason, boolean force) {
+    ClientCall<?, ?> toCancel = null;
+    boolean tell = false;
+    synchronized (this) {
+      if (closed || cancelled || (endStatus != null && !force) || call == null) {
+        return false;
+      }
+      if (endStatus == null) {
+        endStatus = reason;
+      }
+      if (handler == null || force) {
+        cancelled = true;
+        toCancel = call;
+      } else {
+        tell = true;
+      }
+    }
+    if (tell) {
+      try {
+        handler.moveRequested(reason);
+      } catch (RuntimeException e) {
+        return requestEnd(reason, true); // a broken handler must not pin the stream
+      }
+    } else {
+      toCancel.cancel(reason.getDescription(), null);
+    }
+    return true;
+  }
+
+  @Override
+  public String toString() {
+    return "stream#" + sequence;
+  }
+}

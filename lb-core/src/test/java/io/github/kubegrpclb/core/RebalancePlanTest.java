@@ -1,0 +1,59 @@
+package io.github.kubegrpclb.core;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/** The band arithmetic of stream rebalancing, and its config's defaults and messages. */
+class RebalancePlanTest {
+  @Test
+  void needed_tenStreamsOnEightEndpoints_isBalancedAsFarAsCountsAllow() {
+    assertThat(RebalancePlan.needed(new int[] {2, 2, 1, 1, 1, 1, 1, 1}, 0.2)).isZero();
+    assertThat(RebalancePlan.needed(new int[] {1, 0}, 0.2)).isZero();
+  }
+
+  @Test
+  void needed_scaleUp4To8Under64Streams_is28() {
+    assertThat(RebalancePlan.needed(new int[] {16, 16, 16, 16, 0, 0, 0, 0}, 0.2)).isEqualTo(28);
+  }
+
+  @Test
+  void ends_takesFromTheBusiestFirst_andNeverBelowTheFairShare() {
+    assertThat(RebalancePlan.ends(new int[] {12, 8, 4}, 0.2, 100)).containsExactly(3, 0, 0);
+    assertThat(RebalancePlan.ends(new int[] {9, 9, 9, 9, 9, 9, 9, 1}, 0.2, 100))
+        .containsExactly(1, 1, 1, 1, 1, 1, 0, 0);
+  }
+
+  @Test
+  void ends_budgetCapsTheRound() {
+    assertThat(RebalancePlan.ends(new int[] {16, 16, 16, 16, 0, 0, 0, 0}, 0.2, 6))
+        .containsExactly(2, 2, 1, 1, 0, 0, 0, 0);
+  }
+
+  @Test
+  void config_absent_isOff_withDocumentedDefaults() {
+    StreamRebalancingConfig config =
+        StreamRebalancingConfig.parseFrom("kube_round_robin", Map.of());
+    assertThat(config.enabled).isFalse();
+    assertThat(config.toJson())
+        .containsEntry("interval", "5s")
+        .containsEntry("tolerance", 0.2)
+        .containsEntry("maxSharePerInterval", 0.25)
+        .containsEntry("terminationGrace", "30s")
+        .containsEntry("drainShare", 0.5);
+  }
+
+  @Test
+  void config_badShare_namesTheFieldAndTheRange() {
+    assertThatThrownBy(
+            () ->
+                KubeRoundRobinConfig.parse(
+                    Map.of("streamRebalancing", Map.of("maxSharePerInterval", 2.0))))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining(
+            "kube_round_robin streamRebalancing config field 'maxSharePerInterval'")
+        .hasMessageContaining("expected: a number in [0.001, 1.0]");
+  }
+}
