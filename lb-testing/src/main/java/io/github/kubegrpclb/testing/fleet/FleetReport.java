@@ -28,8 +28,8 @@ public final class FleetReport {
   }
 
   /**
-   * The first violation of each invariant (and how many windows broke it), one per line: what a
-   * failing test prints.
+   * The run (policy, features, event or event sequence, seed), then the first violation of each
+   * invariant and how many windows broke it, one per line: what a failing test prints.
    */
   public String summary() {
     if (violations.isEmpty()) {
@@ -41,9 +41,10 @@ public final class FleetReport {
       first.putIfAbsent(violation.invariant(), violation);
       counts.merge(violation.invariant(), 1, Integer::sum);
     }
-    StringBuilder text = new StringBuilder();
+    StringBuilder text = new StringBuilder(run).append(":\n");
     for (Map.Entry<String, Violation> entry : first.entrySet()) {
-      text.append(entry.getValue())
+      text.append("  ")
+          .append(entry.getValue())
           .append(" (")
           .append(counts.get(entry.getKey()))
           .append(" violations of ")
