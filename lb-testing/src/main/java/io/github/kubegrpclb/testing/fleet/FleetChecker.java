@@ -13,10 +13,12 @@ import java.util.Locale;
  *       endpoint's fair share is its documented slow-start weight, and the share it does not take
  *       yet is spread over the others in proportion: {@code fair(i) = w(i) / sum(w)}; a ramping
  *       endpoint's own bound uses its full weight (the bound is about overload). An endpoint with
- *       no RPC while ejection is on counts as ejected and is left out.
+ *       no RPC is left out (reported as <b>healthy out</b>).
  *   <li><b>sick</b>: once its detection time has passed, a sick endpoint (hung, partitioned,
  *       failing, slow, where the policy and features claim to notice it) takes under 1 % of the
  *       window's RPCs, and callers do not all end up stuck on it (a window with no successful RPC).
+ *   <li><b>healthy out</b>: no healthy endpoint READY all window goes without an RPC (ejected by a
+ *       blip shared by most endpoints, or starved by a bad estimate).
  *   <li><b>ejection cap</b>: endpoints READY all window that got no RPC (ejected or avoided) are at
  *       most {@code maxEjectionPercent} (50 %) of the balancer's endpoints.
  *   <li><b>buffering</b>: the policy never buffers a pick while a connection is READY.
@@ -90,8 +92,32 @@ final class FleetChecker implements SimRecorder.Listener {
       fairPicks += w.picksOf(pod);
     }
     List<SimPod> inRotation = new ArrayList<>(fair);
-    if (sim.features.ejection && fairPicks / fair.size() >= 20) {
-      inRotation.removeIf(pod -> w.picksOf(pod) == 0);
+    double fairWeights = 0;
+    for (SimPod pod : fair) {
+      fairWeights += weight(pod, e);
+    }
+    if (fairPicks > 0) {
+      List<SimPod> out = new ArrayList<>();
+      for (SimPod pod : fair) {
+        // Out only where it should have had plenty: 20 RPCs at its (end-of-window) ramp weight.
+        if (w.picksOf(pod) == 0 && weight(pod, e) / fairWeights * fairPicks >= 20) {
+          out.add(pod);
+        }
+      }
+      if (!out.isEmpty()) {
+        add(
+            w,
+            "healthy out",
+            out.size()
+                + " of "
+                + fair.size()
+                + " healthy endpoints READY all window got no RPC (ejected or starved), e.g. "
+                + out.get(0)
+                + "; "
+                + fairPicks
+                + " RPCs went to the others");
+      }
+      inRotation.removeAll(out);
     }
     double weightsAtStart = 0;
     for (SimPod pod : inRotation) {

@@ -75,6 +75,27 @@ public enum FleetEvent {
     }
   },
   /**
+   * The client's network black-holes packets for 1.5 s: connections stay READY, every RPC in flight
+   * times out together (1 s deadline), then traffic flows again. No pod is sick.
+   */
+  CLIENT_STALL(10, 8) {
+    @Override
+    long apply(FleetSim sim) {
+      List<SimPod> pods = sim.endpoints();
+      for (SimPod pod : pods) {
+        pod.reach = SimPod.Reach.PARTITIONED;
+      }
+      sim.schedule(
+          s(3) / 2,
+          () -> {
+            for (SimPod pod : pods) {
+              pod.reach = SimPod.Reach.SERVING;
+            }
+          });
+      return s(3) / 2 + s(2);
+    }
+  },
+  /**
    * Every pod sends GOAWAY at a max connection age of 2 s (+-10 %), from now on; the fleet grew
    * from 1 to 10 pods under traffic at start-up and finished ramping long before.
    */

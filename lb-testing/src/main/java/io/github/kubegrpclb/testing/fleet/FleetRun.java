@@ -14,7 +14,7 @@ public final class FleetRun {
   static final long EVENT_AT_NANOS = TimeUnit.SECONDS.toNanos(3);
 
   /** Windows checked after the event settled. */
-  static final long SETTLED_WINDOWS_NANOS = TimeUnit.SECONDS.toNanos(3);
+  static final long SETTLED_WINDOWS_NANOS = TimeUnit.SECONDS.toNanos(2);
 
   private FleetRun() {}
 
