@@ -144,11 +144,16 @@ public enum FleetEvent {
       return sicken(sim, pod, pod.model, sim.deadlineNanos + s(1));
     }
   },
-  /** One pod hangs; callers set no deadline (grpc-java's default). */
+  /**
+   * One pod hangs; callers set no deadline (grpc-java's default). Calls arrive open-loop (8
+   * callers, one call every 2 ms each): closed-loop callers without deadlines would all end up
+   * stuck on the hung pod, whatever the balancer does.
+   */
   HUNG_POD_NO_DEADLINE(10, 8) {
     @Override
     void setUp(FleetSim sim) {
       sim.deadlineSource = SimRpc.DeadlineSource.NONE;
+      sim.openLoopIntervalNanos = TimeUnit.MILLISECONDS.toNanos(2);
     }
 
     @Override

@@ -56,6 +56,12 @@ final class FleetSim {
   SimRpc.DeadlineSource deadlineSource = SimRpc.DeadlineSource.CALL_OPTIONS;
   long deadlineNanos = TimeUnit.SECONDS.toNanos(1);
 
+  /**
+   * When above 0, each caller starts a call this often whatever became of its previous ones (open
+   * loop, as requests arriving at a server that calls on); otherwise callers are closed-loop.
+   */
+  long openLoopIntervalNanos;
+
   /** grpc-java's retry support (on by default): a timed-out attempt closes CANCELLED. */
   boolean retries = true;
 
@@ -229,7 +235,12 @@ final class FleetSim {
     }
     recorder.start();
     for (int i = 0; i < callers; i++) {
-      new SimRpc.Caller(this, i).next(TimeUnit.MICROSECONDS.toNanos(37L * i));
+      SimRpc.Caller caller = new SimRpc.Caller(this, i);
+      if (openLoopIntervalNanos > 0) {
+        caller.every(openLoopIntervalNanos + 37L * i);
+      } else {
+        caller.next(TimeUnit.MICROSECONDS.toNanos(37L * i));
+      }
     }
   }
 

@@ -48,7 +48,20 @@ final class SimRpc {
     }
 
     void next(long afterNanos) {
+      if (sim.openLoopIntervalNanos > 0) {
+        return; // open loop: the next call starts on the caller's own clock
+      }
       sim.schedule(afterNanos, () -> new Call(this).start());
+    }
+
+    /** Open loop: starts a call every {@code intervalNanos}, whatever became of the last ones. */
+    void every(long intervalNanos) {
+      sim.schedule(
+          intervalNanos,
+          () -> {
+            new Call(this).start();
+            every(intervalNanos);
+          });
     }
   }
 
