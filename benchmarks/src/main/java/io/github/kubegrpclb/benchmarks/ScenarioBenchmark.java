@@ -55,6 +55,7 @@ public final class ScenarioBenchmark {
     md.append(dialPerRequest());
     md.append(degradedPod());
     md.append(SickPodScenarios.markdown());
+    md.append(RoutingQualityScenarios.markdown());
     md.append(ZoneSpillScenarios.markdown());
     md.append(DiscoveryLagScenarios.markdown());
     md.append(rollingReplacement());

@@ -106,7 +106,7 @@ public final class SickPodScenarios {
     }
   }
 
-  private static double coldJoin(String policy) {
+  static double coldJoin(String policy) {
     try (LoopbackPods pods = LoopbackPods.start(4)) {
       ManualNameResolverProvider resolver = new ManualNameResolverProvider(pods.addressGroups());
       ManagedChannel channel = channel(resolver, policy);

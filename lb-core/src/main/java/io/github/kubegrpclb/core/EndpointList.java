@@ -185,6 +185,17 @@ final class EndpointList<T> {
       return other.endpoints == endpoints && other.size == size;
     }
 
+    /**
+     * Whether {@code other} has the same members in the same order and hands out the same pick
+     * results (results are rebuilt when the policy config changes): O(1) over the same slots, O(n)
+     * otherwise.
+     */
+    boolean sameMembersAndResults(Snapshot<?> other) {
+      return equals(other)
+          && sameObjects(unary, other.unary, size)
+          && sameObjects(stream, other.stream, size);
+    }
+
     @Override
     public boolean equals(Object other) {
       if (other instanceof Snapshot<?> that) {

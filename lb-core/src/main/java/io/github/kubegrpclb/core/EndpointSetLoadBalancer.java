@@ -13,7 +13,6 @@ import io.grpc.ConnectivityStateInfo;
 import io.grpc.EquivalentAddressGroup;
 import io.grpc.LoadBalancer;
 import io.grpc.Status;
-import io.grpc.SynchronizationContext;
 import java.net.SocketAddress;
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -21,7 +20,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import java.util.concurrent.TimeUnit;
 import java.util.function.LongSupplier;
 import java.util.function.Supplier;
 
@@ -46,17 +44,14 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
   private final String policyName;
   private final Map<List<SocketAddress>, Endpoint<T>> endpoints = new LinkedHashMap<>();
   private final OutlierEjection outlierEjection;
-  private final LongSupplier nanoClock;
   private final ZoneSpill<T> zoneSpill;
   private final RotationCandidates<T> candidates = new RotationCandidates<>(this::pickResults);
   // Whether the classification must be rebuilt (an address update, an ejection, a config): state
   // changes alone update it one endpoint at a time.
   private boolean candidatesStale = true;
-  // Endpoints in slow start (warmingSinceNanos set), so that weights cost O(warming), not O(n).
-  private final List<Endpoint<T>> warming = new ArrayList<>();
+  private final SlowStart<T> slowStart;
   // The endpoint a TRANSIENT_FAILURE picker names; kept while it stays failed.
   private Endpoint<T> lastFailed;
-  private SynchronizationContext.ScheduledHandle rampTimer;
   private String clientZone;
   private String clientNode;
   private ClientIndex clientIndex;
@@ -74,16 +69,17 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
       Helper helper, String policyName, LongSupplier nanoClock, OutlierEjection.Prober prober) {
     this.helper = Objects.requireNonNull(helper, "helper");
     this.policyName = policyName;
-    this.nanoClock = nanoClock;
     this.outlierEjection =
         new OutlierEjection(
             helper.getSynchronizationContext(),
             helper.getScheduledExecutorService(),
+            nanoClock,
             prober,
             () -> {
               candidatesStale = true;
               updateBalancingState();
-            });
+            },
+            this::readmitted);
     this.zoneSpill =
         new ZoneSpill<>(
             helper.getSynchronizationContext(),
@@ -92,6 +88,12 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
             this::updateBalancingState);
     this.observer =
         new BalancerObserver<>(helper, policyName, this::liveLoad, zoneSpill::published);
+    this.slowStart =
+        new SlowStart<>(
+            helper.getSynchronizationContext(),
+            helper.getScheduledExecutorService(),
+            nanoClock,
+            this::updateBalancingState);
   }
 
   /** The policy's live load numbers of an endpoint, for snapshots and gauges; any thread. */
@@ -148,6 +150,19 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
    * a restarted pod, so history kept for the old one may no longer hold.
    */
   void onReconnected(Endpoint<T> endpoint) {}
+
+  /**
+   * Called when outlier ejection puts {@code endpoint} back in rotation on probation: a policy
+   * forgets whatever would keep the endpoint from getting the RPC that ends its probation.
+   */
+  void onReadmitted(Endpoint<T> endpoint) {}
+
+  private void readmitted(Endpoint<?> readmitted) {
+    Endpoint<T> endpoint = endpoints.get(readmitted.group().getAddresses());
+    if (endpoint == readmitted) {
+      onReadmitted(endpoint);
+    }
+  }
 
   /**
    * The results pickers hand out for {@code endpoint}: {unary, stream}, built once per policy
@@ -245,10 +260,28 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
               client.describe(),
               client.source());
     }
+    // Ready endpoints first (Kubernetes' rule: terminating ones serve only while no ready one
+    // can): a subset drawn over every endpoint while many terminate can hold terminating pods
+    // only (19 of 200 clients, 40 pods with 20 terminating, subset 4: issue 25). The subset is
+    // drawn among the ready ones; only when there are fewer than subsetSize are terminating ones
+    // added, drawn the same way, to fill it.
+    List<EquivalentAddressGroup> ready = new ArrayList<>(all.size());
+    List<EquivalentAddressGroup> terminating = new ArrayList<>();
+    for (EquivalentAddressGroup group : all.values()) {
+      (EndpointAttributes.conditionOf(group) == EndpointCondition.READY ? ready : terminating)
+          .add(group);
+    }
     Map<List<SocketAddress>, EquivalentAddressGroup> chosen = new LinkedHashMap<>();
     for (EquivalentAddressGroup group :
-        DeterministicSubset.select(new ArrayList<>(all.values()), config.subsetSize, client)) {
+        DeterministicSubset.select(ready, Math.min(config.subsetSize, ready.size()), client)) {
       chosen.put(group.getAddresses(), group);
+    }
+    int missing = config.subsetSize - chosen.size();
+    if (missing > 0 && !terminating.isEmpty()) {
+      for (EquivalentAddressGroup group :
+          DeterministicSubset.select(terminating, Math.min(missing, terminating.size()), client)) {
+        chosen.put(group.getAddresses(), group);
+      }
     }
     return chosen;
   }
@@ -277,19 +310,19 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
     }
     ConnectivityState before = endpoint.state();
     boolean recovered = state == READY && before == TRANSIENT_FAILURE;
-    // Slow start for an endpoint that joins endpoints already serving: added after the balancer
-    // was READY, or reconnected after a failure. Not at start-up, when every endpoint is new.
-    if (state == READY
-        && (recovered || (endpoint.addedWhileServing && endpoint.state() != READY))
-        && slowStartConfig().enabled
-        && candidates.connected() > 0) {
-      if (endpoint.warmingSinceNanos == Endpoint.NOT_WARMING) {
-        warming.add(endpoint);
-      }
-      endpoint.warmingSinceNanos = nanoClock.getAsLong();
+    boolean joined =
+        state == READY && (recovered || (endpoint.addedWhileServing && before != READY));
+    if (state == READY) {
+      // Its first connection is up: a reconnect after a graceful GOAWAY (max connection age) is
+      // then the same pod, already warm, not a new endpoint.
+      endpoint.addedWhileServing = false;
+    }
+    if (joined && slowStartConfig().enabled) {
+      slowStart.joined(endpoint, slowStartConfig(), candidates.connected());
     }
     endpoint.onSubchannelState(state, stateInfo.getStatus());
     if (recovered) {
+      outlierEjection.reconnected(endpoint);
       onReconnected(endpoint);
     }
     if (endpoint.state() == TRANSIENT_FAILURE && !isFailed(lastFailed)) {
@@ -350,53 +383,6 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
         && endpoints.get(endpoint.group().getAddresses()) == endpoint;
   }
 
-  /**
-   * Sets the slow-start weight of each warming endpoint in {@code rotation} for the next picker
-   * (every other endpoint's is 1); while any ramps, schedules a picker update one twentieth of the
-   * window later. Returns the weights of {@code snapshot}'s endpoints, or null when all are 1.
-   */
-  private double[] updateWeights(EndpointList<T> rotation, EndpointList.Snapshot<T> snapshot) {
-    SlowStartConfig slowStart = slowStartConfig();
-    long now = nanoClock.getAsLong();
-    boolean ramping = false;
-    for (Iterator<Endpoint<T>> it = warming.iterator(); it.hasNext(); ) {
-      Endpoint<T> endpoint = it.next();
-      if (!candidates.isMember(endpoint, rotation)) {
-        continue; // its ramp resumes when it is in rotation again
-      }
-      double weight = slowStart.enabled ? slowStart.weight(now - endpoint.warmingSinceNanos) : 1;
-      if (weight >= 1) {
-        endpoint.warmingSinceNanos = Endpoint.NOT_WARMING;
-        it.remove();
-      }
-      if (endpoint.weight != weight) {
-        endpoint.weight = weight; // volatile (for snapshots): written only while a ramp moves it
-      }
-      ramping |= weight < 1;
-    }
-    if (ramping && rampTimer == null) {
-      rampTimer =
-          helper
-              .getSynchronizationContext()
-              .schedule(
-                  () -> {
-                    rampTimer = null;
-                    updateBalancingState();
-                  },
-                  Math.max(1, slowStart.windowNanos / 20),
-                  TimeUnit.NANOSECONDS,
-                  helper.getScheduledExecutorService());
-    }
-    if (!ramping) {
-      return null;
-    }
-    double[] weights = new double[snapshot.size()];
-    for (int i = 0; i < weights.length; i++) {
-      weights[i] = snapshot.get(i).weight;
-    }
-    return weights;
-  }
-
   @Override
   public void handleNameResolutionError(Status error) {
     if (currentState == READY) {
@@ -431,10 +417,7 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
     shutdown = true;
     outlierEjection.stop();
     zoneSpill.stop();
-    if (rampTimer != null) {
-      rampTimer.cancel();
-      rampTimer = null;
-    }
+    slowStart.stop();
     shutdownEndpoints();
     observer.shutdown();
   }
@@ -446,7 +429,7 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
     endpoints.clear();
     observer.endpointsChanged(endpoints.values());
     candidates.rebuild(List.of(), 0, clientZone, clientNode);
-    warming.clear();
+    slowStart.clear();
     lastFailed = null;
   }
 
@@ -455,7 +438,7 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
     if (candidatesStale) {
       candidatesStale = false;
       candidates.rebuild(endpoints.values(), endpoints.size(), clientZone, clientNode);
-      warming.removeIf(endpoint -> endpoints.get(endpoint.group().getAddresses()) != endpoint);
+      slowStart.retain(endpoint -> endpoints.get(endpoint.group().getAddresses()) == endpoint);
     }
     EndpointList<T> rotation = Rotation.select(candidates, clientZone, clientNode);
     EndpointList.Snapshot<T> snapshot =
@@ -473,7 +456,11 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
     }
     observer.rotationChanged(snapshot, clientZone);
     if (!snapshot.isEmpty()) {
-      updateState(READY, readyPicker(snapshot, updateWeights(rotation, snapshot)));
+      EndpointList<T> members = rotation;
+      double[] weights =
+          slowStart.weights(
+              slowStartConfig(), endpoint -> candidates.isMember(endpoint, members), snapshot);
+      updateState(READY, readyPicker(snapshot, weights));
     } else if (candidates.connecting() > 0) {
       updateState(CONNECTING, BufferPicker.INSTANCE);
     } else if (candidates.failed() > 0) {

@@ -132,16 +132,27 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
 
   /**
    * Lock-free round robin; results are built once so a pick allocates nothing. An endpoint in slow
-   * start (weight below 1) keeps its turn with probability {@code weight} and passes it to the next
-   * endpoint otherwise. Unary RPCs carry the endpoint's outcome recorder (when outlier ejection is
-   * on); streams never do: how long a stream lasts, and how it ends, is the application's business.
+   * start (weight below 1) keeps its turn with probability {@code weight}; a turn it passes goes to
+   * an endpoint drawn at random in proportion to every endpoint's weight, so the share a ramping
+   * endpoint does not take yet is spread over all the others in proportion, never onto its
+   * neighbour. Unary RPCs carry the endpoint's outcome recorder (when outlier ejection is on);
+   * streams never do: how long a stream lasts, and how it ends, is the application's business.
    */
   static final class Picker extends SubchannelPicker {
+    /*
+     * Shares: endpoint k gets its own turn (1/n of picks) with probability w_k, and of the passed
+     * turns (1 - W/n of picks, W the sum of the weights) a fraction w_k / W: w_k/n + (1 - W/n) w_k/W
+     * = w_k / W, exactly proportional to its weight. The draw is a binary search over cumulative
+     * weights, O(log n) and allocation-free, and happens only for a passed turn. Passing the turn to
+     * the next endpoint instead (as before) gave the endpoint after a block of new ones every turn
+     * the block passed: 52.6 % of all RPCs in a 10 -> 20 pod scale-up (issue 25).
+     */
     private final PickResult[] unaryResults;
     private final PickResult[] streamResults;
     private final int size; // the results' first size slots are this picker's (see EndpointList)
     private final AtomicInteger next;
     private final int[] keepTurn; // per endpoint, out of 2^20; null when every weight is 1
+    private final int[] cumulative; // running sum of the weights in units of drawUnit, or null
     private final IntUnaryOperator random;
 
     /**
@@ -182,10 +193,17 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
       this.random = random;
       if (weights == null) {
         this.keepTurn = null;
+        this.cumulative = null;
       } else {
         this.keepTurn = new int[size];
+        this.cumulative = new int[size];
+        // A full weight is drawUnit units; the total stays below 2^30 whatever the size.
+        int drawUnit = Math.max(1, (1 << 30) / Math.max(1, size));
+        long total = 0;
         for (int i = 0; i < size; i++) {
           keepTurn[i] = (int) Math.ceil(weights[i] * (1 << 20));
+          total += Math.max(1, (long) Math.ceil(weights[i] * drawUnit));
+          cumulative[i] = (int) Math.min(Integer.MAX_VALUE, total);
         }
       }
       this.next = new AtomicInteger(startOffset);
@@ -210,18 +228,30 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
     @Override
     public PickResult pickSubchannel(PickSubchannelArgs args) {
       int index = Math.floorMod(next.getAndIncrement(), size);
-      if (keepTurn != null) {
-        for (int tries = 0;
-            tries < size && random.applyAsInt(1 << 20) >= keepTurn[index];
-            tries++) {
-          index = index + 1 == size ? 0 : index + 1;
-        }
+      if (keepTurn != null && random.applyAsInt(1 << 20) >= keepTurn[index]) {
+        index = drawByWeight();
       }
       if (unaryResults != streamResults
           && args.getMethodDescriptor().getType() != MethodDescriptor.MethodType.UNARY) {
         return streamResults[index];
       }
       return unaryResults[index];
+    }
+
+    /** An endpoint drawn with probability proportional to its weight: O(log n), no allocation. */
+    private int drawByWeight() {
+      int target = random.applyAsInt(cumulative[size - 1]);
+      int low = 0;
+      int high = size - 1;
+      while (low < high) { // the first index whose running sum exceeds target
+        int mid = (low + high) >>> 1;
+        if (cumulative[mid] > target) {
+          high = mid;
+        } else {
+          low = mid + 1;
+        }
+      }
+      return low;
     }
 
     /** The endpoints this picker picks from (for tests and diagnostics). */

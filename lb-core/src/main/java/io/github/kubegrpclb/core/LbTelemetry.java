@@ -24,7 +24,9 @@ public final class LbTelemetry {
   public static final Attributes.Key<LbTelemetry> ATTRIBUTE =
       Attributes.Key.create("io.github.kubegrpclb.telemetry");
 
-  /** Endpoints per balancer with series of their own, unless {@link #withEndpointLimit} says. */
+  /**
+   * Distinct endpoints per target with series of their own, unless {@link #withEndpointLimit} says.
+   */
   public static final int DEFAULT_ENDPOINT_LIMIT = 100;
 
   private static final LbTelemetry GLOBAL = new LbTelemetry(null, true, DEFAULT_ENDPOINT_LIMIT);
@@ -62,8 +64,10 @@ public final class LbTelemetry {
   }
 
   /**
-   * Returns a copy that gives at most {@code limit} endpoints per balancer series of their own
-   * (attributes {@code endpoint} and {@code zone}); RPCs of the endpoints beyond it are counted
+   * Returns a copy that gives at most {@code limit} distinct endpoints per target and policy series
+   * of their own (attributes {@code endpoint} and {@code zone}) over the meter provider's life,
+   * counting every endpoint that ever had them, not only those alive: series outlive their pods. An
+   * endpoint that had its own series keeps them; RPCs of the endpoints beyond the limit are counted
    * under {@code endpoint="_other"}. 0 switches per-endpoint series off, for Services with
    * thousands of pods.
    *

@@ -5,51 +5,75 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * RPC outcomes of one endpoint for outlier ejection: the current streak of consecutive failures,
- * successes and failures since the last interval, and when the endpoint last answered anything.
- * When the streak reaches a multiple of the threshold, or an RPC timed out although the endpoint
- * answered nothing at all since that RPC started (unresponsive, not slow: a partition or a hung
- * process), it calls the armed trigger (which hands the decision to the SynchronizationContext).
+ * successes, failures and success latencies since the last interval, and since when the endpoint
+ * has left every RPC sent to it unanswered (its silence). When the streak reaches a multiple of the
+ * threshold, or an RPC fails while the endpoint is on probation (re-admitted, no success yet), it
+ * calls the armed trigger, which hands the decision to the SynchronizationContext.
+ *
+ * <p>Only attempts that reached the endpoint are recorded (see {@link RpcOutcome}); only unary RPCs
+ * are traced at all, so a long-lived stream never looks silent.
  *
  * <p>Thread-safe: RPCs complete on transport threads; counters are atomics and the trigger is
  * volatile.
  */
 final class OutcomeCounts {
+  static final long NOT_SILENT = Long.MIN_VALUE;
+
   private final AtomicInteger streak = new AtomicInteger();
   private final AtomicLong successes = new AtomicLong();
   private final AtomicLong failures = new AtomicLong();
-  private final AtomicLong lastAnswerNanos = new AtomicLong(Long.MIN_VALUE);
+  private final AtomicLong latencySumNanos = new AtomicLong();
+  // The send time of the first RPC sent after the endpoint's last answer, NOT_SILENT while every
+  // RPC sent has been answered: now - silentSince is a lower bound on how long the endpoint's
+  // oldest unanswered RPC has waited, kept without a queue of start times.
+  private final AtomicLong silentSinceNanos = new AtomicLong(NOT_SILENT);
+  private final AtomicLong lastAnswerNanos = new AtomicLong(NOT_SILENT);
+  private volatile boolean probation;
+  private volatile boolean lastFailureUnanswered;
   private volatile int threshold = Integer.MAX_VALUE;
   private volatile Runnable trigger = () -> {};
 
-  /** Calls {@code onStreak} whenever the failure streak reaches a multiple of {@code threshold}. */
-  void arm(int threshold, Runnable onStreak) {
+  /**
+   * Calls {@code onTrigger} whenever the failure streak reaches a multiple of {@code threshold},
+   * and on a failure during probation.
+   */
+  void arm(int threshold, Runnable onTrigger) {
     this.threshold = threshold;
-    this.trigger = onStreak;
+    this.trigger = onTrigger;
+  }
+
+  /** An RPC's headers went out to the endpoint at {@code nowNanos}. */
+  void sent(long nowNanos) {
+    silentSinceNanos.compareAndSet(NOT_SILENT, nowNanos);
   }
 
   /**
-   * Records one finished RPC.
+   * Records one finished RPC that reached the endpoint.
    *
-   * @param failure whether its code is one of the failure codes
-   * @param timedOut whether it ended without an answer (DEADLINE_EXCEEDED)
-   * @param startNanos when it started
+   * @param failure whether its (effective) code is one of the ejection failure codes
+   * @param answered whether the endpoint answered it at all (headers, a message or trailers), as
+   *     opposed to a timeout or a lost connection
+   * @param latencyNanos how long it took, for a success
    * @param nowNanos when it ended
    */
-  void record(boolean failure, boolean timedOut, long startNanos, long nowNanos) {
-    if (!timedOut) {
+  void record(boolean failure, boolean answered, long latencyNanos, long nowNanos) {
+    if (answered) {
+      silentSinceNanos.set(NOT_SILENT);
       long prev;
       do {
         prev = lastAnswerNanos.get();
       } while (nowNanos > prev && !lastAnswerNanos.compareAndSet(prev, nowNanos));
     }
     if (failure) {
+      lastFailureUnanswered = !answered;
       failures.incrementAndGet();
-      boolean unresponsive = timedOut && lastAnswerNanos.get() < startNanos;
-      if (streak.incrementAndGet() % threshold == 0 || unresponsive) {
+      if (streak.incrementAndGet() % threshold == 0 || probation) {
         trigger.run();
       }
     } else {
+      probation = false; // a real success
       successes.incrementAndGet();
+      latencySumNanos.addAndGet(Math.max(0, latencyNanos));
       streak.set(0);
     }
   }
@@ -58,13 +82,43 @@ final class OutcomeCounts {
     return streak.get();
   }
 
-  /** Starts a new streak, as after re-admission. */
-  void resetStreak() {
-    streak.set(0);
+  /** How long every RPC sent to the endpoint has gone unanswered, as of {@code nowNanos}. */
+  long silentNanos(long nowNanos) {
+    long since = silentSinceNanos.get();
+    return since == NOT_SILENT ? 0 : Math.max(0, nowNanos - since);
   }
 
-  /** Returns {@code {successes, failures}} since the last call and starts counting afresh. */
+  /** Whether the endpoint answered an RPC at or after {@code sinceNanos}. */
+  boolean answeredSince(long sinceNanos) {
+    long last = lastAnswerNanos.get();
+    return last != NOT_SILENT && last >= sinceNanos;
+  }
+
+  /** Whether its last failure was unanswered (a timeout, a lost connection) and still current. */
+  boolean failingUnanswered() {
+    return streak.get() > 0 && lastFailureUnanswered;
+  }
+
+  boolean onProbation() {
+    return probation;
+  }
+
+  /**
+   * Starts afresh, as after re-admission or a reconnect: no streak, no silence; {@code onProbation}
+   * until its next success.
+   */
+  void reset(boolean onProbation) {
+    streak.set(0);
+    silentSinceNanos.set(NOT_SILENT);
+    lastFailureUnanswered = false;
+    probation = onProbation;
+  }
+
+  /**
+   * Returns {@code {successes, failures, latency sum of the successes}} since the last call and
+   * starts counting afresh.
+   */
   long[] drainInterval() {
-    return new long[] {successes.getAndSet(0), failures.getAndSet(0)};
+    return new long[] {successes.getAndSet(0), failures.getAndSet(0), latencySumNanos.getAndSet(0)};
   }
 }

@@ -10,8 +10,9 @@ import java.util.function.LongSupplier;
 
 /**
  * Feeds the outcome of each unary RPC on one endpoint into its {@link OutcomeCounts}, for outlier
- * ejection under {@code kube_round_robin} ({@code peak_ewma}'s own tracer does the same). Stateless
- * apart from the per-RPC tracer it creates; thread-safe.
+ * ejection under {@code kube_round_robin} ({@code peak_ewma}'s own tracer does the same, through
+ * the same {@link RpcOutcome} rules). Stateless apart from the per-RPC tracer it creates;
+ * thread-safe.
  */
 final class OutcomeRecorder extends ClientStreamTracer.Factory {
   private final OutcomeCounts counts;
@@ -41,36 +42,55 @@ final class OutcomeRecorder extends ClientStreamTracer.Factory {
   @Override
   public ClientStreamTracer newClientStreamTracer(
       ClientStreamTracer.StreamInfo info, Metadata headers) {
-    Deadline deadline = info.getCallOptions().getDeadline();
-    long startNanos = nanoClock.getAsLong();
-    return new RpcCounter.Tracer(telemetry) {
-      @Override
-      public void streamClosed(Status status) {
-        super.streamClosed(status);
-        Status.Code code = effectiveCode(status, deadline);
-        if (code != Status.Code.CANCELLED) {
-          counts.record(
-              failureCodes.contains(code),
-              code == Status.Code.DEADLINE_EXCEEDED,
-              startNanos,
-              nanoClock.getAsLong());
-        }
-      }
-    };
+    return new Tracer(RpcOutcome.attemptDeadline(info.getCallOptions()));
   }
 
-  /**
-   * The code an attempt ended with, as the endpoint caused it. grpc-java's retry support (on by
-   * default) cancels an attempt whose call deadline expired with CANCELLED ("Stream thrown away
-   * because RetriableStream committed"), so a CANCELLED attempt past its deadline is a
-   * DEADLINE_EXCEEDED: the endpoint did not answer in time. Other CANCELLED attempts were given up
-   * by the client and say nothing about the endpoint.
-   */
-  static Status.Code effectiveCode(Status status, Deadline deadline) {
-    Status.Code code = status.getCode();
-    if (code == Status.Code.CANCELLED && deadline != null && deadline.isExpired()) {
-      return Status.Code.DEADLINE_EXCEEDED;
+  /** One attempt; grpc-java calls it one method at a time, maybe from several threads. */
+  private final class Tracer extends RpcCounter.Tracer {
+    private final Deadline deadline;
+    private volatile long sentNanos;
+    private volatile boolean sent;
+    private volatile boolean answered;
+
+    Tracer(Deadline deadline) {
+      super(telemetry);
+      this.deadline = deadline;
     }
-    return code;
+
+    @Override
+    public void outboundHeaders() {
+      super.outboundHeaders();
+      if (!sent) {
+        sentNanos = nanoClock.getAsLong();
+        sent = true;
+        counts.sent(sentNanos);
+      }
+    }
+
+    @Override
+    public void inboundHeaders() {
+      answered = true;
+    }
+
+    @Override
+    public void inboundMessage(int seqNo) {
+      answered = true;
+    }
+
+    @Override
+    public void inboundTrailers(Metadata trailers) {
+      answered = true;
+    }
+
+    @Override
+    public void streamClosed(Status status) {
+      super.streamClosed(status);
+      Status.Code code = RpcOutcome.effectiveCode(status, deadline);
+      if (RpcOutcome.counts(sent, answered, status, code)) {
+        sent = false; // a second close must not count twice
+        long now = nanoClock.getAsLong();
+        counts.record(failureCodes.contains(code), answered, now - sentNanos, now);
+      }
+    }
   }
 }

@@ -29,7 +29,9 @@ final class OutlierEjectionConfig extends PolicyConfigFields.Section {
           "baseEjectionTime",
           "maxEjectionTime",
           "maxEjectionPercent",
-          "probeTimeout");
+          "probeTimeout",
+          "unresponsiveTime",
+          "slowFactor");
   static final EnumSet<Status.Code> DEFAULT_FAILURE_CODES =
       EnumSet.of(
           Status.Code.UNAVAILABLE,
@@ -51,6 +53,8 @@ final class OutlierEjectionConfig extends PolicyConfigFields.Section {
   final long maxEjectionNanos;
   final int maxEjectionPercent;
   final long probeTimeoutNanos;
+  final long unresponsiveNanos;
+  final double slowFactor;
 
   private OutlierEjectionConfig(
       boolean enabled,
@@ -63,7 +67,9 @@ final class OutlierEjectionConfig extends PolicyConfigFields.Section {
       long baseEjectionNanos,
       long maxEjectionNanos,
       int maxEjectionPercent,
-      long probeTimeoutNanos) {
+      long probeTimeoutNanos,
+      long unresponsiveNanos,
+      double slowFactor) {
     super(FIELD);
     this.enabled = enabled;
     this.consecutiveFailures = consecutiveFailures;
@@ -76,6 +82,8 @@ final class OutlierEjectionConfig extends PolicyConfigFields.Section {
     this.maxEjectionNanos = maxEjectionNanos;
     this.maxEjectionPercent = maxEjectionPercent;
     this.probeTimeoutNanos = probeTimeoutNanos;
+    this.unresponsiveNanos = unresponsiveNanos;
+    this.slowFactor = slowFactor;
   }
 
   /**
@@ -104,7 +112,8 @@ final class OutlierEjectionConfig extends PolicyConfigFields.Section {
         PolicyConfigFields.bool(where, raw, "enabled", true),
         PolicyConfigFields.intInRange(where, raw, "consecutiveFailures", 5, 1, 1_000_000),
         PolicyConfigFields.statusCodes(where, raw, "failureStatusCodes", DEFAULT_FAILURE_CODES),
-        PolicyConfigFields.positiveDurationNanos(where, raw, "interval", s(10)),
+        PolicyConfigFields.durationAtLeastNanos(
+            where, raw, "interval", s(1), PolicyConfigFields.MIN_PERIOD_NANOS),
         PolicyConfigFields.numberInRange(where, raw, "successRateStdevFactor", 1.9, 0, 100),
         PolicyConfigFields.intInRange(where, raw, "successRateMinimumHosts", 5, 1, 1_000_000),
         PolicyConfigFields.intInRange(
@@ -112,7 +121,23 @@ final class OutlierEjectionConfig extends PolicyConfigFields.Section {
         base,
         max,
         PolicyConfigFields.intInRange(where, raw, "maxEjectionPercent", 50, 0, 100),
-        PolicyConfigFields.positiveDurationNanos(where, raw, "probeTimeout", s(1)));
+        PolicyConfigFields.durationAtLeastNanos(
+            where, raw, "probeTimeout", s(1), PolicyConfigFields.MIN_PERIOD_NANOS),
+        PolicyConfigFields.durationAtLeastNanos(
+            where, raw, "unresponsiveTime", s(1), PolicyConfigFields.MIN_PERIOD_NANOS),
+        slowFactor(where, raw));
+  }
+
+  private static double slowFactor(String where, Map<String, ?> raw) {
+    double factor = PolicyConfigFields.numberInRange(where, raw, "slowFactor", 2.5, 0, 1000);
+    if (factor > 0 && factor <= 1) {
+      throw new IllegalArgumentException(
+          where
+              + " config field 'slowFactor': got "
+              + factor
+              + " (expected: 0 to turn latency ejection off, or a factor above 1)");
+    }
+    return factor;
   }
 
   /** The most endpoints that may be out at once among {@code endpoints}. */
@@ -145,6 +170,8 @@ final class OutlierEjectionConfig extends PolicyConfigFields.Section {
     json.put("maxEjectionTime", seconds(maxEjectionNanos));
     json.put("maxEjectionPercent", (double) maxEjectionPercent);
     json.put("probeTimeout", seconds(probeTimeoutNanos));
+    json.put("unresponsiveTime", seconds(unresponsiveNanos));
+    json.put("slowFactor", slowFactor);
     return json;
   }
 

@@ -30,6 +30,7 @@ import java.util.function.LongSupplier;
 final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
   private final RecentClock clock;
   private final IntUnaryOperator random;
+  private final FleetLatency fleet;
   private PeakEwmaConfig config = PeakEwmaConfig.defaults();
   private double[] ones = new double[0]; // weights of pickers without slow start
   private int[] coprimeStrides = new int[0]; // for choiceCount > 2: of coprimesOf
@@ -51,6 +52,7 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
     super(helper, PeakEwmaConfig.POLICY_NAME, nanoClock, prober);
     this.clock = new RecentClock(nanoClock);
     this.random = random;
+    this.fleet = new FleetLatency(config.defaultRttNanos());
   }
 
   @Override
@@ -64,13 +66,25 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
     endpoint.policyState().reset(config.defaultRttNanos(), clock.tick());
   }
 
+  /**
+   * A re-admitted endpoint is probed afresh: the failure penalty that got it ejected would keep it
+   * from ever being picked, so it would never earn the success that ends its probation (nor fail
+   * again and be ejected for longer).
+   */
+  @Override
+  void onReadmitted(Endpoint<EndpointLoad> endpoint) {
+    endpoint.policyState().reset(config.defaultRttNanos(), clock.tick());
+  }
+
   /** Read from metrics and debugging threads: {@code config} is an immutable object. */
   @Override
   BalancerObserver.Load liveLoad(EndpointLoad load) {
     long now = clock.tick();
     double decayNanos = config.decayNanos();
     return new BalancerObserver.Load(
-        load.inFlight(), load.estimateNanos(now, decayNanos), load.cost(now, decayNanos));
+        load.inFlight(),
+        load.estimateNanos(now, decayNanos, fleet),
+        load.cost(now, decayNanos, fleet));
   }
 
   @Override
@@ -102,6 +116,11 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
     return config.zoneSpill();
   }
 
+  /** The fleet-wide latency state the estimates age with (for tests). */
+  FleetLatency fleet() {
+    return fleet;
+  }
+
   /** The load of the endpoint whose subchannel is {@code subchannel} (for tests). */
   EndpointLoad loadOf(Subchannel subchannel) {
     return endpointFor(subchannel).policyState();
@@ -113,13 +132,14 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
     boolean recording = isRecordingRpcs();
     return endpoint.pickResults(
         resultsKey(current),
-        e -> Picker.buildResults(e, current, clock, recording, unaryTelemetry(e)));
+        e -> Picker.buildResults(e, current, clock, fleet, recording, unaryTelemetry(e)));
   }
 
   @Override
   SubchannelPicker readyPicker(EndpointList.Snapshot<EndpointLoad> rotation, double[] weights) {
     clock.tick();
     int n = rotation.size();
+    fleet.endpoints(n);
     if (weights == null) {
       if (ones.length < n) {
         ones = new double[Math.max(n, ones.length * 2)];
@@ -131,7 +151,7 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
       coprimeStrides = Picker.coprimesBelow(n);
       coprimesOf = n;
     }
-    return new Picker(rotation, weights, coprimeStrides, config, clock, random);
+    return new Picker(rotation, weights, coprimeStrides, config, clock, fleet, random);
   }
 
   /**
@@ -141,6 +161,10 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
    * set by the application (a long poll, an upload), so it is neither a latency sample nor load.
    */
   static final class Picker extends SubchannelPicker {
+    /** A candidate costing more than this many times the other gives up its slot. */
+    static final double OUTCLASSED = 8;
+
+    private static final int REDRAWS = 2;
     private final Object[] loads; // EndpointLoad, the first size slots (see EndpointList)
     private final double[] weights; // slow start: cost is divided by the weight
     private final PickResult[] unaryResults;
@@ -150,6 +174,7 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
     private final PeakEwmaConfig config;
     private final double decayNanos;
     private final RecentClock clock;
+    private final FleetLatency fleet;
     private final IntUnaryOperator random;
     private final EndpointList.Snapshot<EndpointLoad> rotation; // for toString only
 
@@ -166,6 +191,7 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
         int[] coprimeStrides,
         PeakEwmaConfig config,
         RecentClock clock,
+        FleetLatency fleet,
         IntUnaryOperator random) {
       this.size = rotation.size();
       this.loads = rotation.states();
@@ -176,6 +202,7 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
       this.config = config;
       this.decayNanos = config.decayNanos();
       this.clock = clock;
+      this.fleet = fleet;
       this.random = random;
       this.rotation = rotation;
     }
@@ -188,13 +215,15 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
         Endpoint<EndpointLoad> endpoint,
         PeakEwmaConfig config,
         RecentClock clock,
+        FleetLatency fleet,
         boolean recording,
         EndpointTelemetry unaryTelemetry) {
       OutcomeCounts outcomes = config.outlierEjection().enabled ? endpoint.outcomes() : null;
       return new PickResult[] {
         PickResult.withSubchannel(
             endpoint.subchannel(),
-            new LoadRecorder(endpoint.policyState(), outcomes, unaryTelemetry, config, clock)),
+            new LoadRecorder(
+                endpoint.policyState(), outcomes, unaryTelemetry, config, clock, fleet)),
         recording
             ? PickResult.withSubchannel(endpoint.subchannel(), RpcCounter.of(endpoint.telemetry()))
             : PickResult.withSubchannel(endpoint.subchannel())
@@ -217,19 +246,47 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
       if (choices >= n) {
         best = cheapestOf(now, random.applyAsInt(n), 1, n);
       } else if (choices == 2) {
-        // Two distinct uniform indices: draw j from the n - 1 others.
-        int i = random.applyAsInt(n);
-        int j = random.applyAsInt(n - 1);
-        if (j >= i) {
-          j++;
-        }
-        best = cost(j, now) < cost(i, now) ? j : i;
+        best = twoChoices(n, now);
       } else {
         // k distinct indices: a random start walked with a stride coprime to n never repeats.
         int stride = coprimeStrides[random.applyAsInt(coprimeStrides.length)];
         best = cheapestOf(now, random.applyAsInt(n), stride, choices);
       }
       return results[best];
+    }
+
+    /*
+     * Power of two choices (Mitzenmacher), with one change: a candidate that costs more than
+     * OUTCLASSED times the other cannot win the draw, so it gives its slot to a new draw (at most
+     * REDRAWS times). Without this, an endpoint that always loses (a failure penalty, a hung pod)
+     * still takes a slot in 2 of n draws, and every draw that pairs it with the slowest pod sends
+     * the RPC to that pod: with one such endpoint among 12, a 20 ms pod got 2 % of the RPCs. The
+     * outclassed endpoint is probed again when its estimate has aged to its peers (FleetLatency).
+     */
+    private int twoChoices(int n, long now) {
+      // Two distinct uniform indices: draw j from the n - 1 others.
+      int i = random.applyAsInt(n);
+      int j = other(i, n);
+      double costI = cost(i, now);
+      double costJ = cost(j, now);
+      for (int redraw = 0; redraw < REDRAWS && n > 2; redraw++) {
+        if (costI > OUTCLASSED * costJ) {
+          i = other(j, n);
+          costI = cost(i, now);
+        } else if (costJ > OUTCLASSED * costI) {
+          j = other(i, n);
+          costJ = cost(j, now);
+        } else {
+          break;
+        }
+      }
+      return costJ < costI ? j : i;
+    }
+
+    /** A uniform index in [0, n) other than {@code index}. */
+    private int other(int index, int n) {
+      int other = random.applyAsInt(n - 1);
+      return other >= index ? other + 1 : other;
     }
 
     private int cheapestOf(long now, int start, int stride, int count) {
@@ -254,7 +311,7 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
      * (it is probed first); its first RPCs then cost defaultRtt x (in flight + 1) / weight.
      */
     private double cost(int index, long now) {
-      return ((EndpointLoad) loads[index]).cost(now, decayNanos) / weights[index];
+      return ((EndpointLoad) loads[index]).cost(now, decayNanos, fleet) / weights[index];
     }
 
     static int[] coprimesBelow(int n) {
@@ -322,6 +379,7 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
     private final EndpointTelemetry telemetry;
     private final PeakEwmaConfig config;
     private final RecentClock clock;
+    private final FleetLatency fleet;
 
     /**
      * @param outcomes where outcomes go for outlier ejection, or null when it is off
@@ -332,18 +390,20 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
         OutcomeCounts outcomes,
         EndpointTelemetry telemetry,
         PeakEwmaConfig config,
-        RecentClock clock) {
+        RecentClock clock,
+        FleetLatency fleet) {
       this.load = load;
       this.outcomes = outcomes;
       this.telemetry = telemetry;
       this.config = config;
       this.clock = clock;
+      this.fleet = fleet;
     }
 
     @Override
     public ClientStreamTracer newClientStreamTracer(
         ClientStreamTracer.StreamInfo info, Metadata headers) {
-      return new RpcTracer(clock.tick(), info.getCallOptions().getDeadline());
+      return new RpcTracer(clock.tick(), RpcOutcome.attemptDeadline(info.getCallOptions()));
     }
 
     /**
@@ -359,6 +419,7 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
       private volatile boolean counted;
       private volatile long firstResponseNanos;
       private volatile boolean responded;
+      private volatile boolean answered; // headers, a message or trailers: the endpoint answered
       private volatile long pushbackNanos = -1;
 
       RpcTracer(long startNanos, Deadline deadline) {
@@ -372,12 +433,21 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
           counted = true;
           load.rpcStarted(clock.read());
           telemetry.rpcStarted();
+          if (outcomes != null) {
+            outcomes.sent(clock.read());
+          }
         }
+      }
+
+      @Override
+      public void inboundHeaders() {
+        answered = true;
       }
 
       @Override
       public void inboundMessage(int seqNo) {
         if (!responded) {
+          answered = true;
           responded = true;
           firstResponseNanos = clock.tick();
         }
@@ -385,6 +455,7 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
 
       @Override
       public void inboundTrailers(Metadata trailers) {
+        answered = true;
         String pushback = trailers.get(PUSHBACK);
         if (pushback != null) {
           try {
@@ -401,6 +472,7 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
       @Override
       public void streamClosed(Status status) {
         long now = clock.tick();
+        boolean sent = counted;
         if (counted) {
           counted = false;
           load.rpcFinished(now);
@@ -409,19 +481,24 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
         if (pushbackNanos >= 0) {
           load.pushBack(now + pushbackNanos);
         }
-        Status.Code code = OutcomeRecorder.effectiveCode(status, deadline);
-        if (code == Status.Code.CANCELLED) {
-          return; // the client gave up before its deadline: says nothing about the endpoint
+        Status.Code code = RpcOutcome.effectiveCode(status, deadline);
+        if (!RpcOutcome.counts(sent, answered, status, code)) {
+          return; // never sent, refused by a GOAWAY, or given up by the client: not the endpoint's
         }
         boolean failed = config.isFailure(code);
         if (outcomes != null) {
-          outcomes.record(failed, code == Status.Code.DEADLINE_EXCEEDED, startNanos, now);
+          outcomes.record(
+              config.outlierEjection().failureCodes.contains(code),
+              answered,
+              now - startNanos,
+              now);
         }
         long rtt = (responded ? firstResponseNanos : now) - startNanos;
         if (failed) {
           rtt = Math.max(rtt, config.failurePenaltyNanos());
         }
-        load.observe(rtt, now, (double) config.decayNanos());
+        long fleetSamples = fleet.record((double) rtt, !failed);
+        load.observe(rtt, now, fleetSamples, (double) config.decayNanos(), fleet);
       }
     }
   }

@@ -21,6 +21,9 @@ final class PolicyConfigFields {
   /** Protobuf JSON duration, the form gRPC service configs use: "10s", "0.030s". */
   private static final Pattern DURATION = Pattern.compile("(-?)(\\d+)(\\.\\d{1,9})?s");
 
+  /** The shortest period a timer-driven field accepts (ejection interval, probes, zone spill). */
+  static final long MIN_PERIOD_NANOS = 10_000_000L;
+
   private PolicyConfigFields() {}
 
   /**
@@ -73,6 +76,23 @@ final class PolicyConfigFields {
           describe(policy, field, value) + " (expected: at most 292 years)");
     }
     return nanos.longValueExact();
+  }
+
+  /**
+   * Returns a duration of at least {@code minNanos}, or {@code defaultNanos} when absent: for
+   * periods that drive a timer, where a nanosecond would spin it.
+   */
+  static long durationAtLeastNanos(
+      String policy, Map<String, ?> raw, String field, long defaultNanos, long minNanos) {
+    long nanos = positiveDurationNanos(policy, raw, field, defaultNanos);
+    if (nanos < minNanos) {
+      throw new IllegalArgumentException(
+          describe(policy, field, raw.get(field))
+              + " (expected: at least \""
+              + seconds(minNanos)
+              + "\"; a shorter period would run its timer almost continuously)");
+    }
+    return nanos;
   }
 
   /** Returns an integer in {@code [min, max]}, or {@code defaultValue} when absent. */

@@ -156,9 +156,12 @@ final class ZoneSpill<T> {
       return snapshot;
     }
     EndpointList.Snapshot<T> ready = tier.ready.snapshot();
+    // Compared with their pick results, not only their members: a config change (outlier ejection
+    // turned on, say) rebuilds every result, and a widened rotation kept from before would hand
+    // out the old ones until the spill changed (issue 25).
     if (widened == null
-        || !widenedFrom.equals(snapshot)
-        || !widenedReady.equals(ready)
+        || !widenedFrom.sameMembersAndResults(snapshot)
+        || !widenedReady.sameMembersAndResults(ready)
         || widenedSpill != spilled) {
       widened = widen(candidates, preferred, snapshot, ready, clientZone);
       widenedFrom = snapshot;

@@ -52,7 +52,8 @@ final class ZoneSpillConfig extends PolicyConfigFields.Section {
         PolicyConfigFields.bool(where, raw, "enabled", true),
         low,
         high,
-        PolicyConfigFields.positiveDurationNanos(where, raw, "interval", 1_000_000_000L));
+        PolicyConfigFields.durationAtLeastNanos(
+            where, raw, "interval", 1_000_000_000L, PolicyConfigFields.MIN_PERIOD_NANOS));
   }
 
   @Override

@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import io.github.kubegrpclb.testing.ChannelReadiness;
 import io.github.kubegrpclb.testing.Cleanup;
+import io.github.kubegrpclb.testing.EndpointGroups;
 import io.github.kubegrpclb.testing.FakeHelper;
 import io.github.kubegrpclb.testing.LoopbackPod;
 import io.github.kubegrpclb.testing.LoopbackPods;
@@ -15,10 +16,13 @@ import io.github.kubegrpclb.testing.ServiceConfigs;
 import io.github.kubegrpclb.testing.TestMetrics;
 import io.grpc.Attributes;
 import io.grpc.CallOptions;
+import io.grpc.ClientStreamTracer;
 import io.grpc.ConnectivityState;
 import io.grpc.EquivalentAddressGroup;
 import io.grpc.LoadBalancer;
 import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
+import io.grpc.Status;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.List;
@@ -204,6 +208,72 @@ class BalancerTelemetryTest {
     assertThat(metrics.sum(STARTED, pod(pods.get(0))) - own).isEqualTo(100);
     assertThat(metrics.points(STARTED, Map.of())).hasSize(2);
     assertThat(metrics.points("kube_grpc_lb.endpoint.state", Map.of())).hasSize(1);
+  }
+
+  @Test
+  void tenRollouts_endpointLimit20_atMost20EndpointValuesEverExported_restAsOther() {
+    LbTelemetry telemetry = LbTelemetry.create(metrics.openTelemetry()).withEndpointLimit(20);
+    FakeHelper helper = new FakeHelper("rollouts");
+    KubeRoundRobinLoadBalancer balancer =
+        new KubeRoundRobinLoadBalancer(helper, bound -> 0, System::nanoTime, (sc, t, cb) -> {});
+    try {
+      for (int rollout = 0; rollout < 10; rollout++) { // 10 new pods each time, 10 alive at once
+        List<EquivalentAddressGroup> pods =
+            EndpointGroups.endpoints(rollout * 10, rollout * 10 + 10);
+        helper.run(
+            () ->
+                balancer.acceptResolvedAddresses(
+                    LoadBalancer.ResolvedAddresses.newBuilder()
+                        .setAddresses(pods)
+                        .setAttributes(
+                            Attributes.newBuilder().set(LbTelemetry.ATTRIBUTE, telemetry).build())
+                        .setLoadBalancingPolicyConfig(KubeRoundRobinConfig.parse(Map.of()))
+                        .build()));
+        helper.liveSubchannels().forEach(sc -> sc.deliver(ConnectivityState.READY));
+        for (int i = 0; i < 10; i++) { // one RPC each
+          LoadBalancer.PickResult pick = helper.picker().pickSubchannel(PickArgs.UNARY);
+          ClientStreamTracer tracer =
+              pick.getStreamTracerFactory()
+                  .newClientStreamTracer(
+                      ClientStreamTracer.StreamInfo.newBuilder().build(), new Metadata());
+          tracer.outboundHeaders();
+          tracer.streamClosed(Status.OK);
+        }
+      }
+      // The first rollout's pods come back (a rollback): they keep the series they had.
+      helper.run(
+          () ->
+              balancer.acceptResolvedAddresses(
+                  LoadBalancer.ResolvedAddresses.newBuilder()
+                      .setAddresses(EndpointGroups.endpoints(0, 10))
+                      .setAttributes(
+                          Attributes.newBuilder().set(LbTelemetry.ATTRIBUTE, telemetry).build())
+                      .setLoadBalancingPolicyConfig(KubeRoundRobinConfig.parse(Map.of()))
+                      .build()));
+      helper.liveSubchannels().forEach(sc -> sc.deliver(ConnectivityState.READY));
+      assertThat(metrics.points("kube_grpc_lb.endpoint.state", Map.of("target", "rollouts")))
+          .as("the rolled-back pods' own series")
+          .hasSize(10)
+          .noneMatch(point -> "_other".equals(endpointOf(point)));
+    } finally {
+      helper.run(balancer::shutdown);
+    }
+
+    java.util.Set<String> exported = new java.util.TreeSet<>();
+    metrics
+        .points(STARTED, Map.of("target", "rollouts"))
+        .forEach(point -> exported.add(endpointOf(point)));
+    assertThat(exported)
+        .as("distinct endpoint values exported over 10 rollouts of 10 pods, limit 20")
+        .hasSize(21)
+        .contains("_other");
+    assertThat(metrics.sum(STARTED, Map.of("target", "rollouts"))).isEqualTo(100);
+  }
+
+  private static String endpointOf(io.opentelemetry.sdk.metrics.data.PointData point) {
+    return point
+        .getAttributes()
+        .get(io.opentelemetry.api.common.AttributeKey.stringKey("endpoint"));
   }
 
   @Test

@@ -12,6 +12,8 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 class LoadBalancingConfigTest {
   private final LoadBalancerProvider peakEwma =
@@ -95,6 +97,31 @@ class LoadBalancingConfigTest {
     Status error = peakEwma.parseLoadBalancingPolicyConfig(Map.of("decayTime", "1s")).getError();
 
     assertThat(error.getDescription()).contains("'decayTime'", "decay", "defaultRtt");
+  }
+
+  @ParameterizedTest
+  @CsvSource({
+    "outlierEjection, interval",
+    "outlierEjection, probeTimeout",
+    "zoneSpill, interval",
+  })
+  void timerPeriods_belowTenMilliseconds_errorNamesTheFieldAndTheLowerBound(
+      String section, String field) {
+    for (LoadBalancerProvider provider : List.of(roundRobin, peakEwma)) {
+      Status error =
+          provider
+              .parseLoadBalancingPolicyConfig(Map.of(section, Map.of(field, "0.000000001s")))
+              .getError();
+
+      assertThat(error).as(provider.getPolicyName()).isNotNull();
+      assertThat(error.getDescription())
+          .contains(section, "'" + field + "'", "0.000000001s", "at least \"0.01s\"");
+      assertThat(
+              provider
+                  .parseLoadBalancingPolicyConfig(Map.of(section, Map.of(field, "0.01s")))
+                  .getError())
+          .isNull();
+    }
   }
 
   @Test

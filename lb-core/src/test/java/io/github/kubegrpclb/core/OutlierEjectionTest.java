@@ -7,7 +7,10 @@ import io.github.kubegrpclb.testing.EndpointGroups;
 import io.github.kubegrpclb.testing.FakeClock;
 import io.github.kubegrpclb.testing.FakeHelper;
 import io.github.kubegrpclb.testing.PickArgs;
+import io.grpc.CallOptions;
 import io.grpc.ClientStreamTracer;
+import io.grpc.Context;
+import io.grpc.Deadline;
 import io.grpc.LoadBalancer;
 import io.grpc.LoadBalancer.PickResult;
 import io.grpc.LoadBalancer.ResolvedAddresses;
@@ -23,6 +26,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -98,20 +102,50 @@ class OutlierEjectionTest {
     helper.run(() -> {}); // lets a triggered ejection run in the context
   }
 
+  /** Completes one unary RPC on {@code subchannel} after {@code latency} of fake time. */
+  private void rpcOn(Subchannel subchannel, Status status, Duration latency) {
+    ClientStreamTracer tracer = startOn(subchannel);
+    clock.forward(latency);
+    if (status.isOk()) {
+      tracer.inboundMessage(0);
+    }
+    tracer.streamClosed(status);
+    helper.run(() -> {});
+  }
+
   private ClientStreamTracer startOn(Subchannel subchannel) {
+    return startOn(subchannel, CallOptions.DEFAULT);
+  }
+
+  /** Creates the tracer of an attempt, as grpc-java does, without sending its headers. */
+  private ClientStreamTracer tracerOn(Subchannel subchannel, CallOptions options) {
+    factoryOf(subchannel);
+    return factories
+        .get(subchannel)
+        .newClientStreamTracer(
+            ClientStreamTracer.StreamInfo.newBuilder().setCallOptions(options).build(),
+            new Metadata());
+  }
+
+  private ClientStreamTracer.Factory factoryOf(Subchannel subchannel) {
     if (factories.isEmpty()) {
       for (int i = 0; i < 1000; i++) {
         PickResult result = helper.picker().pickSubchannel(PickArgs.UNARY);
         factories.putIfAbsent(result.getSubchannel(), result.getStreamTracerFactory());
       }
     }
-    ClientStreamTracer.Factory factory = factories.get(subchannel);
+    return factories.get(subchannel);
+  }
+
+  private ClientStreamTracer startOn(Subchannel subchannel, CallOptions options) {
+    ClientStreamTracer.Factory factory = factoryOf(subchannel);
     if (factory == null) {
       return null;
     }
     ClientStreamTracer tracer =
         factory.newClientStreamTracer(
-            ClientStreamTracer.StreamInfo.newBuilder().build(), new Metadata());
+            ClientStreamTracer.StreamInfo.newBuilder().setCallOptions(options).build(),
+            new Metadata());
     tracer.outboundHeaders();
     return tracer;
   }
@@ -151,17 +185,18 @@ class OutlierEjectionTest {
 
   @ParameterizedTest
   @ValueSource(strings = {"kube_round_robin", "peak_ewma"})
-  void oneTimeout_whileTheEndpointAnsweredNothingSinceItStarted_ejectsAtOnce(String policy) {
+  void oneTimeout_whileTheEndpointAnsweredNothingSinceItStarted_isOneFailure_notAnEjection(
+      String policy) {
     start(policy, 4, Map.of());
     rpcOn(sub(3), Status.OK);
     clock.forward(Duration.ofMillis(1));
     ClientStreamTracer lost = startOn(sub(3));
-    clock.forward(Duration.ofSeconds(1));
+    clock.forward(Duration.ofMillis(200));
 
     lost.streamClosed(Status.DEADLINE_EXCEEDED);
     helper.run(() -> {});
 
-    assertThat(inRotation()).doesNotContain(sub(3));
+    assertThat(inRotation()).contains(sub(3));
   }
 
   @ParameterizedTest
@@ -210,6 +245,7 @@ class OutlierEjectionTest {
     clock.forward(Duration.ofMillis(1));
     assertThat(probes).hasSize(2);
     helper.run(() -> probes.get(1).answer().accept(true));
+    rpcOn(sub(2), Status.OK); // a real success ends its probation
 
     // Two quiet intervals (at 10 s and 20 s) bring the count from 2 to 0: back to 1 s.
     clock.forward(Duration.ofSeconds(17));
@@ -234,7 +270,10 @@ class OutlierEjectionTest {
   @ParameterizedTest
   @ValueSource(strings = {"kube_round_robin", "peak_ewma"})
   void successRateOutlier_ejectedAtTheInterval(String policy) {
-    start(policy, 5, Map.of("consecutiveFailures", 1000.0, "successRateRequestVolume", 20.0));
+    start(
+        policy,
+        5,
+        Map.of("consecutiveFailures", 1000.0, "successRateRequestVolume", 20.0, "interval", "10s"));
     for (int round = 0; round < 40; round++) {
       for (int i = 0; i < 5; i++) {
         rpcOn(sub(i), i == 3 && round % 2 == 0 ? Status.INTERNAL : Status.OK);
@@ -271,5 +310,274 @@ class OutlierEjectionTest {
       rpcOn(sub(1), Status.CANCELLED);
     }
     assertThat(inRotation()).contains(sub(1));
+  }
+
+  private Deadline.Ticker fakeTicker() {
+    return new Deadline.Ticker() {
+      @Override
+      public long nanoTime() {
+        return clock.nanoTime();
+      }
+    };
+  }
+
+  /** An attempt started inside a Context whose deadline is 200 ms away, as in a server handler. */
+  private ClientStreamTracer startInContextWithDeadline(Subchannel subchannel) {
+    Context context =
+        Context.current()
+            .withDeadline(
+                Deadline.after(200, TimeUnit.MILLISECONDS, fakeTicker()), clock.scheduler());
+    Context previous = context.attach();
+    try {
+      return startOn(subchannel, CallOptions.DEFAULT);
+    } finally {
+      context.detach(previous);
+    }
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"kube_round_robin", "peak_ewma"})
+  void contextDeadline_attemptsCancelledPastIt_countAsTimeouts_hungEndpointEjected(String policy) {
+    start(policy, 4, Map.of());
+    for (int i = 0; i < 5; i++) {
+      rpcOn(sub(0), Status.OK);
+      ClientStreamTracer hung = startInContextWithDeadline(sub(1));
+      clock.forward(Duration.ofMillis(201));
+      // With retries on (grpc-java's default) the expired attempt ends CANCELLED.
+      hung.streamClosed(
+          Status.CANCELLED.withDescription("Stream thrown away because RetriableStream committed"));
+      helper.run(() -> {});
+    }
+
+    assertThat(inRotation()).doesNotContain(sub(1)).hasSize(3);
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"kube_round_robin", "peak_ewma"})
+  void callOptionsDeadline_attemptsCancelledPastIt_countAsTimeouts_hungEndpointEjected(
+      String policy) {
+    start(policy, 4, Map.of());
+    for (int i = 0; i < 5; i++) {
+      rpcOn(sub(0), Status.OK);
+      ClientStreamTracer hung =
+          startOn(
+              sub(1),
+              CallOptions.DEFAULT.withDeadline(
+                  Deadline.after(200, TimeUnit.MILLISECONDS, fakeTicker())));
+      clock.forward(Duration.ofMillis(201));
+      hung.streamClosed(Status.CANCELLED);
+      helper.run(() -> {});
+    }
+
+    assertThat(inRotation()).doesNotContain(sub(1)).hasSize(3);
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"kube_round_robin", "peak_ewma"})
+  void hungEndpoint_noDeadline_everyRpcUnansweredFor1s_ejected(String policy) {
+    start(policy, 4, Map.of());
+    ClientStreamTracer hung = startOn(sub(2)); // never answered
+    for (int ms = 0; ms < 900; ms += 10) {
+      for (int i : new int[] {0, 1, 3}) {
+        rpcOn(sub(i), Status.OK, Duration.ofMillis(1));
+      }
+      clock.forward(Duration.ofMillis(7));
+    }
+    assertThat(inRotation()).contains(sub(2));
+
+    clock.forward(Duration.ofMillis(400)); // past 1 s and the next check
+
+    assertThat(inRotation()).doesNotContain(sub(2)).hasSize(3);
+    assertThat(hung).isNotNull();
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"kube_round_robin", "peak_ewma"})
+  void silenceSharedByMostEndpoints_isTheNetworkOrTheClient_noneEjected(String policy) {
+    start(policy, 10, Map.of());
+    for (int i = 0; i < 10; i++) {
+      startOn(sub(i)); // one RPC each, all unanswered: a client-side blip or a long GC pause
+    }
+
+    clock.forward(Duration.ofSeconds(5));
+
+    assertThat(inRotation()).hasSize(10);
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"kube_round_robin", "peak_ewma"})
+  void networkBlip_everyEndpointTimesOutTogether_noneEjected(String policy) {
+    start(policy, 10, Map.of());
+    for (int round = 0; round < 6; round++) {
+      List<ClientStreamTracer> inFlight = new ArrayList<>();
+      for (int i = 0; i < 10; i++) {
+        inFlight.add(startOn(sub(i)));
+      }
+      clock.forward(Duration.ofMillis(200));
+      for (ClientStreamTracer tracer : inFlight) {
+        tracer.streamClosed(Status.DEADLINE_EXCEEDED);
+      }
+      helper.run(() -> {});
+      assertThat(inRotation()).as("round %s", round).hasSize(10);
+    }
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"kube_round_robin", "peak_ewma"})
+  void attemptsThatNeverReachedTheEndpoint_recordNothing(String policy) {
+    start(policy, 4, Map.of());
+    for (int i = 0; i < 10; i++) {
+      // Never sent: a pick on a transport already shut down (MISCARRIED), a drop.
+      tracerOn(sub(1), CallOptions.DEFAULT).streamClosed(Status.UNAVAILABLE);
+      // Sent, then refused by the server's graceful GOAWAY and retried transparently.
+      ClientStreamTracer refused = startOn(sub(1));
+      refused.streamClosed(
+          Status.UNAVAILABLE.withDescription(
+              "Abrupt GOAWAY closed sent stream. HTTP/2 error code: NO_ERROR"));
+      helper.run(() -> {});
+    }
+
+    assertThat(inRotation()).contains(sub(1)).hasSize(4);
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"kube_round_robin", "peak_ewma"})
+  void resourceExhausted_isNotAnEjectionFailure_byDefault(String policy) {
+    start(policy, 4, Map.of());
+    for (int i = 0; i < 20; i++) {
+      rpcOn(sub(1), Status.RESOURCE_EXHAUSTED);
+    }
+
+    assertThat(inRotation()).contains(sub(1));
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"kube_round_robin", "peak_ewma"})
+  void configuredFailureCodes_onlyThoseEject(String policy) {
+    start(policy, 4, Map.of("failureStatusCodes", List.of("INTERNAL")));
+    fail(sub(1), 20); // UNAVAILABLE
+    assertThat(inRotation()).contains(sub(1));
+
+    for (int i = 0; i < 5; i++) {
+      rpcOn(sub(1), Status.INTERNAL);
+    }
+
+    assertThat(inRotation()).doesNotContain(sub(1));
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"kube_round_robin", "peak_ewma"})
+  void readmittedOnProbation_firstFailureEjectsAgainAtOnce_forLonger(String policy) {
+    start(policy, 4, Map.of());
+    fail(sub(1), 5);
+    clock.forward(Duration.ofSeconds(1));
+    helper.run(() -> probes.get(0).answer().accept(true)); // UNIMPLEMENTED answers too
+    assertThat(inRotation()).contains(sub(1));
+
+    fail(sub(1), 1);
+
+    assertThat(inRotation()).doesNotContain(sub(1));
+    clock.forward(Duration.ofMillis(1999));
+    assertThat(probes).hasSize(1);
+    clock.forward(Duration.ofMillis(1));
+    assertThat(probes).hasSize(2);
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"kube_round_robin", "peak_ewma"})
+  void readmitted_aRealSuccessEndsProbation(String policy) {
+    start(policy, 4, Map.of("interval", "10s"));
+    fail(sub(1), 5);
+    clock.forward(Duration.ofSeconds(1));
+    helper.run(() -> probes.get(0).answer().accept(true));
+
+    rpcOn(sub(1), Status.OK);
+    fail(sub(1), 4);
+
+    assertThat(inRotation()).contains(sub(1));
+  }
+
+  @org.junit.jupiter.api.Test
+  void peakEwma_readmittedEndpoint_isPickedForItsTrial_despiteItsFailurePenalty() {
+    start("peak_ewma", 4, Map.of());
+    for (int round = 0; round < 50; round++) {
+      for (int i = 0; i < 4; i++) {
+        rpcOn(sub(i), i == 1 ? Status.UNIMPLEMENTED : Status.OK, Duration.ofMillis(1));
+      }
+    }
+    assertThat(inRotation()).doesNotContain(sub(1));
+    clock.forward(Duration.ofSeconds(1));
+    helper.run(() -> probes.get(0).answer().accept(true));
+
+    int picked = 0;
+    for (int i = 0; i < 100; i++) {
+      picked += helper.picker().pickSubchannel(PickArgs.UNARY).getSubchannel() == sub(1) ? 1 : 0;
+    }
+
+    assertThat(picked).isPositive();
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"kube_round_robin", "peak_ewma"})
+  void slowEndpoint_over2_5xTheFleetMedian_ejectedAtTheInterval(String policy) {
+    start(policy, 6, Map.of("interval", "10s"));
+    for (int round = 0; round < 40; round++) {
+      for (int i = 0; i < 6; i++) {
+        rpcOn(sub(i), Status.OK, Duration.ofMillis(i == 4 ? 20 : 2));
+      }
+    }
+    assertThat(inRotation()).contains(sub(4));
+
+    clock.forward(Duration.ofSeconds(10));
+
+    assertThat(inRotation()).doesNotContain(sub(4)).hasSize(5);
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"kube_round_robin", "peak_ewma"})
+  void slowEndpoints_ejectedWithinTheCap(String policy) {
+    start(policy, 6, Map.of("interval", "10s"));
+    for (int round = 0; round < 40; round++) {
+      for (int i = 0; i < 6; i++) {
+        rpcOn(sub(i), Status.OK, Duration.ofMillis(i < 2 ? 30 : 2));
+      }
+    }
+
+    clock.forward(Duration.ofSeconds(10));
+
+    assertThat(inRotation()).hasSize(4).doesNotContain(sub(0), sub(1));
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"kube_round_robin", "peak_ewma"})
+  void successRate_threeFailuresIn100AmongPerfectPeers_isNoise_notEjected(String policy) {
+    start(policy, 5, Map.of("interval", "10s"));
+    for (int round = 0; round < 100; round++) {
+      for (int i = 0; i < 5; i++) {
+        rpcOn(sub(i), i == 2 && round % 40 == 0 ? Status.UNAVAILABLE : Status.OK);
+      }
+    }
+
+    clock.forward(Duration.ofSeconds(10));
+
+    assertThat(inRotation()).hasSize(5);
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"kube_round_robin", "peak_ewma"})
+  void endpointFailing40PercentWithoutStreaks_ejectedWithinASecond(String policy) {
+    start(policy, 5, Map.of());
+    for (int round = 0; round < 150; round++) {
+      for (int i = 0; i < 5; i++) {
+        // 40 %, never three in a row: a streak of five never comes.
+        boolean failing = i == 2 && (round % 5 == 0 || round % 5 == 2);
+        rpcOn(sub(i), failing ? Status.UNAVAILABLE : Status.OK, Duration.ofMillis(1));
+      }
+    }
+    // 750 ms of RPCs; the next interval evaluation (at 1 s) catches it.
+
+    clock.forward(Duration.ofMillis(300));
+
+    assertThat(inRotation()).doesNotContain(sub(2));
   }
 }

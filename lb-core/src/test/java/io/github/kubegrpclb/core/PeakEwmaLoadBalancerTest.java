@@ -105,7 +105,11 @@ class PeakEwmaLoadBalancerTest {
 
   @Test
   void reconnectedEndpoint_historyForgotten_probedAgain() {
-    acceptReady(EndpointGroups.endpoints(0, 2), PeakEwmaConfig.defaults());
+    // Ejection off: a pod answering in 2 s while its peer answers at once is ejected as
+    // unresponsive (OutlierEjectionTest); this is about the estimate alone.
+    acceptReady(
+        EndpointGroups.endpoints(0, 2),
+        PeakEwmaConfig.parse(Map.of("outlierEjection", Map.of("enabled", false))));
     Subchannel flaky = helper.subchannelFor(EndpointGroups.endpoint(0));
     Map<Subchannel, Duration> latency = Map.of(flaky, Duration.ofSeconds(2));
     for (int i = 0; i < 50; i++) {
@@ -183,34 +187,59 @@ class PeakEwmaLoadBalancerTest {
   @Test
   void endpointLoad_firstSampleReplacesTheDefault() {
     double tau = Duration.ofSeconds(10).toNanos();
+    FleetLatency fleet = new FleetLatency(30e6);
     EndpointLoad load = new EndpointLoad(Duration.ofMillis(30).toNanos(), 0);
-    assertThat(load.estimateNanos(0, tau)).isEqualTo(30e6);
+    assertThat(load.estimateNanos(0, tau, fleet)).isEqualTo(30e6);
 
-    load.observe(Duration.ofMillis(2).toNanos(), 1, tau);
+    load.observe(Duration.ofMillis(2).toNanos(), 1, fleet.record(2e6, true), tau, fleet);
 
-    assertThat(load.estimateNanos(1, tau)).isEqualTo(2e6);
+    assertThat(load.estimateNanos(1, tau, fleet)).isEqualTo(2e6);
   }
 
   @Test
-  void endpointLoad_peakJumpsUpAtOnceAndDecaysDown() {
+  void endpointLoad_peakJumpsUpAtOnceAndDecaysTowardHalfTheTypicalOverTime() {
     double tau = Duration.ofSeconds(10).toNanos();
+    FleetLatency fleet = new FleetLatency(2e6); // typical 2 ms: estimates age toward 1 ms
     EndpointLoad load = new EndpointLoad(Duration.ofMillis(30).toNanos(), 0);
 
-    load.observe(Duration.ofMillis(100).toNanos(), 0, tau);
-    assertThat(load.estimateNanos(0, tau)).isEqualTo(100e6);
-    load.observe(Duration.ofMillis(200).toNanos(), 0, tau);
-    assertThat(load.estimateNanos(0, tau)).isEqualTo(200e6);
-    load.observe(Duration.ofMillis(100).toNanos(), 0, tau);
-    assertThat(load.estimateNanos(0, tau)).isEqualTo(200e6);
+    load.observe(Duration.ofMillis(100).toNanos(), 0, 0, tau, fleet);
+    assertThat(load.estimateNanos(0, tau, fleet)).isEqualTo(100e6);
+    load.observe(Duration.ofMillis(200).toNanos(), 0, 0, tau, fleet);
+    assertThat(load.estimateNanos(0, tau, fleet)).isEqualTo(200e6);
+    load.observe(Duration.ofMillis(100).toNanos(), 0, 0, tau, fleet);
+    assertThat(load.estimateNanos(0, tau, fleet)).isEqualTo(200e6);
 
-    // A lower sample 10 s later weighs 1 - 1/e.
+    // 10 s later the estimate keeps 1/e of its weight, the rest is half the typical latency; a
+    // lower sample then takes the aged-away weight instead.
     long tenSeconds = Duration.ofSeconds(10).toNanos();
-    load.observe(Duration.ofMillis(10).toNanos(), tenSeconds, tau);
-    double expected = 200e6 * Math.exp(-1) + 10e6 * (1 - Math.exp(-1));
-    assertThat(load.estimateNanos(tenSeconds, tau)).isCloseTo(expected, within(1.0));
+    double w = Math.exp(-1);
+    assertThat(load.estimateNanos(tenSeconds, tau, fleet))
+        .isCloseTo(200e6 * w + 1e6 * (1 - w), within(1.0));
+    load.observe(Duration.ofMillis(10).toNanos(), tenSeconds, 0, tau, fleet);
+    double expected = 200e6 * w + 10e6 * (1 - w);
+    assertThat(load.estimateNanos(tenSeconds, tau, fleet)).isCloseTo(expected, within(1.0));
+    assertThat(load.cost(2 * tenSeconds, tau, fleet))
+        .isCloseTo(expected * w + 1e6 * (1 - w), within(1.0));
+  }
 
-    // Idle time decays the cost toward zero.
-    assertThat(load.cost(2 * tenSeconds, tau)).isCloseTo(expected * Math.exp(-1), within(1.0));
+  @Test
+  void endpointLoad_estimateNobodyRefreshes_agesWithTheFleetsSamples() {
+    double tau = Duration.ofSeconds(10).toNanos();
+    FleetLatency fleet = new FleetLatency(30e6);
+    fleet.endpoints(3);
+    EndpointLoad cold = new EndpointLoad(Duration.ofMillis(30).toNanos(), 0);
+    cold.observe(25_000_000, 0, fleet.record(25e6, true), tau, fleet); // a cold JVM's first RPC
+
+    // 16 rounds of 3 samples by its peers, no time passing: 1/e of its weight is left. The
+    // typical is the geometric mean of the 49 samples (each counts fully up to 64).
+    for (int i = 0; i < 48; i++) {
+      fleet.record(400_000, true);
+    }
+
+    double w = Math.exp(-1);
+    assertThat(fleet.typicalNanos()).isCloseTo(400_000 * Math.pow(62.5, 1.0 / 49), within(1.0));
+    assertThat(cold.estimateNanos(0, tau, fleet))
+        .isCloseTo(25e6 * w + fleet.typicalNanos() / 2 * (1 - w), within(1.0));
   }
 
   private static org.assertj.core.data.Offset<Double> within(double offset) {

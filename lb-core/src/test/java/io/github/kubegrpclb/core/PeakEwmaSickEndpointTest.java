@@ -168,13 +168,15 @@ class PeakEwmaSickEndpointTest {
     ClientStreamTracer early = start(helper.picker().pickSubchannel(PickArgs.UNARY), withDeadline);
     clock.forward(Duration.ofMillis(50));
     early.streamClosed(Status.CANCELLED); // the client gave up before the deadline
-    assertThat(load.estimateNanos(clock.nanoTime(), 1e10)).isLessThan(31e6); // no sample
+    assertThat(load.estimateNanos(clock.nanoTime(), 1e10, balancer.fleet()))
+        .isLessThan(31e6); // no sample
 
     ClientStreamTracer late = start(helper.picker().pickSubchannel(PickArgs.UNARY), withDeadline);
     clock.forward(Duration.ofMillis(60)); // past the deadline; retries report CANCELLED
     late.streamClosed(
         Status.CANCELLED.withDescription("Stream thrown away because RetriableStream committed"));
-    assertThat(load.estimateNanos(clock.nanoTime(), 1e10)).isEqualTo(1e9); // failure penalty
+    assertThat(load.estimateNanos(clock.nanoTime(), 1e10, balancer.fleet()))
+        .isEqualTo(1e9); // failure penalty
   }
 
   @Test
@@ -233,17 +235,20 @@ class PeakEwmaSickEndpointTest {
   @Test
   void endpointLoad_stall_isALowerBoundOnTheOldestPendingAge() {
     double tau = 1e10;
+    FleetLatency fleet = new FleetLatency(30e6);
     EndpointLoad load = new EndpointLoad(30_000_000, 0);
-    load.observe(1_000_000, 0, tau); // 1 ms
+    load.observe(1_000_000, 0, fleet.record(1e6, true), tau, fleet); // 1 ms, the fleet's typical
 
     load.rpcStarted(0); // never finishes
     load.rpcStarted(500_000_000);
     load.rpcFinished(600_000_000); // the second one finished: progress at 0.6 s
 
     // 2 s: stuck since 0.6 s at least (the oldest is 2 s old; the bound is 1.4 s).
-    assertThat(load.cost(2_000_000_000, tau)).isEqualTo(1.4e9 * 2);
+    assertThat(load.cost(2_000_000_000, tau, fleet)).isEqualTo(1.4e9 * 2);
     load.rpcFinished(2_000_000_000);
-    assertThat(load.cost(2_000_000_000, tau)).isCloseTo(1e6 * Math.exp(-0.2), within(1.0));
+    double w = Math.exp(-0.2); // aged 2 s toward half the typical
+    assertThat(load.cost(2_000_000_000, tau, fleet))
+        .isCloseTo(1e6 * w + 0.5e6 * (1 - w), within(1.0));
   }
 
   private static org.assertj.core.data.Offset<Double> within(double offset) {

@@ -86,6 +86,7 @@ class PickerConcurrencyTest {
       throws Exception {
     double tau = Duration.ofSeconds(10).toNanos();
     EndpointLoad load = new EndpointLoad(Duration.ofMillis(30).toNanos(), 0);
+    FleetLatency fleet = new FleetLatency(1_000_000);
     AtomicInteger clock = new AtomicInteger();
 
     onThreads(
@@ -93,12 +94,14 @@ class PickerConcurrencyTest {
           for (int i = 0; i < 50_000; i++) {
             long now = clock.incrementAndGet() * 1_000L;
             load.rpcStarted(now);
-            load.observe(1_000_000L + (i % 7) * 100_000L, now, tau); // 1.0 .. 1.6 ms
+            long rtt = 1_000_000L + (i % 7) * 100_000L; // 1.0 .. 1.6 ms
+            load.observe(rtt, now, fleet.record(rtt, true), tau, fleet);
             load.rpcFinished(now);
           }
         });
 
     assertThat(load.inFlight()).isZero();
-    assertThat(load.estimateNanos(clock.get() * 1_000L, tau)).isBetween(1_000_000.0, 1_600_000.0);
+    assertThat(load.estimateNanos(clock.get() * 1_000L, tau, fleet))
+        .isBetween(1_000_000.0, 1_600_000.0);
   }
 }

@@ -1,5 +1,7 @@
 package io.github.kubegrpclb.core;
 
+import static io.grpc.ConnectivityState.CONNECTING;
+import static io.grpc.ConnectivityState.IDLE;
 import static io.grpc.ConnectivityState.READY;
 import static io.grpc.ConnectivityState.TRANSIENT_FAILURE;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -21,7 +23,11 @@ import java.util.Random;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
-/** Slow start on the fake clock: the ramp of a joining endpoint, and none at start-up. */
+/**
+ * Slow start on the fake clock: the ramp of a joining endpoint, none at start-up, none when every
+ * endpoint is new or comes back together, none for a GOAWAY reconnect, and the turns a ramping
+ * endpoint passes spread over every other endpoint (issue 25).
+ */
 class SlowStartTest {
   private final FakeHelper helper = new FakeHelper();
   private final FakeClock clock = helper.clock();
@@ -65,9 +71,10 @@ class SlowStartTest {
     accept(EndpointGroups.endpoints(0, 5), Map.of());
     Subchannel joined = helper.subchannelFor(EndpointGroups.endpoint(4));
 
-    assertThat(picksOf(joined, 100_000)).isBetween(100, 400); // weight 1 %: ~0.2 % of picks
-    clock.forward(Duration.ofSeconds(5)); // weight (5 / 10)^2 = 25 %: ~5 %
-    assertThat(picksOf(joined, 100_000)).isBetween(4_000, 6_000);
+    // Its share is its weight over the sum of the weights: 1 % -> 0.01 / 4.01 = 0.25 % of picks.
+    assertThat(picksOf(joined, 100_000)).isBetween(100, 400);
+    clock.forward(Duration.ofSeconds(5)); // weight (5 / 10)^2 = 25 %: 0.25 / 4.25 = 5.9 %
+    assertThat(picksOf(joined, 100_000)).isBetween(5_300, 6_500);
     clock.forward(Duration.ofMillis(4_999));
     assertThat(picksOf(joined, 10_000)).isLessThan(2000);
     clock.forward(Duration.ofMillis(1)); // the window is over: plain round robin
@@ -87,6 +94,132 @@ class SlowStartTest {
     ((FakeHelper.FakeSubchannel) flaky).deliver(TRANSIENT_FAILURE);
     ((FakeHelper.FakeSubchannel) flaky).deliver(READY);
     assertThat(picksOf(flaky, 10_000)).isEqualTo(2500);
+  }
+
+  private Map<Subchannel, Integer> picksPerSubchannel(int picks) {
+    LoadBalancer.SubchannelPicker picker = helper.picker();
+    Map<Subchannel, Integer> counts = new java.util.HashMap<>();
+    for (int i = 0; i < picks; i++) {
+      counts.merge(picker.pickSubchannel(PickArgs.UNARY).getSubchannel(), 1, Integer::sum);
+    }
+    return counts;
+  }
+
+  @Test
+  void scaleUpX2_rampingBlockPassesTurns_spreadOverEveryOldEndpoint_noNeighbourFunnel() {
+    accept(EndpointGroups.endpoints(0, 10), Map.of());
+    accept(EndpointGroups.endpoints(0, 20), Map.of()); // ten join in one block, weight 1 %
+
+    Map<Subchannel, Integer> picks = picksPerSubchannel(100_000);
+
+    for (int i = 0; i < 10; i++) {
+      assertThat(picks.getOrDefault(helper.subchannelFor(EndpointGroups.endpoint(i)), 0))
+          .as("old endpoint %s of 10 carries 1 / (10 + 10 x 1 %%) = 9.9 %%: %s", i, picks)
+          .isBetween(9_000, 10_800);
+    }
+    clock.forward(Duration.ofSeconds(5)); // new ones at 25 %: old ones 1 / 12.5 = 8 %
+    picks = picksPerSubchannel(100_000);
+    for (int i = 0; i < 10; i++) {
+      assertThat(picks.getOrDefault(helper.subchannelFor(EndpointGroups.endpoint(i)), 0))
+          .as("old endpoint %s: %s", i, picks)
+          .isBetween(7_200, 8_800);
+    }
+  }
+
+  @Test
+  void blueGreenSwap_everyEndpointNew_noneRamps_equalShares() {
+    accept(EndpointGroups.endpoints(0, 4), Map.of());
+    helper.run(
+        () ->
+            balancer.acceptResolvedAddresses(
+                ResolvedAddresses.newBuilder()
+                    .setAddresses(EndpointGroups.endpoints(4, 8))
+                    .setLoadBalancingPolicyConfig(KubeRoundRobinConfig.parse(Map.of()))
+                    .build()));
+    for (int i = 4; i < 8; i++) { // one at a time, as connections complete
+      helper.subchannelFor(EndpointGroups.endpoint(i)).deliver(READY);
+      clock.forward(Duration.ofMillis(300));
+    }
+
+    for (int i = 4; i < 8; i++) {
+      assertThat(picksOf(helper.subchannelFor(EndpointGroups.endpoint(i)), 10_000))
+          .as("new endpoint %s", i)
+          .isEqualTo(2500);
+    }
+  }
+
+  @Test
+  void clientSideBlip_allReconnectTogether_noneRamps_equalShares() {
+    accept(EndpointGroups.endpoints(0, 4), Map.of());
+    clock.forward(Duration.ofSeconds(30));
+    for (FakeHelper.FakeSubchannel subchannel : helper.liveSubchannels()) {
+      subchannel.deliver(TRANSIENT_FAILURE);
+    }
+    for (FakeHelper.FakeSubchannel subchannel : helper.liveSubchannels()) {
+      subchannel.deliver(READY); // the first back sees nobody connected
+      clock.forward(Duration.ofMillis(400)); // reconnect backoff spreads them
+    }
+
+    for (FakeHelper.FakeSubchannel subchannel : helper.liveSubchannels()) {
+      assertThat(picksOf(subchannel, 10_000)).isEqualTo(2500);
+    }
+    clock.forward(Duration.ofSeconds(8)); // the first back settles: still no ramp
+    for (FakeHelper.FakeSubchannel subchannel : helper.liveSubchannels()) {
+      assertThat(picksOf(subchannel, 10_000)).isEqualTo(2500);
+    }
+  }
+
+  @Test
+  void peakEwma_clientSideBlip_noneRamps_everyWeightOne() {
+    FakeHelper ewmaHelper = new FakeHelper();
+    PeakEwmaLoadBalancer ewma =
+        new PeakEwmaLoadBalancer(
+            ewmaHelper, ewmaHelper.clock().ticker(), random::nextInt, (sc, t, cb) -> {});
+    ewmaHelper.run(
+        () ->
+            ewma.acceptResolvedAddresses(
+                ResolvedAddresses.newBuilder()
+                    .setAddresses(EndpointGroups.endpoints(0, 4))
+                    .setLoadBalancingPolicyConfig(PeakEwmaConfig.parse(Map.of()))
+                    .build()));
+    ewmaHelper.liveSubchannels().forEach(subchannel -> subchannel.deliver(READY));
+    ewmaHelper.clock().forward(Duration.ofSeconds(30));
+    ewmaHelper.liveSubchannels().forEach(subchannel -> subchannel.deliver(TRANSIENT_FAILURE));
+    for (FakeHelper.FakeSubchannel subchannel : ewmaHelper.liveSubchannels()) {
+      subchannel.deliver(READY);
+      ewmaHelper.clock().forward(Duration.ofMillis(400));
+    }
+
+    assertThat(ewmaHelper.liveSubchannels())
+        .allSatisfy(subchannel -> assertThat(ewma.endpointFor(subchannel).weight).isEqualTo(1));
+    ewmaHelper.run(ewma::shutdown);
+    ewmaHelper.checkNoErrors();
+  }
+
+  @Test
+  void podCrash_oneEndpointBackAmongSettledPeers_stillRamps() {
+    accept(EndpointGroups.endpoints(0, 4), Map.of());
+    clock.forward(Duration.ofSeconds(30));
+    FakeHelper.FakeSubchannel crashed = helper.subchannelFor(EndpointGroups.endpoint(1));
+    crashed.deliver(TRANSIENT_FAILURE);
+    crashed.deliver(READY);
+
+    assertThat(picksOf(crashed, 100_000)).isBetween(100, 500);
+  }
+
+  @Test
+  void goAwayReconnect_afterRollingUpdate_notANewEndpoint_fairShareAtOnce() {
+    accept(EndpointGroups.endpoints(0, 4), Map.of());
+    accept(EndpointGroups.endpoints(0, 5), Map.of()); // a rolling update's new pod
+    FakeHelper.FakeSubchannel joined = helper.subchannelFor(EndpointGroups.endpoint(4));
+    clock.forward(Duration.ofSeconds(10)); // its ramp is over
+    assertThat(picksOf(joined, 10_000)).isEqualTo(2000);
+
+    joined.deliver(IDLE); // graceful GOAWAY (max connection age); the balancer reconnects
+    joined.deliver(CONNECTING);
+    joined.deliver(READY);
+
+    assertThat(picksOf(joined, 10_000)).as("a plain GOAWAY reconnect").isEqualTo(2000);
   }
 
   @Test

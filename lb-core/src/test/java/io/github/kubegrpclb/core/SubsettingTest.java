@@ -83,6 +83,76 @@ class SubsettingTest {
 
   @ParameterizedTest
   @ValueSource(strings = {"kube_round_robin", "peak_ewma"})
+  void halfTheFleetTerminating_everyClientsSubsetHoldsReadyEndpointsOnly(String policy) {
+    // 40 pods, the first 20 terminating but still serving (a rolling update), subset 4.
+    List<EquivalentAddressGroup> all = new java.util.ArrayList<>();
+    for (int i = 0; i < 40; i++) {
+      EquivalentAddressGroup group = EndpointGroups.endpoint(i);
+      all.add(
+          i < 20
+              ? new EquivalentAddressGroup(
+                  group.getAddresses(),
+                  Attributes.newBuilder()
+                      .set(EndpointAttributes.CONDITION, EndpointCondition.TERMINATING_SERVING)
+                      .build())
+              : group);
+    }
+    Set<List<java.net.SocketAddress>> ready = addresses(all.subList(20, 40));
+    int clientsWithTerminatingPods = 0;
+    for (int client = 0; client < 200; client++) {
+      FakeHelper clientHelper = new FakeHelper();
+      LoadBalancer clientBalancer = provider(policy).newLoadBalancer(clientHelper);
+      ConfigOrError parsed =
+          provider(policy)
+              .parseLoadBalancingPolicyConfig(
+                  Map.of("subsetting", Map.of("subsetSize", 4.0, "clientIndex", (double) client)));
+      clientHelper.run(
+          () ->
+              clientBalancer.acceptResolvedAddresses(
+                  ResolvedAddresses.newBuilder()
+                      .setAddresses(all)
+                      .setLoadBalancingPolicyConfig(parsed.getConfig())
+                      .build()));
+      Set<List<java.net.SocketAddress>> subset =
+          clientHelper.liveSubchannels().stream()
+              .map(sc -> sc.getAddresses().getAddresses())
+              .collect(Collectors.toSet());
+      assertThat(subset).hasSize(4);
+      clientsWithTerminatingPods += ready.containsAll(subset) ? 0 : 1;
+      clientHelper.run(clientBalancer::shutdown);
+      clientHelper.checkNoErrors();
+    }
+
+    assertThat(clientsWithTerminatingPods)
+        .as("clients of 200 connected to a terminating pod while 20 ready ones exist")
+        .isZero();
+  }
+
+  @Test
+  void fewerReadyEndpointsThanSubsetSize_terminatingOnesFillTheSubset() {
+    List<EquivalentAddressGroup> all = new java.util.ArrayList<>();
+    for (int i = 0; i < 10; i++) {
+      EquivalentAddressGroup group = EndpointGroups.endpoint(i);
+      all.add(
+          i < 8
+              ? new EquivalentAddressGroup(
+                  group.getAddresses(),
+                  Attributes.newBuilder()
+                      .set(EndpointAttributes.CONDITION, EndpointCondition.TERMINATING_SERVING)
+                      .build())
+              : group);
+    }
+    accept(
+        "kube_round_robin",
+        Map.of("subsetting", Map.of("subsetSize", 4.0, "clientIndex", 1.0)),
+        all,
+        Attributes.EMPTY);
+
+    assertThat(liveAddresses()).hasSize(4).containsAll(addresses(all.subList(8, 10)));
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"kube_round_robin", "peak_ewma"})
   void noClientIndexOption_usesTheResolversClientIndex(String policy) {
     List<EquivalentAddressGroup> all = EndpointGroups.endpoints(0, 100);
     accept(

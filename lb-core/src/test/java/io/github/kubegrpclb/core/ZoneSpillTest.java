@@ -445,6 +445,49 @@ class ZoneSpillTest {
   }
 
   @Test
+  void configChangeWhileSpilling_everyEndpointInRotation_usesTheNewConfigsResults() {
+    Map<String, ?> noEjection = Map.of("outlierEjection", Map.of("enabled", false));
+    start("kube_round_robin", TWO_ZONES, null);
+    Attributes client =
+        Attributes.newBuilder()
+            .set(EndpointAttributes.CLIENT_ZONE, "zone-a")
+            .set(LbTelemetry.ATTRIBUTE, telemetry)
+            .build();
+    helper.run(
+        () ->
+            balancer.acceptResolvedAddresses(
+                ResolvedAddresses.newBuilder()
+                    .setAddresses(TWO_ZONES)
+                    .setAttributes(client)
+                    .setLoadBalancingPolicyConfig(KubeRoundRobinConfig.parse(noEjection))
+                    .build()));
+    startOn(subchannels(0, 1), 6); // 3 per local endpoint: spills to one more
+    clock.forward(Duration.ofSeconds(1));
+    assertThat(rotation()).hasSize(3);
+
+    // Outlier ejection turned on while spilling: every result must now record outcomes.
+    helper.run(
+        () ->
+            balancer.acceptResolvedAddresses(
+                ResolvedAddresses.newBuilder()
+                    .setAddresses(TWO_ZONES)
+                    .setAttributes(client)
+                    .setLoadBalancingPolicyConfig(KubeRoundRobinConfig.parse(Map.of()))
+                    .build()));
+
+    assertThat(rotation()).hasSize(3);
+    Map<Subchannel, Object> tracers = new java.util.HashMap<>();
+    for (int i = 0; i < 30; i++) {
+      PickResult result = helper.picker().pickSubchannel(PickArgs.UNARY);
+      tracers.put(result.getSubchannel(), result.getStreamTracerFactory());
+    }
+    assertThat(tracers).hasSize(3);
+    assertThat(tracers.values())
+        .as("outcome recorders after ejection was turned on: %s", tracers)
+        .allSatisfy(tracer -> assertThat(tracer).isInstanceOf(OutcomeRecorder.class));
+  }
+
+  @Test
   void rpcsAreCountedOnlyWhereSpillCanMatter() {
     Map<String, ?> noEjection = Map.of("enabled", false);
     // No client zone: kube_round_robin's unary picks carry no tracer, as before zone spill.

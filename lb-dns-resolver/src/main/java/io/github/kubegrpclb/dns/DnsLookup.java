@@ -67,8 +67,14 @@ final class DnsLookup {
    * @param targets the hosts and their outcomes
    * @param rejected the unusable SRV records, each with its reason
    * @param minTtlSeconds the smallest TTL of the host's or SRV name's own records
+   * @param srvNamesTheService an SRV record's target is the Service's own name, as for a ClusterIP
+   *     Service (a headless Service's SRV records name its pods)
    */
-  record Answer(List<Target> targets, List<String> rejected, long minTtlSeconds) {}
+  record Answer(
+      List<Target> targets,
+      List<String> rejected,
+      long minTtlSeconds,
+      boolean srvNamesTheService) {}
 
   /**
    * One host and its ports, with its addresses or the error of its A/AAAA lookup. Immutable.
@@ -85,6 +91,15 @@ final class DnsLookup {
       @Nullable List<InetAddress> addresses,
       @Nullable Throwable error,
       long ttlSeconds) {}
+
+  /**
+   * Returns and resets the smallest negative-caching TTL (RFC 2308: the SOA record's TTL or its
+   * minimum field, whichever is smaller) of the negative answers since the last call;
+   * Long.MAX_VALUE when none carried an SOA record.
+   */
+  long takeNegativeTtlSeconds() {
+    return resolver.takeNegativeTtl();
+  }
 
   /** Returns and resets the number of queries repeated over TCP after a truncated UDP answer. */
   long takeTcpFallbacks() {
@@ -110,7 +125,8 @@ final class DnsLookup {
                               null,
                               minTtl(records, Long.MAX_VALUE))),
                       List.of(),
-                      minTtl(records, Long.MAX_VALUE)));
+                      minTtl(records, Long.MAX_VALUE),
+                      false));
     }
     Name srv = name("_" + target.portName + "._tcp." + target.host);
     return lookup(srv, Type.SRV).thenCompose(answer -> resolveSrv(answer, target));
@@ -133,9 +149,13 @@ final class DnsLookup {
     Map<Name, Set<Integer>> portsByHost = new LinkedHashMap<>();
     List<String> rejected = new ArrayList<>();
     long srvTtl = Long.MAX_VALUE;
+    boolean namesTheService = false;
     for (Record record : answer.records) {
       SRVRecord srv = (SRVRecord) record;
       srvTtl = Math.min(srvTtl, srv.getTTL());
+      // _<port>._tcp.<service>: the target of a ClusterIP Service's record is <service> itself.
+      namesTheService |=
+          srv.getName().labels() > 2 && srv.getTarget().equals(new Name(srv.getName(), 2));
       if (srv.getTarget().equals(Name.root)) {
         rejected.add(srv.getName() + " SRV target \".\": the service is not available there");
       } else if (srv.getPort() == 0) {
@@ -169,6 +189,7 @@ final class DnsLookup {
                                   minTtl(found, Long.MAX_VALUE))));
     }
     long ttl = srvTtl;
+    boolean clusterIp = namesTheService;
     return boundedInFlight(lookups)
         .thenApply(
             targets -> {
@@ -176,7 +197,7 @@ final class DnsLookup {
               for (Target t : targets) {
                 min = Math.min(min, t.ttlSeconds());
               }
-              return new Answer(targets, List.copyOf(rejected), min);
+              return new Answer(targets, List.copyOf(rejected), min, clusterIp);
             });
   }
 
@@ -299,12 +320,15 @@ final class DnsLookup {
                     return CompletableFuture.completedFuture(v4);
                   }
                   if (isNotFound(error)) {
-                    // No A record (the search path may turn NODATA into NXDOMAIN): try AAAA,
-                    // and report the A lookup's error if that finds nothing either.
+                    // No A record (the search path may turn NODATA into NXDOMAIN): try AAAA.
+                    // If that finds nothing either, report the A lookup's error; if it failed
+                    // transiently (a lost answer), report that: the name may well have AAAA
+                    // records, and a transient failure keeps the last addresses.
                     return records(host, Type.AAAA)
                         .exceptionally(
                             v6Error -> {
-                              throw new CompletionException(unwrap(error));
+                              throw new CompletionException(
+                                  isNotFound(v6Error) ? unwrap(error) : unwrap(v6Error));
                             });
                   }
                   return CompletableFuture.<List<Record>>failedFuture(unwrap(error));

@@ -66,6 +66,9 @@ final class HeadlessDnsNameResolver extends NameResolver {
   @Nullable private ScheduledHandle nextResolution;
   private long scheduledAtNanos;
   private int consecutiveFailures;
+  private int negativeStreak; // answers in a row that gave no address
+  private long negativeTtlSeconds = Long.MAX_VALUE; // of the latest answer; MAX_VALUE: none
+  private final ClusterIpCheck clusterIp;
   @Nullable private List<EquivalentAddressGroup> published;
   @Nullable private String publishedNote;
 
@@ -97,6 +100,7 @@ final class HeadlessDnsNameResolver extends NameResolver {
     this.jitter = jitter;
     this.logger = logger;
     this.observer = new ResolverObserver(null, String.valueOf(target), "headless", nanoClock);
+    this.clusterIp = new ClusterIpCheck(target, logger, nanoClock);
   }
 
   /** Replaces the default observer (global telemetry, target as parsed); before {@link #start}. */
@@ -124,6 +128,9 @@ final class HeadlessDnsNameResolver extends NameResolver {
   public void refresh() {
     if (shutdown || listener == null) {
       return;
+    }
+    if (negativeStreak > 0) {
+      return; // nothing to connect to: the negative backoff's timer decides when to ask again
     }
     if (resolving) {
       refreshWanted = true;
@@ -188,6 +195,7 @@ final class HeadlessDnsNameResolver extends NameResolver {
     for (long n = lookup.takeTcpFallbacks(); n > 0; n--) {
       observer.noted(ResolverTelemetry.DNS_TCP_FALLBACK);
     }
+    negativeTtlSeconds = lookup.takeNegativeTtlSeconds();
     long next;
     if (error == null) {
       next = onTargets(answer);
@@ -197,14 +205,16 @@ final class HeadlessDnsNameResolver extends NameResolver {
       String note =
           queriedName()
               + ": "
-              + describe(error)
+              + DnsErrors.describe(error)
               + " (no ready pod, or a wrong name, namespace or port name?)";
-      logger.log(ChannelLogLevel.WARNING, "headless DNS: {0}", note);
-      observer.failed(errorKind(DnsLookup.unwrap(error)), note);
+      if (!note.equals(publishedNote)) {
+        logger.log(ChannelLogLevel.WARNING, "headless DNS: {0}", note);
+      }
+      observer.failed(DnsErrors.kind(DnsLookup.unwrap(error)), note);
       publish(List.of(), note);
-      next = options.ttlFloor().toNanos();
+      next = negativeBackoffNanos();
     } else {
-      next = onTransientFailure(describe(error), DnsLookup.unwrap(error));
+      next = onTransientFailure(DnsErrors.describe(error), DnsLookup.unwrap(error));
     }
     if (refreshWanted) {
       refreshWanted = false;
@@ -231,14 +241,14 @@ final class HeadlessDnsNameResolver extends NameResolver {
         ips = Objects.requireNonNull(t.addresses(), "addresses of a successful lookup");
       } else if (DnsLookup.isNotFound(error)) {
         ips = List.of();
-        problems.add(t.host() + ": " + describe(error) + ", dropped");
+        problems.add(t.host() + ": " + DnsErrors.describe(error) + ", dropped");
       } else {
         ips = lastKnown.getOrDefault(t.host(), List.of());
         firstTransient = firstTransient == null ? error : firstTransient;
         problems.add(
             t.host()
                 + ": "
-                + describe(error)
+                + DnsErrors.describe(error)
                 + (ips.isEmpty() ? "" : ", keeping its last " + ips.size() + " address(es)"));
       }
       if (!ips.isEmpty()) {
@@ -258,11 +268,14 @@ final class HeadlessDnsNameResolver extends NameResolver {
     if (summary != null && !summary.equals(publishedNote)) {
       logger.log(ChannelLogLevel.WARNING, "headless DNS: {0}", summary);
     }
-    publish(sorted(addresses), summary);
+    String hint = clusterIp.check(answer.srvNamesTheService(), addresses);
+    publish(
+        sorted(addresses), hint == null ? summary : summary == null ? hint : summary + "; " + hint);
     if (addresses.isEmpty()) {
       consecutiveFailures = 0;
-      return options.ttlFloor().toNanos();
+      return negativeBackoffNanos();
     }
+    negativeStreak = 0;
     if (firstTransient != null) {
       consecutiveFailures++; // retry the failed targets soon, the others still at their TTL
       return Math.min(clampTtl(answer.minTtlSeconds()), backoffNanos(consecutiveFailures));
@@ -292,7 +305,7 @@ final class HeadlessDnsNameResolver extends NameResolver {
 
   /** The whole resolution failed transiently: keep the last set, or report with none yet. */
   private long onTransientFailure(String why, Throwable cause) {
-    observer.failed(errorKind(cause), why);
+    observer.failed(DnsErrors.kind(cause), why);
     consecutiveFailures++;
     long next = backoffNanos(consecutiveFailures);
     if (published == null) {
@@ -309,7 +322,7 @@ final class HeadlessDnsNameResolver extends NameResolver {
                                   + "; retrying in "
                                   + TimeUnit.NANOSECONDS.toMillis(next)
                                   + " ms")
-                          .withCause(cause)))
+                          .withCause(DnsErrors.isRefused(cause) ? null : cause)))
               .build());
     } else {
       logger.log(
@@ -356,27 +369,6 @@ final class HeadlessDnsNameResolver extends NameResolver {
     listener.onResult2(result.build());
   }
 
-  /** The kind of a DNS failure, for the resolver error counter. */
-  static String errorKind(Throwable cause) {
-    if (cause instanceof org.xbill.DNS.lookup.NoSuchDomainException) {
-      return ResolverTelemetry.DNS_NXDOMAIN;
-    }
-    if (cause instanceof org.xbill.DNS.lookup.NoSuchRRSetException) {
-      return ResolverTelemetry.DNS_NODATA;
-    }
-    if (cause instanceof org.xbill.DNS.lookup.ServerFailedException) {
-      return ResolverTelemetry.DNS_SERVFAIL;
-    }
-    for (Throwable t = cause; t != null; t = t.getCause()) {
-      if (t instanceof java.util.concurrent.TimeoutException
-          || t instanceof java.net.SocketTimeoutException
-          || (t.getMessage() != null && t.getMessage().contains("Timed out"))) {
-        return ResolverTelemetry.DNS_TIMEOUT;
-      }
-    }
-    return ResolverTelemetry.OTHER;
-  }
-
   private static List<InetSocketAddress> sorted(Set<InetSocketAddress> addresses) {
     List<InetSocketAddress> list = new ArrayList<>(addresses);
     list.sort(
@@ -390,22 +382,24 @@ final class HeadlessDnsNameResolver extends NameResolver {
     return Math.max(options.ttlFloor().toNanos(), Math.min(options.ttlCap().toNanos(), ttl));
   }
 
+  /*
+   * After NXDOMAIN, NODATA or an answer with no usable address: a misnamed or scaled-to-zero
+   * Service. Re-asking every ttlFloor would cost CoreDNS about 8 queries/s per channel (the search
+   * path times A and AAAA), so wait the answer's negative-caching TTL (RFC 2308: the SOA minimum,
+   * which the server itself caches the negative answer for), clamped to [ttlFloor, ttlCap], and back
+   * off exponentially from ttlFloor to ttlCap while it lasts, whichever is longer.
+   */
+  private long negativeBackoffNanos() {
+    negativeStreak++;
+    long soaTtl = negativeTtlSeconds;
+    long backoff = backoffNanos(negativeStreak);
+    return soaTtl == Long.MAX_VALUE ? backoff : Math.max(backoff, clampTtl(soaTtl));
+  }
+
   /* Exponential backoff from ttlFloor, doubling, capped at ttlCap, with +-20 % jitter. */
   private long backoffNanos(int failures) {
     double base = options.ttlFloor().toNanos() * Math.pow(2, Math.min(failures - 1, 30));
     double capped = Math.min(base, (double) options.ttlCap().toNanos());
     return (long) (capped * (0.8 + 0.4 * jitter.getAsDouble()));
-  }
-
-  private static String describe(Throwable error) {
-    Throwable cause = DnsLookup.unwrap(error);
-    if (cause instanceof org.xbill.DNS.lookup.NoSuchDomainException) {
-      return "NXDOMAIN, the DNS server has no such name";
-    }
-    if (cause instanceof org.xbill.DNS.lookup.NoSuchRRSetException) {
-      return "NODATA, the name has no record of the type asked for";
-    }
-    String message = cause.getMessage();
-    return cause.getClass().getSimpleName() + (message == null ? "" : ": " + message);
   }
 }

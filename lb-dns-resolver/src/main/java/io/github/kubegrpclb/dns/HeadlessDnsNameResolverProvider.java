@@ -14,7 +14,6 @@ import java.util.List;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.ThreadLocalRandom;
-import org.xbill.DNS.ExtendedResolver;
 import org.xbill.DNS.Name;
 import org.xbill.DNS.Resolver;
 import org.xbill.DNS.ResolverConfig;
@@ -108,7 +107,8 @@ public final class HeadlessDnsNameResolverProvider extends NameResolverProvider 
     if (target.dnsServer != null) {
       return new SimpleResolver(target.dnsServer);
     }
-    return new ExtendedResolver(); // the servers of /etc/resolv.conf
+    // The servers of /etc/resolv.conf, each with the query timeout, tried in turn.
+    return SystemNameservers.of(ResolverConfig.getCurrentConfig().servers());
   }
 
   private static DnsLookup lookup(

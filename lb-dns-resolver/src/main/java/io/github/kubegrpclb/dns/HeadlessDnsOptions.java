@@ -193,7 +193,11 @@ public final class HeadlessDnsOptions {
       return this;
     }
 
-    /** Time to wait for one DNS answer; default 2 s. */
+    /**
+     * Time to wait for one DNS server's answer to one query; default 2 s. With several nameservers
+     * in /etc/resolv.conf, one that does not answer in time is passed over for the next within the
+     * same resolution.
+     */
     public Builder queryTimeout(Duration queryTimeout) {
       this.queryTimeout = positive("queryTimeout", queryTimeout);
       return this;

@@ -25,7 +25,7 @@ final class HeadlessTarget {
               + "[?family=auto|ipv4|ipv6|both&policy=<lb policy>|channel],"
               + " e.g. headless:///my-svc.my-ns.svc.cluster.local:grpc");
 
-  /** DNS label rules for host names; IANA service-name rules for port names. */
+  /** DNS label rules for host names. */
   private static final Pattern HOST =
       Pattern.compile("(?i)[a-z0-9_]([a-z0-9_-]{0,62})(\\.[a-z0-9_]([a-z0-9_-]{0,62}))*\\.?");
 

@@ -7,11 +7,13 @@ import java.util.Map;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
+import java.util.concurrent.atomic.AtomicLong;
 import org.xbill.DNS.EDNSOption;
 import org.xbill.DNS.Message;
 import org.xbill.DNS.Name;
 import org.xbill.DNS.Record;
 import org.xbill.DNS.Resolver;
+import org.xbill.DNS.SOARecord;
 import org.xbill.DNS.Section;
 import org.xbill.DNS.TSIG;
 import org.xbill.DNS.Type;
@@ -39,6 +41,7 @@ final class WholeAnswerResolver implements Resolver {
   private final Resolver delegate;
   private final Map<Key, Kept> kept = new ConcurrentHashMap<>();
   private final Map<Name, Long> aliasTtls = new ConcurrentHashMap<>();
+  private final AtomicLong negativeTtl = new AtomicLong(Long.MAX_VALUE);
 
   WholeAnswerResolver(Resolver delegate) {
     this.delegate = delegate;
@@ -73,6 +76,16 @@ final class WholeAnswerResolver implements Resolver {
     return ttl == null ? Long.MAX_VALUE : ttl;
   }
 
+  /**
+   * Returns and resets the smallest negative-caching TTL seen since the last call: for each answer
+   * without a record of the type asked for (NXDOMAIN or NODATA) that carries an SOA record in its
+   * authority section, the smaller of the SOA's TTL and its minimum field (RFC 2308, section 5);
+   * Long.MAX_VALUE when there was none.
+   */
+  long takeNegativeTtl() {
+    return negativeTtl.getAndSet(Long.MAX_VALUE);
+  }
+
   @Override
   public CompletionStage<Message> sendAsync(Message query) {
     return delegate.sendAsync(query).thenApply(this::keep);
@@ -99,6 +112,12 @@ final class WholeAnswerResolver implements Resolver {
       }
     }
     if (matching.isEmpty()) {
+      for (Record record : response.getSection(Section.AUTHORITY)) {
+        if (record instanceof SOARecord soa) {
+          long ttl = Math.min(soa.getTTL(), soa.getMinimum());
+          negativeTtl.accumulateAndGet(ttl, Math::min);
+        }
+      }
       return response;
     }
     List<Record> additional = new ArrayList<>();

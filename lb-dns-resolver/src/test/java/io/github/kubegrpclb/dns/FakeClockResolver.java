@@ -7,7 +7,7 @@ import io.github.kubegrpclb.core.EndpointAttributes;
 import io.github.kubegrpclb.core.internal.ResolverObserver;
 import io.github.kubegrpclb.core.internal.TargetUri;
 import io.github.kubegrpclb.testing.FakeClock;
-import io.github.kubegrpclb.testing.NoopChannelLogger;
+import io.github.kubegrpclb.testing.RecordingChannelLogger;
 import io.github.kubegrpclb.testing.RecordingListener;
 import io.github.kubegrpclb.testing.TestDnsServer;
 import io.grpc.EquivalentAddressGroup;
@@ -41,6 +41,8 @@ final class FakeClockResolver implements AutoCloseable {
   final HeadlessDnsNameResolver resolver;
   private final ExecutorService executor = Executors.newCachedThreadPool();
 
+  final RecordingChannelLogger logger = new RecordingChannelLogger();
+
   private FakeClockResolver(TestDnsServer dns, String hostPort, HeadlessDnsOptions options) {
     String text = "headless://" + dns.authority() + "/" + hostPort;
     HeadlessTarget target = HeadlessTarget.parse(TargetUri.of(URI.create(text)), options);
@@ -58,7 +60,7 @@ final class FakeClockResolver implements AutoCloseable {
             clock.scheduler(),
             clock.ticker(),
             () -> 0.5,
-            NoopChannelLogger.INSTANCE);
+            logger);
     // As the provider does: the options' telemetry, the target as written.
     resolver.observe(new ResolverObserver(options.telemetry(), text, "headless", clock.ticker()));
   }

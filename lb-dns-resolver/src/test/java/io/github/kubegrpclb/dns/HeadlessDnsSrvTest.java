@@ -65,6 +65,26 @@ class HeadlessDnsSrvTest {
   }
 
   @Test
+  void portNameLongerThan15Characters_isADnsLabel_resolvesThroughSrv() {
+    LoopbackPods pods = pods(2);
+    for (LoopbackPod pod : pods.all()) {
+      dns.setA(dnsName(pod), 30, ip(pod));
+    }
+    dns.setSrv("_grpc-internal-api._tcp." + HOST, 30, pods.port(), dnsNames(pods.all()));
+    ManagedChannel channel =
+        cleanup.channel(
+            Grpc.newChannelBuilder(
+                    "headless://" + dns.authority() + "/" + HOST + ":grpc-internal-api",
+                    InsecureChannelCredentials.create())
+                .build());
+
+    RpcLoad.Result result = RpcLoad.run(channel, 200, 2, FAIL_FAST);
+
+    assertThat(result.failures()).as("%s", result).isZero();
+    assertThat(result.perPod()).containsOnlyKeys("pod-0", "pod-1");
+  }
+
+  @Test
   void srvTargetWithoutARecord_theOtherTwoServeEveryFailFastRpc() {
     LoopbackPods pods = pods(3);
     dns.setA(dnsName(pods.get(0)), 30, ip(pods.get(0)));

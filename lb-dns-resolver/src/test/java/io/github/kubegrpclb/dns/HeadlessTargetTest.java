@@ -45,6 +45,17 @@ class HeadlessTargetTest {
   }
 
   @Test
+  void parse_portNameOf63Characters_isADnsLabel() {
+    String name = "grpc-internal-api-" + "x".repeat(45);
+
+    assertThat(parse("headless:///my-svc:grpc-internal-api").portName)
+        .isEqualTo("grpc-internal-api");
+    assertThat(parse("headless:///my-svc:" + name).portName).isEqualTo(name);
+    assertThatThrownBy(() -> parse("headless:///my-svc:" + name + "x"))
+        .hasMessageContaining("at most 63 characters");
+  }
+
+  @Test
   void parse_emptyParameters_ignored() {
     HeadlessTarget target = parse("headless:///my-svc:grpc?family=ipv4&&policy=peak_ewma&");
 
@@ -59,7 +70,7 @@ class HeadlessTargetTest {
         "headless:///my-svc.my-ns.svc.cluster.local | no port",
         "headless:///my-svc:0 | port 0",
         "headless:///my-svc:70000 | port 70000",
-        "headless:///my-svc:Grpc_Port | neither a port number nor a port name",
+        "headless:///my-svc:Grpc_Port | neither a port number",
         "headless:///my_svc!:80 | not a DNS name",
         "headless://dns.example.com/my-svc:80 | must be an IP address",
         "headless:///my-svc:80?family=ipv5 | family=ipv5",

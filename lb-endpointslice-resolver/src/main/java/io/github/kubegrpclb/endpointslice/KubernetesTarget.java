@@ -82,7 +82,8 @@ final class KubernetesTarget {
       String afterService = rest.substring(dot + 1);
       int nextDot = afterService.indexOf('.');
       namespace = nextDot < 0 ? afterService : afterService.substring(0, nextDot);
-      if (nextDot >= 0 && !afterService.substring(nextDot + 1).startsWith("svc")) {
+      String afterNamespace = nextDot < 0 ? "" : afterService.substring(nextDot + 1);
+      if (nextDot >= 0 && !afterNamespace.equals("svc") && !afterNamespace.startsWith("svc.")) {
         throw new IllegalArgumentException(
             "'" + rest + "' is not <service>.<namespace>[.svc[.<cluster-domain>]]");
       }

@@ -14,6 +14,7 @@ import io.grpc.Grpc;
 import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
 import java.time.Duration;
+import java.util.HashMap;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -45,6 +46,22 @@ class EndpointSlicePolicyConfigTest {
 
       assertThat(policy.configs().get(0)).isEqualTo(Map.of("weight", 2.0));
     }
+  }
+
+  @Test
+  void policyWithConfig_nullValue_failsWhenSetNamingTheField() {
+    Map<String, Object> config = new HashMap<>();
+    config.put("slowStart", null);
+    Map<String, Object> nested = new HashMap<>();
+    nested.put("window", null);
+
+    assertThatThrownBy(() -> EndpointSliceOptions.builder().policy("kube_round_robin", config))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("kube_round_robin config: 'slowStart' is null (expected: a value");
+    assertThatThrownBy(
+            () -> EndpointSliceOptions.builder().policy("peak_ewma", Map.of("slowStart", nested)))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("peak_ewma config: 'slowStart.window' is null");
   }
 
   @Test

@@ -25,6 +25,7 @@ class KubernetesTargetTest {
         "kubernetes://my-ns/my-svc:grpc, my-svc, my-ns, grpc, 0",
         "kubernetes:///my-svc.my-ns.svc.cluster.local:grpc, my-svc, my-ns, grpc, 0",
         "kubernetes:///my-svc.my-ns, my-svc, my-ns, null, 0",
+        "kubernetes:///my-svc.my-ns:grpc-internal-api, my-svc, my-ns, grpc-internal-api, 0",
       })
   void parse_kuberesolverForms(
       String text, String service, String namespace, String portName, int portNumber) {
@@ -70,6 +71,8 @@ class KubernetesTargetTest {
         "kubernetes://other/my-svc.my-ns:grpc | namespace is given twice",
         "kubernetes:///my-svc.my-ns:grpc?lb=x | unknown parameter 'lb'",
         "kubernetes:///my-svc.my-ns:grpc?policy=nope | policy=nope",
+        "kubernetes:///my-svc.my-ns.svcfoo:grpc | is not <service>.<namespace>[.svc",
+        "kubernetes:///my-svc.my-ns.svcfoo.cluster.local:grpc | is not <service>.<namespace>",
       })
   void parse_malformed_errorNamesTheProblemAndTheExpectedForm(String text, String problem) {
     assertThatThrownBy(() -> parse(text))

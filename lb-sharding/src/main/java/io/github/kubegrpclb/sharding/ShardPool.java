@@ -144,8 +144,40 @@ final class ShardPool {
             ticker,
             random,
             callbackExecutor);
-    pool.syncContext.execute(pool::dialAll); // runs here and now: nobody else has the pool yet
+    RuntimeException[] failure = new RuntimeException[1];
+    // Runs here and now: nobody else has the pool yet.
+    pool.syncContext.execute(
+        () -> {
+          try {
+            pool.dialAll();
+          } catch (RuntimeException e) {
+            failure[0] = e;
+          }
+        });
+    if (failure[0] != null) {
+      pool.abandon();
+      throw failure[0] instanceof IllegalArgumentException iae
+          ? iae
+          : new IllegalArgumentException(
+              "ShardedChannel for " + target + ": dialing a shard failed: " + failure[0],
+              failure[0]);
+    }
     return pool;
+  }
+
+  /* A failed start leaves nothing behind: every channel dialed so far, the timers, the snapshot
+   * registration and the metric callbacks go. */
+  private void abandon() {
+    shutdown = true;
+    syncContext.execute(
+        () -> {
+          for (int slot = 0; slot < slots.length(); slot++) {
+            cancel(aging[slot]);
+            aging[slot] = null;
+          }
+          observer.shutdown();
+          channels.forEach(ManagedChannel::shutdownNow);
+        });
   }
 
   private void dialAll() {

@@ -9,6 +9,7 @@ import io.grpc.Grpc;
 import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
+import io.grpc.Metadata;
 import io.grpc.MethodDescriptor;
 import java.time.Duration;
 import java.util.List;
@@ -250,7 +251,20 @@ public final class ShardedChannel extends ManagedChannel {
      * shard that reaches a pod another shard already covers is re-dialed.
      */
     public Builder podIdentityHeader(String header) {
-      this.podIdentityHeader = Objects.requireNonNull(header, "header");
+      Objects.requireNonNull(header, "header");
+      try {
+        Metadata.Key.of(header, Metadata.ASCII_STRING_MARSHALLER);
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException(
+            "podIdentityHeader: '"
+                + header
+                + "' is not a usable header name ("
+                + e.getMessage()
+                + "); expected: lower-case letters, digits, '-', '_', '.', not ending in '-bin'"
+                + " (a text header), e.g. 'x-pod-name'",
+            e);
+      }
+      this.podIdentityHeader = header;
       return this;
     }
 
@@ -300,6 +314,13 @@ public final class ShardedChannel extends ManagedChannel {
       return this;
     }
 
+    /**
+     * Dials every shard and returns the channel.
+     *
+     * @throws IllegalArgumentException when a shard cannot be made: the target does not parse or
+     *     names no known scheme, or the customizer throws; the message names the input. Nothing is
+     *     left behind then: the shards dialed so far are shut down.
+     */
     public ShardedChannel build() {
       Supplier<ManagedChannel> dial = dialer != null ? dialer : dialerOfTarget();
       ShardPool pool =
@@ -325,13 +346,43 @@ public final class ShardedChannel extends ManagedChannel {
       Executor executor = this.executor;
       Consumer<ManagedChannelBuilder<?>> customizer = this.customizer;
       return () -> {
-        ManagedChannelBuilder<?> builder = Grpc.newChannelBuilder(target, credentials);
+        ManagedChannelBuilder<?> builder;
+        try {
+          builder = Grpc.newChannelBuilder(target, credentials);
+        } catch (IllegalArgumentException e) {
+          throw badTarget(target, e);
+        }
         if (executor != null) {
           builder.executor(executor);
         }
-        customizer.accept(builder);
-        return builder.build();
+        try {
+          customizer.accept(builder);
+        } catch (RuntimeException e) {
+          throw new IllegalArgumentException(
+              "channelBuilderCustomizer threw "
+                  + e
+                  + " on the builder for "
+                  + target
+                  + " (expected: a customizer that configures the builder and returns)",
+              e);
+        }
+        try {
+          return builder.build();
+        } catch (IllegalArgumentException e) {
+          throw badTarget(target, e);
+        }
       };
+    }
+
+    private static IllegalArgumentException badTarget(String target, Exception cause) {
+      return new IllegalArgumentException(
+          "target: '"
+              + target
+              + "' cannot be dialed ("
+              + cause.getMessage()
+              + "); expected: host:port (e.g. my-svc.my-ns.svc.cluster.local:50051), ip:port,"
+              + " or a URI whose scheme has a registered name resolver",
+          cause);
     }
   }
 }

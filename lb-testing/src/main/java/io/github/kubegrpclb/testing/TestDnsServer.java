@@ -31,6 +31,7 @@ import org.xbill.DNS.Name;
 import org.xbill.DNS.OPTRecord;
 import org.xbill.DNS.Rcode;
 import org.xbill.DNS.Record;
+import org.xbill.DNS.SOARecord;
 import org.xbill.DNS.SRVRecord;
 import org.xbill.DNS.Section;
 import org.xbill.DNS.TextParseException;
@@ -70,6 +71,8 @@ public final class TestDnsServer implements AutoCloseable {
   private final AtomicInteger tcpQueries = new AtomicInteger();
   private final Map<Integer, AtomicInteger> queriesByType = new ConcurrentHashMap<>();
   private final Map<Name, Mode> modeByName = new ConcurrentHashMap<>();
+  private final Map<String, Mode> modeByNameAndType = new ConcurrentHashMap<>();
+  private volatile long negativeTtl = -1; // -1: no SOA record in negative answers
   private final Map<Integer, Duration> lagByType = new ConcurrentHashMap<>();
   private final ScheduledExecutorService lagged =
       Executors.newSingleThreadScheduledExecutor(
@@ -137,6 +140,29 @@ public final class TestDnsServer implements AutoCloseable {
     } else {
       modeByName.put(name(host), mode);
     }
+  }
+
+  /**
+   * Answers queries for records of {@code type} at {@code host} in {@code mode}, whatever the other
+   * settings (e.g. AAAA queries time out while A queries are answered); {@link Mode#NORMAL}
+   * restores the other settings for them.
+   */
+  public void setMode(String host, int type, Mode mode) {
+    String key = name(host) + "/" + type;
+    if (mode == Mode.NORMAL) {
+      modeByNameAndType.remove(key);
+    } else {
+      modeByNameAndType.put(key, mode);
+    }
+  }
+
+  /**
+   * Puts an SOA record into the authority section of every NXDOMAIN and NODATA answer, with TTL and
+   * minimum {@code ttlSeconds}, as authoritative servers do (CoreDNS's kubernetes plugin: 5 s), so
+   * clients know how long the negative answer holds (RFC 2308); a negative value removes it.
+   */
+  public void setNegativeTtl(long ttlSeconds) {
+    this.negativeTtl = ttlSeconds;
   }
 
   /**
@@ -411,6 +437,10 @@ public final class TestDnsServer implements AutoCloseable {
       queriesByType.computeIfAbsent(question.getType(), t -> new AtomicInteger()).incrementAndGet();
     }
     Mode current = question == null ? mode : modeByName.getOrDefault(question.getName(), mode);
+    if (question != null) {
+      current =
+          modeByNameAndType.getOrDefault(question.getName() + "/" + question.getType(), current);
+    }
     if (current == Mode.TIMEOUT) {
       return null;
     }
@@ -422,7 +452,7 @@ public final class TestDnsServer implements AutoCloseable {
     }
     Map<Integer, List<Record>> byType = records.get(question.getName());
     if (byType == null || byType.isEmpty()) {
-      return header(query, Rcode.NXDOMAIN);
+      return negative(header(query, Rcode.NXDOMAIN), question.getName());
     }
     Message response = header(query, Rcode.NOERROR);
     // Follow a CNAME chain inside the server, at most 8 links (a loop ends there too).
@@ -437,7 +467,11 @@ public final class TestDnsServer implements AutoCloseable {
         return response; // a dangling alias: the client finds out at the target
       }
     }
-    for (Record record : byType.getOrDefault(question.getType(), List.of())) {
+    List<Record> answers = byType.getOrDefault(question.getType(), List.of());
+    if (answers.isEmpty() && response.getSection(Section.ANSWER).isEmpty()) {
+      negative(response, question.getName()); // NODATA
+    }
+    for (Record record : answers) {
       response.addRecord(record, Section.ANSWER);
       if (additionalSection && record instanceof SRVRecord) {
         Map<Integer, List<Record>> target = additional.get(((SRVRecord) record).getTarget());
@@ -448,6 +482,32 @@ public final class TestDnsServer implements AutoCloseable {
             }
           }
         }
+      }
+    }
+    return response;
+  }
+
+  /* The SOA record of a negative answer: the zone is the queried name's parent, close enough. */
+  private Message negative(Message response, Name queried) {
+    long ttl = negativeTtl;
+    if (ttl >= 0) {
+      Name zone = queried.labels() > 2 ? new Name(queried, 1) : queried;
+      try {
+        response.addRecord(
+            new SOARecord(
+                zone,
+                DClass.IN,
+                ttl,
+                Name.fromString("ns.dns." + zone),
+                Name.fromString("hostmaster." + zone),
+                1,
+                7200,
+                1800,
+                86400,
+                ttl),
+            Section.AUTHORITY);
+      } catch (TextParseException e) {
+        throw new IllegalArgumentException("zone: " + zone, e);
       }
     }
     return response;

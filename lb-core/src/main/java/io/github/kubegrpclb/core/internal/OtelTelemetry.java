@@ -16,9 +16,12 @@ import io.opentelemetry.api.metrics.ObservableDoubleMeasurement;
 import io.opentelemetry.api.metrics.ObservableLongMeasurement;
 import java.util.EnumMap;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
+import java.util.WeakHashMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.IntSupplier;
 import java.util.function.LongSupplier;
@@ -53,7 +56,22 @@ final class OtelTelemetry implements Telemetry {
   private static final List<Double> LAG_BUCKETS_SECONDS =
       List.of(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0);
 
+  /*
+   * Distinct endpoint values ever exported, per meter provider and (target, policy). With
+   * cumulative temporality a series lives in the SDK, and in the backend, for as long as the
+   * provider does, whether or not its endpoint still exists: counting endpoints alive at once let
+   * every rollout add new values (10 rollouts of 10 pods, limit 20: 100 values, issue 25). So the
+   * limit bounds the distinct values exported for a target over the provider's life, across
+   * balancers (idle mode makes new ones) and channels to the same target: an address seen before
+   * keeps its series; a new one gets its own while fewer than the limit were ever exported, and
+   * is counted under _other once they are used up. Weak keys: a provider that goes away takes its
+   * values with it.
+   */
+  private static final Map<MeterProvider, Map<Attributes, Set<String>>> EXPORTED_ENDPOINTS =
+      new WeakHashMap<>();
+
   private final Meter meter;
+  private final Map<Attributes, Set<String>> exportedEndpoints;
   private final int endpointLimit;
   private final LongCounter rpcsStarted;
   private final LongCounter rpcsFinished;
@@ -66,8 +84,10 @@ final class OtelTelemetry implements Telemetry {
   private final LongCounter shardRedials;
   private final LongCounter shardAbandoned;
 
-  private OtelTelemetry(Meter meter, int endpointLimit) {
+  private OtelTelemetry(
+      Meter meter, Map<Attributes, Set<String>> exportedEndpoints, int endpointLimit) {
     this.meter = meter;
+    this.exportedEndpoints = exportedEndpoints;
     this.endpointLimit = endpointLimit;
     this.rpcsStarted =
         meter
@@ -142,8 +162,30 @@ final class OtelTelemetry implements Telemetry {
     if (provider == MeterProvider.noop()) {
       return NOOP;
     }
+    Map<Attributes, Set<String>> exported;
+    synchronized (EXPORTED_ENDPOINTS) {
+      exported = EXPORTED_ENDPOINTS.computeIfAbsent(provider, unused -> new ConcurrentHashMap<>());
+    }
     return new OtelTelemetry(
-        provider.meterBuilder("io.github.kubegrpclb").build(), settings.endpointLimit());
+        provider.meterBuilder("io.github.kubegrpclb").build(), exported, settings.endpointLimit());
+  }
+
+  /**
+   * Whether {@code address} may have series of its own under {@code channel}: it had them before,
+   * or fewer than the limit of distinct values were ever exported there (and it takes one).
+   */
+  private boolean exportable(Attributes channel, String address) {
+    Set<String> exported = exportedEndpoints.computeIfAbsent(channel, unused -> new HashSet<>());
+    synchronized (exported) {
+      if (exported.contains(address)) {
+        return true;
+      }
+      if (exported.size() >= endpointLimit) {
+        return false;
+      }
+      exported.add(address);
+      return true;
+    }
   }
 
   @Override
@@ -324,7 +366,7 @@ final class OtelTelemetry implements Telemetry {
 
     @Override
     public EndpointTelemetry endpoint(String address, String zone) {
-      boolean individual = individualEndpoints < endpointLimit;
+      boolean individual = individualEndpoints < endpointLimit && exportable(channel, address);
       Attributes attributes;
       if (individual) {
         individualEndpoints++;

@@ -110,6 +110,7 @@ public final class PolicySelection {
           "policy=channel takes no config (the channel's defaultServiceConfig carries it)");
     }
     validate(policy);
+    rejectNulls(policy, "", config);
     NameResolver.ConfigOrError parsed =
         LoadBalancerRegistry.getDefaultRegistry()
             .getProvider(policy)
@@ -119,6 +120,32 @@ public final class PolicySelection {
           policy + " config " + config + ": " + parsed.getError().getDescription());
     }
     return Map.copyOf(config);
+  }
+
+  /* A JSON null has no meaning in a policy config; Map.copyOf would fail on it without a name. */
+  private static void rejectNulls(String policy, String path, @Nullable Object value) {
+    if (value instanceof Map<?, ?> map) {
+      for (Map.Entry<?, ?> entry : map.entrySet()) {
+        String field = path + (path.isEmpty() ? "" : ".") + entry.getKey();
+        if (entry.getKey() == null || entry.getValue() == null) {
+          throw new IllegalArgumentException(
+              policy
+                  + " config: '"
+                  + field
+                  + "' is null (expected: a value; leave the field out to get its default)");
+        }
+        rejectNulls(policy, field, entry.getValue());
+      }
+    } else if (value instanceof List<?> list) {
+      for (int i = 0; i < list.size(); i++) {
+        String element = path + "[" + i + "]";
+        if (list.get(i) == null) {
+          throw new IllegalArgumentException(
+              policy + " config: '" + element + "' is null (expected: a value)");
+        }
+        rejectNulls(policy, element, list.get(i));
+      }
+    }
   }
 
   /**

@@ -4,14 +4,16 @@ import java.util.regex.Pattern;
 import javax.annotation.Nullable;
 
 /**
- * The port part of a target: a pod port number, or a port name (an IANA service name, as Kubernetes
- * names Service ports), which the resolver maps to the pod's port. Immutable.
+ * The port part of a target: a pod port number, or a port name, which the resolver maps to the
+ * pod's port. Service and EndpointSlice port names are DNS labels (RFC 1123, up to 63 characters);
+ * the stricter 15-character IANA rule applies to container ports only, so it is not enforced here.
+ * Immutable.
  *
  * @param number the port number, or 0 when {@code name} is set
  * @param name the port name, or null when {@code number} is set
  */
 public record PortSpec(int number, @Nullable String name) {
-  private static final Pattern NAME = Pattern.compile("[a-z0-9]([-a-z0-9]{0,13}[a-z0-9])?");
+  private static final Pattern NAME = Pattern.compile("[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?");
 
   /**
    * Parses {@code 50051} or {@code grpc}.
@@ -28,7 +30,9 @@ public record PortSpec(int number, @Nullable String name) {
     throw new IllegalArgumentException(
         "'"
             + text
-            + "' is neither a port number nor a port name (lower-case letters, digits, '-')");
+            + "' is neither a port number (1..65535) nor a port name (expected: a DNS label of"
+            + " lower-case letters, digits and '-', at most 63 characters, as in the Service's"
+            + " ports[].name)");
   }
 
   /**
