@@ -606,6 +606,8 @@ class OutlierEjectionTest {
             "Abrupt GOAWAY closed sent stream. HTTP/2 error code: NO_ERROR"));
 
     // Recorded as failures, each was a 1 s penalty sample: 2 ms -> 1 s.
-    assertThat(load.estimateNanos(clock.nanoTime(), 1e10)).isLessThan(10e6);
+    assertThat(
+            load.estimateNanos(clock.nanoTime(), 1e10, ((PeakEwmaLoadBalancer) balancer).fleet()))
+        .isLessThan(10e6);
   }
 }
