@@ -216,6 +216,7 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
                   + helper.getAuthority()
                   + (note == null ? " (no ready pod?)" : ": " + note));
       updateState(TRANSIENT_FAILURE, new ErrorPicker(status));
+      streamRebalancer.shutdown(); // forgets the endpoints below; the next set starts afresh
       shutdownEndpoints();
       outlierEjection.stop();
       zoneSpill.stop();

@@ -53,6 +53,27 @@ final class OutcomeCounts {
   }
 
   /**
+   * An RPC sent at {@code sentNanos} ended without being recorded (cancelled by its caller, a
+   * losing hedge, refused by a GOAWAY): an answer ends the silence as for any RPC, and an
+   * unanswered one no longer holds it open, since nobody will record its end.
+   */
+  void abandoned(long sentNanos, boolean answered, long nowNanos) {
+    if (answered) {
+      answer(nowNanos);
+    } else {
+      silentSinceNanos.compareAndSet(sentNanos, NOT_SILENT);
+    }
+  }
+
+  private void answer(long nowNanos) {
+    silentSinceNanos.set(NOT_SILENT);
+    long prev;
+    do {
+      prev = lastAnswerNanos.get();
+    } while (nowNanos > prev && !lastAnswerNanos.compareAndSet(prev, nowNanos));
+  }
+
+  /**
    * Records one finished RPC that reached the endpoint.
    *
    * @param failure whether its (effective) code is one of the ejection failure codes
@@ -63,11 +84,7 @@ final class OutcomeCounts {
    */
   void record(boolean failure, boolean answered, long latencyNanos, long nowNanos) {
     if (answered) {
-      silentSinceNanos.set(NOT_SILENT);
-      long prev;
-      do {
-        prev = lastAnswerNanos.get();
-      } while (nowNanos > prev && !lastAnswerNanos.compareAndSet(prev, nowNanos));
+      answer(nowNanos);
     }
     if (failure) {
       lastFailureUnanswered = !answered;

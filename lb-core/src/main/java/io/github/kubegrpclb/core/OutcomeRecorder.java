@@ -90,6 +90,9 @@ final class OutcomeRecorder extends ClientStreamTracer.Factory {
         sent = false; // a second close must not count twice
         long now = nanoClock.getAsLong();
         counts.record(failureCodes.contains(code), answered, now - sentNanos, now);
+      } else if (sent) {
+        sent = false;
+        counts.abandoned(sentNanos, answered, nanoClock.getAsLong());
       }
     }
   }

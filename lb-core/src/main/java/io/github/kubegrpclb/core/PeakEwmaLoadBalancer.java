@@ -423,6 +423,7 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
       private final long startNanos;
       private final Deadline deadline;
       private volatile boolean counted;
+      private volatile long sentNanos; // when outboundHeaders told the outcome counts
       private volatile long firstResponseNanos;
       private volatile boolean responded;
       private volatile boolean answered; // headers, a message or trailers: the endpoint answered
@@ -440,7 +441,8 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
           load.rpcStarted(clock.read());
           telemetry.rpcStarted();
           if (outcomes != null) {
-            outcomes.sent(clock.read());
+            sentNanos = clock.read();
+            outcomes.sent(sentNanos);
           }
         }
       }
@@ -489,6 +491,9 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
         }
         Status.Code code = RpcOutcome.effectiveCode(status, deadline);
         if (!RpcOutcome.counts(sent, answered, status, code)) {
+          if (sent && outcomes != null) {
+            outcomes.abandoned(sentNanos, answered, now);
+          }
           return; // never sent, refused by a GOAWAY, or given up by the client: not the endpoint's
         }
         boolean failed = config.isFailure(code);

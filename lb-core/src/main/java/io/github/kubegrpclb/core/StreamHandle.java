@@ -4,6 +4,8 @@ import io.grpc.CallOptions;
 import io.grpc.ClientCall;
 import io.grpc.Status;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.logging.Level;
+import java.util.logging.Logger;
 
 /**
  * One streaming call as the balancer tracks it: which endpoint's {@link EndpointStreams} it is
@@ -112,7 +114,13 @@ final class StreamHandle {
         return requestEnd(reason, true); // a broken handler must not pin the stream
       }
     } else {
-      toCancel.cancel(reason.getDescription(), null);
+      try {
+        toCancel.cancel(reason.getDescription(), null);
+      } catch (RuntimeException e) {
+        // An application interceptor below ours threw: the stream is marked ended either way, and
+        // the balancer's context must not see the exception.
+        logger.log(Level.FINE, "cancelling " + this + " threw", e);
+      }
     }
     return true;
   }

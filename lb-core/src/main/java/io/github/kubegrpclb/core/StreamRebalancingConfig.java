@@ -60,7 +60,8 @@ final class StreamRebalancingConfig extends PolicyConfigFields.Section {
     String where = PolicyConfigFields.section(policy, FIELD, raw, FIELDS);
     return new StreamRebalancingConfig(
         PolicyConfigFields.bool(where, raw, "enabled", false),
-        PolicyConfigFields.positiveDurationNanos(where, raw, "interval", 5_000_000_000L),
+        PolicyConfigFields.durationAtLeastNanos(
+            where, raw, "interval", 5_000_000_000L, PolicyConfigFields.MIN_PERIOD_NANOS),
         PolicyConfigFields.numberInRange(where, raw, "tolerance", 0.2, 0, 10),
         PolicyConfigFields.numberInRange(where, raw, "maxSharePerInterval", 0.25, 0.001, 1),
         PolicyConfigFields.numberInRange(where, raw, "jitter", 0.2, 0, 1),

@@ -132,7 +132,7 @@ class OutlierEjectionOverLoopbackPodsTest {
    */
   @ParameterizedTest
   @ValueSource(strings = {"kube_round_robin", "peak_ewma"})
-  void hungPod_noDeadline_under2PercentOfNewCallsAfter5s(String policy) {
+  void hungPod_noDeadline_under5PercentOfNewCallsAfter5s(String policy) {
     LoopbackPods pods = LoopbackPods.start(4);
     cleanup.add(pods);
     LoopbackPod hung = pods.get(2);
@@ -173,6 +173,7 @@ class OutlierEjectionOverLoopbackPodsTest {
     long hungBefore = hung.calls();
     long answeredBefore = answered.get();
     await().atMost(Duration.ofSeconds(60)).until(() -> answered.get() >= answeredBefore + 3000);
+    // Bound: 5 % (0.27 % measured on a quiet machine, 3.8 % once at load 10-20); main: 25 %.
 
     // Round robin gives it 25 % forever. Each time its probe answers it is back on probation
     // until one of its calls stays unanswered for 10x the fleet's median latency (tens of ms on a
@@ -183,7 +184,7 @@ class OutlierEjectionOverLoopbackPodsTest {
         "%s, no deadline: %d of %d new calls to the hung pod%n", policy, toHung, total);
     assertThat((double) toHung / total)
         .as("share of new calls to the hung pod: %s of %s", toHung, total)
-        .isLessThan(0.02);
+        .isLessThan(0.05);
   }
 
   /**

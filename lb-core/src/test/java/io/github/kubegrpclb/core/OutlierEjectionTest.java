@@ -395,6 +395,24 @@ class OutlierEjectionTest {
 
   @ParameterizedTest
   @ValueSource(strings = {"kube_round_robin", "peak_ewma"})
+  void rpcCancelledByTheClientBeforeAnAnswer_leavesNoSilence_notEjected(String policy) {
+    start(policy, 3, Map.of());
+    ClientStreamTracer cancelled = startOn(sub(2));
+    clock.forward(Duration.ofMillis(5));
+    cancelled.streamClosed(Status.CANCELLED); // the caller gave up, long before any deadline
+    helper.run(() -> {});
+    for (int ms = 0; ms < 2_000; ms += 10) {
+      for (int i : new int[] {0, 1}) {
+        rpcOn(sub(i), Status.OK, Duration.ofMillis(1));
+      }
+      clock.forward(Duration.ofMillis(8));
+    }
+
+    assertThat(inRotation()).contains(sub(2)).hasSize(3);
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"kube_round_robin", "peak_ewma"})
   void silenceSharedByMostEndpoints_isTheNetworkOrTheClient_noneEjected(String policy) {
     start(policy, 10, Map.of());
     for (int i = 0; i < 10; i++) {
