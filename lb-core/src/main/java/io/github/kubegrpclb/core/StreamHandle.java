@@ -17,6 +17,8 @@ import java.util.logging.Logger;
  * every state change holds this object's lock (never while calling out).
  */
 final class StreamHandle {
+  private static final Logger logger = Logger.getLogger(StreamHandle.class.getName());
+
   /** Carries the handle from the interceptor to the picker. */
   static final CallOptions.Key<StreamHandle> KEY =
       CallOptions.Key.create("io.github.kubegrpclb.stream.handle");

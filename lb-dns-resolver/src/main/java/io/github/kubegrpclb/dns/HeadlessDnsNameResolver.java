@@ -403,15 +403,22 @@ final class HeadlessDnsNameResolver extends NameResolver {
    * After NXDOMAIN, NODATA or an answer with no usable address: a misnamed or scaled-to-zero
    * Service. Re-asking every ttlFloor would cost CoreDNS about 8 queries/s per channel (the search
    * path times A and AAAA), so wait the answer's negative-caching TTL (RFC 2308: the SOA minimum,
-   * which the server itself caches the negative answer for), clamped to [ttlFloor, ttlCap], and back
-   * off exponentially from ttlFloor to ttlCap while it lasts, whichever is longer.
+   * which the server itself caches the negative answer for), clamped to [ttlFloor, ttlCap]; without
+   * one, back off exponentially from ttlFloor to 8 x ttlFloor (within ttlCap).
    */
   private long negativeBackoffNanos() {
     negativeStreak++;
     long soaTtl = negativeTtlSeconds;
-    long backoff = backoffNanos(negativeStreak);
-    return soaTtl == Long.MAX_VALUE ? backoff : Math.max(backoff, clampTtl(soaTtl));
+    if (soaTtl != Long.MAX_VALUE) {
+      // Asking sooner gets the server's cached negative answer; later delays a scale-up from zero.
+      return clampTtl(soaTtl);
+    }
+    // No SOA: back off, but at most NEGATIVE_BACKOFF_STEPS doublings of ttlFloor, so the first pod
+    // of a Service scaled up from zero is found within seconds, not ttlCap.
+    return backoffNanos(Math.min(negativeStreak, NEGATIVE_BACKOFF_STEPS));
   }
+
+  private static final int NEGATIVE_BACKOFF_STEPS = 4; // 1, 2, 4, 8 x ttlFloor
 
   /* Exponential backoff from ttlFloor, doubling, capped at ttlCap, with +-20 % jitter. */
   private long backoffNanos(int failures) {

@@ -105,8 +105,21 @@ class HeadlessDnsFailuresTest {
     System.out.printf("NXDOMAIN without SOA: %d queries in one minute%n", queries);
 
     // Every ttlFloor (1 s) it was 60 resolutions of 2 queries (A, then AAAA for family=auto); the
-    // backoff 1, 2, 4, 8, 16, 30 s makes it 6 resolutions.
-    assertThat(queries).isLessThanOrEqualTo(16);
+    // backoff 1, 2, 4, 8, 8 ... s makes it about 10.
+    assertThat(queries).isLessThanOrEqualTo(24);
+  }
+
+  @Test
+  void nxdomain_withoutSoa_backoffStopsAt8TtlFloors_soAServiceScaledUpFromZeroIsFoundInSeconds() {
+    FakeClockResolver harness =
+        start("missing.my-ns.svc.cluster.local:50051", HeadlessDnsOptions.defaults());
+    harness.awaitResults(1);
+    for (int i = 0; i < 8; i++) {
+      nextResolution(harness);
+    }
+
+    // Before: 1, 2, 4 ... up to ttlCap (30 s) between queries while the first pod was starting.
+    assertThat(harness.awaitNextDelay()).isLessThanOrEqualTo(Duration.ofMillis(9_600));
   }
 
   @Test
@@ -118,7 +131,8 @@ class HeadlessDnsFailuresTest {
 
     assertThat(harness.awaitNextDelay()).isEqualTo(Duration.ofSeconds(10));
     nextResolution(harness);
-    assertThat(harness.awaitNextDelay()).isEqualTo(Duration.ofSeconds(10)); // backoff 2 s < 10 s
+    assertThat(harness.awaitNextDelay())
+        .isEqualTo(Duration.ofSeconds(10)); // the SOA minimum, not a backoff
   }
 
   @Test
