@@ -411,18 +411,29 @@ class ShardedChannelKubeProxyTest {
   }
 
   /* Until every shard has named its pod and a batch of RPCs caused no re-dial (bounded). */
+  /**
+   * Waits (bounded: 200 batches of 64 RPCs) until every shard knows its pod and the pods hold
+   * shares of shards that differ by one at most: re-dials are rate limited per period, so a batch
+   * without a re-dial does not mean the pool is even yet.
+   */
   private static void awaitSettled(ShardedChannel channel) {
-    long before = -1;
-    for (int batch = 0; batch < 100; batch++) {
+    for (int batch = 0; batch < 200; batch++) {
       RpcLoad.Result warmup = RpcLoad.run(channel, 64, 2, CallOptions.DEFAULT);
       assertThat(warmup.failures()).as("%s", warmup).isZero();
-      long redials = channel.pool().redials();
-      if (redials == before
-          && channel.shardIdentities().stream().allMatch(java.util.Objects::nonNull)
+      List<String> identities = channel.shardIdentities();
+      if (identities.stream().allMatch(java.util.Objects::nonNull)
           && allShardsAre(channel, ConnectivityState.READY)) {
-        return;
+        java.util.Map<String, Long> perPod =
+            identities.stream()
+                .collect(
+                    java.util.stream.Collectors.groupingBy(
+                        id -> id, java.util.stream.Collectors.counting()));
+        long most = perPod.values().stream().mapToLong(Long::longValue).max().orElse(0);
+        long least = perPod.values().stream().mapToLong(Long::longValue).min().orElse(0);
+        if (perPod.size() == 3 && most - least <= 1) {
+          return;
+        }
       }
-      before = redials;
     }
     throw new AssertionError("the pool did not settle: " + channel.shardIdentities());
   }
