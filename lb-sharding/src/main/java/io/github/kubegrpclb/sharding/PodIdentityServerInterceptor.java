@@ -14,9 +14,15 @@ import java.util.Objects;
  * the server:
  *
  * <pre>{@code
- * ServerBuilder.forPort(50051)
- *     .addService(ServerInterceptors.intercept(myService,
- *         PodIdentityServerInterceptor.fromEnvironment(PodIdentityServerInterceptor.DEFAULT_HEADER)))
+ * ServerServiceDefinition myService = ServerServiceDefinition.builder("my.Greeter").build(); // yours
+ * Server server =
+ *     ServerBuilder.forPort(50051)
+ *         .addService(
+ *             ServerInterceptors.intercept(
+ *                 myService,
+ *                 PodIdentityServerInterceptor.fromEnvironment(
+ *                     PodIdentityServerInterceptor.DEFAULT_HEADER)))
+ *         .build();
  * }</pre>
  *
  * <p>Immutable and thread-safe.
