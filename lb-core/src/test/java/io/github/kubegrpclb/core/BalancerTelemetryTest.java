@@ -112,7 +112,10 @@ class BalancerTelemetryTest {
         .atMost(Duration.ofSeconds(30))
         .until(() -> metrics.sum(ESTIMATE, Map.of("target", TARGET)) < 0.010);
     double degradedBefore = metrics.sum(FINISHED, pod(degraded));
-    double healthyBefore = metrics.sum(FINISHED, pod(pods.get(1)));
+    // Both healthy pods together: peak_ewma may favour one of two equals for a while (a GC pause
+    // on one raises its peak), which is not what this test is about.
+    double healthyBefore =
+        metrics.sum(FINISHED, pod(pods.get(1))) + metrics.sum(FINISHED, pod(pods.get(2)));
 
     degraded.setLatency(Duration.ofMillis(100));
     RpcLoad.Result result = RpcLoad.run(channel, 400, 2, CallOptions.DEFAULT);
@@ -128,9 +131,12 @@ class BalancerTelemetryTest {
             healthyEstimate)
         .isGreaterThan(0.030);
     double degradedRpcs = metrics.sum(FINISHED, pod(degraded)) - degradedBefore;
-    double healthyRpcs = metrics.sum(FINISHED, pod(pods.get(1))) - healthyBefore;
-    assertThat(degradedRpcs).as("degraded pod's RPCs; healthy pod %s", healthyRpcs).isLessThan(20);
-    assertThat(healthyRpcs).isGreaterThan(100);
+    double healthyRpcs =
+        metrics.sum(FINISHED, pod(pods.get(1)))
+            + metrics.sum(FINISHED, pod(pods.get(2)))
+            - healthyBefore;
+    assertThat(degradedRpcs).as("degraded pod's RPCs; healthy pods %s", healthyRpcs).isLessThan(20);
+    assertThat(healthyRpcs).isGreaterThan(380);
     assertThat(metrics.value("kube_grpc_lb.endpoint.cost", pod(degraded)))
         .as("cost = estimate x (in flight + 1), read a moment later")
         .isGreaterThan(0.030);

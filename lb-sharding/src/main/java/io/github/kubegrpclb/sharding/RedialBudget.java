@@ -41,6 +41,11 @@ final class RedialBudget {
     return true;
   }
 
+  /** Nanoseconds until the period ends and the budget is full again (at least 1). */
+  long nanosUntilRefill() {
+    return Math.max(1, periodStart + periodNanos - ticker.getAsLong());
+  }
+
   /** Re-dials taken so far. */
   long taken() {
     return taken;

@@ -330,6 +330,52 @@ class ShardPoolTest {
   }
 
   @Test
+  void
+      podLooksFairWhenItsShardsReport_overItsShareOnceAnotherPodReports_oneOfItsShardsIsRedialed() {
+    ShardedChannel channel = builder(8).podIdentityHeader(LoopbackPod.POD_HEADER.name()).build();
+    setAll(dialed, READY);
+
+    // Slots 0-3 report pod-a first: with one pod known (and one more presumed) 4 is its share.
+    for (int slot = 0; slot < 4; slot++) {
+      answerFrom(channel, slot, "pod-a");
+    }
+    assertThat(channel.pool().redials()).isZero();
+
+    // pod-b reports: the share drops to ceil(8 / 3) = 3 and pod-a holds 4, though pod-b is fine.
+    answerFrom(channel, 4, "pod-b");
+    assertThat(channel.pool().redials()).isEqualTo(1);
+    connectDialing();
+    assertThat(channel.shardIdentities())
+        .as("a pod-a shard replaced by a fresh one, pod not known yet")
+        .filteredOn("pod-a"::equals)
+        .hasSize(3);
+  }
+
+  @Test
+  void refusedRedial_isTriedAgainWhenTheBudgetRefills_withoutAnotherReport() {
+    TestMetrics metrics = cleanup.add(new TestMetrics());
+    ShardedChannel channel = observed(metrics, 4, Duration.ZERO); // no aging: a 5 min period
+    setAll(dialed, READY);
+
+    // pod-a holds 3 of 4 shards with 2 pods known, and every re-dial lands on it again.
+    answerFrom(channel, 0, "pod-a");
+    answerFrom(channel, 1, "pod-a");
+    answerFrom(channel, 2, "pod-b");
+    for (int i = 0; i < 13; i++) {
+      answerFrom(channel, 3, "pod-a");
+      connectDialing();
+    }
+    assertThat(channel.pool().redials()).isEqualTo(12);
+    assertThat(redials(metrics, "refused")).isEqualTo(1);
+
+    // No shard reports again: when the budget refills, the pool re-dials on its own.
+    clock.forward(ShardPool.DEFAULT_REDIAL_PERIOD.minusNanos(1));
+    assertThat(channel.pool().redials()).isEqualTo(12);
+    clock.forward(Duration.ofNanos(1));
+    assertThat(channel.pool().redials()).isEqualTo(13);
+  }
+
+  @Test
   void onePod_redialsOncePerShardLookingForAnother_thenStops_agingDoesNotRestartIt() {
     // Jitter draws cycle so that shards age one after another within the next period.
     double[] draws = {0.5, 0.6, 0.7, 0.8, 0.9};
@@ -563,10 +609,14 @@ class ShardPoolTest {
 
   /** A channel to {@link #OBSERVED} recording to {@code metrics}, shut down after the test. */
   private ShardedChannel observed(TestMetrics metrics, int connections) {
+    return observed(metrics, connections, AGE);
+  }
+
+  private ShardedChannel observed(TestMetrics metrics, int connections, Duration maxAge) {
     return cleanup.channel(
         ShardedChannel.newBuilder(OBSERVED)
             .connections(connections)
-            .maxConnectionAge(AGE)
+            .maxConnectionAge(maxAge)
             .scheduler(clock.scheduler())
             .ticker(clock.ticker())
             .random(() -> random)
