@@ -179,15 +179,26 @@ final class ShardPool {
     shutdown = true;
     syncContext.execute(
         () -> {
-          cancel(rebalanceRetry);
-          rebalanceRetry = null;
-          for (int slot = 0; slot < slots.length(); slot++) {
-            cancel(aging[slot]);
-            aging[slot] = null;
-          }
+          cancelTimers();
           observer.shutdown();
           channels.forEach(ManagedChannel::shutdownNow);
         });
+  }
+
+  /* Every timer the pool has armed; the replacements under way are dropped with theirs. */
+  private void cancelTimers() {
+    cancel(rebalanceRetry);
+    rebalanceRetry = null;
+    for (int slot = 0; slot < slots.length(); slot++) {
+      cancel(aging[slot]);
+      aging[slot] = null;
+      if (replacements[slot] != null) {
+        cancel(replacements[slot].timeout);
+        replacements[slot] = null;
+      }
+    }
+    retiring.values().forEach(ShardPool::cancel);
+    retiring.clear();
   }
 
   private void dialAll() {
@@ -299,18 +310,7 @@ final class ShardPool {
     shutdown = true;
     syncContext.execute(
         () -> {
-          cancel(rebalanceRetry);
-          rebalanceRetry = null;
-          for (int slot = 0; slot < slots.length(); slot++) {
-            cancel(aging[slot]);
-            aging[slot] = null;
-            if (replacements[slot] != null) {
-              cancel(replacements[slot].timeout);
-              replacements[slot] = null;
-            }
-          }
-          retiring.values().forEach(ShardPool::cancel);
-          retiring.clear();
+          cancelTimers();
           observer.shutdown();
           for (ManagedChannel channel : channels) {
             if (now) {
