@@ -3,16 +3,11 @@ package io.github.kubegrpclb.dns;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.kubegrpclb.testing.Cleanup;
+import io.github.kubegrpclb.testing.LogRecords;
 import io.github.kubegrpclb.testing.TestDnsServer;
 import io.grpc.Status;
 import java.time.Duration;
-import java.util.List;
-import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.logging.Handler;
 import java.util.logging.Level;
-import java.util.logging.LogRecord;
-import java.util.logging.Logger;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -26,34 +21,11 @@ class HeadlessDnsErrorCauseTest {
   private static final String HOST = "my-svc.my-ns.svc.cluster.local";
 
   @RegisterExtension final Cleanup cleanup = new Cleanup();
-  private final List<LogRecord> records = new CopyOnWriteArrayList<>();
-  private final Handler recorder =
-      new Handler() {
-        @Override
-        public void publish(LogRecord record) {
-          records.add(record);
-        }
-
-        @Override
-        public void flush() {}
-
-        @Override
-        public void close() {}
-      };
-  private final Logger causes = HeadlessDnsNameResolver.CAUSES;
-  private Level causesLevel;
+  private LogRecords causes;
 
   @BeforeEach
   void recordCauses() {
-    causesLevel = causes.getLevel();
-    causes.setLevel(Level.FINE);
-    causes.addHandler(recorder);
-  }
-
-  @AfterEach
-  void stopRecording() {
-    causes.removeHandler(recorder);
-    causes.setLevel(causesLevel);
+    causes = cleanup.add(LogRecords.capture(HeadlessDnsNameResolver.CAUSES.getName(), Level.FINE));
   }
 
   @Test
@@ -76,7 +48,7 @@ class HeadlessDnsErrorCauseTest {
       assertThat(status.getDescription()).contains(HOST, "failed");
       assertThat(status.getCause()).as("%s", status).isNull();
     }
-    assertThat(records)
+    assertThat(causes.records())
         .filteredOn(r -> r.getLevel() == Level.FINE)
         .singleElement()
         .satisfies(

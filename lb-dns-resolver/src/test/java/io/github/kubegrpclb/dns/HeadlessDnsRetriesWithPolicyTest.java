@@ -9,12 +9,12 @@ import io.github.kubegrpclb.testing.LogRecords;
 import io.github.kubegrpclb.testing.LoopbackPod;
 import io.github.kubegrpclb.testing.LoopbackPods;
 import io.github.kubegrpclb.testing.RpcLoad;
+import io.github.kubegrpclb.testing.ServiceConfigs;
 import io.github.kubegrpclb.testing.TestDnsServer;
 import io.grpc.CallOptions;
 import io.grpc.Grpc;
 import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
-import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -22,25 +22,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** {@link HeadlessDnsOptions.Builder#serviceConfig}: retries and the policy together. */
 class HeadlessDnsRetriesWithPolicyTest {
-  private static final Map<String, ?> RETRIES =
-      Map.of(
-          "methodConfig",
-          List.of(
-              Map.of(
-                  "name",
-                  List.of(Map.of()),
-                  "retryPolicy",
-                  Map.of(
-                      "maxAttempts",
-                      5,
-                      "initialBackoff",
-                      "0.01s",
-                      "maxBackoff",
-                      "0.1s",
-                      "backoffMultiplier",
-                      2,
-                      "retryableStatusCodes",
-                      List.of("UNAVAILABLE")))));
+  private static final Map<String, ?> RETRIES = ServiceConfigs.retries();
 
   @RegisterExtension final Cleanup cleanup = new Cleanup();
   private LoopbackPods pods;

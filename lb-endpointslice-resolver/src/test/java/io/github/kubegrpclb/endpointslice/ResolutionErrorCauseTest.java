@@ -7,6 +7,7 @@ import io.fabric8.kubernetes.api.model.StatusBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
+import io.github.kubegrpclb.testing.LogRecords;
 import io.github.kubegrpclb.testing.RpcLoad;
 import io.grpc.CallOptions;
 import io.grpc.Grpc;
@@ -15,12 +16,9 @@ import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
-import java.util.logging.Handler;
 import java.util.logging.Level;
 import java.util.logging.LogRecord;
-import java.util.logging.Logger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -35,33 +33,16 @@ class ResolutionErrorCauseTest {
       "/apis/discovery.k8s.io/v1/namespaces/my-ns/endpointslices?"
           + "labelSelector=kubernetes.io%2Fservice-name%3Dmy-svc&resourceVersion=0";
 
-  private final List<LogRecord> records = new CopyOnWriteArrayList<>();
-  private final Handler recorder =
-      new Handler() {
-        @Override
-        public void publish(LogRecord record) {
-          records.add(record);
-        }
-
-        @Override
-        public void flush() {}
-
-        @Override
-        public void close() {}
-      };
-  private final Logger causes = EndpointSliceNameResolver.CAUSES;
-  private final Logger channelLogger = Logger.getLogger("io.grpc.internal.ManagedChannelImpl");
-  private Level causesLevel;
+  private LogRecords causes;
+  private LogRecords channelLog;
   private KubernetesMockServer server;
   private KubernetesClient client;
   private ManagedChannel channel;
 
   @BeforeEach
   void start() {
-    causesLevel = causes.getLevel();
-    causes.setLevel(Level.FINE);
-    causes.addHandler(recorder);
-    channelLogger.addHandler(recorder);
+    causes = LogRecords.capture(EndpointSliceNameResolver.CAUSES.getName(), Level.FINE);
+    channelLog = LogRecords.capture("io.grpc.internal.ManagedChannelImpl", Level.INFO);
     server = new KubernetesMockServer(false);
     server.init();
     client = server.createClient();
@@ -74,9 +55,8 @@ class ResolutionErrorCauseTest {
     }
     client.close();
     server.destroy();
-    causes.removeHandler(recorder);
-    causes.setLevel(causesLevel);
-    channelLogger.removeHandler(recorder);
+    causes.close();
+    channelLog.close();
   }
 
   @Test
@@ -117,7 +97,7 @@ class ResolutionErrorCauseTest {
     }
 
     List<LogRecord> fine =
-        records.stream()
+        causes.records().stream()
             .filter(r -> r.getLevel() == Level.FINE && r.getThrown() != null)
             .filter(r -> r.getMessage().contains("403"))
             .toList();
@@ -126,7 +106,7 @@ class ResolutionErrorCauseTest {
         .satisfiesAnyOf(
             t -> assertThat(t).isInstanceOf(KubernetesClientException.class),
             t -> assertThat(t).hasCauseInstanceOf(KubernetesClientException.class));
-    assertThat(records)
+    assertThat(channelLog.records())
         .as("grpc-java's own log lines carry no stack trace")
         .filteredOn(r -> r.getLoggerName().startsWith("io.grpc"))
         .allSatisfy(r -> assertThat(r.getThrown()).isNull())

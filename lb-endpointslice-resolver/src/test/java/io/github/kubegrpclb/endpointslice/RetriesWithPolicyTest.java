@@ -32,28 +32,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 class RetriesWithPolicyTest {
   private static final CallOptions FAIL_FAST = CallOptions.DEFAULT;
 
-  /** The README's example: up to 5 attempts on UNAVAILABLE, for every method. */
-  static final Map<String, ?> RETRIES =
-      Map.of(
-          "methodConfig",
-          List.of(
-              Map.of(
-                  "name",
-                  List.of(Map.of()),
-                  "timeout",
-                  "5s",
-                  "retryPolicy",
-                  Map.of(
-                      "maxAttempts",
-                      5,
-                      "initialBackoff",
-                      "0.01s",
-                      "maxBackoff",
-                      "0.1s",
-                      "backoffMultiplier",
-                      2,
-                      "retryableStatusCodes",
-                      List.of("UNAVAILABLE")))));
+  private static final Map<String, ?> RETRIES = ServiceConfigs.retries();
 
   @RegisterExtension final Cleanup cleanup = new Cleanup();
   private MockKubernetesApi api;

@@ -491,7 +491,7 @@ final class ShardPool {
       if (identity == null || replacements[slot] != null) {
         continue;
       }
-      int excess = perPod.get(identity) - fair - leaving.getOrDefault(identity, 0);
+      int excess = perPod.getOrDefault(identity, 0) - fair - leaving.getOrDefault(identity, 0);
       if (excess > 0 && (shard == reporting ? excess >= mostExcess : excess > mostExcess)) {
         victim = shard;
         mostExcess = excess;

@@ -49,6 +49,13 @@ public final class LogRecords implements AutoCloseable {
     return capture(type.getName(), Level.WARNING);
   }
 
+  /** The records so far, oldest first (a copy). */
+  public List<LogRecord> records() {
+    synchronized (records) {
+      return List.copyOf(records);
+    }
+  }
+
   /** The messages recorded so far, formatted, oldest first. */
   public List<String> messages() {
     List<String> out = new ArrayList<>();

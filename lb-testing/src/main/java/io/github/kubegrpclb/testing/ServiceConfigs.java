@@ -26,22 +26,35 @@ public final class ServiceConfigs {
 
   /** The policy plus, for every method, up to 5 attempts on UNAVAILABLE. */
   public static Map<String, ?> policyWithRetries(String policy) {
-    Map<String, ?> retryPolicy =
-        Map.of(
-            "maxAttempts",
-            5.0,
-            "initialBackoff",
-            "0.01s",
-            "maxBackoff",
-            "0.1s",
-            "backoffMultiplier",
-            2.0,
-            "retryableStatusCodes",
-            List.of("UNAVAILABLE"));
     return Map.of(
         "loadBalancingConfig",
         List.of(Map.of(policy, Map.of())),
         "methodConfig",
-        List.of(Map.of("name", List.of(Map.of()), "retryPolicy", retryPolicy)));
+        List.of(Map.of("name", List.of(Map.of()), "retryPolicy", RETRY_ON_UNAVAILABLE)));
   }
+
+  /**
+   * The README's method config, without a policy: for every method a 5 s timeout and up to 5
+   * attempts on UNAVAILABLE.
+   */
+  public static Map<String, ?> retries() {
+    return Map.of(
+        "methodConfig",
+        List.of(
+            Map.of(
+                "name", List.of(Map.of()), "timeout", "5s", "retryPolicy", RETRY_ON_UNAVAILABLE)));
+  }
+
+  private static final Map<String, ?> RETRY_ON_UNAVAILABLE =
+      Map.of(
+          "maxAttempts",
+          5.0,
+          "initialBackoff",
+          "0.01s",
+          "maxBackoff",
+          "0.1s",
+          "backoffMultiplier",
+          2.0,
+          "retryableStatusCodes",
+          List.of("UNAVAILABLE"));
 }
