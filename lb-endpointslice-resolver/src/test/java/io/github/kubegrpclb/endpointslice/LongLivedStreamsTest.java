@@ -128,11 +128,10 @@ class LongLivedStreamsTest {
     assertThat(streams.perPod()).hasSize(4).allSatisfy((pod, n) -> assertThat(n).isEqualTo(16));
 
     publish(api, pods, readyAll(pods.all()));
-    await()
-        .atMost(Duration.ofSeconds(30))
-        .until(
-            () ->
-                streams.established() == STREAMS && spread(streams.perPod(), pods.names()) <= 1.5);
+    streams.awaitSettled(
+        () -> spread(streams.perPod(), pods.names()) <= 1.5,
+        Duration.ofSeconds(3),
+        Duration.ofSeconds(30));
 
     int moved = streams.moved();
     assertThat(moved).isBetween(FEWEST_MOVES, (int) (FEWEST_MOVES * 1.1));

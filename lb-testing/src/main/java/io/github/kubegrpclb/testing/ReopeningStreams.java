@@ -5,6 +5,7 @@ import io.grpc.Channel;
 import io.grpc.ClientCall;
 import io.grpc.Metadata;
 import io.grpc.Status;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -16,7 +17,9 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BooleanSupplier;
 import java.util.function.Predicate;
+import org.awaitility.Awaitility;
 
 /**
  * A fixed number of long-lived server streams ({@link PodService#WATCH}) kept open on a channel, as
@@ -37,6 +40,7 @@ public final class ReopeningStreams implements AutoCloseable {
   private final AtomicInteger failedOpens = new AtomicInteger();
   private final List<String> cuts = new ArrayList<>();
   private volatile boolean closed;
+  private int count;
 
   private ReopeningStreams(Channel channel, Predicate<Status> isMove) {
     this.channel = channel;
@@ -58,10 +62,35 @@ public final class ReopeningStreams implements AutoCloseable {
    */
   public static ReopeningStreams start(Channel channel, int count, Predicate<Status> isMove) {
     ReopeningStreams streams = new ReopeningStreams(channel, isMove);
+    streams.count = count;
     for (int i = 0; i < count; i++) {
       streams.openOne();
     }
     return streams;
+  }
+
+  /**
+   * Waits until the fleet's rebalancing is over: every stream opened is established, {@code
+   * balanced} holds, and no stream has moved for {@code quiet}; a balance test's own criterion (a
+   * spread bound) can hold while the rebalancer's stricter one still moves streams, so a quiet
+   * spell is what says it is done.
+   */
+  public void awaitSettled(BooleanSupplier balanced, Duration quiet, Duration atMost) {
+    long[] lastChange = {System.nanoTime(), -1};
+    Awaitility.await()
+        .atMost(atMost)
+        .pollInterval(Duration.ofMillis(100))
+        .until(
+            () -> {
+              long now = System.nanoTime();
+              int movedNow = moved();
+              if (movedNow != lastChange[1] || established() != count || !balanced.getAsBoolean()) {
+                lastChange[0] = now;
+                lastChange[1] = movedNow;
+                return false;
+              }
+              return now - lastChange[0] >= quiet.toNanos();
+            });
   }
 
   private void openOne() {
