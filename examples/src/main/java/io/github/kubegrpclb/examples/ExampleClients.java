@@ -4,6 +4,7 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.github.kubegrpclb.endpointslice.EndpointSliceOptions;
 import io.github.kubegrpclb.examples.greeter.GreeterGrpc;
 import io.github.kubegrpclb.examples.greeter.HelloRequest;
+import io.github.kubegrpclb.sharding.PodIdentityServerInterceptor;
 import io.github.kubegrpclb.sharding.ShardedChannel;
 import io.grpc.Channel;
 import io.grpc.ManagedChannel;
@@ -58,7 +59,7 @@ public final class ExampleClients {
     return runAndClose(
         ShardedChannel.newBuilder(clusterIpTarget)
             .connections(8)
-            .podIdentityHeader(ExampleServer.POD_NAME_HEADER.name())
+            .podIdentityHeader(PodIdentityServerInterceptor.DEFAULT_HEADER)
             .build(),
         calls);
   }

@@ -3,14 +3,10 @@ package io.github.kubegrpclb.examples;
 import io.github.kubegrpclb.examples.greeter.GreeterGrpc;
 import io.github.kubegrpclb.examples.greeter.HelloReply;
 import io.github.kubegrpclb.examples.greeter.HelloRequest;
-import io.grpc.ForwardingServerCall.SimpleForwardingServerCall;
+import io.github.kubegrpclb.sharding.PodIdentityServerInterceptor;
 import io.grpc.Grpc;
 import io.grpc.InsecureServerCredentials;
-import io.grpc.Metadata;
 import io.grpc.Server;
-import io.grpc.ServerCall;
-import io.grpc.ServerCallHandler;
-import io.grpc.ServerInterceptor;
 import io.grpc.ServerInterceptors;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.protobuf.services.HealthStatusManager;
@@ -22,18 +18,14 @@ import java.util.concurrent.TimeUnit;
 /**
  * The server side of the examples, as it would run in a pod: answers {@code Greeter.SayHello} (the
  * stub generated from {@code src/main/proto/greeter.proto}) with its pod name ({@code POD_NAME},
- * from the downward API, else {@code HOSTNAME}), puts that name in the {@code x-pod-name} response
- * header (what {@code ShardedChannel.podIdentityHeader} reads), serves the health service for the
- * readiness probe, and shuts down gracefully on SIGTERM: GOAWAY, then in-flight RPCs get up to 25 s
- * to finish.
+ * from the downward API, else {@code HOSTNAME}), puts that name in a response header with the
+ * library's {@code PodIdentityServerInterceptor} (what {@code ShardedChannel.podIdentityHeader}
+ * reads), serves the health service for the readiness probe, and shuts down gracefully on SIGTERM:
+ * GOAWAY, then in-flight RPCs get up to 25 s to finish.
  *
  * <p>Run: {@code java -cp ... io.github.kubegrpclb.examples.ExampleServer 50051}.
  */
 public final class ExampleServer {
-  /** The response header carrying the pod name. */
-  public static final Metadata.Key<String> POD_NAME_HEADER =
-      Metadata.Key.of("x-pod-name", Metadata.ASCII_STRING_MARSHALLER);
-
   private ExampleServer() {}
 
   public static void main(String[] args) throws IOException, InterruptedException {
@@ -68,7 +60,11 @@ public final class ExampleServer {
   private static Server serve(io.grpc.ServerBuilder<?> builder, String podName) {
     HealthStatusManager health = new HealthStatusManager();
     return builder
-        .addService(ServerInterceptors.intercept(new Greeter(podName), new PodNameHeader(podName)))
+        .addService(
+            ServerInterceptors.intercept(
+                new Greeter(podName),
+                PodIdentityServerInterceptor.of(
+                    PodIdentityServerInterceptor.DEFAULT_HEADER, podName)))
         .addService(health.getHealthService())
         .build();
   }
@@ -98,28 +94,5 @@ public final class ExampleServer {
       name = System.getenv().getOrDefault("HOSTNAME", "local");
     }
     return name;
-  }
-
-  /** Adds the pod name to every response's headers. */
-  private static final class PodNameHeader implements ServerInterceptor {
-    private final String podName;
-
-    PodNameHeader(String podName) {
-      this.podName = podName;
-    }
-
-    @Override
-    public <ReqT, RespT> ServerCall.Listener<ReqT> interceptCall(
-        ServerCall<ReqT, RespT> call, Metadata headers, ServerCallHandler<ReqT, RespT> next) {
-      return next.startCall(
-          new SimpleForwardingServerCall<ReqT, RespT>(call) {
-            @Override
-            public void sendHeaders(Metadata responseHeaders) {
-              responseHeaders.put(POD_NAME_HEADER, podName);
-              super.sendHeaders(responseHeaders);
-            }
-          },
-          headers);
-    }
   }
 }
