@@ -125,11 +125,13 @@ class BalancerTelemetryTest {
     double healthyEstimate =
         Math.max(
             metrics.value(ESTIMATE, pod(pods.get(1))), metrics.value(ESTIMATE, pod(pods.get(2))));
+    // Relative, not absolute: the estimate decays (2 s) and ages toward the fleet's while the 400
+    // RPCs run, so on a loaded machine a 100 ms pod may read 14 ms by the end, still 5x the rest.
     assertThat(degradedEstimate)
         .as(
             "estimate of the degraded pod (s); healthy ones at most %s (a GC pause may spike one)",
             healthyEstimate)
-        .isGreaterThan(0.030);
+        .isGreaterThan(Math.max(0.005, 3 * healthyEstimate));
     double degradedRpcs = metrics.sum(FINISHED, pod(degraded)) - degradedBefore;
     double healthyRpcs =
         metrics.sum(FINISHED, pod(pods.get(1)))
@@ -139,7 +141,7 @@ class BalancerTelemetryTest {
     assertThat(healthyRpcs).isGreaterThan(380);
     assertThat(metrics.value("kube_grpc_lb.endpoint.cost", pod(degraded)))
         .as("cost = estimate x (in flight + 1), read a moment later")
-        .isGreaterThan(0.030);
+        .isGreaterThan(0.005);
   }
 
   @Test
