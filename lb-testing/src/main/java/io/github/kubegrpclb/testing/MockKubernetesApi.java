@@ -9,6 +9,8 @@ import io.fabric8.kubernetes.client.server.mock.KubernetesCrudDispatcher;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
 import io.fabric8.mockwebserver.Context;
 import io.fabric8.mockwebserver.MockWebServer;
+import io.fabric8.mockwebserver.http.MockResponse;
+import io.fabric8.mockwebserver.http.RecordedRequest;
 import java.net.InetAddress;
 import java.util.HashMap;
 import java.util.List;
@@ -36,7 +38,8 @@ public final class MockKubernetesApi implements AutoCloseable {
           quiet("io.fabric8.mockwebserver", Level.WARNING),
           quiet("io.vertx.core.impl.BlockedThreadChecker", Level.SEVERE));
 
-  private final KubernetesCrudDispatcher dispatcher = new KubernetesCrudDispatcher();
+  private final List<Request> requests = new CopyOnWriteArrayList<>();
+  private final KubernetesCrudDispatcher dispatcher = new RecordingDispatcher(requests);
   private KubernetesMockServer server;
   private final int port;
   private final KubernetesClient client;
@@ -89,6 +92,53 @@ public final class MockKubernetesApi implements AutoCloseable {
   public void start() {
     server = newServer();
     server.init(InetAddress.getLoopbackAddress(), port);
+  }
+
+  /**
+   * Every request the server answered since it was created (across restarts), in order: what a
+   * client costs the API server.
+   */
+  public List<Request> requests() {
+    return List.copyOf(requests);
+  }
+
+  /**
+   * One request the server answered.
+   *
+   * @param nanoTime when it was dispatched ({@code System.nanoTime()})
+   * @param method the HTTP method
+   * @param path the path with its query, e.g. {@code
+   *     /apis/discovery.k8s.io/v1/namespaces/my-ns/endpointslices?labelSelector=...&watch=true}
+   * @param responseBytes the response body's size (0 for a watch: its events follow on a socket)
+   */
+  public record Request(long nanoTime, String method, String path, long responseBytes) {
+    /** A watch request (it opens a stream of events). */
+    public boolean watch() {
+      return path.contains("watch=true");
+    }
+
+    /** A list of EndpointSlices (what an informer sends to sync, and again on each relist). */
+    public boolean sliceList() {
+      return "GET".equals(method) && !watch() && path.contains("/endpointslices?");
+    }
+  }
+
+  /** The CRUD dispatcher, recording each request with its time and response size. */
+  private static final class RecordingDispatcher extends KubernetesCrudDispatcher {
+    private final List<Request> requests;
+
+    RecordingDispatcher(List<Request> requests) {
+      this.requests = requests;
+    }
+
+    @Override
+    public MockResponse dispatch(RecordedRequest request) {
+      long now = System.nanoTime();
+      MockResponse response = super.dispatch(request);
+      long bytes = response == null || response.getBody() == null ? 0 : response.getBody().size();
+      requests.add(new Request(now, request.getMethod(), request.getPath(), bytes));
+      return response;
+    }
   }
 
   public void apply(EndpointSlice slice) {
