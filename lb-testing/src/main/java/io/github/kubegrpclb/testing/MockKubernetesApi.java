@@ -39,7 +39,7 @@ public final class MockKubernetesApi implements AutoCloseable {
           quiet("io.vertx.core.impl.BlockedThreadChecker", Level.SEVERE));
 
   private final List<Request> requests = new CopyOnWriteArrayList<>();
-  private final KubernetesCrudDispatcher dispatcher = new RecordingDispatcher(requests);
+  private final RecordingDispatcher dispatcher = new RecordingDispatcher(requests);
   private KubernetesMockServer server;
   private final int port;
   private final KubernetesClient client;
@@ -109,9 +109,10 @@ public final class MockKubernetesApi implements AutoCloseable {
    * @param method the HTTP method
    * @param path the path with its query, e.g. {@code
    *     /apis/discovery.k8s.io/v1/namespaces/my-ns/endpointslices?labelSelector=...&watch=true}
+   * @param status the response's status code (a watch that opens: 101 or 200)
    * @param responseBytes the response body's size (0 for a watch: its events follow on a socket)
    */
-  public record Request(long nanoTime, String method, String path, long responseBytes) {
+  public record Request(long nanoTime, String method, String path, int status, long responseBytes) {
     /** A watch request (it opens a stream of events). */
     public boolean watch() {
       return path.contains("watch=true");
@@ -123,9 +124,23 @@ public final class MockKubernetesApi implements AutoCloseable {
     }
   }
 
+  /**
+   * While true, every request is answered 503 Service Unavailable, as by an API server that is
+   * starting (each attempt is recorded, which a stopped server cannot do). Restart the server
+   * ({@link #stop()}, {@link #start()}) first to break the open watches.
+   */
+  public void unavailable(boolean unavailable) {
+    dispatcher.unavailable = unavailable;
+  }
+
   /** The CRUD dispatcher, recording each request with its time and response size. */
   private static final class RecordingDispatcher extends KubernetesCrudDispatcher {
+    private static final String UNAVAILABLE =
+        "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\","
+            + "\"message\":\"the API server is starting\",\"reason\":\"ServiceUnavailable\","
+            + "\"code\":503}";
     private final List<Request> requests;
+    volatile boolean unavailable;
 
     RecordingDispatcher(List<Request> requests) {
       this.requests = requests;
@@ -134,9 +149,13 @@ public final class MockKubernetesApi implements AutoCloseable {
     @Override
     public MockResponse dispatch(RecordedRequest request) {
       long now = System.nanoTime();
-      MockResponse response = super.dispatch(request);
+      MockResponse response =
+          unavailable
+              ? new MockResponse().setResponseCode(503).setBody(UNAVAILABLE)
+              : super.dispatch(request);
       long bytes = response == null || response.getBody() == null ? 0 : response.getBody().size();
-      requests.add(new Request(now, request.getMethod(), request.getPath(), bytes));
+      int status = response == null ? 0 : response.code();
+      requests.add(new Request(now, request.getMethod(), request.getPath(), status, bytes));
       return response;
     }
   }
