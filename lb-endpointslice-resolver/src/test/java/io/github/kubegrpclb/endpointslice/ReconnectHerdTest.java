@@ -22,7 +22,8 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * After an API server restart, client pods must not retry in lockstep. Each resolver here stands
  * for one client pod's watch (a Service of its own, so that the server can tell them apart) against
  * fabric8's mock API server in CRUD mode. The restarted server answers 503 for a while, as a
- * starting API server does, and records every attempt with its time.
+ * starting API server does, then 410 Gone to each watch's first request (its watch cache starts
+ * empty), and records every request with its time.
  */
 class ReconnectHerdTest {
   private static final int CLIENTS = 12;
@@ -30,10 +31,11 @@ class ReconnectHerdTest {
 
   /**
    * The attempt compared across clients: fabric8's second re-watch, 1 + 2 = 3 s after the drop
-   * without jitter. With each watch's base drawn from [0.5, 1.5) s it falls in [1.5, 4.5) s; the
-   * chance that 12 such draws lie within 1 s of each other is 12 * (1/3)^11 - 11 * (1/3)^12, about
-   * 5e-5, while without jitter they differ only by the machine's scheduling noise (0.2-0.6 s at
-   * load 10-20 on 06630c3, the same at every attempt).
+   * without jitter (the server answers the first with 503, the second with 410 Gone, and the relist
+   * follows 1 s later). With each watch's base drawn from [0.5, 1.5) s it falls in [1.5, 4.5) s;
+   * the chance that 12 such draws lie within 1 s of each other is 12 * (1/3)^11 - 11 * (1/3)^12,
+   * about 5e-5, while without jitter they differ only by the machine's scheduling noise (0.2-0.6 s
+   * at load 10-20 on 06630c3, the same at every attempt).
    */
   private static final int ATTEMPT = 2;
 
@@ -77,18 +79,20 @@ class ReconnectHerdTest {
         .atMost(Duration.ofSeconds(40))
         .until(
             () ->
-                perClient(since(started)).values().stream().filter(a -> a.size() >= ATTEMPT).count()
+                perClient(since(started)).values().stream()
+                        .filter(a -> a.size() >= ATTEMPT - 1)
+                        .count()
                     == CLIENTS);
     long recovered = System.nanoTime();
+    api.expireWatches(); // its watch cache lost: every client must list again
     api.unavailable(false);
     int outage = api.requests().size();
     await()
         .atMost(Duration.ofSeconds(60))
         .until(
             () ->
-                perClient(since(outage)).values().stream().filter(this::resumed).count()
+                perClient(since(outage)).values().stream().filter(this::relistedAndWatching).count()
                     == CLIENTS);
-
     Map<Integer, List<MockKubernetesApi.Request>> attempts = perClient(since(started));
     List<Long> times = new ArrayList<>();
     attempts.values().forEach(a -> times.add(a.get(ATTEMPT - 1).nanoTime()));
@@ -98,13 +102,28 @@ class ReconnectHerdTest {
             / 1_000_000;
     List<Long> offsets = new ArrayList<>();
     times.stream().sorted().forEach(t -> offsets.add((t - restart) / 1_000_000));
+    List<Long> relists = new ArrayList<>();
+    perClient(since(outage))
+        .values()
+        .forEach(
+            requests ->
+                relists.add(
+                    requests.stream()
+                        .filter(MockKubernetesApi.Request::sliceList)
+                        .findFirst()
+                        .orElseThrow()
+                        .nanoTime()));
+    List<Long> relistOffsets = new ArrayList<>();
+    relists.stream().sorted().forEach(t -> relistOffsets.add((t - restart) / 1_000_000));
     System.out.printf(
         "API server restart, %d client pods: attempt %d at %s ms after the restart (spread %d ms);"
-            + " per client pod during the %.1f s outage %s; after it %s; at start %s%n",
+            + " relists at %s ms; per client pod during the %.1f s outage %s; after it %s;"
+            + " at start %s%n",
         CLIENTS,
         ATTEMPT,
         offsets,
         spreadMillis,
+        relistOffsets,
         (recovered - restart) / 1e9,
         cost(api.requests().subList(started, outage)),
         cost(since(outage)),
@@ -114,6 +133,9 @@ class ReconnectHerdTest {
     assertThat(spreadMillis)
         .as("attempt %d of %d client pods, ms after the restart: %s", ATTEMPT, CLIENTS, offsets)
         .isGreaterThan(1000);
+    assertThat(relistOffsets.get(CLIENTS - 1) - relistOffsets.get(0))
+        .as("the relists of %d client pods after a 410, ms after the restart", CLIENTS)
+        .isGreaterThan(1000);
   }
 
   private List<MockKubernetesApi.Request> since(int index) {
@@ -121,8 +143,16 @@ class ReconnectHerdTest {
     return all.subList(index, all.size());
   }
 
-  private boolean resumed(List<MockKubernetesApi.Request> requests) {
-    return requests.stream().anyMatch(r -> r.watch() && r.status() != 503);
+  /** A LIST, then a watch that opened. */
+  private boolean relistedAndWatching(List<MockKubernetesApi.Request> requests) {
+    boolean listed = false;
+    for (MockKubernetesApi.Request request : requests) {
+      listed |= request.sliceList();
+      if (listed && request.watch() && request.status() < 300) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** The requests for the EndpointSlices of each client's Service, by client. */

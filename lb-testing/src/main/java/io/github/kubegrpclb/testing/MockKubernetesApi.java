@@ -11,10 +11,15 @@ import io.fabric8.mockwebserver.Context;
 import io.fabric8.mockwebserver.MockWebServer;
 import io.fabric8.mockwebserver.http.MockResponse;
 import io.fabric8.mockwebserver.http.RecordedRequest;
+import io.fabric8.mockwebserver.http.Response;
+import io.fabric8.mockwebserver.http.WebSocket;
+import io.fabric8.mockwebserver.http.WebSocketListener;
 import java.net.InetAddress;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -133,14 +138,30 @@ public final class MockKubernetesApi implements AutoCloseable {
     dispatcher.unavailable = unavailable;
   }
 
+  /**
+   * From now on, each watch's next request (one per path without its resourceVersion) is answered
+   * with a 410 Gone ERROR event, as by an API server whose watch cache no longer holds the client's
+   * resourceVersion after a restart: the client must list again. Later requests are served.
+   */
+  public void expireWatches() {
+    dispatcher.expired.clear();
+    dispatcher.expire = true;
+  }
+
   /** The CRUD dispatcher, recording each request with its time and response size. */
   private static final class RecordingDispatcher extends KubernetesCrudDispatcher {
     private static final String UNAVAILABLE =
         "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\","
             + "\"message\":\"the API server is starting\",\"reason\":\"ServiceUnavailable\","
             + "\"code\":503}";
+    private static final String GONE =
+        "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\","
+            + "\"message\":\"too old resource version\",\"reason\":\"Expired\","
+            + "\"code\":410}";
     private final List<Request> requests;
+    final Set<String> expired = ConcurrentHashMap.newKeySet();
     volatile boolean unavailable;
+    volatile boolean expire;
 
     RecordingDispatcher(List<Request> requests) {
       this.requests = requests;
@@ -152,12 +173,31 @@ public final class MockKubernetesApi implements AutoCloseable {
       MockResponse response =
           unavailable
               ? new MockResponse().setResponseCode(503).setBody(UNAVAILABLE)
-              : super.dispatch(request);
+              : expire && isWatch(request.getPath()) && expired.add(withoutVersion(request))
+                  ? new MockResponse().withWebSocketUpgrade(new GoneWatch())
+                  : super.dispatch(request);
       long bytes = response == null || response.getBody() == null ? 0 : response.getBody().size();
       int status = response == null ? 0 : response.code();
       requests.add(new Request(now, request.getMethod(), request.getPath(), status, bytes));
       return response;
     }
+  }
+
+  /** A watch that opens, then says 410 Gone in an ERROR event and ends, as an API server does. */
+  private static final class GoneWatch extends WebSocketListener {
+    @Override
+    public void onOpen(WebSocket webSocket, Response response) {
+      webSocket.send("{\"type\":\"ERROR\",\"object\":" + RecordingDispatcher.GONE + "}");
+      webSocket.close(1000, "410 Gone");
+    }
+  }
+
+  private static boolean isWatch(String path) {
+    return path.contains("watch=true");
+  }
+
+  private static String withoutVersion(RecordedRequest request) {
+    return request.getPath().replaceAll("resourceVersion=[^&]*", "");
   }
 
   public void apply(EndpointSlice slice) {
