@@ -54,6 +54,9 @@ final class ServiceWatches {
    */
   static final double JITTER = 0.5;
 
+  /** How often a kept watch checks whether its client was closed. */
+  static final Duration CLOSED_CHECK = Duration.ofSeconds(1);
+
   /** The one registry of the JVM's resolvers: the system scheduler and randomness. */
   static final ServiceWatches SHARED =
       new ServiceWatches(graceTimer(), () -> ThreadLocalRandom.current().nextDouble());
@@ -89,10 +92,7 @@ final class ServiceWatches {
     synchronized (this) {
       watch = watches.computeIfAbsent(key, k -> new Watch(k, jitteredFactor()));
       watch.subscribers.add(onChange);
-      if (watch.expiry != null) {
-        watch.expiry.cancel(false);
-        watch.expiry = null;
-      }
+      watch.cancelTimers();
     }
     watch.startIfNotRunning();
     return new Subscription(key, watch, onChange, grace);
@@ -128,6 +128,18 @@ final class ServiceWatches {
         } else {
           watch.expiry =
               scheduler.schedule(() -> expire(key, watch), grace.toNanos(), TimeUnit.NANOSECONDS);
+          // A kept watch of a client closed meanwhile (its owner is done with it) ends within a
+          // second: its open connection would otherwise outlive the client for the whole grace.
+          watch.closedCheck =
+              scheduler.scheduleWithFixedDelay(
+                  () -> {
+                    if (clientClosed(key.client())) {
+                      expire(key, watch);
+                    }
+                  },
+                  CLOSED_CHECK.toNanos(),
+                  CLOSED_CHECK.toNanos(),
+                  TimeUnit.NANOSECONDS);
         }
       }
     }
@@ -143,7 +155,7 @@ final class ServiceWatches {
         return;
       }
       watches.remove(key);
-      watch.expiry = null;
+      watch.cancelTimers();
     }
     watch.stop();
   }
@@ -278,12 +290,26 @@ final class ServiceWatches {
     @Nullable volatile SharedIndexInformer<EndpointSlice> informer;
     volatile boolean synced;
     @Nullable volatile Throwable lastError;
-    @Nullable ScheduledFuture<?> expiry; // guarded by the registry; set while kept without channels
+    // Guarded by the registry; set while kept without channels.
+    @Nullable ScheduledFuture<?> expiry;
+    @Nullable ScheduledFuture<?> closedCheck;
     private boolean stopped;
 
     Watch(Key key, double reconnectFactor) {
       this.key = key;
       this.reconnectFactor = reconnectFactor;
+    }
+
+    /** Cancels the timers of a kept watch; called with the registry's lock held. */
+    void cancelTimers() {
+      if (expiry != null) {
+        expiry.cancel(false);
+        expiry = null;
+      }
+      if (closedCheck != null) {
+        closedCheck.cancel(false);
+        closedCheck = null;
+      }
     }
 
     /** Creates and starts the informer unless it runs; a failure becomes {@link #lastError}. */

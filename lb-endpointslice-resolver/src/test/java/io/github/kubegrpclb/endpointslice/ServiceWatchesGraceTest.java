@@ -92,6 +92,20 @@ class ServiceWatchesGraceTest {
   }
 
   @Test
+  void keptWatch_clientClosedMeanwhile_stoppedWithinTheCheckPeriod() {
+    ServiceWatches.Subscription only = subscribe(GRACE);
+    await().atMost(Duration.ofSeconds(10)).until(only::synced);
+    only.close();
+    assertThat(watches.keptWatches()).isEqualTo(1);
+
+    api.client().close();
+    clock.forward(ServiceWatches.CLOSED_CHECK);
+
+    assertThat(watches.watching(api.client(), "my-ns", "my-svc")).isFalse();
+    assertThat(clock.pendingTasks()).isZero();
+  }
+
+  @Test
   void clientClosed_releasedWatchStoppedAtOnce() {
     ServiceWatches.Subscription only = subscribe(GRACE);
     await().atMost(Duration.ofSeconds(10)).until(only::synced);
