@@ -38,11 +38,12 @@ final class ClientIndexWatch implements AutoCloseable {
       ServiceWatches watches,
       KubernetesClient client,
       ClientPod pod,
+      Duration grace,
       ChannelLogger logger,
       Runnable onChange) {
     this.pod = pod;
     this.logger = logger;
-    this.watch = watches.subscribe(client, pod.namespace(), pod.service(), onChange);
+    this.watch = watches.subscribe(client, pod.namespace(), pod.service(), grace, onChange);
   }
 
   /**

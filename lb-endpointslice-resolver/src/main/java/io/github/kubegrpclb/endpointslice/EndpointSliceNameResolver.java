@@ -24,6 +24,7 @@ import java.util.Objects;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.LongSupplier;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import javax.annotation.Nullable;
@@ -71,6 +72,7 @@ final class EndpointSliceNameResolver extends NameResolver {
   private final AtomicBoolean updateQueued = new AtomicBoolean();
   private final ResolverObserver observer;
   @Nullable private final ClientIndexWatch.ClientPod clientPod; // null: no client index
+  private final Duration idleWatchGrace;
   @Nullable private Throwable lastErrorCounted;
   @Nullable private String lastCauseLogged; // the last failure whose cause went to CAUSES
 
@@ -98,6 +100,8 @@ final class EndpointSliceNameResolver extends NameResolver {
       @Nullable ConfigOrError serviceConfig,
       Attributes resultAttributes,
       @Nullable ClientIndexWatch.ClientPod clientPod,
+      Duration idleWatchGrace,
+      LongSupplier nanoClock,
       NameResolver.Args args) {
     this.target = target;
     this.namespace = namespace;
@@ -106,6 +110,7 @@ final class EndpointSliceNameResolver extends NameResolver {
     this.serviceConfig = serviceConfig;
     this.resultAttributes = resultAttributes;
     this.clientPod = clientPod;
+    this.idleWatchGrace = idleWatchGrace;
     this.syncContext = args.getSynchronizationContext();
     this.scheduler = args.getScheduledExecutorService();
     this.logger = args.getChannelLogger();
@@ -114,7 +119,7 @@ final class EndpointSliceNameResolver extends NameResolver {
             resultAttributes.get(LbTelemetry.ATTRIBUTE),
             resultAttributes.get(ResolverObserver.TARGET_TEXT),
             "kubernetes",
-            System::nanoTime);
+            nanoClock);
     this.policyCheck =
         new PolicyCheck(
             target.policy,
@@ -138,11 +143,14 @@ final class EndpointSliceNameResolver extends NameResolver {
       throw new IllegalStateException("already started");
     }
     this.listener = listener;
-    subscription = watches.subscribe(client, namespace, target.service, this::onWatchEvent);
+    subscription =
+        watches.subscribe(client, namespace, target.service, idleWatchGrace, this::onWatchEvent);
     ServiceWatches.Subscription watch = subscription;
     observer.start(() -> watch.synced() && watch.lastError() == null);
     if (clientPod != null) {
-      clientWatch = new ClientIndexWatch(watches, client, clientPod, logger, this::onClientEvent);
+      clientWatch =
+          new ClientIndexWatch(
+              watches, client, clientPod, idleWatchGrace, logger, this::onClientEvent);
     }
     if (!subscription.synced() || (clientWatch != null && clientWatch.listing())) {
       firstAnswerTimer =

@@ -135,6 +135,8 @@ public final class EndpointSliceNameResolverProvider extends NameResolverProvide
             args.getServiceConfigParser()),
         locality.build(),
         clientPod(options, client, args),
+        options.idleWatchGrace(),
+        System::nanoTime,
         args);
   }
 

@@ -5,6 +5,7 @@ import io.github.kubegrpclb.core.LbTelemetry;
 import io.github.kubegrpclb.core.internal.PolicySelection;
 import io.github.kubegrpclb.core.internal.UserServiceConfig;
 import io.grpc.NameResolver;
+import java.time.Duration;
 import java.util.Map;
 import java.util.Objects;
 import javax.annotation.Nullable;
@@ -61,8 +62,16 @@ public final class EndpointSliceOptions {
   @Nullable private final String clientNode;
   @Nullable private final String clientService;
   @Nullable private final LbTelemetry telemetry;
+  private final Duration idleWatchGrace;
+
+  /** How long a watch no channel holds is kept by default: see {@link Builder#idleWatchGrace}. */
+  public static final Duration DEFAULT_IDLE_WATCH_GRACE = Duration.ofMinutes(5);
+
+  private static final Duration MIN_IDLE_WATCH_GRACE = Duration.ofSeconds(1);
+  private static final Duration MAX_IDLE_WATCH_GRACE = Duration.ofDays(1);
 
   private EndpointSliceOptions(Builder b) {
+    this.idleWatchGrace = b.idleWatchGrace;
     this.telemetry = b.telemetry;
     this.client = b.client;
     this.policy = b.policy;
@@ -130,6 +139,14 @@ public final class EndpointSliceOptions {
     return clientService;
   }
 
+  /**
+   * How long a Service's watch is kept after the last channel using it lets go of it: see {@link
+   * Builder#idleWatchGrace}.
+   */
+  public Duration idleWatchGrace() {
+    return idleWatchGrace;
+  }
+
   /** Builds {@link EndpointSliceOptions}; not thread-safe. */
   public static final class Builder {
     @Nullable private KubernetesClient client;
@@ -140,8 +157,38 @@ public final class EndpointSliceOptions {
     @Nullable private String clientNode;
     @Nullable private String clientService;
     @Nullable private LbTelemetry telemetry;
+    private Duration idleWatchGrace = DEFAULT_IDLE_WATCH_GRACE;
 
     private Builder() {}
+
+    /**
+     * How long the watch of a Service's EndpointSlices stays up after the last channel using it
+     * lets go of it: a channel entering idle mode (after {@code idleTimeout}, 30 min by default) or
+     * shutting down. A channel that leaves idle within it finds its endpoints at once, without a
+     * new LIST, even while the API server is unreachable (a control-plane upgrade); after it, the
+     * watch stops and the next channel lists again. Costs one open watch per Service for that long.
+     * Zero stops the watch at once (the behaviour before this option). Default: 5 minutes ({@link
+     * #DEFAULT_IDLE_WATCH_GRACE}); set it to the channel's {@code idleTimeout} or more for channels
+     * that idle longer and must survive an outage when they wake.
+     *
+     * @throws IllegalArgumentException unless zero or from 1 s to 1 day
+     */
+    public Builder idleWatchGrace(Duration idleWatchGrace) {
+      Objects.requireNonNull(idleWatchGrace, "idleWatchGrace");
+      if (!idleWatchGrace.isZero()
+          && (idleWatchGrace.compareTo(MIN_IDLE_WATCH_GRACE) < 0
+              || idleWatchGrace.compareTo(MAX_IDLE_WATCH_GRACE) > 0)) {
+        throw new IllegalArgumentException(
+            "idleWatchGrace "
+                + idleWatchGrace
+                + " is out of range (expected zero, to stop a released watch at once, or from"
+                + " PT1S to P1D; default "
+                + DEFAULT_IDLE_WATCH_GRACE
+                + ")");
+      }
+      this.idleWatchGrace = idleWatchGrace;
+      return this;
+    }
 
     /**
      * Watches with this client (its credentials, namespace and HTTP settings); its namespace is the

@@ -8,70 +8,187 @@ import io.fabric8.kubernetes.client.RequestConfigBuilder;
 import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
 import java.net.HttpURLConnection;
+import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.CopyOnWriteArraySet;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.DoubleSupplier;
 import javax.annotation.Nullable;
 
 /**
  * Shares one EndpointSlice informer (list + watch, label {@code kubernetes.io/service-name}) per
- * (client, namespace, service) among every channel that resolves that service, and stops it when
- * the last channel lets go. The informer keeps its cache across API-server restarts and relists
- * after 410 Gone by itself; errors are kept so resolvers can report them, until the watch is
- * established again. An informer that could not be created is created again on {@link
- * Subscription#retryIfFailed()}.
+ * (client, namespace, service) among every channel that resolves that service. When the last
+ * channel lets go (it shuts down, or enters idle mode), the watch is kept for that channel's {@link
+ * EndpointSliceOptions#idleWatchGrace()} and then stopped: a channel that leaves idle within it
+ * finds the watch synced, with no new LIST, and keeps its endpoints through an API server outage.
+ * The informer keeps its cache across API-server restarts and relists after 410 Gone by itself;
+ * errors are kept so resolvers can report them, until the watch is established again. An informer
+ * that could not be created is created again on {@link Subscription#retryIfFailed()}.
  *
  * <p>The informer's requests are not retried by the HTTP layer (fabric8 retries a refused connect
  * for about 20 s by default): each failure reaches the informer, which reports it and retries the
- * list and watch with its own backoff (1 s doubling to 32 s).
+ * list and watch with its own backoff (1 s doubling to 32 s). fabric8 has no jitter in that
+ * backoff, so each watch's re-watch schedule starts from its own random base (see {@link #JITTER}).
  *
  * <p>Thread-safe: the registry is guarded by its own lock; a watch's lifecycle by the watch's lock;
  * its state is volatile and its subscribers are a concurrent set, notified on the informer's
- * thread.
+ * thread. Kept watches end on the scheduler given to the constructor.
  */
 final class ServiceWatches {
   static final String SERVICE_NAME_LABEL = "kubernetes.io/service-name";
-  static final ServiceWatches SHARED = new ServiceWatches();
-
-  private final Map<Key, Watch> watches = new HashMap<>();
 
   /**
-   * Subscribes {@code onChange} to the service's slices, starting the informer if needed. Never
-   * throws: a failure to create the informer is the subscription's {@link Subscription#lastError}.
+   * Each watch's re-watch backoff base is fabric8's (1 s by default) times a factor drawn uniformly
+   * from [1 - JITTER, 1 + JITTER): after an API server restart the clients' reconnects, and the
+   * relists that follow them, spread over a second at the first attempt, two at the second, and so
+   * on, instead of arriving together at 1, 2, 4 ... s.
+   */
+  static final double JITTER = 0.5;
+
+  /** How often a kept watch checks whether its client was closed. */
+  static final Duration CLOSED_CHECK = Duration.ofSeconds(1);
+
+  /** The one registry of the JVM's resolvers: the system scheduler and randomness. */
+  static final ServiceWatches SHARED =
+      new ServiceWatches(graceTimer(), () -> ThreadLocalRandom.current().nextDouble());
+
+  private final Map<Key, Watch> watches = new HashMap<>();
+  private final ScheduledExecutorService scheduler;
+  private final DoubleSupplier random;
+
+  /**
+   * @param scheduler ends kept watches when their grace is over
+   * @param random uniform in [0, 1), for the reconnect jitter
+   */
+  ServiceWatches(ScheduledExecutorService scheduler, DoubleSupplier random) {
+    this.scheduler = scheduler;
+    this.random = random;
+  }
+
+  /**
+   * Subscribes {@code onChange} to the service's slices, starting the informer if needed, or taking
+   * over a kept one. Never throws: a failure to create the informer is the subscription's {@link
+   * Subscription#lastError}.
+   *
+   * @param grace how long the watch is kept once this subscription is the last one to close
    */
   Subscription subscribe(
-      KubernetesClient client, String namespace, String service, Runnable onChange) {
+      KubernetesClient client,
+      String namespace,
+      String service,
+      Duration grace,
+      Runnable onChange) {
     Key key = new Key(client, namespace, service);
     Watch watch;
     synchronized (this) {
-      watch = watches.computeIfAbsent(key, k -> new Watch(k));
+      watch = watches.computeIfAbsent(key, k -> new Watch(k, jitteredFactor()));
       watch.subscribers.add(onChange);
+      watch.cancelTimers();
     }
     watch.startIfNotRunning();
-    return new Subscription(key, watch, onChange);
+    return new Subscription(key, watch, onChange, grace);
   }
 
-  /** Informers running now (for tests and diagnostics). */
+  /** Watches held by at least one channel (for tests and diagnostics). */
   synchronized int activeWatches() {
-    return watches.size();
+    int active = 0;
+    for (Watch watch : watches.values()) {
+      active += watch.subscribers.isEmpty() ? 0 : 1;
+    }
+    return active;
   }
 
-  private void release(Key key, Watch watch, Runnable subscriber) {
-    boolean last;
+  /** True while a watch of this Service runs, held or kept (for tests and diagnostics). */
+  synchronized boolean watching(KubernetesClient client, String namespace, String service) {
+    return watches.containsKey(new Key(client, namespace, service));
+  }
+
+  /** Watches no channel holds, kept until their grace is over (for tests and diagnostics). */
+  synchronized int keptWatches() {
+    return watches.size() - activeWatches();
+  }
+
+  private void release(Key key, Watch watch, Runnable subscriber, Duration grace) {
+    boolean stopNow = false;
     synchronized (this) {
       watch.subscribers.remove(subscriber);
-      last = watch.subscribers.isEmpty() && watches.get(key) == watch;
-      if (last) {
-        watches.remove(key);
+      if (watch.subscribers.isEmpty() && watches.get(key) == watch) {
+        if (grace.isZero() || clientClosed(key.client())) {
+          watches.remove(key);
+          stopNow = true;
+        } else {
+          watch.expiry =
+              scheduler.schedule(() -> expire(key, watch), grace.toNanos(), TimeUnit.NANOSECONDS);
+          // A kept watch of a client closed meanwhile (its owner is done with it) ends within a
+          // second: its open connection would otherwise outlive the client for the whole grace.
+          watch.closedCheck =
+              scheduler.scheduleWithFixedDelay(
+                  () -> {
+                    if (clientClosed(key.client())) {
+                      expire(key, watch);
+                    }
+                  },
+                  CLOSED_CHECK.toNanos(),
+                  CLOSED_CHECK.toNanos(),
+                  TimeUnit.NANOSECONDS);
+        }
       }
     }
-    if (last) {
+    if (stopNow) {
       watch.stop();
     }
+  }
+
+  /** The grace of a kept watch is over: stop it, unless a channel took it over meanwhile. */
+  private void expire(Key key, Watch watch) {
+    synchronized (this) {
+      if (!watch.subscribers.isEmpty() || watches.get(key) != watch) {
+        return;
+      }
+      watches.remove(key);
+      watch.cancelTimers();
+    }
+    watch.stop();
+  }
+
+  private double jitteredFactor() {
+    return 1 - JITTER + 2 * JITTER * random.getAsDouble();
+  }
+
+  private static boolean clientClosed(KubernetesClient client) {
+    try {
+      return client.getHttpClient().isClosed();
+    } catch (RuntimeException e) {
+      return false; // a client that cannot say: keep the watch for its grace
+    }
+  }
+
+  /**
+   * The system timer of {@link #SHARED}: one daemon thread while a kept watch waits, none otherwise
+   * (the thread times out when idle, so a JVM without kept watches holds no thread for them).
+   */
+  private static ScheduledExecutorService graceTimer() {
+    ScheduledThreadPoolExecutor timer =
+        new ScheduledThreadPoolExecutor(
+            1,
+            runnable -> {
+              Thread thread = new Thread(runnable, "kube-grpc-lb-watch-grace");
+              thread.setDaemon(true);
+              return thread;
+            });
+    timer.setKeepAliveTime(1, TimeUnit.SECONDS);
+    timer.allowCoreThreadTimeOut(true);
+    timer.setRemoveOnCancelPolicy(true);
+    return timer;
   }
 
   /** One channel's hold on a shared watch. */
@@ -79,12 +196,14 @@ final class ServiceWatches {
     private final Key key;
     private final Watch watch;
     private final Runnable subscriber;
+    private final Duration grace;
     private boolean closed;
 
-    private Subscription(Key key, Watch watch, Runnable subscriber) {
+    private Subscription(Key key, Watch watch, Runnable subscriber, Duration grace) {
       this.key = key;
       this.watch = watch;
       this.subscriber = subscriber;
+      this.grace = grace;
     }
 
     /** True once the initial list has completed. */
@@ -142,7 +261,7 @@ final class ServiceWatches {
     public void close() {
       if (!closed) {
         closed = true;
-        release(key, watch, subscriber);
+        release(key, watch, subscriber, grace);
       }
     }
   }
@@ -165,15 +284,32 @@ final class ServiceWatches {
 
   private static final class Watch implements ResourceEventHandler<EndpointSlice> {
     final Key key;
+    final double reconnectFactor; // this watch's jitter of fabric8's reconnect backoff
     final Set<Runnable> subscribers = new CopyOnWriteArraySet<>();
     final AtomicLong generation = new AtomicLong();
     @Nullable volatile SharedIndexInformer<EndpointSlice> informer;
     volatile boolean synced;
     @Nullable volatile Throwable lastError;
+    // Guarded by the registry; set while kept without channels.
+    @Nullable ScheduledFuture<?> expiry;
+    @Nullable ScheduledFuture<?> closedCheck;
     private boolean stopped;
 
-    Watch(Key key) {
+    Watch(Key key, double reconnectFactor) {
       this.key = key;
+      this.reconnectFactor = reconnectFactor;
+    }
+
+    /** Cancels the timers of a kept watch; called with the registry's lock held. */
+    void cancelTimers() {
+      if (expiry != null) {
+        expiry.cancel(false);
+        expiry = null;
+      }
+      if (closedCheck != null) {
+        closedCheck.cancel(false);
+        closedCheck = null;
+      }
     }
 
     /** Creates and starts the informer unless it runs; a failure becomes {@link #lastError}. */
@@ -184,7 +320,7 @@ final class ServiceWatches {
       SharedIndexInformer<EndpointSlice> created = null;
       try {
         created =
-            withoutHttpRetries(key.client())
+            withoutHttpRetries(key.client(), reconnectFactor)
                 .discovery()
                 .v1()
                 .endpointSlices()
@@ -197,7 +333,9 @@ final class ServiceWatches {
               if (!isGone(error)) {
                 onError(error); // 410 Gone only means "list again", which the informer does
               }
-              return true; // keep retrying with the informer's backoff: RBAC may be fixed later
+              // Keep retrying with the informer's backoff (RBAC may be fixed later), unless the
+              // client is closed and no channel holds the watch: it cannot work again.
+              return !(subscribers.isEmpty() && clientClosed(key.client()));
             });
         informer = created;
         created
@@ -286,9 +424,11 @@ final class ServiceWatches {
     /**
      * The same client (connections, credentials, executor) with HTTP-level retries off for this
      * watch's requests, so that a refused or failed list reaches the exception handler at once
-     * instead of after fabric8's ten retries.
+     * instead of after fabric8's ten retries, and with this watch's jittered re-watch backoff base
+     * (fabric8 doubles it per attempt, without jitter of its own).
      */
-    private static KubernetesClient withoutHttpRetries(KubernetesClient client) {
+    private static KubernetesClient withoutHttpRetries(
+        KubernetesClient client, double reconnectFactor) {
       RequestConfig config;
       try {
         RequestConfig current = client.getConfiguration().getRequestConfig();
@@ -300,6 +440,10 @@ final class ServiceWatches {
         return client; // a client without a configuration to derive from: use it as it is
       }
       config.setRequestRetryBackoffLimit(0);
+      Integer base = config.getWatchReconnectInterval();
+      if (base != null && base > 0) {
+        config.setWatchReconnectInterval((int) Math.max(1, Math.round(base * reconnectFactor)));
+      }
       return client.newClient(config).adapt(KubernetesClient.class);
     }
   }

@@ -223,12 +223,20 @@ class EndpointSliceNameResolverTest {
     assertThat(result.perPod()).containsOnlyKeys("pod-0", "pod-2");
   }
 
+  /**
+   * The last channel's release no longer stops the watch at once: it is kept for the channels'
+   * {@code idleWatchGrace} (so that a channel leaving idle finds it), then stopped with its
+   * threads. This test sets the shortest grace, 1 s, and checks that nothing is left after it;
+   * {@link ServiceWatchesGraceTest} checks the grace itself on a fake clock.
+   */
   @Test
-  void channelsToOneService_shareOneWatch_closedWithTheLastChannel() throws Exception {
+  void channelsToOneService_shareOneWatch_stoppedOneGraceAfterTheLastChannel() throws Exception {
     api.apply(slice("my-svc-a", grpcPort, ready(pod(0))));
     int threadsBefore = Thread.activeCount();
-    ManagedChannel first = channel("kubernetes:///my-svc.my-ns:grpc");
-    ManagedChannel second = channel("kubernetes:///my-svc.my-ns:grpc?policy=peak_ewma");
+    EndpointSliceOptions.Builder shortGrace =
+        EndpointSliceOptions.builder().idleWatchGrace(Duration.ofSeconds(1));
+    ManagedChannel first = channel("kubernetes:///my-svc.my-ns:grpc", shortGrace);
+    ManagedChannel second = channel("kubernetes:///my-svc.my-ns:grpc?policy=peak_ewma", shortGrace);
     ChannelReadiness.awaitEveryPod(first, List.of("pod-0"));
     ChannelReadiness.awaitEveryPod(second, List.of("pod-0"));
 
@@ -237,7 +245,9 @@ class EndpointSliceNameResolverTest {
     first.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
     assertThat(ServiceWatches.SHARED.activeWatches()).isEqualTo(1);
     second.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
-    await().atMost(Duration.ofSeconds(5)).until(() -> ServiceWatches.SHARED.activeWatches() == 0);
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> !ServiceWatches.SHARED.watching(api.client(), "my-ns", "my-svc"));
     await()
         .atMost(Duration.ofSeconds(30))
         .until(() -> Thread.activeCount() <= threadsBefore + 2); // gRPC's shared timers may linger

@@ -90,7 +90,7 @@ class EndpointSliceWithK3sTest {
           .create();
 
       try (ServiceWatches.Subscription subscription =
-          ServiceWatches.SHARED.subscribe(client, "default", "echo", () -> {})) {
+          ServiceWatches.SHARED.subscribe(client, "default", "echo", Duration.ZERO, () -> {})) {
         await()
             .atMost(Duration.ofMinutes(3))
             .until(

@@ -9,10 +9,17 @@ import io.fabric8.kubernetes.client.server.mock.KubernetesCrudDispatcher;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
 import io.fabric8.mockwebserver.Context;
 import io.fabric8.mockwebserver.MockWebServer;
+import io.fabric8.mockwebserver.http.MockResponse;
+import io.fabric8.mockwebserver.http.RecordedRequest;
+import io.fabric8.mockwebserver.http.Response;
+import io.fabric8.mockwebserver.http.WebSocket;
+import io.fabric8.mockwebserver.http.WebSocketListener;
 import java.net.InetAddress;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -36,7 +43,8 @@ public final class MockKubernetesApi implements AutoCloseable {
           quiet("io.fabric8.mockwebserver", Level.WARNING),
           quiet("io.vertx.core.impl.BlockedThreadChecker", Level.SEVERE));
 
-  private final KubernetesCrudDispatcher dispatcher = new KubernetesCrudDispatcher();
+  private final List<Request> requests = new CopyOnWriteArrayList<>();
+  private final RecordingDispatcher dispatcher = new RecordingDispatcher(requests);
   private KubernetesMockServer server;
   private final int port;
   private final KubernetesClient client;
@@ -89,6 +97,107 @@ public final class MockKubernetesApi implements AutoCloseable {
   public void start() {
     server = newServer();
     server.init(InetAddress.getLoopbackAddress(), port);
+  }
+
+  /**
+   * Every request the server answered since it was created (across restarts), in order: what a
+   * client costs the API server.
+   */
+  public List<Request> requests() {
+    return List.copyOf(requests);
+  }
+
+  /**
+   * One request the server answered.
+   *
+   * @param nanoTime when it was dispatched ({@code System.nanoTime()})
+   * @param method the HTTP method
+   * @param path the path with its query, e.g. {@code
+   *     /apis/discovery.k8s.io/v1/namespaces/my-ns/endpointslices?labelSelector=...&watch=true}
+   * @param status the response's status code (a watch that opens: 101 or 200)
+   * @param responseBytes the response body's size (0 for a watch: its events follow on a socket)
+   */
+  public record Request(long nanoTime, String method, String path, int status, long responseBytes) {
+    /** A watch request (it opens a stream of events). */
+    public boolean watch() {
+      return path.contains("watch=true");
+    }
+
+    /** A list of EndpointSlices (what an informer sends to sync, and again on each relist). */
+    public boolean sliceList() {
+      return "GET".equals(method) && !watch() && path.contains("/endpointslices?");
+    }
+  }
+
+  /**
+   * While true, every request is answered 503 Service Unavailable, as by an API server that is
+   * starting (each attempt is recorded, which a stopped server cannot do). Restart the server
+   * ({@link #stop()}, {@link #start()}) first to break the open watches.
+   */
+  public void unavailable(boolean unavailable) {
+    dispatcher.unavailable = unavailable;
+  }
+
+  /**
+   * From now on, each watch's next request (one per path without its resourceVersion) is answered
+   * with a 410 Gone ERROR event, as by an API server whose watch cache no longer holds the client's
+   * resourceVersion after a restart: the client must list again. Later requests are served.
+   */
+  public void expireWatches() {
+    dispatcher.expired.clear();
+    dispatcher.expire = true;
+  }
+
+  /** The CRUD dispatcher, recording each request with its time and response size. */
+  private static final class RecordingDispatcher extends KubernetesCrudDispatcher {
+    private static final String UNAVAILABLE =
+        "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\","
+            + "\"message\":\"the API server is starting\",\"reason\":\"ServiceUnavailable\","
+            + "\"code\":503}";
+    private static final String GONE =
+        "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\","
+            + "\"message\":\"too old resource version\",\"reason\":\"Expired\","
+            + "\"code\":410}";
+    private final List<Request> requests;
+    final Set<String> expired = ConcurrentHashMap.newKeySet();
+    volatile boolean unavailable;
+    volatile boolean expire;
+
+    RecordingDispatcher(List<Request> requests) {
+      this.requests = requests;
+    }
+
+    @Override
+    public MockResponse dispatch(RecordedRequest request) {
+      long now = System.nanoTime();
+      MockResponse response =
+          unavailable
+              ? new MockResponse().setResponseCode(503).setBody(UNAVAILABLE)
+              : expire && isWatch(request.getPath()) && expired.add(withoutVersion(request))
+                  ? new MockResponse().withWebSocketUpgrade(new GoneWatch())
+                  : super.dispatch(request);
+      long bytes = response == null || response.getBody() == null ? 0 : response.getBody().size();
+      int status = response == null ? 0 : response.code();
+      requests.add(new Request(now, request.getMethod(), request.getPath(), status, bytes));
+      return response;
+    }
+  }
+
+  /** A watch that opens, then says 410 Gone in an ERROR event and ends, as an API server does. */
+  private static final class GoneWatch extends WebSocketListener {
+    @Override
+    public void onOpen(WebSocket webSocket, Response response) {
+      webSocket.send("{\"type\":\"ERROR\",\"object\":" + RecordingDispatcher.GONE + "}");
+      webSocket.close(1000, "410 Gone");
+    }
+  }
+
+  private static boolean isWatch(String path) {
+    return path.contains("watch=true");
+  }
+
+  private static String withoutVersion(RecordedRequest request) {
+    return request.getPath().replaceAll("resourceVersion=[^&]*", "");
   }
 
   public void apply(EndpointSlice slice) {
