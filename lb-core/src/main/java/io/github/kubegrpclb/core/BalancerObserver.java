@@ -12,7 +12,6 @@ import io.grpc.ConnectivityState;
 import io.grpc.LoadBalancer.Helper;
 import io.grpc.LoadBalancer.SubchannelPicker;
 import io.grpc.Status;
-import java.net.SocketAddress;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Collections;
@@ -248,20 +247,7 @@ final class BalancerObserver<T> {
   }
 
   static String addressOf(Endpoint<?> endpoint) {
-    List<SocketAddress> addresses = endpoint.group().getAddresses();
-    if (addresses.size() == 1) {
-      return addressText(addresses.get(0));
-    }
-    List<String> texts = new ArrayList<>(addresses.size());
-    for (SocketAddress address : addresses) {
-      texts.add(addressText(address));
-    }
-    return texts.toString();
-  }
-
-  private static String addressText(SocketAddress address) {
-    String text = address.toString();
-    return text.startsWith("/") ? text.substring(1) : text;
+    return Snapshots.addressText(endpoint.group().getAddresses());
   }
 
   private static String channelTarget(Helper helper) {

@@ -136,20 +136,8 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
    */
   abstract void configure(Object policyConfig);
 
-  /** The outlier ejection options of the config last {@linkplain #configure configured}. */
-  abstract OutlierEjectionConfig outlierEjectionConfig();
-
-  /** The subsetting options of the config last {@linkplain #configure configured}. */
-  abstract SubsettingConfig subsettingConfig();
-
-  /** The slow start options of the config last {@linkplain #configure configured}. */
-  abstract SlowStartConfig slowStartConfig();
-
-  /** The zone spill options of the config last {@linkplain #configure configured}. */
-  abstract ZoneSpillConfig zoneSpillConfig();
-
-  /** The long-lived stream options of the config last {@linkplain #configure configured}. */
-  abstract StreamRebalancingConfig streamRebalancingConfig();
+  /** The shared sections of the config last {@linkplain #configure configured}. */
+  abstract BalancerConfig balancerConfig();
 
   /**
    * The key to cache an endpoint's pick results under for {@code config} (see {@link
@@ -232,7 +220,7 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
     for (EquivalentAddressGroup group : groups) {
       next.putIfAbsent(group.getAddresses(), group);
     }
-    SubsettingConfig subsetting = subsettingConfig();
+    SubsettingConfig subsetting = balancerConfig().subsetting();
     if (subsetting.enabled() && next.size() > subsetting.subsetSize) {
       next = subset(next, subsetting, resolvedAddresses.getAttributes());
     }
@@ -255,9 +243,10 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
       }
     }
     observer.endpointsChanged(endpoints.values());
-    streamRebalancer.update(streamRebalancingConfig(), endpoints.values(), added, removed);
+    streamRebalancer.update(
+        balancerConfig().streamRebalancing(), endpoints.values(), added, removed);
     candidatesStale = true;
-    outlierEjection.update(outlierEjectionConfig(), endpoints.values());
+    outlierEjection.update(balancerConfig().outlierEjection(), endpoints.values());
     updateBalancingState();
     // Shut down after publishing (as grpc-java's MultiChildLoadBalancer), so no RPC picks a
     // subchannel already shut down; connect after, so a synchronous state callback sees a
@@ -345,8 +334,8 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
       // then the same pod, already warm, not a new endpoint.
       endpoint.addedWhileServing = false;
     }
-    if (joined && slowStartConfig().enabled) {
-      slowStart.joined(endpoint, slowStartConfig(), candidates.connected());
+    if (joined && balancerConfig().slowStart().enabled) {
+      slowStart.joined(endpoint, balancerConfig().slowStart(), candidates.connected());
     }
     endpoint.onSubchannelState(state, stateInfo.getStatus());
     if (recovered) {
@@ -474,7 +463,7 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
         rotation == null ? EndpointList.Snapshot.empty() : rotation.snapshot();
     // The zone/node step: past the static hints, spill to others while the preferred are loaded.
     EndpointList.Snapshot<T> widened =
-        zoneSpill.widen(zoneSpillConfig(), candidates, rotation, snapshot, clientZone);
+        zoneSpill.widen(balancerConfig().zoneSpill(), candidates, rotation, snapshot, clientZone);
     if (zoneSpill.takeCountingChanged()) {
       candidatesStale = true; // the listed pick results must (or must no longer) count RPCs
       scheduleUpdate();
@@ -488,7 +477,9 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
       EndpointList<T> members = rotation;
       double[] weights =
           slowStart.weights(
-              slowStartConfig(), endpoint -> candidates.isMember(endpoint, members), snapshot);
+              balancerConfig().slowStart(),
+              endpoint -> candidates.isMember(endpoint, members),
+              snapshot);
       updateState(READY, streamRebalancer.wrap(readyPicker(snapshot, weights), snapshot, weights));
     } else if (candidates.connecting() > 0) {
       updateState(CONNECTING, BufferPicker.INSTANCE);

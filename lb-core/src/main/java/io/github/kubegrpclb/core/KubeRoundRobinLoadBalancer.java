@@ -67,28 +67,8 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
   }
 
   @Override
-  OutlierEjectionConfig outlierEjectionConfig() {
-    return config.outlierEjection;
-  }
-
-  @Override
-  SubsettingConfig subsettingConfig() {
-    return config.subsetting;
-  }
-
-  @Override
-  SlowStartConfig slowStartConfig() {
-    return config.slowStart;
-  }
-
-  @Override
-  StreamRebalancingConfig streamRebalancingConfig() {
-    return config.streamRebalancing;
-  }
-
-  @Override
-  ZoneSpillConfig zoneSpillConfig() {
-    return config.zoneSpill;
+  BalancerConfig balancerConfig() {
+    return config.balancer;
   }
 
   @Override
@@ -99,7 +79,7 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
   @Override
   SubchannelPicker readyPicker(EndpointList.Snapshot<Void> rotation, double[] weights) {
     return new Picker(
-        config.outlierEjection.enabled || isCountingForZoneSpill()
+        config.balancer.outlierEjection().enabled || isCountingForZoneSpill()
             ? rotation.unaryResults()
             : rotation.streamResults(),
         rotation.streamResults(),
@@ -119,13 +99,13 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
     EndpointTelemetry unaryTelemetry =
         counting || recording ? unaryTelemetry(endpoint) : EndpointTelemetry.NOOP;
     PickResult unary;
-    if (config.outlierEjection.enabled) {
+    if (config.balancer.outlierEjection().enabled) {
       unary =
           PickResult.withSubchannel(
               endpoint.subchannel(),
               new OutcomeRecorder(
                   endpoint.outcomes(),
-                  config.outlierEjection.failureCodes,
+                  config.balancer.outlierEjection().failureCodes,
                   nanoClock,
                   unaryTelemetry));
     } else if (counting) {

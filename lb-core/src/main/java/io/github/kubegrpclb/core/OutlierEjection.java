@@ -101,10 +101,6 @@ final class OutlierEjection {
     this.onReadmitted = onReadmitted;
   }
 
-  OutlierEjectionConfig config() {
-    return config;
-  }
-
   /** Applies a config to the current endpoint set (a live view, read on every decision). */
   void update(OutlierEjectionConfig newConfig, Collection<? extends Endpoint<?>> endpoints) {
     this.endpoints = endpoints;

@@ -98,28 +98,8 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
   }
 
   @Override
-  OutlierEjectionConfig outlierEjectionConfig() {
-    return config.outlierEjection();
-  }
-
-  @Override
-  SubsettingConfig subsettingConfig() {
-    return config.subsetting();
-  }
-
-  @Override
-  SlowStartConfig slowStartConfig() {
-    return config.slowStart();
-  }
-
-  @Override
-  StreamRebalancingConfig streamRebalancingConfig() {
-    return config.streamRebalancing();
-  }
-
-  @Override
-  ZoneSpillConfig zoneSpillConfig() {
-    return config.zoneSpill();
+  BalancerConfig balancerConfig() {
+    return config.balancer();
   }
 
   /** The fleet-wide latency state the estimates age with (for tests). */
@@ -224,7 +204,8 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
         FleetLatency fleet,
         boolean recording,
         EndpointTelemetry unaryTelemetry) {
-      OutcomeCounts outcomes = config.outlierEjection().enabled ? endpoint.outcomes() : null;
+      OutcomeCounts outcomes =
+          config.balancer().outlierEjection().enabled ? endpoint.outcomes() : null;
       return new PickResult[] {
         PickResult.withSubchannel(
             endpoint.subchannel(),
@@ -499,7 +480,7 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
         boolean failed = config.isFailure(code);
         if (outcomes != null) {
           outcomes.record(
-              config.outlierEjection().failureCodes.contains(code),
+              config.balancer().outlierEjection().failureCodes.contains(code),
               answered,
               now - startNanos,
               now);

@@ -109,6 +109,15 @@ final class RotationCandidates<T> {
     return ejected;
   }
 
+  /**
+   * The tier a rotation is drawn from: the admitted endpoints, or the ejected ones when every
+   * connected endpoint is ejected (the panic threshold keeps some admitted; should a config change
+   * eject them all anyway, all of them are used rather than none).
+   */
+  Tier<T> admissible() {
+    return admitted.isEmpty() ? ejected : admitted;
+  }
+
   /** Endpoints IDLE or CONNECTING. */
   int connecting() {
     return connecting;
@@ -174,16 +183,14 @@ final class RotationCandidates<T> {
 
   /**
    * Reclassifies {@code endpoint} after its state changed: O(1), plus one array copy per list it
-   * leaves that a picker reads. Returns whether its classification changed.
+   * leaves that a picker reads.
    */
-  boolean update(Endpoint<T> endpoint) {
+  void update(Endpoint<T> endpoint) {
     int bits = classify(endpoint);
-    if (bits == endpoint.classBits) {
-      return false;
+    if (bits != endpoint.classBits) {
+      unrecord(endpoint);
+      record(endpoint, bits);
     }
-    unrecord(endpoint);
-    record(endpoint, bits);
-    return true;
   }
 
   /** Whether {@code endpoint} is a member of {@code list}, in O(1). */

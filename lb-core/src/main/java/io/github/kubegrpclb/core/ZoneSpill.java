@@ -128,8 +128,7 @@ final class ZoneSpill<T> {
       String clientZone) {
     this.config = config;
     spilling = false;
-    RotationCandidates.Tier<T> tier =
-        candidates.admitted().isEmpty() ? candidates.ejected() : candidates.admitted();
+    RotationCandidates.Tier<T> tier = candidates.admissible();
     boolean narrowed =
         preferred != null
             && !snapshot.isEmpty()
@@ -332,7 +331,8 @@ final class ZoneSpill<T> {
       Endpoint<T> endpoint = ready.get(i);
       Set<String> hints = endpoint.group().getAttributes().get(EndpointAttributes.ZONE_HINTS);
       boolean sameZone = clientZone != null && hints != null && hints.contains(clientZone);
-      long score = mix(seed * 0x9E3779B97F4A7C15L + addressHash(endpoint)) >>> 1;
+      long score =
+          DeterministicSubset.mix(seed * 0x9E3779B97F4A7C15L + addressHash(endpoint)) >>> 1;
       keys[i] = sameZone ? score >>> 1 : score | Long.MIN_VALUE >>> 1;
     }
     List<Integer> order = new ArrayList<>(rest);
@@ -346,13 +346,6 @@ final class ZoneSpill<T> {
       h = h * 31 + address.hashCode();
     }
     return h;
-  }
-
-  /** SplitMix64's finalizer: a well-mixed 64-bit hash. */
-  private static long mix(long z) {
-    z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
-    z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
-    return z ^ (z >>> 31);
   }
 
   private void scheduleSample() {

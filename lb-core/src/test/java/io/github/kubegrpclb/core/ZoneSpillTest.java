@@ -550,8 +550,9 @@ class ZoneSpillTest {
                 .get(0)
                 .get("peak_ewma");
     assertThat(PeakEwmaConfig.parse(options)).isEqualTo(parsed);
-    assertThat(parsed.zoneSpill().enabled).isFalse();
-    assertThat(PeakEwmaConfig.defaults().zoneSpill()).isEqualTo(ZoneSpillConfig.DEFAULTS);
+    assertThat(parsed.balancer().zoneSpill().enabled).isFalse();
+    assertThat(PeakEwmaConfig.defaults().balancer().zoneSpill())
+        .isEqualTo(ZoneSpillConfig.DEFAULTS);
     assertThat(ZoneSpillConfig.DEFAULTS.enabled).isTrue();
   }
 }
