@@ -19,6 +19,7 @@ import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Set;
 import java.util.function.Function;
+import java.util.function.Predicate;
 import java.util.function.Supplier;
 import java.util.function.ToIntFunction;
 
@@ -58,6 +59,7 @@ final class BalancerObserver<T> {
   private boolean configured;
   private volatile List<Endpoint<T>> endpoints = List.of();
   private volatile ToIntFunction<Endpoint<T>> openStreams = endpoint -> -1;
+  private volatile Predicate<Endpoint<T>> ejected = endpoint -> false;
   private volatile View<T> view = new View<>(List.of(), ConnectivityState.IDLE, null);
 
   /**
@@ -94,8 +96,12 @@ final class BalancerObserver<T> {
     return telemetry.isRecording();
   }
 
-  /** Where the open streams of an endpoint are read (-1: not counted); read from any thread. */
-  void streamCounts(ToIntFunction<Endpoint<T>> openStreams) {
+  /**
+   * Where the stages' views of an endpoint are read, from any thread: whether it is ejected, and
+   * its open streams (-1: not counted).
+   */
+  void stageViews(Predicate<Endpoint<T>> ejected, ToIntFunction<Endpoint<T>> openStreams) {
+    this.ejected = ejected;
     this.openStreams = openStreams;
   }
 
@@ -180,7 +186,7 @@ final class BalancerObserver<T> {
               endpoint.condition() == EndpointCondition.READY ? "ready" : "terminating_serving",
               state.name(),
               inRotationNow,
-              endpoint.ejected,
+              ejected.test(endpoint),
               inRotationNow ? endpoint.weight : Double.NaN,
               load.inFlight,
               load.estimateNanos,

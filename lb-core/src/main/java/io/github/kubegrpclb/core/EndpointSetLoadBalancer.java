@@ -47,7 +47,7 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
   private final Map<List<SocketAddress>, Endpoint<T>> endpoints = new LinkedHashMap<>();
   private final OutlierEjection outlierEjection;
   private final ZoneSpill<T> zoneSpill;
-  private final RotationCandidates<T> candidates = new RotationCandidates<>(this::pickResults);
+  private final RotationCandidates<T> candidates;
   // Whether the classification must be rebuilt (an address update, an ejection, a config): state
   // changes alone update it one endpoint at a time.
   private boolean candidatesStale = true;
@@ -86,6 +86,7 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
               updateBalancingState();
             },
             this::readmitted);
+    this.candidates = new RotationCandidates<>(this::pickResults, outlierEjection::isEjected);
     this.zoneSpill =
         new ZoneSpill<>(
             helper.getSynchronizationContext(),
@@ -109,7 +110,7 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
             policyName,
             helper.getChannelLogger(),
             observer::streamsEnded);
-    observer.streamCounts(streamRebalancer::openStreams);
+    observer.stageViews(outlierEjection::isEjected, streamRebalancer::openStreams);
   }
 
   /** The policy's randomness, for the stream rebalancer's jitter; called by constructors. */
@@ -252,6 +253,7 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
     // subchannel already shut down; connect after, so a synchronous state callback sees a
     // consistent balancer.
     for (Endpoint<T> endpoint : removed) {
+      outlierEjection.forget(endpoint);
       endpoint.shutdown();
     }
     for (Endpoint<T> endpoint : added) {
@@ -442,6 +444,7 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
 
   private void shutdownEndpoints() {
     for (Endpoint<T> endpoint : endpoints.values()) {
+      outlierEjection.forget(endpoint);
       endpoint.shutdown();
     }
     endpoints.clear();

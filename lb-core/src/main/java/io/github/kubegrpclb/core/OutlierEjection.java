@@ -2,13 +2,17 @@ package io.github.kubegrpclb.core;
 
 import io.grpc.LoadBalancer.Subchannel;
 import io.grpc.SynchronizationContext;
+import io.grpc.SynchronizationContext.ScheduledHandle;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collection;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
+import javax.annotation.Nullable;
 
 /**
  * Takes endpoints that fail, hang or lag out of rotation and brings them back, for both policies.
@@ -61,6 +65,14 @@ final class OutlierEjection {
     void probe(Subchannel subchannel, long timeoutNanos, Consumer<Boolean> answered);
   }
 
+  /** Ejection's state of one endpoint; written in the SynchronizationContext. */
+  private static final class Ejection {
+    volatile boolean ejected; // read by snapshots and gauges from other threads
+    int times; // times ejected, decayed
+    @Nullable ScheduledHandle timer; // the probe's, or the probation check's
+  }
+
+  private final Map<Endpoint<?>, Ejection> states = new ConcurrentHashMap<>();
   private final SynchronizationContext syncContext;
   private final ScheduledExecutorService timerService;
   private final java.util.function.LongSupplier nanoClock;
@@ -112,7 +124,7 @@ final class OutlierEjection {
       stop();
       boolean any = false;
       for (Endpoint<?> endpoint : endpoints) {
-        any |= endpoint.ejected;
+        any |= isEjected(endpoint);
         readmit(endpoint, false);
         endpoint.outcomes().arm(Integer.MAX_VALUE, () -> {});
       }
@@ -135,6 +147,24 @@ final class OutlierEjection {
     }
   }
 
+  /** Whether {@code endpoint} is ejected; any thread. */
+  boolean isEjected(Endpoint<?> endpoint) {
+    Ejection state = states.get(endpoint);
+    return state != null && state.ejected;
+  }
+
+  /** The balancer shut {@code endpoint} down: its state and timer go. */
+  void forget(Endpoint<?> endpoint) {
+    Ejection state = states.remove(endpoint);
+    if (state != null && state.timer != null) {
+      state.timer.cancel();
+    }
+  }
+
+  private Ejection stateOf(Endpoint<?> endpoint) {
+    return states.computeIfAbsent(endpoint, e -> new Ejection());
+  }
+
   /** Stops every timer; ejected endpoints stay as they are until shut down. */
   void stop() {
     if (timer != null) {
@@ -155,7 +185,7 @@ final class OutlierEjection {
   }
 
   private void onTrigger(Endpoint<?> endpoint) {
-    if (!config.enabled || endpoint.isRemoved() || endpoint.ejected) {
+    if (!config.enabled || endpoint.isRemoved() || isEjected(endpoint)) {
       return;
     }
     OutcomeCounts outcomes = endpoint.outcomes();
@@ -177,7 +207,7 @@ final class OutlierEjection {
     int inRotation = 0;
     int troubled = 0;
     for (Endpoint<?> other : endpoints) {
-      if (!other.ejected) {
+      if (!isEjected(other)) {
         inRotation++;
         OutcomeCounts outcomes = other.outcomes();
         if (outcomes.failingUnanswered() || outcomes.silentNanos(now) >= half) {
@@ -209,7 +239,7 @@ final class OutlierEjection {
     List<Endpoint<?>> silent = null;
     for (Endpoint<?> endpoint : endpoints) {
       long silentNanos = endpoint.outcomes().silentNanos(now);
-      if (!endpoint.ejected
+      if (!isEjected(endpoint)
           && silentNanos >= (endpoint.outcomes().onProbation() ? probationLimit : limit)
           && peersAnsweredSince(endpoint, now - silentNanos)) {
         if (silent == null) {
@@ -238,7 +268,7 @@ final class OutlierEjection {
     int others = 0;
     int answered = 0;
     for (Endpoint<?> other : endpoints) {
-      if (other != silent && !other.ejected) {
+      if (other != silent && !isEjected(other)) {
         others++;
         answered += other.outcomes().answeredSince(sinceNanos) ? 1 : 0;
       }
@@ -269,11 +299,13 @@ final class OutlierEjection {
     }
     sinceDecayNanos = 0;
     for (Endpoint<?> endpoint : all) {
-      if (!endpoint.ejected
+      Ejection state = states.get(endpoint);
+      if (state != null
+          && !state.ejected
           && !endpoint.outcomes().onProbation()
-          && endpoint.timesEjected > 0
+          && state.times > 0
           && !ejectedNow.contains(endpoint)) {
-        endpoint.timesEjected--;
+        state.times--;
       }
     }
     if (!ejectedNow.isEmpty()) {
@@ -292,7 +324,8 @@ final class OutlierEjection {
     int withVolume = 0;
     for (int i = 0; i < all.length; i++) {
       counts[i] = all[i].outcomes().successRateWindow(false);
-      withVolume += !all[i].ejected && counts[i][0] + counts[i][1] >= config.requestVolume ? 1 : 0;
+      withVolume +=
+          !isEjected(all[i]) && counts[i][0] + counts[i][1] >= config.requestVolume ? 1 : 0;
     }
     // Under low traffic the window spans several intervals, until enough endpoints have the
     // request volume (at most SUCCESS_RATE_INTERVALS, then it starts again).
@@ -310,7 +343,7 @@ final class OutlierEjection {
     long totalFailures = 0;
     for (int i = 0; i < all.length; i++) {
       long total = counts[i][0] + counts[i][1];
-      if (!all[i].ejected && total >= config.requestVolume) {
+      if (!isEjected(all[i]) && total >= config.requestVolume) {
         double rate = (double) counts[i][0] / total;
         sum += rate;
         sumSquares += rate * rate;
@@ -327,7 +360,7 @@ final class OutlierEjection {
     double threshold = mean - config.stdevFactor * stdev;
     for (int i = 0; i < all.length; i++) {
       long total = counts[i][0] + counts[i][1];
-      if (all[i].ejected || total < config.requestVolume) {
+      if (isEjected(all[i]) || total < config.requestVolume) {
         continue;
       }
       double rate = (double) counts[i][0] / total;
@@ -353,7 +386,7 @@ final class OutlierEjection {
     int answering = 0;
     int measured = 0;
     for (int i = 0; i < all.length; i++) {
-      if (!all[i].ejected && counts[i][0] > 0) {
+      if (!isEjected(all[i]) && counts[i][0] > 0) {
         means[answering++] = counts[i][2] / counts[i][0];
         measured += counts[i][0] >= SLOW_VOLUME ? 1 : 0;
       }
@@ -369,7 +402,7 @@ final class OutlierEjection {
     long[] sorted = new long[measured];
     int k = 0;
     for (int i = 0; i < all.length; i++) {
-      if (!all[i].ejected && counts[i][0] >= SLOW_VOLUME) {
+      if (!isEjected(all[i]) && counts[i][0] >= SLOW_VOLUME) {
         sorted[k++] = counts[i][2] / counts[i][0];
       }
     }
@@ -377,7 +410,7 @@ final class OutlierEjection {
     long median = sorted[measured / 2];
     long gap = TimeUnit.MILLISECONDS.toNanos(SLOW_MIN_GAP_MS);
     for (int i = 0; i < all.length; i++) {
-      if (all[i].ejected || counts[i][0] < SLOW_VOLUME) {
+      if (isEjected(all[i]) || counts[i][0] < SLOW_VOLUME) {
         continue;
       }
       long mean = counts[i][2] / counts[i][0];
@@ -391,25 +424,30 @@ final class OutlierEjection {
   private boolean eject(Endpoint<?> endpoint) {
     int out = 0;
     for (Endpoint<?> other : endpoints) {
-      out += other.ejected ? 1 : 0;
+      out += isEjected(other) ? 1 : 0;
     }
     if (out + 1 > config.maxEjected(endpoints.size())) {
       return false;
     }
-    endpoint.ejected = true;
-    endpoint.timesEjected++;
-    endpoint.ejectionTimer =
+    Ejection state = stateOf(endpoint);
+    state.ejected = true;
+    state.times++;
+    state.timer =
         syncContext.schedule(
             () -> probe(endpoint),
-            config.ejectionNanos(endpoint.timesEjected),
+            config.ejectionNanos(state.times),
             TimeUnit.NANOSECONDS,
             timerService);
     return true;
   }
 
   private void probe(Endpoint<?> endpoint) {
-    endpoint.ejectionTimer = null;
-    if (endpoint.isRemoved() || !endpoint.ejected) {
+    Ejection state = states.get(endpoint);
+    if (state == null) {
+      return; // forgotten: the endpoint was removed
+    }
+    state.timer = null;
+    if (endpoint.isRemoved() || !state.ejected) {
       return;
     }
     prober.probe(
@@ -419,7 +457,8 @@ final class OutlierEjection {
   }
 
   private void onProbeResult(Endpoint<?> endpoint, boolean answered) {
-    if (endpoint.isRemoved() || !endpoint.ejected) {
+    Ejection state = states.get(endpoint);
+    if (state == null || endpoint.isRemoved() || !state.ejected) {
       return;
     }
     if (answered) {
@@ -430,23 +469,24 @@ final class OutlierEjection {
       // probation limit after its first RPCs, not at the next regular check.
       checkProbation(endpoint, PROBATION_CHECKS);
     } else {
-      endpoint.ejectionTimer =
+      state.timer =
           syncContext.schedule(
               () -> probe(endpoint), config.probeTimeoutNanos, TimeUnit.NANOSECONDS, timerService);
     }
   }
 
   private void checkProbation(Endpoint<?> endpoint, int checksLeft) {
-    if (endpoint.isRemoved() || endpoint.ejected) {
-      return; // ejected meanwhile: ejectionTimer is its probe's now
+    Ejection state = states.get(endpoint);
+    if (state == null || endpoint.isRemoved() || state.ejected) {
+      return; // forgotten, or ejected meanwhile: the timer is its probe's now
     }
-    endpoint.ejectionTimer = null;
+    state.timer = null;
     if (!endpoint.outcomes().onProbation()) {
       return;
     }
     checkSilence();
-    if (!endpoint.ejected && checksLeft > 1) {
-      endpoint.ejectionTimer =
+    if (!state.ejected && checksLeft > 1) {
+      state.timer =
           syncContext.schedule(
               () -> checkProbation(endpoint, checksLeft - 1),
               Math.max(1_000_000, probationLimitNanos() / 4),
@@ -455,11 +495,14 @@ final class OutlierEjection {
     }
   }
 
-  private static void readmit(Endpoint<?> endpoint, boolean onProbation) {
-    endpoint.ejected = false;
-    if (endpoint.ejectionTimer != null) {
-      endpoint.ejectionTimer.cancel();
-      endpoint.ejectionTimer = null;
+  private void readmit(Endpoint<?> endpoint, boolean onProbation) {
+    Ejection state = states.get(endpoint);
+    if (state != null) {
+      state.ejected = false;
+      if (state.timer != null) {
+        state.timer.cancel();
+        state.timer = null;
+      }
     }
     endpoint.outcomes().reset(onProbation);
   }

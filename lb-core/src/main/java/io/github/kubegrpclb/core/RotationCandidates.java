@@ -5,6 +5,7 @@ import io.grpc.LoadBalancer.PickResult;
 import java.util.List;
 import java.util.Set;
 import java.util.function.Function;
+import java.util.function.Predicate;
 
 /**
  * A balancer's endpoints, classified by everything {@link Rotation} decides on and kept up to date
@@ -82,6 +83,7 @@ final class RotationCandidates<T> {
   }
 
   private final Function<Endpoint<T>, PickResult[]> pickResults;
+  private final Predicate<Endpoint<T>> isEjected;
   private Tier<T> admitted = new Tier<>(4);
   private Tier<T> ejected = new Tier<>(4);
   private String clientZone;
@@ -94,9 +96,12 @@ final class RotationCandidates<T> {
   /**
    * @param pickResults the {unary, stream} results pickers hand out for an endpoint, as the policy
    *     builds (and caches) them
+   * @param isEjected whether outlier ejection took an endpoint out (admission)
    */
-  RotationCandidates(Function<Endpoint<T>, PickResult[]> pickResults) {
+  RotationCandidates(
+      Function<Endpoint<T>, PickResult[]> pickResults, Predicate<Endpoint<T>> isEjected) {
     this.pickResults = pickResults;
+    this.isEjected = isEjected;
   }
 
   /** Admitted connected endpoints (not ejected). */
@@ -205,13 +210,14 @@ final class RotationCandidates<T> {
 
   private int classify(Endpoint<T> endpoint) {
     boolean readyCondition = endpoint.condition() == EndpointCondition.READY;
+    boolean out = isEjected.test(endpoint);
     switch (endpoint.state()) {
       case READY -> {
         if (!readyCondition) {
-          return CONNECTED_SERVING | (endpoint.ejected ? EJECTED : 0);
+          return CONNECTED_SERVING | (out ? EJECTED : 0);
         }
         // Hints matter only for a client whose place is known (a change of place rebuilds).
-        int bits = CONNECTED_READY | (endpoint.ejected ? EJECTED : 0);
+        int bits = CONNECTED_READY | (out ? EJECTED : 0);
         Attributes attributes = endpoint.group().getAttributes();
         if (clientNode != null) {
           Set<String> hints = attributes.get(EndpointAttributes.NODE_HINTS);
