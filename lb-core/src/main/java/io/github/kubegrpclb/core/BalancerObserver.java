@@ -21,6 +21,7 @@ import java.util.Set;
 import java.util.function.Function;
 import java.util.function.Predicate;
 import java.util.function.Supplier;
+import java.util.function.ToDoubleFunction;
 import java.util.function.ToIntFunction;
 
 /**
@@ -60,6 +61,7 @@ final class BalancerObserver<T> {
   private volatile List<Endpoint<T>> endpoints = List.of();
   private volatile ToIntFunction<Endpoint<T>> openStreams = endpoint -> -1;
   private volatile Predicate<Endpoint<T>> ejected = endpoint -> false;
+  private volatile ToDoubleFunction<Endpoint<T>> weight = endpoint -> 1;
   private volatile View<T> view = new View<>(List.of(), ConnectivityState.IDLE, null);
 
   /**
@@ -97,11 +99,15 @@ final class BalancerObserver<T> {
   }
 
   /**
-   * Where the stages' views of an endpoint are read, from any thread: whether it is ejected, and
-   * its open streams (-1: not counted).
+   * Where the stages' views of an endpoint are read, from any thread: whether it is ejected, its
+   * slow-start weight, and its open streams (-1: not counted).
    */
-  void stageViews(Predicate<Endpoint<T>> ejected, ToIntFunction<Endpoint<T>> openStreams) {
+  void stageViews(
+      Predicate<Endpoint<T>> ejected,
+      ToDoubleFunction<Endpoint<T>> weight,
+      ToIntFunction<Endpoint<T>> openStreams) {
     this.ejected = ejected;
+    this.weight = weight;
     this.openStreams = openStreams;
   }
 
@@ -187,7 +193,7 @@ final class BalancerObserver<T> {
               state.name(),
               inRotationNow,
               ejected.test(endpoint),
-              inRotationNow ? endpoint.weight : Double.NaN,
+              inRotationNow ? weight.applyAsDouble(endpoint) : Double.NaN,
               load.inFlight,
               load.estimateNanos,
               load.costNanos,

@@ -29,16 +29,6 @@ final class Endpoint<T> {
   private Object resultsConfig;
   private PickResult[] pickResults;
   private EndpointTelemetry telemetry = EndpointTelemetry.NOOP;
-  // Slow start state, owned by EndpointSetLoadBalancer: when the ramp began (or NOT_WARMING); when
-  // it joined with no settled peer to ramp against, so it joined unramped and counts as new itself
-  // for the window (or NOT_WARMING); whether it was added while the balancer served and has not
-  // been READY since; and the weight in (0, 1] of its ramp (volatile for snapshots and gauges;
-  // pickers copy it when they are built, never read it in a pick).
-  static final long NOT_WARMING = Long.MIN_VALUE;
-  long warmingSinceNanos = NOT_WARMING;
-  long joinedUnrampedNanos = NOT_WARMING;
-  boolean addedWhileServing;
-  volatile double weight = 1;
   // Classification state, owned by RotationCandidates: how the endpoint is counted and listed, and
   // a mark for its rebuilds.
   int classBits;

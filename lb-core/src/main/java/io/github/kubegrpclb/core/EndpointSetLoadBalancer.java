@@ -32,7 +32,7 @@ import javax.annotation.Nullable;
  * CONNECTING while any connects; else a sticky TRANSIENT_FAILURE). Subclasses only build the picker
  * over the endpoints in rotation. Outlier ejection ({@link OutlierEjection}) takes failing
  * endpoints out of that rotation for both policies, and slow start ({@link SlowStartConfig}) ramps
- * the weight ({@code Endpoint.weight}) of endpoints that join ones already serving. The endpoints
+ * the weight ({@link SlowStart#weight}) of endpoints that join ones already serving. The endpoints
  * are kept classified for the rotation ({@link RotationCandidates}): a subchannel state change
  * costs O(1), an address update O(n).
  *
@@ -109,8 +109,10 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
             bound -> streamRandom.applyAsInt(bound),
             policyName,
             helper.getChannelLogger(),
-            observer::streamsEnded);
-    observer.stageViews(outlierEjection::isEjected, streamRebalancer::openStreams);
+            observer::streamsEnded,
+            slowStart::weight);
+    observer.stageViews(
+        outlierEjection::isEjected, slowStart::weight, streamRebalancer::openStreams);
   }
 
   /** The policy's randomness, for the stream rebalancer's jitter; called by constructors. */
@@ -309,7 +311,7 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
     Subchannel subchannel =
         helper.createSubchannel(CreateSubchannelArgs.newBuilder().setAddresses(group).build());
     Endpoint<T> endpoint = new Endpoint<>(subchannel, group, newPolicyState());
-    endpoint.addedWhileServing = currentState == READY;
+    slowStart.added(endpoint, currentState == READY);
     observer.added(endpoint);
     endpoints.put(key, endpoint);
     subchannel.start(stateInfo -> onSubchannelState(endpoint, stateInfo));
@@ -329,13 +331,9 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
     }
     ConnectivityState before = endpoint.state();
     boolean recovered = state == READY && before == TRANSIENT_FAILURE;
-    boolean joined =
-        state == READY && (recovered || (endpoint.addedWhileServing && before != READY));
-    if (state == READY) {
-      // Its first connection is up: a reconnect after a graceful GOAWAY (max connection age) is
-      // then the same pod, already warm, not a new endpoint.
-      endpoint.addedWhileServing = false;
-    }
+    // Its first connection up forgets that it was added while serving (SlowStart.firstReady).
+    boolean addedWhileServing = state == READY && slowStart.firstReady(endpoint);
+    boolean joined = state == READY && (recovered || (addedWhileServing && before != READY));
     if (joined && balancerConfig().slowStart().enabled) {
       slowStart.joined(endpoint, balancerConfig().slowStart(), candidates.connected());
     }
@@ -378,6 +376,11 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
                 updateBalancingState();
               }
             });
+  }
+
+  /** The slow start stage (for tests and diagnostics). */
+  SlowStart<T> slowStart() {
+    return slowStart;
   }
 
   /** The zone spill controller (for tests and diagnostics). */

@@ -191,7 +191,9 @@ class SlowStartTest {
     }
 
     assertThat(ewmaHelper.liveSubchannels())
-        .allSatisfy(subchannel -> assertThat(ewma.endpointFor(subchannel).weight).isEqualTo(1));
+        .allSatisfy(
+            subchannel ->
+                assertThat(ewma.slowStart().weight(ewma.endpointFor(subchannel))).isEqualTo(1));
     ewmaHelper.run(ewma::shutdown);
     ewmaHelper.checkNoErrors();
   }
