@@ -29,12 +29,6 @@ final class Endpoint<T> {
   private Object resultsConfig;
   private PickResult[] pickResults;
   private EndpointTelemetry telemetry = EndpointTelemetry.NOOP;
-  // Classification state, owned by RotationCandidates: how the endpoint is counted and listed, and
-  // a mark for its rebuilds.
-  int classBits;
-  long classMark;
-  // Load-aware zone spill's RPC counts, owned by ZoneSpill: null until spill can matter.
-  ZoneLoad zoneLoad;
 
   Endpoint(Subchannel subchannel, EquivalentAddressGroup group, T policyState) {
     this.subchannel = subchannel;

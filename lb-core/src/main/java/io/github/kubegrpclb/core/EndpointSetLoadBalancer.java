@@ -255,13 +255,19 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
     // subchannel already shut down; connect after, so a synchronous state callback sees a
     // consistent balancer.
     for (Endpoint<T> endpoint : removed) {
-      outlierEjection.forget(endpoint);
-      endpoint.shutdown();
+      shutdown(endpoint);
     }
     for (Endpoint<T> endpoint : added) {
       endpoint.subchannel().requestConnection();
     }
     return Status.OK;
+  }
+
+  /** Shuts a removed endpoint down; the stages that keep state for it forget it. */
+  private void shutdown(Endpoint<T> endpoint) {
+    outlierEjection.forget(endpoint);
+    zoneSpill.forget(endpoint);
+    endpoint.shutdown();
   }
 
   private Map<List<SocketAddress>, EquivalentAddressGroup> subset(
@@ -447,8 +453,7 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
 
   private void shutdownEndpoints() {
     for (Endpoint<T> endpoint : endpoints.values()) {
-      outlierEjection.forget(endpoint);
-      endpoint.shutdown();
+      shutdown(endpoint);
     }
     endpoints.clear();
     observer.endpointsChanged(endpoints.values());

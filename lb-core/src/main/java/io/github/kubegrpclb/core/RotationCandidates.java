@@ -2,7 +2,9 @@ package io.github.kubegrpclb.core;
 
 import io.grpc.Attributes;
 import io.grpc.LoadBalancer.PickResult;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.function.Function;
 import java.util.function.Predicate;
@@ -24,8 +26,8 @@ import java.util.function.Predicate;
  * @param <T> the policy's per-endpoint state
  */
 final class RotationCandidates<T> {
-  // Classification bits, recorded on each endpoint (Endpoint.classBits) so that it is undone
-  // exactly as it was done, whatever changed on the endpoint since.
+  // Classification bits, recorded per endpoint (Classified.bits) so that it is undone exactly as it
+  // was done, whatever changed on the endpoint since.
   private static final int CONNECTING = 1; // IDLE or CONNECTING
   private static final int READY_CONNECTING = 1 << 1; // ... with condition READY
   private static final int FAILED = 1 << 2; // TRANSIENT_FAILURE (sticky)
@@ -82,6 +84,13 @@ final class RotationCandidates<T> {
     }
   }
 
+  /** How an endpoint is counted and listed, and a mark for the rebuilds. */
+  private static final class Classified {
+    int bits;
+    long mark;
+  }
+
+  private final Map<Endpoint<T>, Classified> classified = new HashMap<>();
   private final Function<Endpoint<T>, PickResult[]> pickResults;
   private final Predicate<Endpoint<T>> isEjected;
   private Tier<T> admitted = new Tier<>(4);
@@ -156,7 +165,7 @@ final class RotationCandidates<T> {
     long liveMark = ++generation;
     long doneMark = ++generation;
     for (Endpoint<T> endpoint : live) {
-      endpoint.classMark = liveMark;
+      classified.computeIfAbsent(endpoint, e -> new Classified()).mark = liveMark;
     }
     Tier<T> oldAdmitted = admitted;
     Tier<T> oldEjected = ejected;
@@ -170,18 +179,21 @@ final class RotationCandidates<T> {
       readd(tier.serving.snapshot(), liveMark, doneMark);
     }
     for (Endpoint<T> endpoint : live) {
-      if (endpoint.classMark == liveMark) {
-        endpoint.classMark = doneMark;
-        record(endpoint, classify(endpoint));
+      Classified entry = classified.get(endpoint);
+      if (entry.mark == liveMark) {
+        entry.mark = doneMark;
+        record(endpoint, entry, classify(endpoint));
       }
     }
+    classified.values().removeIf(entry -> entry.mark != doneMark); // endpoints no longer live
   }
 
   private void readd(EndpointList.Snapshot<T> members, long liveMark, long doneMark) {
     for (Endpoint<T> endpoint : members) {
-      if (endpoint.classMark == liveMark) {
-        endpoint.classMark = doneMark;
-        record(endpoint, classify(endpoint));
+      Classified entry = classified.get(endpoint);
+      if (entry != null && entry.mark == liveMark) {
+        entry.mark = doneMark;
+        record(endpoint, entry, classify(endpoint));
       }
     }
   }
@@ -191,16 +203,18 @@ final class RotationCandidates<T> {
    * leaves that a picker reads.
    */
   void update(Endpoint<T> endpoint) {
+    Classified entry = classified.computeIfAbsent(endpoint, e -> new Classified());
     int bits = classify(endpoint);
-    if (bits != endpoint.classBits) {
-      unrecord(endpoint);
-      record(endpoint, bits);
+    if (bits != entry.bits) {
+      unrecord(endpoint, entry);
+      record(endpoint, entry, bits);
     }
   }
 
   /** Whether {@code endpoint} is a member of {@code list}, in O(1). */
   boolean isMember(Endpoint<T> endpoint, EndpointList<T> list) {
-    int bits = endpoint.classBits;
+    Classified entry = classified.get(endpoint);
+    int bits = entry == null ? 0 : entry.bits;
     Tier<T> tier = (bits & EJECTED) != 0 ? ejected : admitted;
     return ((bits & CONNECTED_READY) != 0 && list == tier.ready)
         || ((bits & CONNECTED_SERVING) != 0 && list == tier.serving)
@@ -243,8 +257,8 @@ final class RotationCandidates<T> {
     }
   }
 
-  private void record(Endpoint<T> endpoint, int bits) {
-    endpoint.classBits = bits;
+  private void record(Endpoint<T> endpoint, Classified entry, int bits) {
+    entry.bits = bits;
     connecting += bits & CONNECTING;
     readyConnecting += (bits & READY_CONNECTING) != 0 ? 1 : 0;
     failed += (bits & FAILED) != 0 ? 1 : 0;
@@ -268,9 +282,9 @@ final class RotationCandidates<T> {
     tier.readyWithoutZoneHints += (bits & NO_ZONE_HINTS) != 0 ? 1 : 0;
   }
 
-  private void unrecord(Endpoint<T> endpoint) {
-    int bits = endpoint.classBits;
-    endpoint.classBits = 0;
+  private void unrecord(Endpoint<T> endpoint, Classified entry) {
+    int bits = entry.bits;
+    entry.bits = 0;
     connecting -= bits & CONNECTING;
     readyConnecting -= (bits & READY_CONNECTING) != 0 ? 1 : 0;
     failed -= (bits & FAILED) != 0 ? 1 : 0;

@@ -7,7 +7,9 @@ import io.grpc.SynchronizationContext;
 import java.net.SocketAddress;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ScheduledExecutorService;
@@ -83,6 +85,8 @@ final class ZoneSpill<T> {
   private String clientZone;
   // Written in the SynchronizationContext, read by gauges and snapshots; null while inactive.
   private volatile Published<T> published;
+  // The endpoints' RPC counts, created when spill can first matter for each; kept until it leaves.
+  private final Map<Endpoint<T>, ZoneLoad> loads = new HashMap<>();
 
   /** What spill did, for readers on any thread; immutable. */
   static final class Published<T> {
@@ -286,10 +290,12 @@ final class ZoneSpill<T> {
     if (!active) {
       return endpoint.telemetry();
     }
-    if (endpoint.zoneLoad == null) {
-      endpoint.zoneLoad = new ZoneLoad(endpoint.telemetry());
-    }
-    return endpoint.zoneLoad;
+    return loads.computeIfAbsent(endpoint, e -> new ZoneLoad(e.telemetry()));
+  }
+
+  /** The balancer shut {@code endpoint} down: its counts go. */
+  void forget(Endpoint<T> endpoint) {
+    loads.remove(endpoint);
   }
 
   void stop() {
@@ -364,9 +370,9 @@ final class ZoneSpill<T> {
     rebase(spilledEndpoints);
   }
 
-  private static <T> void rebase(List<Endpoint<T>> endpoints) {
+  private void rebase(List<Endpoint<T>> endpoints) {
     for (Endpoint<T> endpoint : endpoints) {
-      ZoneLoad load = endpoint.zoneLoad;
+      ZoneLoad load = loads.get(endpoint);
       if (load != null) {
         load.windowCompletedBase = load.completed();
       }
@@ -379,7 +385,7 @@ final class ZoneSpill<T> {
       return;
     }
     for (Endpoint<T> endpoint : local) {
-      ZoneLoad load = endpoint.zoneLoad; // null until its results count (the next rebuild)
+      ZoneLoad load = loads.get(endpoint); // null until its results count (the next rebuild)
       inFlightSamples += load == null ? 0 : load.inFlight();
     }
     if (++sampleCount >= SAMPLES) {
@@ -426,10 +432,10 @@ final class ZoneSpill<T> {
     return (int) Math.min(Integer.MAX_VALUE, Math.ceil(exact - 1e-9));
   }
 
-  private static <T> long completedInWindow(List<Endpoint<T>> endpoints) {
+  private long completedInWindow(List<Endpoint<T>> endpoints) {
     long sum = 0;
     for (Endpoint<T> endpoint : endpoints) {
-      ZoneLoad load = endpoint.zoneLoad;
+      ZoneLoad load = loads.get(endpoint);
       if (load == null) {
         continue;
       }
