@@ -451,6 +451,12 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
     observer.shutdown();
   }
 
+  private void rebuildCandidates() {
+    candidatesStale = false;
+    candidates.rebuild(endpoints.values(), endpoints.size(), clientZone, clientNode);
+    slowStart.retain(endpoint -> endpoints.get(endpoint.group().getAddresses()) == endpoint);
+  }
+
   private void shutdownEndpoints() {
     for (Endpoint<T> endpoint : endpoints.values()) {
       shutdown(endpoint);
@@ -465,20 +471,23 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
   private void updateBalancingState() {
     updatePending = false;
     if (candidatesStale) {
-      candidatesStale = false;
-      candidates.rebuild(endpoints.values(), endpoints.size(), clientZone, clientNode);
-      slowStart.retain(endpoint -> endpoints.get(endpoint.group().getAddresses()) == endpoint);
+      rebuildCandidates();
     }
     EndpointList<T> rotation = Rotation.select(candidates, clientZone, clientNode);
     EndpointList.Snapshot<T> snapshot =
         rotation == null ? EndpointList.Snapshot.empty() : rotation.snapshot();
     // The zone/node step: past the static hints, spill to others while the preferred are loaded.
-    EndpointList.Snapshot<T> widened =
-        zoneSpill.widen(balancerConfig().zoneSpill(), candidates, rotation, snapshot, clientZone);
-    if (zoneSpill.takeCountingChanged()) {
-      candidatesStale = true; // the listed pick results must (or must no longer) count RPCs
-      scheduleUpdate();
+    ZoneSpillConfig spillConfig = balancerConfig().zoneSpill();
+    boolean counting = zoneSpill.applies(spillConfig, candidates, rotation, snapshot);
+    if (counting != zoneSpill.isCounting()) {
+      // The listed pick results must (or must no longer) count RPCs: rebuilt now, in this pass.
+      zoneSpill.count(counting);
+      rebuildCandidates();
+      rotation = Rotation.select(candidates, clientZone, clientNode);
+      snapshot = rotation == null ? EndpointList.Snapshot.empty() : rotation.snapshot();
     }
+    EndpointList.Snapshot<T> widened =
+        zoneSpill.widen(spillConfig, candidates, rotation, snapshot, clientZone);
     if (zoneSpill.spilling()) {
       rotation = zoneSpill.spillPool();
       snapshot = widened;

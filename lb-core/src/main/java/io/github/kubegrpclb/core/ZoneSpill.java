@@ -60,12 +60,12 @@ final class ZoneSpill<T> {
   private final IntSupplier clientSeed;
   private final Runnable onChange;
   private ZoneSpillConfig config = ZoneSpillConfig.DEFAULTS;
-  private boolean active;
+  private boolean active; // counting unary RPCs: a preference applies and spill is on
+  private boolean sampling; // the window runs: active, and widened since
   private List<Endpoint<T>> local = List.of();
   private int othersCount;
   private EndpointList<T> pool;
   private List<Endpoint<T>> spilledEndpoints = List.of();
-  private boolean countingChanged;
   // The widened rotation last built, and what it was built from (identity: snapshots are stable).
   private EndpointList.Snapshot<T> widened;
   private EndpointList.Snapshot<T> widenedFrom;
@@ -132,23 +132,17 @@ final class ZoneSpill<T> {
       String clientZone) {
     this.config = config;
     spilling = false;
-    RotationCandidates.Tier<T> tier = candidates.admissible();
-    boolean narrowed =
-        preferred != null
-            && !snapshot.isEmpty()
-            && (preferred == tier.sameZone || preferred == tier.sameNode);
-    int rest = narrowed ? tier.ready.size() - snapshot.size() : 0;
+    int rest = others(candidates, preferred, snapshot);
     if (!config.enabled || rest <= 0) {
       deactivate(); // no preference applied (or spill is off): nothing to spill to
       return snapshot;
     }
     this.local = snapshot;
     this.othersCount = rest;
-    this.pool = tier.ready;
+    this.pool = candidates.admissible().ready;
     this.clientZone = clientZone;
-    if (!active) {
-      active = true;
-      countingChanged = true;
+    if (!sampling) {
+      sampling = true;
       measuredLoad = Double.NaN;
       resetWindow();
       scheduleSample();
@@ -158,7 +152,7 @@ final class ZoneSpill<T> {
       publish();
       return snapshot;
     }
-    EndpointList.Snapshot<T> ready = tier.ready.snapshot();
+    EndpointList.Snapshot<T> ready = pool.snapshot();
     // Compared with their pick results, not only their members: a config change (outlier ejection
     // turned on, say) rebuilds every result, and a widened rotation kept from before would hand
     // out the old ones until the spill changed (issue 25).
@@ -174,6 +168,42 @@ final class ZoneSpill<T> {
     spilling = true;
     publish();
     return widened;
+  }
+
+  /**
+   * Whether spill applies to a rotation: it is on, and a topology preference narrowed the rotation
+   * to {@code preferred}, leaving other ready endpoints out. A query: the balancer asks it first,
+   * and when the answer differs from {@link #isCounting}, switches counting ({@link #count}) and
+   * rebuilds the pick results before it {@linkplain #widen widens}.
+   */
+  boolean applies(
+      ZoneSpillConfig config,
+      RotationCandidates<T> candidates,
+      EndpointList<T> preferred,
+      EndpointList.Snapshot<T> snapshot) {
+    return config.enabled && others(candidates, preferred, snapshot) > 0;
+  }
+
+  /** Starts or stops counting unary RPCs; stopping ends the spill. */
+  void count(boolean counting) {
+    if (counting) {
+      active = true;
+    } else {
+      deactivate();
+    }
+  }
+
+  /** The ready endpoints a preference left out of the rotation (0 when none applied). */
+  private static <T> int others(
+      RotationCandidates<T> candidates,
+      EndpointList<T> preferred,
+      EndpointList.Snapshot<T> snapshot) {
+    RotationCandidates.Tier<T> tier = candidates.admissible();
+    boolean narrowed =
+        preferred != null
+            && !snapshot.isEmpty()
+            && (preferred == tier.sameZone || preferred == tier.sameNode);
+    return narrowed ? tier.ready.size() - snapshot.size() : 0;
   }
 
   /**
@@ -247,13 +277,6 @@ final class ZoneSpill<T> {
     return pool;
   }
 
-  /** Whether counting started or stopped since the last call: listed pick results are stale. */
-  boolean takeCountingChanged() {
-    boolean changed = countingChanged;
-    countingChanged = false;
-    return changed;
-  }
-
   /** Whether unary RPCs are counted: while a preference applies and spill is on. */
   boolean isCounting() {
     return active;
@@ -303,10 +326,8 @@ final class ZoneSpill<T> {
   }
 
   private void deactivate() {
-    if (active) {
-      countingChanged = true;
-    }
     active = false;
+    sampling = false;
     spilled = 0;
     local = List.of();
     othersCount = 0;
@@ -381,7 +402,7 @@ final class ZoneSpill<T> {
 
   private void sample() {
     timer = null;
-    if (!active) {
+    if (!sampling) {
       return;
     }
     for (Endpoint<T> endpoint : local) {
@@ -391,7 +412,7 @@ final class ZoneSpill<T> {
     if (++sampleCount >= SAMPLES) {
       decide();
     }
-    if (active && timer == null) {
+    if (sampling && timer == null) {
       scheduleSample();
     }
   }
