@@ -6,19 +6,12 @@ import static io.grpc.ConnectivityState.READY;
 import static io.grpc.ConnectivityState.TRANSIENT_FAILURE;
 
 import io.github.kubegrpclb.core.internal.EndpointTelemetry;
-import io.grpc.Attributes;
-import io.grpc.ChannelLogger;
 import io.grpc.ConnectivityState;
 import io.grpc.ConnectivityStateInfo;
 import io.grpc.EquivalentAddressGroup;
 import io.grpc.LoadBalancer;
 import io.grpc.Status;
-import java.net.SocketAddress;
-import java.util.ArrayList;
-import java.util.Iterator;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
 import java.util.function.IntUnaryOperator;
 import java.util.function.LongSupplier;
@@ -44,7 +37,7 @@ import javax.annotation.Nullable;
 abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
   private final Helper helper;
   private final String policyName;
-  private final Map<List<SocketAddress>, Endpoint<T>> endpoints = new LinkedHashMap<>();
+  private final EndpointSet<T> endpoints;
   private final OutlierEjection outlierEjection;
   private final ZoneSpill<T> zoneSpill;
   private final RotationCandidates<T> candidates;
@@ -58,12 +51,8 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
   private Endpoint<T> lastFailed;
   private String clientZone;
   private String clientNode;
-  private ClientIndex clientIndex;
   private boolean updatePending;
   private boolean shutdown;
-
-  /** This pod's name, for subsetting without a configured client index; tests replace it. */
-  Supplier<String> hostname = ClientIndex::systemHostname;
 
   private ConnectivityState currentState;
   private SubchannelPicker currentPicker;
@@ -71,10 +60,19 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
   private final StreamRebalancer<T> streamRebalancer;
   private IntUnaryOperator streamRandom = bound -> 0;
 
+  /**
+   * @param hostname this pod's name (read when first needed): the client's identity for subsetting
+   *     without a configured client index and for zone spill's order
+   */
   EndpointSetLoadBalancer(
-      Helper helper, String policyName, LongSupplier nanoClock, OutlierEjection.Prober prober) {
+      Helper helper,
+      String policyName,
+      LongSupplier nanoClock,
+      OutlierEjection.Prober prober,
+      Supplier<String> hostname) {
     this.helper = Objects.requireNonNull(helper, "helper");
     this.policyName = policyName;
+    this.endpoints = new EndpointSet<>(policyName, helper.getChannelLogger(), hostname);
     this.outlierEjection =
         new OutlierEjection(
             helper.getSynchronizationContext(),
@@ -173,8 +171,9 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
   void onReadmitted(Endpoint<T> endpoint) {}
 
   private void readmitted(Endpoint<?> readmitted) {
-    Endpoint<T> endpoint = endpoints.get(readmitted.group().getAddresses());
-    if (endpoint == readmitted) {
+    if (endpoints.isCurrent(readmitted)) {
+      @SuppressWarnings("unchecked") // one of this balancer's endpoints
+      Endpoint<T> endpoint = (Endpoint<T>) readmitted;
       onReadmitted(endpoint);
     }
   }
@@ -219,37 +218,18 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
     clientZone = resolvedAddresses.getAttributes().get(EndpointAttributes.CLIENT_ZONE);
     clientNode = resolvedAddresses.getAttributes().get(EndpointAttributes.CLIENT_NODE);
 
-    Map<List<SocketAddress>, EquivalentAddressGroup> next = new LinkedHashMap<>();
-    for (EquivalentAddressGroup group : groups) {
-      next.putIfAbsent(group.getAddresses(), group);
-    }
-    SubsettingConfig subsetting = balancerConfig().subsetting();
-    if (subsetting.enabled() && next.size() > subsetting.subsetSize) {
-      next = subset(next, subsetting, resolvedAddresses.getAttributes());
-    }
-    List<Endpoint<T>> removed = new ArrayList<>();
-    Iterator<Map.Entry<List<SocketAddress>, Endpoint<T>>> it = endpoints.entrySet().iterator();
-    while (it.hasNext()) {
-      Map.Entry<List<SocketAddress>, Endpoint<T>> entry = it.next();
-      if (!next.containsKey(entry.getKey())) {
-        removed.add(entry.getValue());
-        it.remove();
-      }
-    }
-    List<Endpoint<T>> added = new ArrayList<>();
-    for (Map.Entry<List<SocketAddress>, EquivalentAddressGroup> entry : next.entrySet()) {
-      Endpoint<T> existing = endpoints.get(entry.getKey());
-      if (existing != null) {
-        existing.updateGroup(entry.getValue());
-      } else {
-        added.add(addEndpoint(entry.getKey(), entry.getValue()));
-      }
-    }
-    observer.endpointsChanged(endpoints.values());
-    streamRebalancer.update(
-        balancerConfig().streamRebalancing(), endpoints.values(), added, removed);
+    EndpointSet.Diff<T> diff =
+        endpoints.update(
+            groups,
+            balancerConfig().subsetting(),
+            resolvedAddresses.getAttributes(),
+            this::addEndpoint);
+    List<Endpoint<T>> added = diff.added();
+    List<Endpoint<T>> removed = diff.removed();
+    observer.endpointsChanged(endpoints.all());
+    streamRebalancer.update(balancerConfig().streamRebalancing(), endpoints.all(), added, removed);
     candidatesStale = true;
-    outlierEjection.update(balancerConfig().outlierEjection(), endpoints.values());
+    outlierEjection.update(balancerConfig().outlierEjection(), endpoints.all());
     updateBalancingState();
     // Shut down after publishing (as grpc-java's MultiChildLoadBalancer), so no RPC picks a
     // subchannel already shut down; connect after, so a synchronous state callback sees a
@@ -270,56 +250,13 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
     endpoint.shutdown();
   }
 
-  private Map<List<SocketAddress>, EquivalentAddressGroup> subset(
-      Map<List<SocketAddress>, EquivalentAddressGroup> all,
-      SubsettingConfig config,
-      Attributes resolution) {
-    ClientIndex client = ClientIndex.resolve(config, resolution, hostname.get());
-    if (!client.equals(clientIndex)) {
-      clientIndex = client;
-      helper
-          .getChannelLogger()
-          .log(
-              ChannelLogger.ChannelLogLevel.INFO,
-              "{0}: subsetting {1} endpoints as client {2}, from {3}",
-              policyName,
-              config.subsetSize,
-              client.describe(),
-              client.source());
-    }
-    // Ready endpoints first (Kubernetes' rule: terminating ones serve only while no ready one
-    // can): a subset drawn over every endpoint while many terminate can hold terminating pods
-    // only (19 of 200 clients, 40 pods with 20 terminating, subset 4: issue 25). The subset is
-    // drawn among the ready ones; only when there are fewer than subsetSize are terminating ones
-    // added, drawn the same way, to fill it.
-    List<EquivalentAddressGroup> ready = new ArrayList<>(all.size());
-    List<EquivalentAddressGroup> terminating = new ArrayList<>();
-    for (EquivalentAddressGroup group : all.values()) {
-      (EndpointAttributes.conditionOf(group) == EndpointCondition.READY ? ready : terminating)
-          .add(group);
-    }
-    Map<List<SocketAddress>, EquivalentAddressGroup> chosen = new LinkedHashMap<>();
-    for (EquivalentAddressGroup group :
-        DeterministicSubset.select(ready, Math.min(config.subsetSize, ready.size()), client)) {
-      chosen.put(group.getAddresses(), group);
-    }
-    int missing = config.subsetSize - chosen.size();
-    if (missing > 0 && !terminating.isEmpty()) {
-      for (EquivalentAddressGroup group :
-          DeterministicSubset.select(terminating, Math.min(missing, terminating.size()), client)) {
-        chosen.put(group.getAddresses(), group);
-      }
-    }
-    return chosen;
-  }
-
-  private Endpoint<T> addEndpoint(List<SocketAddress> key, EquivalentAddressGroup group) {
+  private Endpoint<T> addEndpoint(EquivalentAddressGroup group) {
     Subchannel subchannel =
         helper.createSubchannel(CreateSubchannelArgs.newBuilder().setAddresses(group).build());
     Endpoint<T> endpoint = new Endpoint<>(subchannel, group, newPolicyState());
     slowStart.added(endpoint, currentState == READY);
     observer.added(endpoint);
-    endpoints.put(key, endpoint);
+    endpoints.put(endpoint);
     subchannel.start(stateInfo -> onSubchannelState(endpoint, stateInfo));
     return endpoint;
   }
@@ -396,7 +333,7 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
 
   /** The endpoint whose subchannel is {@code subchannel}, or null (for tests and diagnostics). */
   Endpoint<T> endpointFor(Subchannel subchannel) {
-    for (Endpoint<T> endpoint : endpoints.values()) {
+    for (Endpoint<T> endpoint : endpoints.all()) {
       if (endpoint.subchannel() == subchannel) {
         return endpoint;
       }
@@ -408,7 +345,7 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
   private boolean isFailed(Endpoint<T> endpoint) {
     return endpoint != null
         && endpoint.state() == TRANSIENT_FAILURE
-        && endpoints.get(endpoint.group().getAddresses()) == endpoint;
+        && endpoints.isCurrent(endpoint);
   }
 
   @Override
@@ -433,7 +370,7 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
 
   @Override
   public void requestConnection() {
-    for (Endpoint<T> endpoint : endpoints.values()) {
+    for (Endpoint<T> endpoint : endpoints.all()) {
       if (endpoint.state() == IDLE) {
         endpoint.subchannel().requestConnection();
       }
@@ -453,16 +390,15 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
 
   private void rebuildCandidates() {
     candidatesStale = false;
-    candidates.rebuild(endpoints.values(), endpoints.size(), clientZone, clientNode);
-    slowStart.retain(endpoint -> endpoints.get(endpoint.group().getAddresses()) == endpoint);
+    candidates.rebuild(endpoints.all(), endpoints.size(), clientZone, clientNode);
+    slowStart.retain(endpoints::isCurrent);
   }
 
   private void shutdownEndpoints() {
-    for (Endpoint<T> endpoint : endpoints.values()) {
+    for (Endpoint<T> endpoint : endpoints.clear()) {
       shutdown(endpoint);
     }
-    endpoints.clear();
-    observer.endpointsChanged(endpoints.values());
+    observer.endpointsChanged(endpoints.all());
     candidates.rebuild(List.of(), 0, clientZone, clientNode);
     slowStart.clear();
     lastFailed = null;
@@ -505,7 +441,7 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
       updateState(CONNECTING, BufferPicker.INSTANCE);
     } else if (candidates.failed() > 0) {
       if (!isFailed(lastFailed)) {
-        for (Endpoint<T> endpoint : endpoints.values()) {
+        for (Endpoint<T> endpoint : endpoints.all()) {
           if (endpoint.state() == TRANSIENT_FAILURE) {
             lastFailed = endpoint; // the last in address order, as before it was kept
           }

@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.IntUnaryOperator;
 import java.util.function.LongSupplier;
+import java.util.function.Supplier;
 
 /**
  * {@code kube_round_robin}: per-RPC round robin over the endpoints in rotation (ready first,
@@ -44,7 +45,19 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
       IntUnaryOperator random,
       LongSupplier nanoClock,
       OutlierEjection.Prober prober) {
-    super(helper, PolicySelection.KUBE_ROUND_ROBIN, nanoClock, prober);
+    this(helper, random, nanoClock, prober, ClientIndex::systemHostname);
+  }
+
+  /**
+   * @param hostname this pod's name, the client's identity for subsetting and zone spill
+   */
+  KubeRoundRobinLoadBalancer(
+      Helper helper,
+      IntUnaryOperator random,
+      LongSupplier nanoClock,
+      OutlierEjection.Prober prober,
+      Supplier<String> hostname) {
+    super(helper, PolicySelection.KUBE_ROUND_ROBIN, nanoClock, prober, hostname);
     this.random = random;
     useRandom(random);
     this.nanoClock = nanoClock;

@@ -1,21 +1,17 @@
 package io.github.kubegrpclb.core;
 
 import io.github.kubegrpclb.core.internal.EndpointTelemetry;
-import io.grpc.ClientStreamTracer;
-import io.grpc.Deadline;
 import io.grpc.LoadBalancer.PickResult;
 import io.grpc.LoadBalancer.PickSubchannelArgs;
 import io.grpc.LoadBalancer.Subchannel;
 import io.grpc.LoadBalancer.SubchannelPicker;
-import io.grpc.Metadata;
 import io.grpc.MethodDescriptor;
-import io.grpc.Status;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import java.util.function.IntUnaryOperator;
 import java.util.function.LongSupplier;
+import java.util.function.Supplier;
 
 /**
  * {@code peak_ewma}: power of two choices over each endpoint's cost, its peak-EWMA latency times
@@ -49,7 +45,19 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
       LongSupplier nanoClock,
       IntUnaryOperator random,
       OutlierEjection.Prober prober) {
-    super(helper, PeakEwmaConfig.POLICY_NAME, nanoClock, prober);
+    this(helper, nanoClock, random, prober, ClientIndex::systemHostname);
+  }
+
+  /**
+   * @param hostname this pod's name, the client's identity for subsetting and zone spill
+   */
+  PeakEwmaLoadBalancer(
+      Helper helper,
+      LongSupplier nanoClock,
+      IntUnaryOperator random,
+      OutlierEjection.Prober prober,
+      Supplier<String> hostname) {
+    super(helper, PeakEwmaConfig.POLICY_NAME, nanoClock, prober, hostname);
     this.clock = new RecentClock(nanoClock);
     this.random = random;
     this.fleet = new FleetLatency(config.defaultRttNanos());
@@ -143,8 +151,8 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
   /**
    * Picks the cheaper of {@code choiceCount} distinct random endpoints; allocates nothing and reads
    * no clock (costs are compared as of the channel's latest RPC event, see {@link RecentClock}).
-   * Unary RPCs carry the endpoint's {@link LoadRecorder}; streams carry none: a stream's length is
-   * set by the application (a long poll, an upload), so it is neither a latency sample nor load.
+   * Unary RPCs carry the endpoint's {@link PeakEwmaRecorder}; streams carry none: a stream's length
+   * is set by the application (a long poll, an upload), so it is neither a latency sample nor load.
    */
   static final class Picker extends SubchannelPicker {
     /** A candidate costing more than this many times the other gives up its slot. */
@@ -209,7 +217,7 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
       return new PickResult[] {
         PickResult.withSubchannel(
             endpoint.subchannel(),
-            new LoadRecorder(
+            new PeakEwmaRecorder(
                 endpoint.policyState(), outcomes, unaryTelemetry, config, clock, fleet)),
         recording
             ? PickResult.withSubchannel(endpoint.subchannel(), RpcCounter.of(endpoint.telemetry()))
@@ -350,148 +358,6 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
           + PickerText.endpoints(rotation)
           + ", best of "
           + config.choiceCount();
-    }
-  }
-
-  /**
-   * Counts an endpoint's unary RPCs in flight, feeds their latency and failures into its estimate
-   * and their outcomes into outlier ejection.
-   */
-  static final class LoadRecorder extends ClientStreamTracer.Factory {
-    static final Metadata.Key<String> PUSHBACK =
-        Metadata.Key.of("grpc-retry-pushback-ms", Metadata.ASCII_STRING_MARSHALLER);
-
-    private final EndpointLoad load;
-    private final OutcomeCounts outcomes;
-    private final EndpointTelemetry telemetry;
-    private final PeakEwmaConfig config;
-    private final RecentClock clock;
-    private final FleetLatency fleet;
-
-    /**
-     * @param outcomes where outcomes go for outlier ejection, or null when it is off
-     * @param telemetry where the endpoint's RPCs are counted
-     */
-    LoadRecorder(
-        EndpointLoad load,
-        OutcomeCounts outcomes,
-        EndpointTelemetry telemetry,
-        PeakEwmaConfig config,
-        RecentClock clock,
-        FleetLatency fleet) {
-      this.load = load;
-      this.outcomes = outcomes;
-      this.telemetry = telemetry;
-      this.config = config;
-      this.clock = clock;
-      this.fleet = fleet;
-    }
-
-    @Override
-    public ClientStreamTracer newClientStreamTracer(
-        ClientStreamTracer.StreamInfo info, Metadata headers) {
-      return new RpcTracer(clock.tick(), RpcOutcome.attemptDeadline(info.getCallOptions()));
-    }
-
-    /**
-     * One RPC attempt. It counts as in flight from the moment its headers are on the wire ({@code
-     * outboundHeaders}) until it closes: a stream that grpc-java creates but never starts (a cancel
-     * racing the stream's start) sees neither, so it never counts, where counting from the tracer's
-     * creation would leave +1 in flight forever. grpc-java calls a tracer's methods one at a time,
-     * possibly from different threads: the fields are volatile for visibility.
-     */
-    private final class RpcTracer extends ClientStreamTracer {
-      private final long startNanos;
-      private final Deadline deadline;
-      private volatile boolean counted;
-      private volatile long sentNanos; // when outboundHeaders told the outcome counts
-      private volatile long firstResponseNanos;
-      private volatile boolean responded;
-      private volatile boolean answered; // headers, a message or trailers: the endpoint answered
-      private volatile long pushbackNanos = -1;
-
-      RpcTracer(long startNanos, Deadline deadline) {
-        this.startNanos = startNanos;
-        this.deadline = deadline;
-      }
-
-      @Override
-      public void outboundHeaders() {
-        if (!counted) {
-          counted = true;
-          load.rpcStarted(clock.read());
-          telemetry.rpcStarted();
-          if (outcomes != null) {
-            sentNanos = clock.read();
-            outcomes.sent(sentNanos);
-          }
-        }
-      }
-
-      @Override
-      public void inboundHeaders() {
-        answered = true;
-      }
-
-      @Override
-      public void inboundMessage(int seqNo) {
-        if (!responded) {
-          answered = true;
-          responded = true;
-          firstResponseNanos = clock.tick();
-        }
-      }
-
-      @Override
-      public void inboundTrailers(Metadata trailers) {
-        answered = true;
-        String pushback = trailers.get(PUSHBACK);
-        if (pushback != null) {
-          try {
-            long millis = Long.parseLong(pushback.trim());
-            if (millis >= 0) {
-              pushbackNanos = TimeUnit.MILLISECONDS.toNanos(millis);
-            }
-          } catch (NumberFormatException e) {
-            // malformed: grpc-java's retry ignores it too
-          }
-        }
-      }
-
-      @Override
-      public void streamClosed(Status status) {
-        long now = clock.tick();
-        boolean sent = counted;
-        if (counted) {
-          counted = false;
-          load.rpcFinished(now);
-          telemetry.rpcFinished(status.getCode());
-        }
-        if (pushbackNanos >= 0) {
-          load.pushBack(now + pushbackNanos);
-        }
-        Status.Code code = RpcOutcome.effectiveCode(status, deadline);
-        if (!RpcOutcome.counts(sent, answered, status, code)) {
-          if (sent && outcomes != null) {
-            outcomes.abandoned(sentNanos, answered, now);
-          }
-          return; // never sent, refused by a GOAWAY, or given up by the client: not the endpoint's
-        }
-        boolean failed = config.isFailure(code);
-        if (outcomes != null) {
-          outcomes.record(
-              config.balancer().outlierEjection().failureCodes.contains(code),
-              answered,
-              now - startNanos,
-              now);
-        }
-        long rtt = (responded ? firstResponseNanos : now) - startNanos;
-        if (failed) {
-          rtt = Math.max(rtt, config.failurePenaltyNanos());
-        }
-        long fleetSamples = fleet.record((double) rtt, !failed);
-        load.observe(rtt, now, fleetSamples, (double) config.decayNanos(), fleet);
-      }
     }
   }
 }
