@@ -4,7 +4,6 @@ import io.grpc.LoadBalancer.Subchannel;
 import io.grpc.SynchronizationContext;
 import io.grpc.SynchronizationContext.ScheduledHandle;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Collection;
 import java.util.List;
 import java.util.Map;
@@ -29,8 +28,8 @@ import javax.annotation.Nullable;
  *       least {@code successRateMinimumHosts} of them; under low traffic the window grows, up to 10
  *       intervals, until they have), a success rate below {@code mean - stdevFactor x stdev} whose
  *       failure rate is also significantly above the others' (z above 3), and a mean latency above
- *       {@code slowFactor} times the fleet median (and {@value #SLOW_MIN_GAP_MS} ms above it;
- *       {@value #SLOW_VOLUME} successes needed).
+ *       {@code slowFactor} times the fleet median (and {@value IntervalRules#SLOW_MIN_GAP_MS} ms
+ *       above it; {@value IntervalRules#SLOW_VOLUME} successes needed).
  * </ul>
  *
  * <p>A failure shared by most endpoints is the client's or the network's, not a sick pod's: a
@@ -52,13 +51,9 @@ import javax.annotation.Nullable;
  */
 final class OutlierEjection {
   static final int UNRESPONSIVE_FACTOR = 10;
-  static final int SLOW_MIN_GAP_MS = 5;
-  static final int SLOW_VOLUME = 20;
-  private static final double MIN_FAILURE_RATE = 0.01;
   // Extra silence checks of a re-admitted endpoint, a quarter of the probation limit apart.
   private static final int PROBATION_CHECKS = 20;
   private static final long DECAY_NANOS = TimeUnit.SECONDS.toNanos(10);
-  private static final int SUCCESS_RATE_INTERVALS = 10;
 
   /** Probes an ejected endpoint; calls back, from any thread, with whether it answered. */
   interface Prober {
@@ -86,10 +81,8 @@ final class OutlierEjection {
   private long checkNanos;
   private long sinceIntervalNanos;
   private long sinceDecayNanos;
-  private int successRateIntervals; // intervals the success-rate window has lasted
   private Collection<? extends Endpoint<?>> endpoints = List.of();
-  // The median of the endpoints' mean success latency over the last interval (0: unknown).
-  private long fleetLatencyNanos;
+  private final IntervalRules rules = new IntervalRules(this::isEjected, this::eject);
 
   /**
    * @param nanoClock the clock RPCs are timed with
@@ -229,12 +222,13 @@ final class OutlierEjection {
 
   /** How long an endpoint on probation may leave its RPCs unanswered. */
   private long probationLimitNanos() {
-    return Math.max(config.unresponsiveNanos / 20, UNRESPONSIVE_FACTOR * fleetLatencyNanos);
+    return Math.max(config.unresponsiveNanos / 20, UNRESPONSIVE_FACTOR * rules.fleetLatencyNanos());
   }
 
   private void checkSilence() {
     long now = nanoClock.getAsLong();
-    long limit = Math.max(config.unresponsiveNanos, UNRESPONSIVE_FACTOR * fleetLatencyNanos);
+    long limit =
+        Math.max(config.unresponsiveNanos, UNRESPONSIVE_FACTOR * rules.fleetLatencyNanos());
     long probationLimit = probationLimitNanos();
     List<Endpoint<?>> silent = null;
     for (Endpoint<?> endpoint : endpoints) {
@@ -286,8 +280,8 @@ final class OutlierEjection {
       counts[i++] = endpoint.outcomes().drainInterval();
     }
     List<Endpoint<?>> ejectedNow = new ArrayList<>();
-    ejectBySuccessRate(all, ejectedNow);
-    ejectByLatency(all, counts, ejectedNow);
+    rules.ejectBySuccessRate(config, all, ejectedNow);
+    rules.ejectByLatency(config, all, counts, ejectedNow);
     // The count of times ejected falls by one per DECAY without an ejection (Envoy: per 10 s
     // interval), however short the interval: a pod that keeps failing is out for ever longer.
     sinceDecayNanos += config.intervalNanos;
@@ -310,113 +304,6 @@ final class OutlierEjection {
     }
     if (!ejectedNow.isEmpty()) {
       onChange.run();
-    }
-  }
-
-  /*
-   * Success rate, as Envoy and grpc-java: below mean - factor x stdev of the endpoints with enough
-   * requests. With short intervals that rule alone ejects noise (3 failures in 100 among peers at
-   * 0 or 1 are "below" it), so the endpoint's failure rate must also be significantly above the
-   * others' pooled rate p0 (floored at 1 %): z = (rate - p0) / sqrt(p0 (1 - p0) / n) above 3.
-   */
-  private void ejectBySuccessRate(Endpoint<?>[] all, List<Endpoint<?>> out) {
-    long[][] counts = new long[all.length][];
-    int withVolume = 0;
-    for (int i = 0; i < all.length; i++) {
-      counts[i] = all[i].outcomes().successRateWindow(false);
-      withVolume +=
-          !isEjected(all[i]) && counts[i][0] + counts[i][1] >= config.requestVolume ? 1 : 0;
-    }
-    // Under low traffic the window spans several intervals, until enough endpoints have the
-    // request volume (at most SUCCESS_RATE_INTERVALS, then it starts again).
-    if (withVolume < config.minimumHosts && ++successRateIntervals < SUCCESS_RATE_INTERVALS) {
-      return;
-    }
-    successRateIntervals = 0;
-    for (int i = 0; i < all.length; i++) {
-      counts[i] = all[i].outcomes().successRateWindow(true);
-    }
-    double sum = 0;
-    double sumSquares = 0;
-    int hosts = 0;
-    long totalRequests = 0;
-    long totalFailures = 0;
-    for (int i = 0; i < all.length; i++) {
-      long total = counts[i][0] + counts[i][1];
-      if (!isEjected(all[i]) && total >= config.requestVolume) {
-        double rate = (double) counts[i][0] / total;
-        sum += rate;
-        sumSquares += rate * rate;
-        hosts++;
-        totalRequests += total;
-        totalFailures += counts[i][1];
-      }
-    }
-    if (hosts < config.minimumHosts) {
-      return;
-    }
-    double mean = sum / hosts;
-    double stdev = Math.sqrt(Math.max(0, sumSquares / hosts - mean * mean));
-    double threshold = mean - config.stdevFactor * stdev;
-    for (int i = 0; i < all.length; i++) {
-      long total = counts[i][0] + counts[i][1];
-      if (isEjected(all[i]) || total < config.requestVolume) {
-        continue;
-      }
-      double rate = (double) counts[i][0] / total;
-      double others =
-          totalRequests == total
-              ? 0
-              : (double) (totalFailures - counts[i][1]) / (totalRequests - total);
-      double p0 = Math.max(MIN_FAILURE_RATE, others);
-      double z = ((1 - rate) - p0) / Math.sqrt(p0 * (1 - p0) / total);
-      if (rate < threshold && z > 3 && eject(all[i])) {
-        out.add(all[i]);
-      }
-    }
-  }
-
-  /*
-   * Latency, as the closest Java peer (grpc-peak-ewma-lb) ejects a pod 2.5x slower than the fleet
-   * median: each endpoint's mean success latency over the interval against the median of those
-   * means. The median also sets how long a silence must last (checkSilence).
-   */
-  private void ejectByLatency(Endpoint<?>[] all, long[][] counts, List<Endpoint<?>> out) {
-    long[] means = new long[all.length];
-    int answering = 0;
-    int measured = 0;
-    for (int i = 0; i < all.length; i++) {
-      if (!isEjected(all[i]) && counts[i][0] > 0) {
-        means[answering++] = counts[i][2] / counts[i][0];
-        measured += counts[i][0] >= SLOW_VOLUME ? 1 : 0;
-      }
-    }
-    if (answering == 0) {
-      return; // keep the last known fleet latency
-    }
-    Arrays.sort(means, 0, answering);
-    fleetLatencyNanos = means[answering / 2];
-    if (config.slowFactor <= 0 || measured < config.minimumHosts) {
-      return;
-    }
-    long[] sorted = new long[measured];
-    int k = 0;
-    for (int i = 0; i < all.length; i++) {
-      if (!isEjected(all[i]) && counts[i][0] >= SLOW_VOLUME) {
-        sorted[k++] = counts[i][2] / counts[i][0];
-      }
-    }
-    Arrays.sort(sorted);
-    long median = sorted[measured / 2];
-    long gap = TimeUnit.MILLISECONDS.toNanos(SLOW_MIN_GAP_MS);
-    for (int i = 0; i < all.length; i++) {
-      if (isEjected(all[i]) || counts[i][0] < SLOW_VOLUME) {
-        continue;
-      }
-      long mean = counts[i][2] / counts[i][0];
-      if (mean > config.slowFactor * median && mean - median >= gap && eject(all[i])) {
-        out.add(all[i]);
-      }
     }
   }
 

@@ -4,14 +4,9 @@ import io.github.kubegrpclb.core.internal.EndpointTelemetry;
 import io.github.kubegrpclb.core.internal.ZoneSpillStatus;
 import io.grpc.LoadBalancer.PickResult;
 import io.grpc.SynchronizationContext;
-import java.net.SocketAddress;
 import java.util.ArrayList;
-import java.util.Comparator;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
-import java.util.Set;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.function.IntSupplier;
@@ -57,7 +52,6 @@ final class ZoneSpill<T> {
 
   private final SynchronizationContext syncContext;
   private final ScheduledExecutorService scheduler;
-  private final IntSupplier clientSeed;
   private final Runnable onChange;
   private ZoneSpillConfig config = ZoneSpillConfig.DEFAULTS;
   private boolean active; // counting unary RPCs: a preference applies and spill is on
@@ -73,10 +67,6 @@ final class ZoneSpill<T> {
   private int widenedSpill;
   private boolean spilling;
   private int spilled;
-  private long inFlightSamples;
-  private int sampleCount;
-  private boolean seeded;
-  private int seed;
   private SynchronizationContext.ScheduledHandle timer;
   private Object countingKeyFor;
   private Object countingKey;
@@ -85,8 +75,8 @@ final class ZoneSpill<T> {
   private String clientZone;
   // Written in the SynchronizationContext, read by gauges and snapshots; null while inactive.
   private volatile Published<T> published;
-  // The endpoints' RPC counts, created when spill can first matter for each; kept until it leaves.
-  private final Map<Endpoint<T>, ZoneLoad> loads = new HashMap<>();
+  private final SpillWindow<T> window = new SpillWindow<>();
+  private final SpillOrder order;
 
   /** What spill did, for readers on any thread; immutable. */
   static final class Published<T> {
@@ -111,7 +101,7 @@ final class ZoneSpill<T> {
       Runnable onChange) {
     this.syncContext = syncContext;
     this.scheduler = scheduler;
-    this.clientSeed = clientSeed;
+    this.order = new SpillOrder(clientSeed);
     this.onChange = onChange;
   }
 
@@ -144,7 +134,7 @@ final class ZoneSpill<T> {
     if (!sampling) {
       sampling = true;
       measuredLoad = Double.NaN;
-      resetWindow();
+      window.reset(local, spilledEndpoints);
       scheduleSample();
     }
     if (spilled == 0) {
@@ -253,7 +243,7 @@ final class ZoneSpill<T> {
         rest.add(i);
       }
     }
-    List<Integer> chosen = ranked(ready, rest, clientZone, spilled);
+    List<Integer> chosen = order.first(ready, rest, clientZone, spilled);
     EndpointList<T> list = new EndpointList<>(snapshot.size() + chosen.size());
     PickResult[] results = new PickResult[2];
     for (int i = 0; i < snapshot.size(); i++) {
@@ -313,12 +303,12 @@ final class ZoneSpill<T> {
     if (!active) {
       return endpoint.telemetry();
     }
-    return loads.computeIfAbsent(endpoint, e -> new ZoneLoad(e.telemetry()));
+    return window.telemetry(endpoint);
   }
 
   /** The balancer shut {@code endpoint} down: its counts go. */
   void forget(Endpoint<T> endpoint) {
-    loads.remove(endpoint);
+    window.forget(endpoint);
   }
 
   void stop() {
@@ -343,38 +333,6 @@ final class ZoneSpill<T> {
     }
   }
 
-  /**
-   * The first {@code count} of {@code rest} (indices into {@code ready}) in this client's order.
-   */
-  private List<Integer> ranked(
-      EndpointList.Snapshot<T> ready, List<Integer> rest, String clientZone, int count) {
-    if (!seeded) {
-      seeded = true;
-      seed = clientSeed.getAsInt();
-    }
-    int n = rest.size();
-    long[] keys = new long[ready.size()];
-    for (int i : rest) {
-      Endpoint<T> endpoint = ready.get(i);
-      Set<String> hints = endpoint.group().getAttributes().get(EndpointAttributes.ZONE_HINTS);
-      boolean sameZone = clientZone != null && hints != null && hints.contains(clientZone);
-      long score =
-          DeterministicSubset.mix(seed * 0x9E3779B97F4A7C15L + addressHash(endpoint)) >>> 1;
-      keys[i] = sameZone ? score >>> 1 : score | Long.MIN_VALUE >>> 1;
-    }
-    List<Integer> order = new ArrayList<>(rest);
-    order.sort(Comparator.comparingLong(i -> keys[i]));
-    return order.subList(0, Math.min(count, n));
-  }
-
-  private static long addressHash(Endpoint<?> endpoint) {
-    long h = 17;
-    for (SocketAddress address : endpoint.group().getAddresses()) {
-      h = h * 31 + address.hashCode();
-    }
-    return h;
-  }
-
   private void scheduleSample() {
     timer =
         syncContext.schedule(
@@ -384,32 +342,12 @@ final class ZoneSpill<T> {
             scheduler);
   }
 
-  private void resetWindow() {
-    inFlightSamples = 0;
-    sampleCount = 0;
-    rebase(local);
-    rebase(spilledEndpoints);
-  }
-
-  private void rebase(List<Endpoint<T>> endpoints) {
-    for (Endpoint<T> endpoint : endpoints) {
-      ZoneLoad load = loads.get(endpoint);
-      if (load != null) {
-        load.windowCompletedBase = load.completed();
-      }
-    }
-  }
-
   private void sample() {
     timer = null;
     if (!sampling) {
       return;
     }
-    for (Endpoint<T> endpoint : local) {
-      ZoneLoad load = loads.get(endpoint); // null until its results count (the next rebuild)
-      inFlightSamples += load == null ? 0 : load.inFlight();
-    }
-    if (++sampleCount >= SAMPLES) {
+    if (window.sample(local) >= SAMPLES) {
       decide();
     }
     if (sampling && timer == null) {
@@ -418,11 +356,9 @@ final class ZoneSpill<T> {
   }
 
   private void decide() {
-    long localCompleted = completedInWindow(local);
-    long spilledCompleted = completedInWindow(spilledEndpoints);
-    double load = (double) inFlightSamples / sampleCount / local.size();
-    inFlightSamples = 0;
-    sampleCount = 0;
+    long localCompleted = window.completed(local);
+    long spilledCompleted = window.completed(spilledEndpoints);
+    double load = window.meanInFlight() / local.size();
     double projected;
     if (localCompleted > 0) {
       projected = load * (localCompleted + spilledCompleted) / localCompleted;
@@ -439,7 +375,7 @@ final class ZoneSpill<T> {
     if (next != spilled) {
       spilled = next;
       onChange.run();
-      resetWindow(); // the new spill set's window starts now
+      window.reset(local, spilledEndpoints); // the new spill set's window starts now
     }
     publish();
   }
@@ -451,19 +387,5 @@ final class ZoneSpill<T> {
     }
     double exact = local.size() * (projected / target - 1);
     return (int) Math.min(Integer.MAX_VALUE, Math.ceil(exact - 1e-9));
-  }
-
-  private long completedInWindow(List<Endpoint<T>> endpoints) {
-    long sum = 0;
-    for (Endpoint<T> endpoint : endpoints) {
-      ZoneLoad load = loads.get(endpoint);
-      if (load == null) {
-        continue;
-      }
-      long completed = load.completed();
-      sum += completed - load.windowCompletedBase;
-      load.windowCompletedBase = completed;
-    }
-    return sum;
   }
 }
