@@ -199,18 +199,13 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
     List<EquivalentAddressGroup> groups = resolvedAddresses.getAddresses();
     if (groups.isEmpty()) {
       String note = resolvedAddresses.getAttributes().get(EndpointAttributes.RESOLUTION_NOTE);
-      Status status =
-          Status.UNAVAILABLE.withDescription(
-              policyName
-                  + ": the name resolver returned no endpoints for "
-                  + helper.getAuthority()
-                  + (note == null ? " (no ready pod?)" : ": " + note));
-      updateState(TRANSIENT_FAILURE, new ErrorPicker(status));
+      FailurePicker picker = FailurePicker.noEndpoints(policyName, helper.getAuthority(), note);
+      updateState(TRANSIENT_FAILURE, picker);
       streamRebalancer.shutdown(); // forgets the endpoints below; the next set starts afresh
       shutdownEndpoints();
       outlierEjection.stop();
       zoneSpill.stop();
-      return status;
+      return picker.status();
     }
     configure(resolvedAddresses.getLoadBalancingPolicyConfig());
     // A note on a set with endpoints (e.g. the pod-port trap) explains failures to connect.
@@ -355,17 +350,7 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
     }
     updateState(
         TRANSIENT_FAILURE,
-        new ErrorPicker(
-            Status.UNAVAILABLE
-                .withDescription(
-                    policyName
-                        + ": name resolution failed for "
-                        + helper.getAuthority()
-                        + ": "
-                        + error.getCode()
-                        + ": "
-                        + error.getDescription())
-                .withCause(error.getCause())));
+        FailurePicker.resolutionFailed(policyName, helper.getAuthority(), error));
   }
 
   @Override
@@ -447,26 +432,15 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
           }
         }
       }
-      Status last = lastFailed.lastFailure();
-      Status status =
-          Status.UNAVAILABLE
-              .withDescription(
-                  policyName
-                      + ": all "
-                      + candidates.failed()
-                      + " of "
-                      + endpoints.size()
-                      + " endpoints of "
-                      + helper.getAuthority()
-                      + " failed to connect; last error from "
-                      + lastFailed.group().getAddresses()
-                      + ": "
-                      + last.getCode()
-                      + ": "
-                      + last.getDescription()
-                      + (resolutionNote == null ? "" : "; " + resolutionNote))
-              .withCause(last.getCause());
-      updateState(TRANSIENT_FAILURE, new ErrorPicker(status));
+      updateState(
+          TRANSIENT_FAILURE,
+          FailurePicker.allFailed(
+              policyName,
+              helper.getAuthority(),
+              candidates.failed(),
+              endpoints.size(),
+              lastFailed,
+              resolutionNote));
     }
   }
 
@@ -478,52 +452,5 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
     currentPicker = picker;
     helper.updateBalancingState(state, picker);
     observer.pickerUpdated(state, picker);
-  }
-
-  /** Holds RPCs while endpoints connect; a new picker is certain to follow. */
-  static final class BufferPicker extends SubchannelPicker {
-    static final BufferPicker INSTANCE = new BufferPicker();
-
-    @Override
-    public PickResult pickSubchannel(PickSubchannelArgs args) {
-      return PickResult.withNoResult();
-    }
-
-    @Override
-    public String toString() {
-      return "BufferPicker";
-    }
-  }
-
-  /** Fails RPCs (wait-for-ready RPCs keep waiting) with the status that explains why. */
-  static final class ErrorPicker extends SubchannelPicker {
-    private final PickResult result;
-
-    ErrorPicker(Status status) {
-      this.result = PickResult.withError(status);
-    }
-
-    @Override
-    public PickResult pickSubchannel(PickSubchannelArgs args) {
-      return result;
-    }
-
-    @Override
-    public boolean equals(Object other) {
-      return other instanceof ErrorPicker that
-          && that.result.getStatus().getCode() == result.getStatus().getCode()
-          && Objects.equals(
-              that.result.getStatus().getDescription(), result.getStatus().getDescription());
-    }
-
-    @Override
-    public int hashCode() {
-      return Objects.hash(result.getStatus().getCode(), result.getStatus().getDescription());
-    }
-
-    @Override
-    public String toString() {
-      return "ErrorPicker(" + result.getStatus() + ")";
-    }
   }
 }
