@@ -40,8 +40,9 @@ import java.util.function.Consumer;
  * the pod reachable, a probe that times out is repeated every {@code probeTimeout}); an endpoint
  * that answered is back on probation: its first failed RPC ejects it again at once, for longer, and
  * only real successes ({@code consecutiveFailures} RPCs in a row answered with a code outside the
- * failure codes) end the probation. The count of times drops by one per 10 s without an ejection
- * (once per interval if that is longer).
+ * failure codes, and after an ejection for latency no slower than what ejected it) end the
+ * probation. The count of times drops by one per 10 s without an ejection (once per interval if
+ * that is longer).
  *
  * <p>Not thread-safe: runs in the channel's SynchronizationContext; RPC outcomes reach it from
  * {@link OutcomeCounts} triggers through that context.
@@ -386,6 +387,11 @@ final class OutlierEjection {
       }
       long mean = counts[i][2] / counts[i][0];
       if (mean > config.slowFactor * median && mean - median >= gap && eject(all[i])) {
+        // Re-admission takes a probe's answer, which a slow pod gives: its probation must also
+        // see its RPCs answered faster than what ejected it, or it is back for a whole interval.
+        all[i]
+            .outcomes()
+            .ejectedForLatency(Math.max((long) (config.slowFactor * median), median + gap));
         out.add(all[i]);
       }
     }
