@@ -147,6 +147,11 @@ final class IntervalRules {
       }
       long mean = counts[i][2] / counts[i][0];
       if (mean > config.slowFactor * median && mean - median >= gap && eject.test(all[i])) {
+        // Re-admission takes a probe's answer, which a slow pod gives: its probation must also
+        // see its RPCs answered faster than what ejected it, or it is back for a whole interval.
+        all[i]
+            .outcomes()
+            .ejectedForLatency(Math.max((long) (config.slowFactor * median), median + gap));
         out.add(all[i]);
       }
     }

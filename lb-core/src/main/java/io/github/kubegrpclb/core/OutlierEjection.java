@@ -43,8 +43,9 @@ import javax.annotation.Nullable;
  * the pod reachable, a probe that times out is repeated every {@code probeTimeout}); an endpoint
  * that answered is back on probation: its first failed RPC ejects it again at once, for longer, and
  * only real successes ({@code consecutiveFailures} RPCs in a row answered with a code outside the
- * failure codes) end the probation. The count of times drops by one per 10 s without an ejection
- * (once per interval if that is longer).
+ * failure codes, and after an ejection for latency no slower than what ejected it) end the
+ * probation. The count of times drops by one per 10 s without an ejection (once per interval if
+ * that is longer).
  *
  * <p>Not thread-safe: runs in the channel's SynchronizationContext; RPC outcomes reach it from
  * {@link OutcomeCounts} triggers through that context.

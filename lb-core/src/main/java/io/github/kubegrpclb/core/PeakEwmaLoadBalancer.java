@@ -159,6 +159,8 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
     static final double OUTCLASSED = 8;
 
     private static final int REDRAWS = 2;
+    // Weighted draws of a second candidate distinct from the first before a uniform one.
+    private static final int DISTINCT_DRAWS = 4;
     private final Object[] loads; // EndpointLoad, the first size slots (see EndpointList)
     private final double[] weights; // slow start: cost is divided by the weight
     private final PickResult[] unaryResults;
@@ -171,6 +173,9 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
     private final FleetLatency fleet;
     private final IntUnaryOperator random;
     private final EndpointList.Snapshot<EndpointLoad> rotation; // for toString only
+    // Slow start in a two-choice draw: running sum of the weights in units of drawUnit, or null
+    // when every weight is 1 (see twoChoices).
+    private final int[] cumulative;
 
     /**
      * Over {@code rotation}'s arrays, read but never copied.
@@ -199,6 +204,26 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
       this.fleet = fleet;
       this.random = random;
       this.rotation = rotation;
+      this.cumulative = cumulativeWeights(weights, size);
+    }
+
+    /** Running sums of the weights (a full weight is 2^30 / size units), or null if all are 1. */
+    private static int[] cumulativeWeights(double[] weights, int size) {
+      boolean ramping = false;
+      for (int i = 0; i < size; i++) {
+        ramping |= weights[i] < 1;
+      }
+      if (!ramping) {
+        return null;
+      }
+      int[] cumulative = new int[size];
+      int drawUnit = Math.max(1, (1 << 30) / Math.max(1, size));
+      long total = 0;
+      for (int i = 0; i < size; i++) {
+        total += Math.max(1, (long) Math.ceil(weights[i] * drawUnit));
+        cumulative[i] = (int) Math.min(Integer.MAX_VALUE, total);
+      }
+      return cumulative;
     }
 
     /**
@@ -259,23 +284,70 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
      * outclassed endpoint is probed again when its estimate has aged to its peers (FleetLatency).
      */
     private int twoChoices(int n, long now) {
-      // Two distinct uniform indices: draw j from the n - 1 others.
-      int i = random.applyAsInt(n);
-      int j = other(i, n);
-      double costI = cost(i, now);
-      double costJ = cost(j, now);
+      // Two distinct indices: draw j from the n - 1 others.
+      int i = candidate(-1, n);
+      int j = candidate(i, n);
+      double costI = candidateCost(i, now);
+      double costJ = candidateCost(j, now);
       for (int redraw = 0; redraw < REDRAWS && n > 2; redraw++) {
         if (costI > OUTCLASSED * costJ) {
-          i = other(j, n);
-          costI = cost(i, now);
+          i = candidate(j, n);
+          costI = candidateCost(i, now);
         } else if (costJ > OUTCLASSED * costI) {
-          j = other(i, n);
-          costJ = cost(j, now);
+          j = candidate(i, n);
+          costJ = candidateCost(j, now);
         } else {
           break;
         }
       }
       return costJ < costI ? j : i;
+    }
+
+    /*
+     * Slow start in the two-choice draw: a candidate is drawn in proportion to its weight, and
+     * costs compare unweighted. Dividing the cost by the weight instead made a ramping endpoint
+     * lose every draw until its weight approached 1 / OUTCLASSED of its peers' cost ratio: a
+     * restarted pod as fast as its peers got 0 of 4,003 RPCs in a second 3 s into its ramp (weight
+     * 0.09; issue 25, fleet POD_CRASH). Drawn by weight, it takes about weight / sum of weights of
+     * the RPCs, as kube_round_robin's ramp does, and a new endpoint is still probed first when it
+     * is drawn (it costs 0 while idle).
+     */
+    private int candidate(int exclude, int n) {
+      if (cumulative == null) {
+        return exclude < 0 ? random.applyAsInt(n) : other(exclude, n);
+      }
+      for (int attempt = 0; attempt < DISTINCT_DRAWS; attempt++) {
+        int drawn = drawByWeight(n);
+        if (drawn != exclude) {
+          return drawn;
+        }
+      }
+      return exclude < 0 ? random.applyAsInt(n) : other(exclude, n);
+    }
+
+    /** An index drawn with probability proportional to its weight: O(log n), no allocation. */
+    private int drawByWeight(int n) {
+      int target = random.applyAsInt(cumulative[n - 1]);
+      int low = 0;
+      int high = n - 1;
+      while (low < high) { // the first index whose running sum exceeds target
+        int mid = (low + high) >>> 1;
+        if (cumulative[mid] > target) {
+          high = mid;
+        } else {
+          low = mid + 1;
+        }
+      }
+      return low;
+    }
+
+    /**
+     * A candidate's cost in the two-choice draw: unweighted when candidates are drawn by weight.
+     */
+    private double candidateCost(int index, long now) {
+      return cumulative == null
+          ? cost(index, now)
+          : ((EndpointLoad) loads[index]).cost(now, decayNanos, fleet);
     }
 
     /** A uniform index in [0, n) other than {@code index}. */
