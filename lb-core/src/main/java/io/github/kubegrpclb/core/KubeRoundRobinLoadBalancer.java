@@ -151,7 +151,7 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
     private final int size; // the results' first size slots are this picker's (see EndpointList)
     private final AtomicInteger next;
     private final int[] keepTurn; // per endpoint, out of 2^20; null when every weight is 1
-    private final int[] cumulative; // running sum of the weights in units of drawUnit, or null
+    private final int[] cumulative; // WeightedDraw.cumulative of the weights, or null
     private final IntUnaryOperator random;
 
     /**
@@ -195,15 +195,10 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
         this.cumulative = null;
       } else {
         this.keepTurn = new int[size];
-        this.cumulative = new int[size];
-        // A full weight is drawUnit units; the total stays below 2^30 whatever the size.
-        int drawUnit = Math.max(1, (1 << 30) / Math.max(1, size));
-        long total = 0;
         for (int i = 0; i < size; i++) {
           keepTurn[i] = (int) Math.ceil(weights[i] * (1 << 20));
-          total += Math.max(1, (long) Math.ceil(weights[i] * drawUnit));
-          cumulative[i] = (int) Math.min(Integer.MAX_VALUE, total);
         }
+        this.cumulative = WeightedDraw.cumulative(weights, size);
       }
       this.next = new AtomicInteger(startOffset);
     }
@@ -228,29 +223,13 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
     public PickResult pickSubchannel(PickSubchannelArgs args) {
       int index = Math.floorMod(next.getAndIncrement(), size);
       if (keepTurn != null && random.applyAsInt(1 << 20) >= keepTurn[index]) {
-        index = drawByWeight();
+        index = WeightedDraw.draw(cumulative, size, random);
       }
       if (unaryResults != streamResults
           && args.getMethodDescriptor().getType() != MethodDescriptor.MethodType.UNARY) {
         return streamResults[index];
       }
       return unaryResults[index];
-    }
-
-    /** An endpoint drawn with probability proportional to its weight: O(log n), no allocation. */
-    private int drawByWeight() {
-      int target = random.applyAsInt(cumulative[size - 1]);
-      int low = 0;
-      int high = size - 1;
-      while (low < high) { // the first index whose running sum exceeds target
-        int mid = (low + high) >>> 1;
-        if (cumulative[mid] > target) {
-          high = mid;
-        } else {
-          low = mid + 1;
-        }
-      }
-      return low;
     }
 
     /** The endpoints this picker picks from (for tests and diagnostics). */

@@ -173,7 +173,7 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
     private final FleetLatency fleet;
     private final IntUnaryOperator random;
     private final EndpointList.Snapshot<EndpointLoad> rotation; // for toString only
-    // Slow start in a two-choice draw: running sum of the weights in units of drawUnit, or null
+    // Slow start in a two-choice draw: WeightedDraw.cumulative of the weights, or null
     // when every weight is 1 (see twoChoices).
     private final int[] cumulative;
 
@@ -216,14 +216,7 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
       if (!ramping) {
         return null;
       }
-      int[] cumulative = new int[size];
-      int drawUnit = Math.max(1, (1 << 30) / Math.max(1, size));
-      long total = 0;
-      for (int i = 0; i < size; i++) {
-        total += Math.max(1, (long) Math.ceil(weights[i] * drawUnit));
-        cumulative[i] = (int) Math.min(Integer.MAX_VALUE, total);
-      }
-      return cumulative;
+      return WeightedDraw.cumulative(weights, size);
     }
 
     /**
@@ -317,28 +310,12 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
         return exclude < 0 ? random.applyAsInt(n) : other(exclude, n);
       }
       for (int attempt = 0; attempt < DISTINCT_DRAWS; attempt++) {
-        int drawn = drawByWeight(n);
+        int drawn = WeightedDraw.draw(cumulative, n, random);
         if (drawn != exclude) {
           return drawn;
         }
       }
       return exclude < 0 ? random.applyAsInt(n) : other(exclude, n);
-    }
-
-    /** An index drawn with probability proportional to its weight: O(log n), no allocation. */
-    private int drawByWeight(int n) {
-      int target = random.applyAsInt(cumulative[n - 1]);
-      int low = 0;
-      int high = n - 1;
-      while (low < high) { // the first index whose running sum exceeds target
-        int mid = (low + high) >>> 1;
-        if (cumulative[mid] > target) {
-          high = mid;
-        } else {
-          low = mid + 1;
-        }
-      }
-      return low;
     }
 
     /**
