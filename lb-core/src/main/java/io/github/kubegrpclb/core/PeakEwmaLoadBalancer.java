@@ -275,6 +275,10 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
      * still takes a slot in 2 of n draws, and every draw that pairs it with the slowest pod sends
      * the RPC to that pod: with one such endpoint among 12, a 20 ms pod got 2 % of the RPCs. The
      * outclassed endpoint is probed again when its estimate has aged to its peers (FleetLatency).
+     * Two candidates that both cost more than OUTCLASSED times the fleet's typical latency (two
+     * sick pods drawn together, 2 in 90 draws with 2 of 10 sick) are no choice either: the dearer
+     * gives its slot to a new draw, so the pick is never worse than the cheaper of the pair (with
+     * ejection off, a failing pod paired with a hung one took 1.5-2.7 % of the RPCs).
      */
     private int twoChoices(int n, long now) {
       // Two distinct indices: draw j from the n - 1 others.
@@ -282,11 +286,13 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
       int j = candidate(i, n);
       double costI = candidateCost(i, now);
       double costJ = candidateCost(j, now);
+      double offTheFleet = OUTCLASSED * fleet.typicalNanos();
       for (int redraw = 0; redraw < REDRAWS && n > 2; redraw++) {
-        if (costI > OUTCLASSED * costJ) {
+        boolean bothOff = costI > offTheFleet && costJ > offTheFleet;
+        if (costI > OUTCLASSED * costJ || (bothOff && costI >= costJ)) {
           i = candidate(j, n);
           costI = candidateCost(i, now);
-        } else if (costJ > OUTCLASSED * costI) {
+        } else if (costJ > OUTCLASSED * costI || bothOff) {
           j = candidate(i, n);
           costJ = candidateCost(j, now);
         } else {
