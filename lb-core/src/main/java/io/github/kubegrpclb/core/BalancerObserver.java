@@ -12,7 +12,6 @@ import io.grpc.ConnectivityState;
 import io.grpc.LoadBalancer.Helper;
 import io.grpc.LoadBalancer.SubchannelPicker;
 import io.grpc.Status;
-import java.net.SocketAddress;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Collections;
@@ -20,7 +19,9 @@ import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Set;
 import java.util.function.Function;
+import java.util.function.Predicate;
 import java.util.function.Supplier;
+import java.util.function.ToDoubleFunction;
 import java.util.function.ToIntFunction;
 
 /**
@@ -59,6 +60,8 @@ final class BalancerObserver<T> {
   private boolean configured;
   private volatile List<Endpoint<T>> endpoints = List.of();
   private volatile ToIntFunction<Endpoint<T>> openStreams = endpoint -> -1;
+  private volatile Predicate<Endpoint<T>> ejected = endpoint -> false;
+  private volatile ToDoubleFunction<Endpoint<T>> weight = endpoint -> 1;
   private volatile View<T> view = new View<>(List.of(), ConnectivityState.IDLE, null);
 
   /**
@@ -95,8 +98,16 @@ final class BalancerObserver<T> {
     return telemetry.isRecording();
   }
 
-  /** Where the open streams of an endpoint are read (-1: not counted); read from any thread. */
-  void streamCounts(ToIntFunction<Endpoint<T>> openStreams) {
+  /**
+   * Where the stages' views of an endpoint are read, from any thread: whether it is ejected, its
+   * slow-start weight, and its open streams (-1: not counted).
+   */
+  void stageViews(
+      Predicate<Endpoint<T>> ejected,
+      ToDoubleFunction<Endpoint<T>> weight,
+      ToIntFunction<Endpoint<T>> openStreams) {
+    this.ejected = ejected;
+    this.weight = weight;
     this.openStreams = openStreams;
   }
 
@@ -181,8 +192,8 @@ final class BalancerObserver<T> {
               endpoint.condition() == EndpointCondition.READY ? "ready" : "terminating_serving",
               state.name(),
               inRotationNow,
-              endpoint.ejected,
-              inRotationNow ? endpoint.weight : Double.NaN,
+              ejected.test(endpoint),
+              inRotationNow ? weight.applyAsDouble(endpoint) : Double.NaN,
               load.inFlight,
               load.estimateNanos,
               load.costNanos,
@@ -248,20 +259,7 @@ final class BalancerObserver<T> {
   }
 
   static String addressOf(Endpoint<?> endpoint) {
-    List<SocketAddress> addresses = endpoint.group().getAddresses();
-    if (addresses.size() == 1) {
-      return addressText(addresses.get(0));
-    }
-    List<String> texts = new ArrayList<>(addresses.size());
-    for (SocketAddress address : addresses) {
-      texts.add(addressText(address));
-    }
-    return texts.toString();
-  }
-
-  private static String addressText(SocketAddress address) {
-    String text = address.toString();
-    return text.startsWith("/") ? text.substring(1) : text;
+    return Snapshots.addressText(endpoint.group().getAddresses());
   }
 
   private static String channelTarget(Helper helper) {

@@ -206,8 +206,11 @@ final class DeterministicSubset {
     return address.toString();
   }
 
-  /** MurmurHash3's 64-bit finalizer (fmix64). */
-  private static long mix(long h) {
+  /**
+   * MurmurHash3's 64-bit finalizer (fmix64): this package's one 64-bit mixer (zone spill's order
+   * uses it too).
+   */
+  static long mix(long h) {
     h ^= h >>> 33;
     h *= 0xff51afd7ed558ccdL;
     h ^= h >>> 33;

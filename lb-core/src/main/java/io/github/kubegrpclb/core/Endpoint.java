@@ -6,7 +6,6 @@ import io.grpc.EquivalentAddressGroup;
 import io.grpc.LoadBalancer.PickResult;
 import io.grpc.LoadBalancer.Subchannel;
 import io.grpc.Status;
-import io.grpc.SynchronizationContext.ScheduledHandle;
 import java.util.function.Function;
 
 /**
@@ -16,8 +15,7 @@ import java.util.function.Function;
  *
  * <p>Written only in the channel's SynchronizationContext; {@link #subchannel()}, {@link
  * #policyState()} and {@link #outcomes()} are final (the last two thread-safe), and the group,
- * state, last failure and ejection flag are volatile so that snapshots and gauges may read them
- * from any thread.
+ * state and last failure are volatile so that snapshots and gauges may read them from any thread.
  */
 final class Endpoint<T> {
   private final Subchannel subchannel;
@@ -31,26 +29,6 @@ final class Endpoint<T> {
   private Object resultsConfig;
   private PickResult[] pickResults;
   private EndpointTelemetry telemetry = EndpointTelemetry.NOOP;
-  // Outlier ejection state, owned by OutlierEjection.
-  volatile boolean ejected;
-  int timesEjected;
-  ScheduledHandle ejectionTimer;
-  // Slow start state, owned by EndpointSetLoadBalancer: when the ramp began (or NOT_WARMING); when
-  // it joined with no settled peer to ramp against, so it joined unramped and counts as new itself
-  // for the window (or NOT_WARMING); whether it was added while the balancer served and has not
-  // been READY since; and the weight in (0, 1] of its ramp (volatile for snapshots and gauges;
-  // pickers copy it when they are built, never read it in a pick).
-  static final long NOT_WARMING = Long.MIN_VALUE;
-  long warmingSinceNanos = NOT_WARMING;
-  long joinedUnrampedNanos = NOT_WARMING;
-  boolean addedWhileServing;
-  volatile double weight = 1;
-  // Classification state, owned by RotationCandidates: how the endpoint is counted and listed, and
-  // a mark for its rebuilds.
-  int classBits;
-  long classMark;
-  // Load-aware zone spill's RPC counts, owned by ZoneSpill: null until spill can matter.
-  ZoneLoad zoneLoad;
 
   Endpoint(Subchannel subchannel, EquivalentAddressGroup group, T policyState) {
     this.subchannel = subchannel;
@@ -133,15 +111,11 @@ final class Endpoint<T> {
   void shutdown() {
     removed = true;
     telemetry.close();
-    if (ejectionTimer != null) {
-      ejectionTimer.cancel();
-      ejectionTimer = null;
-    }
     subchannel.shutdown();
   }
 
   @Override
   public String toString() {
-    return group.getAddresses() + " " + state + " " + condition() + (ejected ? " ejected" : "");
+    return group.getAddresses() + " " + state + " " + condition();
   }
 }

@@ -6,19 +6,12 @@ import static io.grpc.ConnectivityState.READY;
 import static io.grpc.ConnectivityState.TRANSIENT_FAILURE;
 
 import io.github.kubegrpclb.core.internal.EndpointTelemetry;
-import io.grpc.Attributes;
-import io.grpc.ChannelLogger;
 import io.grpc.ConnectivityState;
 import io.grpc.ConnectivityStateInfo;
 import io.grpc.EquivalentAddressGroup;
 import io.grpc.LoadBalancer;
 import io.grpc.Status;
-import java.net.SocketAddress;
-import java.util.ArrayList;
-import java.util.Iterator;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
 import java.util.function.IntUnaryOperator;
 import java.util.function.LongSupplier;
@@ -32,7 +25,7 @@ import javax.annotation.Nullable;
  * CONNECTING while any connects; else a sticky TRANSIENT_FAILURE). Subclasses only build the picker
  * over the endpoints in rotation. Outlier ejection ({@link OutlierEjection}) takes failing
  * endpoints out of that rotation for both policies, and slow start ({@link SlowStartConfig}) ramps
- * the weight ({@code Endpoint.weight}) of endpoints that join ones already serving. The endpoints
+ * the weight ({@link SlowStart#weight}) of endpoints that join ones already serving. The endpoints
  * are kept classified for the rotation ({@link RotationCandidates}): a subchannel state change
  * costs O(1), an address update O(n).
  *
@@ -44,10 +37,10 @@ import javax.annotation.Nullable;
 abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
   private final Helper helper;
   private final String policyName;
-  private final Map<List<SocketAddress>, Endpoint<T>> endpoints = new LinkedHashMap<>();
+  private final EndpointSet<T> endpoints;
   private final OutlierEjection outlierEjection;
   private final ZoneSpill<T> zoneSpill;
-  private final RotationCandidates<T> candidates = new RotationCandidates<>(this::pickResults);
+  private final RotationCandidates<T> candidates;
   // Whether the classification must be rebuilt (an address update, an ejection, a config): state
   // changes alone update it one endpoint at a time.
   private boolean candidatesStale = true;
@@ -58,12 +51,8 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
   private Endpoint<T> lastFailed;
   private String clientZone;
   private String clientNode;
-  private ClientIndex clientIndex;
   private boolean updatePending;
   private boolean shutdown;
-
-  /** This pod's name, for subsetting without a configured client index; tests replace it. */
-  Supplier<String> hostname = ClientIndex::systemHostname;
 
   private ConnectivityState currentState;
   private SubchannelPicker currentPicker;
@@ -71,10 +60,19 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
   private final StreamRebalancer<T> streamRebalancer;
   private IntUnaryOperator streamRandom = bound -> 0;
 
+  /**
+   * @param hostname this pod's name (read when first needed): the client's identity for subsetting
+   *     without a configured client index and for zone spill's order
+   */
   EndpointSetLoadBalancer(
-      Helper helper, String policyName, LongSupplier nanoClock, OutlierEjection.Prober prober) {
+      Helper helper,
+      String policyName,
+      LongSupplier nanoClock,
+      OutlierEjection.Prober prober,
+      Supplier<String> hostname) {
     this.helper = Objects.requireNonNull(helper, "helper");
     this.policyName = policyName;
+    this.endpoints = new EndpointSet<>(policyName, helper.getChannelLogger(), hostname);
     this.outlierEjection =
         new OutlierEjection(
             helper.getSynchronizationContext(),
@@ -86,6 +84,7 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
               updateBalancingState();
             },
             this::readmitted);
+    this.candidates = new RotationCandidates<>(this::pickResults, outlierEjection::isEjected);
     this.zoneSpill =
         new ZoneSpill<>(
             helper.getSynchronizationContext(),
@@ -108,8 +107,10 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
             bound -> streamRandom.applyAsInt(bound),
             policyName,
             helper.getChannelLogger(),
-            observer::streamsEnded);
-    observer.streamCounts(streamRebalancer::openStreams);
+            observer::streamsEnded,
+            slowStart::weight);
+    observer.stageViews(
+        outlierEjection::isEjected, slowStart::weight, streamRebalancer::openStreams);
   }
 
   /** The policy's randomness, for the stream rebalancer's jitter; called by constructors. */
@@ -136,20 +137,8 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
    */
   abstract void configure(Object policyConfig);
 
-  /** The outlier ejection options of the config last {@linkplain #configure configured}. */
-  abstract OutlierEjectionConfig outlierEjectionConfig();
-
-  /** The subsetting options of the config last {@linkplain #configure configured}. */
-  abstract SubsettingConfig subsettingConfig();
-
-  /** The slow start options of the config last {@linkplain #configure configured}. */
-  abstract SlowStartConfig slowStartConfig();
-
-  /** The zone spill options of the config last {@linkplain #configure configured}. */
-  abstract ZoneSpillConfig zoneSpillConfig();
-
-  /** The long-lived stream options of the config last {@linkplain #configure configured}. */
-  abstract StreamRebalancingConfig streamRebalancingConfig();
+  /** The shared sections of the config last {@linkplain #configure configured}. */
+  abstract BalancerConfig balancerConfig();
 
   /**
    * The key to cache an endpoint's pick results under for {@code config} (see {@link
@@ -182,8 +171,9 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
   void onReadmitted(Endpoint<T> endpoint) {}
 
   private void readmitted(Endpoint<?> readmitted) {
-    Endpoint<T> endpoint = endpoints.get(readmitted.group().getAddresses());
-    if (endpoint == readmitted) {
+    if (endpoints.isCurrent(readmitted)) {
+      @SuppressWarnings("unchecked") // one of this balancer's endpoints
+      Endpoint<T> endpoint = (Endpoint<T>) readmitted;
       onReadmitted(endpoint);
     }
   }
@@ -209,18 +199,13 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
     List<EquivalentAddressGroup> groups = resolvedAddresses.getAddresses();
     if (groups.isEmpty()) {
       String note = resolvedAddresses.getAttributes().get(EndpointAttributes.RESOLUTION_NOTE);
-      Status status =
-          Status.UNAVAILABLE.withDescription(
-              policyName
-                  + ": the name resolver returned no endpoints for "
-                  + helper.getAuthority()
-                  + (note == null ? " (no ready pod?)" : ": " + note));
-      updateState(TRANSIENT_FAILURE, new ErrorPicker(status));
+      FailurePicker picker = FailurePicker.noEndpoints(policyName, helper.getAuthority(), note);
+      updateState(TRANSIENT_FAILURE, picker);
       streamRebalancer.shutdown(); // forgets the endpoints below; the next set starts afresh
       shutdownEndpoints();
       outlierEjection.stop();
       zoneSpill.stop();
-      return status;
+      return picker.status();
     }
     configure(resolvedAddresses.getLoadBalancingPolicyConfig());
     // A note on a set with endpoints (e.g. the pod-port trap) explains failures to connect.
@@ -228,42 +213,24 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
     clientZone = resolvedAddresses.getAttributes().get(EndpointAttributes.CLIENT_ZONE);
     clientNode = resolvedAddresses.getAttributes().get(EndpointAttributes.CLIENT_NODE);
 
-    Map<List<SocketAddress>, EquivalentAddressGroup> next = new LinkedHashMap<>();
-    for (EquivalentAddressGroup group : groups) {
-      next.putIfAbsent(group.getAddresses(), group);
-    }
-    SubsettingConfig subsetting = subsettingConfig();
-    if (subsetting.enabled() && next.size() > subsetting.subsetSize) {
-      next = subset(next, subsetting, resolvedAddresses.getAttributes());
-    }
-    List<Endpoint<T>> removed = new ArrayList<>();
-    Iterator<Map.Entry<List<SocketAddress>, Endpoint<T>>> it = endpoints.entrySet().iterator();
-    while (it.hasNext()) {
-      Map.Entry<List<SocketAddress>, Endpoint<T>> entry = it.next();
-      if (!next.containsKey(entry.getKey())) {
-        removed.add(entry.getValue());
-        it.remove();
-      }
-    }
-    List<Endpoint<T>> added = new ArrayList<>();
-    for (Map.Entry<List<SocketAddress>, EquivalentAddressGroup> entry : next.entrySet()) {
-      Endpoint<T> existing = endpoints.get(entry.getKey());
-      if (existing != null) {
-        existing.updateGroup(entry.getValue());
-      } else {
-        added.add(addEndpoint(entry.getKey(), entry.getValue()));
-      }
-    }
-    observer.endpointsChanged(endpoints.values());
-    streamRebalancer.update(streamRebalancingConfig(), endpoints.values(), added, removed);
+    EndpointSet.Diff<T> diff =
+        endpoints.update(
+            groups,
+            balancerConfig().subsetting(),
+            resolvedAddresses.getAttributes(),
+            this::addEndpoint);
+    List<Endpoint<T>> added = diff.added();
+    List<Endpoint<T>> removed = diff.removed();
+    observer.endpointsChanged(endpoints.all());
+    streamRebalancer.update(balancerConfig().streamRebalancing(), endpoints.all(), added, removed);
     candidatesStale = true;
-    outlierEjection.update(outlierEjectionConfig(), endpoints.values());
+    outlierEjection.update(balancerConfig().outlierEjection(), endpoints.all());
     updateBalancingState();
     // Shut down after publishing (as grpc-java's MultiChildLoadBalancer), so no RPC picks a
     // subchannel already shut down; connect after, so a synchronous state callback sees a
     // consistent balancer.
     for (Endpoint<T> endpoint : removed) {
-      endpoint.shutdown();
+      shutdown(endpoint);
     }
     for (Endpoint<T> endpoint : added) {
       endpoint.subchannel().requestConnection();
@@ -271,56 +238,20 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
     return Status.OK;
   }
 
-  private Map<List<SocketAddress>, EquivalentAddressGroup> subset(
-      Map<List<SocketAddress>, EquivalentAddressGroup> all,
-      SubsettingConfig config,
-      Attributes resolution) {
-    ClientIndex client = ClientIndex.resolve(config, resolution, hostname.get());
-    if (!client.equals(clientIndex)) {
-      clientIndex = client;
-      helper
-          .getChannelLogger()
-          .log(
-              ChannelLogger.ChannelLogLevel.INFO,
-              "{0}: subsetting {1} endpoints as client {2}, from {3}",
-              policyName,
-              config.subsetSize,
-              client.describe(),
-              client.source());
-    }
-    // Ready endpoints first (Kubernetes' rule: terminating ones serve only while no ready one
-    // can): a subset drawn over every endpoint while many terminate can hold terminating pods
-    // only (19 of 200 clients, 40 pods with 20 terminating, subset 4: issue 25). The subset is
-    // drawn among the ready ones; only when there are fewer than subsetSize are terminating ones
-    // added, drawn the same way, to fill it.
-    List<EquivalentAddressGroup> ready = new ArrayList<>(all.size());
-    List<EquivalentAddressGroup> terminating = new ArrayList<>();
-    for (EquivalentAddressGroup group : all.values()) {
-      (EndpointAttributes.conditionOf(group) == EndpointCondition.READY ? ready : terminating)
-          .add(group);
-    }
-    Map<List<SocketAddress>, EquivalentAddressGroup> chosen = new LinkedHashMap<>();
-    for (EquivalentAddressGroup group :
-        DeterministicSubset.select(ready, Math.min(config.subsetSize, ready.size()), client)) {
-      chosen.put(group.getAddresses(), group);
-    }
-    int missing = config.subsetSize - chosen.size();
-    if (missing > 0 && !terminating.isEmpty()) {
-      for (EquivalentAddressGroup group :
-          DeterministicSubset.select(terminating, Math.min(missing, terminating.size()), client)) {
-        chosen.put(group.getAddresses(), group);
-      }
-    }
-    return chosen;
+  /** Shuts a removed endpoint down; the stages that keep state for it forget it. */
+  private void shutdown(Endpoint<T> endpoint) {
+    outlierEjection.forget(endpoint);
+    zoneSpill.forget(endpoint);
+    endpoint.shutdown();
   }
 
-  private Endpoint<T> addEndpoint(List<SocketAddress> key, EquivalentAddressGroup group) {
+  private Endpoint<T> addEndpoint(EquivalentAddressGroup group) {
     Subchannel subchannel =
         helper.createSubchannel(CreateSubchannelArgs.newBuilder().setAddresses(group).build());
     Endpoint<T> endpoint = new Endpoint<>(subchannel, group, newPolicyState());
-    endpoint.addedWhileServing = currentState == READY;
+    slowStart.added(endpoint, currentState == READY);
     observer.added(endpoint);
-    endpoints.put(key, endpoint);
+    endpoints.put(endpoint);
     subchannel.start(stateInfo -> onSubchannelState(endpoint, stateInfo));
     return endpoint;
   }
@@ -338,15 +269,11 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
     }
     ConnectivityState before = endpoint.state();
     boolean recovered = state == READY && before == TRANSIENT_FAILURE;
-    boolean joined =
-        state == READY && (recovered || (endpoint.addedWhileServing && before != READY));
-    if (state == READY) {
-      // Its first connection is up: a reconnect after a graceful GOAWAY (max connection age) is
-      // then the same pod, already warm, not a new endpoint.
-      endpoint.addedWhileServing = false;
-    }
-    if (joined && slowStartConfig().enabled) {
-      slowStart.joined(endpoint, slowStartConfig(), candidates.connected());
+    // Its first connection up forgets that it was added while serving (SlowStart.firstReady).
+    boolean addedWhileServing = state == READY && slowStart.firstReady(endpoint);
+    boolean joined = state == READY && (recovered || (addedWhileServing && before != READY));
+    if (joined && balancerConfig().slowStart().enabled) {
+      slowStart.joined(endpoint, balancerConfig().slowStart(), candidates.connected());
     }
     endpoint.onSubchannelState(state, stateInfo.getStatus());
     if (recovered) {
@@ -389,6 +316,11 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
             });
   }
 
+  /** The slow start stage (for tests and diagnostics). */
+  SlowStart<T> slowStart() {
+    return slowStart;
+  }
+
   /** The zone spill controller (for tests and diagnostics). */
   ZoneSpill<T> zoneSpill() {
     return zoneSpill;
@@ -396,7 +328,7 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
 
   /** The endpoint whose subchannel is {@code subchannel}, or null (for tests and diagnostics). */
   Endpoint<T> endpointFor(Subchannel subchannel) {
-    for (Endpoint<T> endpoint : endpoints.values()) {
+    for (Endpoint<T> endpoint : endpoints.all()) {
       if (endpoint.subchannel() == subchannel) {
         return endpoint;
       }
@@ -408,7 +340,7 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
   private boolean isFailed(Endpoint<T> endpoint) {
     return endpoint != null
         && endpoint.state() == TRANSIENT_FAILURE
-        && endpoints.get(endpoint.group().getAddresses()) == endpoint;
+        && endpoints.isCurrent(endpoint);
   }
 
   @Override
@@ -418,22 +350,12 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
     }
     updateState(
         TRANSIENT_FAILURE,
-        new ErrorPicker(
-            Status.UNAVAILABLE
-                .withDescription(
-                    policyName
-                        + ": name resolution failed for "
-                        + helper.getAuthority()
-                        + ": "
-                        + error.getCode()
-                        + ": "
-                        + error.getDescription())
-                .withCause(error.getCause())));
+        FailurePicker.resolutionFailed(policyName, helper.getAuthority(), error));
   }
 
   @Override
   public void requestConnection() {
-    for (Endpoint<T> endpoint : endpoints.values()) {
+    for (Endpoint<T> endpoint : endpoints.all()) {
       if (endpoint.state() == IDLE) {
         endpoint.subchannel().requestConnection();
       }
@@ -451,12 +373,17 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
     observer.shutdown();
   }
 
+  private void rebuildCandidates() {
+    candidatesStale = false;
+    candidates.rebuild(endpoints.all(), endpoints.size(), clientZone, clientNode);
+    slowStart.retain(endpoints::isCurrent);
+  }
+
   private void shutdownEndpoints() {
-    for (Endpoint<T> endpoint : endpoints.values()) {
-      endpoint.shutdown();
+    for (Endpoint<T> endpoint : endpoints.clear()) {
+      shutdown(endpoint);
     }
-    endpoints.clear();
-    observer.endpointsChanged(endpoints.values());
+    observer.endpointsChanged(endpoints.all());
     candidates.rebuild(List.of(), 0, clientZone, clientNode);
     slowStart.clear();
     lastFailed = null;
@@ -465,20 +392,23 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
   private void updateBalancingState() {
     updatePending = false;
     if (candidatesStale) {
-      candidatesStale = false;
-      candidates.rebuild(endpoints.values(), endpoints.size(), clientZone, clientNode);
-      slowStart.retain(endpoint -> endpoints.get(endpoint.group().getAddresses()) == endpoint);
+      rebuildCandidates();
     }
     EndpointList<T> rotation = Rotation.select(candidates, clientZone, clientNode);
     EndpointList.Snapshot<T> snapshot =
         rotation == null ? EndpointList.Snapshot.empty() : rotation.snapshot();
     // The zone/node step: past the static hints, spill to others while the preferred are loaded.
-    EndpointList.Snapshot<T> widened =
-        zoneSpill.widen(zoneSpillConfig(), candidates, rotation, snapshot, clientZone);
-    if (zoneSpill.takeCountingChanged()) {
-      candidatesStale = true; // the listed pick results must (or must no longer) count RPCs
-      scheduleUpdate();
+    ZoneSpillConfig spillConfig = balancerConfig().zoneSpill();
+    boolean counting = zoneSpill.applies(spillConfig, candidates, rotation, snapshot);
+    if (counting != zoneSpill.isCounting()) {
+      // The listed pick results must (or must no longer) count RPCs: rebuilt now, in this pass.
+      zoneSpill.count(counting);
+      rebuildCandidates();
+      rotation = Rotation.select(candidates, clientZone, clientNode);
+      snapshot = rotation == null ? EndpointList.Snapshot.empty() : rotation.snapshot();
     }
+    EndpointList.Snapshot<T> widened =
+        zoneSpill.widen(spillConfig, candidates, rotation, snapshot, clientZone);
     if (zoneSpill.spilling()) {
       rotation = zoneSpill.spillPool();
       snapshot = widened;
@@ -488,38 +418,29 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
       EndpointList<T> members = rotation;
       double[] weights =
           slowStart.weights(
-              slowStartConfig(), endpoint -> candidates.isMember(endpoint, members), snapshot);
+              balancerConfig().slowStart(),
+              endpoint -> candidates.isMember(endpoint, members),
+              snapshot);
       updateState(READY, streamRebalancer.wrap(readyPicker(snapshot, weights), snapshot, weights));
     } else if (candidates.connecting() > 0) {
       updateState(CONNECTING, BufferPicker.INSTANCE);
     } else if (candidates.failed() > 0) {
       if (!isFailed(lastFailed)) {
-        for (Endpoint<T> endpoint : endpoints.values()) {
+        for (Endpoint<T> endpoint : endpoints.all()) {
           if (endpoint.state() == TRANSIENT_FAILURE) {
             lastFailed = endpoint; // the last in address order, as before it was kept
           }
         }
       }
-      Status last = lastFailed.lastFailure();
-      Status status =
-          Status.UNAVAILABLE
-              .withDescription(
-                  policyName
-                      + ": all "
-                      + candidates.failed()
-                      + " of "
-                      + endpoints.size()
-                      + " endpoints of "
-                      + helper.getAuthority()
-                      + " failed to connect; last error from "
-                      + lastFailed.group().getAddresses()
-                      + ": "
-                      + last.getCode()
-                      + ": "
-                      + last.getDescription()
-                      + (resolutionNote == null ? "" : "; " + resolutionNote))
-              .withCause(last.getCause());
-      updateState(TRANSIENT_FAILURE, new ErrorPicker(status));
+      updateState(
+          TRANSIENT_FAILURE,
+          FailurePicker.allFailed(
+              policyName,
+              helper.getAuthority(),
+              candidates.failed(),
+              endpoints.size(),
+              lastFailed,
+              resolutionNote));
     }
   }
 
@@ -531,52 +452,5 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
     currentPicker = picker;
     helper.updateBalancingState(state, picker);
     observer.pickerUpdated(state, picker);
-  }
-
-  /** Holds RPCs while endpoints connect; a new picker is certain to follow. */
-  static final class BufferPicker extends SubchannelPicker {
-    static final BufferPicker INSTANCE = new BufferPicker();
-
-    @Override
-    public PickResult pickSubchannel(PickSubchannelArgs args) {
-      return PickResult.withNoResult();
-    }
-
-    @Override
-    public String toString() {
-      return "BufferPicker";
-    }
-  }
-
-  /** Fails RPCs (wait-for-ready RPCs keep waiting) with the status that explains why. */
-  static final class ErrorPicker extends SubchannelPicker {
-    private final PickResult result;
-
-    ErrorPicker(Status status) {
-      this.result = PickResult.withError(status);
-    }
-
-    @Override
-    public PickResult pickSubchannel(PickSubchannelArgs args) {
-      return result;
-    }
-
-    @Override
-    public boolean equals(Object other) {
-      return other instanceof ErrorPicker that
-          && that.result.getStatus().getCode() == result.getStatus().getCode()
-          && Objects.equals(
-              that.result.getStatus().getDescription(), result.getStatus().getDescription());
-    }
-
-    @Override
-    public int hashCode() {
-      return Objects.hash(result.getStatus().getCode(), result.getStatus().getDescription());
-    }
-
-    @Override
-    public String toString() {
-      return "ErrorPicker(" + result.getStatus() + ")";
-    }
   }
 }

@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.IntUnaryOperator;
 import java.util.function.LongSupplier;
+import java.util.function.Supplier;
 
 /**
  * {@code kube_round_robin}: per-RPC round robin over the endpoints in rotation (ready first,
@@ -44,7 +45,19 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
       IntUnaryOperator random,
       LongSupplier nanoClock,
       OutlierEjection.Prober prober) {
-    super(helper, PolicySelection.KUBE_ROUND_ROBIN, nanoClock, prober);
+    this(helper, random, nanoClock, prober, ClientIndex::systemHostname);
+  }
+
+  /**
+   * @param hostname this pod's name, the client's identity for subsetting and zone spill
+   */
+  KubeRoundRobinLoadBalancer(
+      Helper helper,
+      IntUnaryOperator random,
+      LongSupplier nanoClock,
+      OutlierEjection.Prober prober,
+      Supplier<String> hostname) {
+    super(helper, PolicySelection.KUBE_ROUND_ROBIN, nanoClock, prober, hostname);
     this.random = random;
     useRandom(random);
     this.nanoClock = nanoClock;
@@ -67,28 +80,8 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
   }
 
   @Override
-  OutlierEjectionConfig outlierEjectionConfig() {
-    return config.outlierEjection;
-  }
-
-  @Override
-  SubsettingConfig subsettingConfig() {
-    return config.subsetting;
-  }
-
-  @Override
-  SlowStartConfig slowStartConfig() {
-    return config.slowStart;
-  }
-
-  @Override
-  StreamRebalancingConfig streamRebalancingConfig() {
-    return config.streamRebalancing;
-  }
-
-  @Override
-  ZoneSpillConfig zoneSpillConfig() {
-    return config.zoneSpill;
+  BalancerConfig balancerConfig() {
+    return config.balancer;
   }
 
   @Override
@@ -99,7 +92,7 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
   @Override
   SubchannelPicker readyPicker(EndpointList.Snapshot<Void> rotation, double[] weights) {
     return new Picker(
-        config.outlierEjection.enabled || isCountingForZoneSpill()
+        config.balancer.outlierEjection().enabled || isCountingForZoneSpill()
             ? rotation.unaryResults()
             : rotation.streamResults(),
         rotation.streamResults(),
@@ -119,13 +112,13 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
     EndpointTelemetry unaryTelemetry =
         counting || recording ? unaryTelemetry(endpoint) : EndpointTelemetry.NOOP;
     PickResult unary;
-    if (config.outlierEjection.enabled) {
+    if (config.balancer.outlierEjection().enabled) {
       unary =
           PickResult.withSubchannel(
               endpoint.subchannel(),
               new OutcomeRecorder(
                   endpoint.outcomes(),
-                  config.outlierEjection.failureCodes,
+                  config.balancer.outlierEjection().failureCodes,
                   nanoClock,
                   unaryTelemetry));
     } else if (counting) {
@@ -158,7 +151,7 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
     private final int size; // the results' first size slots are this picker's (see EndpointList)
     private final AtomicInteger next;
     private final int[] keepTurn; // per endpoint, out of 2^20; null when every weight is 1
-    private final int[] cumulative; // running sum of the weights in units of drawUnit, or null
+    private final int[] cumulative; // WeightedDraw.cumulative of the weights, or null
     private final IntUnaryOperator random;
 
     /**
@@ -202,15 +195,10 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
         this.cumulative = null;
       } else {
         this.keepTurn = new int[size];
-        this.cumulative = new int[size];
-        // A full weight is drawUnit units; the total stays below 2^30 whatever the size.
-        int drawUnit = Math.max(1, (1 << 30) / Math.max(1, size));
-        long total = 0;
         for (int i = 0; i < size; i++) {
           keepTurn[i] = (int) Math.ceil(weights[i] * (1 << 20));
-          total += Math.max(1, (long) Math.ceil(weights[i] * drawUnit));
-          cumulative[i] = (int) Math.min(Integer.MAX_VALUE, total);
         }
+        this.cumulative = WeightedDraw.cumulative(weights, size);
       }
       this.next = new AtomicInteger(startOffset);
     }
@@ -235,29 +223,13 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
     public PickResult pickSubchannel(PickSubchannelArgs args) {
       int index = Math.floorMod(next.getAndIncrement(), size);
       if (keepTurn != null && random.applyAsInt(1 << 20) >= keepTurn[index]) {
-        index = drawByWeight();
+        index = WeightedDraw.draw(cumulative, size, random);
       }
       if (unaryResults != streamResults
           && args.getMethodDescriptor().getType() != MethodDescriptor.MethodType.UNARY) {
         return streamResults[index];
       }
       return unaryResults[index];
-    }
-
-    /** An endpoint drawn with probability proportional to its weight: O(log n), no allocation. */
-    private int drawByWeight() {
-      int target = random.applyAsInt(cumulative[size - 1]);
-      int low = 0;
-      int high = size - 1;
-      while (low < high) { // the first index whose running sum exceeds target
-        int mid = (low + high) >>> 1;
-        if (cumulative[mid] > target) {
-          high = mid;
-        } else {
-          low = mid + 1;
-        }
-      }
-      return low;
     }
 
     /** The endpoints this picker picks from (for tests and diagnostics). */

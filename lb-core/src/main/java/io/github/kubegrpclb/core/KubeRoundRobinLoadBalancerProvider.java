@@ -11,9 +11,10 @@ import java.util.concurrent.ThreadLocalRandom;
  * Registers the {@code kube_round_robin} policy: per-RPC round robin over Kubernetes endpoints,
  * ready ones first, terminating-but-serving ones only while none is ready, same zone first when the
  * endpoints carry zone hints, failing endpoints ejected. Select it with {@code
- * {"loadBalancingConfig":[{"kube_round_robin":{}}]}}; its one option, {@code outlierEjection}, is
- * described in docs/policies.md. Found through {@code META-INF/services}; users never reference
- * this class.
+ * {"loadBalancingConfig":[{"kube_round_robin":{}}]}}; its options, the sections both policies share
+ * ({@code outlierEjection}, {@code slowStart}, {@code subsetting}, {@code zoneSpill}, {@code
+ * streamRebalancing}), are described in docs/policies.md. Found through {@code META-INF/services};
+ * users never reference this class.
  */
 public final class KubeRoundRobinLoadBalancerProvider extends LoadBalancerProvider {
   /** Creates the provider; called by the service loader. */

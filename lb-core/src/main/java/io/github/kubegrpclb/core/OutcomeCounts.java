@@ -9,7 +9,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * has left every RPC sent to it unanswered (its silence). When the streak reaches a multiple of the
  * threshold, or an RPC fails while the endpoint is on probation (re-admitted, not yet as many
  * successes in a row as the threshold), it calls the armed trigger, which hands the decision to the
- * SynchronizationContext.
+ * SynchronizationContext. After an ejection for latency, a success still as slow during that
+ * probation also calls it.
  *
  * <p>Only attempts that reached the endpoint are recorded (see {@link RpcOutcome}); only unary RPCs
  * are traced at all, so a long-lived stream never looks silent.
@@ -34,6 +35,9 @@ final class OutcomeCounts {
   private final AtomicLong lastAnswerNanos = new AtomicLong(NOT_SILENT);
   // Successes still needed to end the probation (0: not on probation).
   private final AtomicInteger probationLeft = new AtomicInteger();
+  // After an ejection for latency: a success slower than this during the probation that follows is
+  // no real success and triggers (0: latency not watched).
+  private volatile long probationSlowNanos;
   private volatile boolean lastFailureUnanswered;
   private volatile int threshold = Integer.MAX_VALUE;
   private volatile Runnable trigger = () -> {};
@@ -94,7 +98,12 @@ final class OutcomeCounts {
         trigger.run();
       }
     } else {
-      probationLeft.getAndUpdate(left -> Math.max(0, left - 1)); // a real success
+      long slow = probationSlowNanos;
+      if (slow > 0 && latencyNanos > slow && probationLeft.get() > 0) {
+        trigger.run(); // as slow as when it was ejected for it: not the success that re-admits
+      } else if (probationLeft.getAndUpdate(left -> Math.max(0, left - 1)) == 1) {
+        probationSlowNanos = 0; // a real success, the last its probation needed
+      }
       successes.incrementAndGet();
       windowSuccesses.incrementAndGet();
       latencySumNanos.addAndGet(Math.max(0, latencyNanos));
@@ -123,6 +132,14 @@ final class OutcomeCounts {
     return streak.get() > 0 && lastFailureUnanswered;
   }
 
+  /**
+   * Ejected for latency: until a probation after its re-admission ends, a success slower than
+   * {@code slowNanos} calls the trigger instead of counting toward the end of the probation.
+   */
+  void ejectedForLatency(long slowNanos) {
+    probationSlowNanos = slowNanos;
+  }
+
   boolean onProbation() {
     return probationLeft.get() > 0;
   }
@@ -136,6 +153,9 @@ final class OutcomeCounts {
     silentSinceNanos.set(NOT_SILENT);
     lastFailureUnanswered = false;
     probationLeft.set(onProbation ? Math.min(threshold, 100) : 0);
+    if (!onProbation) {
+      probationSlowNanos = 0;
+    }
   }
 
   /**

@@ -20,10 +20,6 @@ final class OutcomeRecorder extends ClientStreamTracer.Factory {
   private final LongSupplier nanoClock;
   private final EndpointTelemetry telemetry;
 
-  OutcomeRecorder(OutcomeCounts counts, Set<Status.Code> failureCodes, LongSupplier nanoClock) {
-    this(counts, failureCodes, nanoClock, EndpointTelemetry.NOOP);
-  }
-
   /**
    * @param telemetry where the RPCs are also counted, by the {@link RpcCounter.Tracer} each tracer
    *     extends

@@ -2,13 +2,16 @@ package io.github.kubegrpclb.core;
 
 import io.grpc.LoadBalancer.Subchannel;
 import io.grpc.SynchronizationContext;
+import io.grpc.SynchronizationContext.ScheduledHandle;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Collection;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
+import javax.annotation.Nullable;
 
 /**
  * Takes endpoints that fail, hang or lag out of rotation and brings them back, for both policies.
@@ -25,8 +28,8 @@ import java.util.function.Consumer;
  *       least {@code successRateMinimumHosts} of them; under low traffic the window grows, up to 10
  *       intervals, until they have), a success rate below {@code mean - stdevFactor x stdev} whose
  *       failure rate is also significantly above the others' (z above 3), and a mean latency above
- *       {@code slowFactor} times the fleet median (and {@value #SLOW_MIN_GAP_MS} ms above it;
- *       {@value #SLOW_VOLUME} successes needed).
+ *       {@code slowFactor} times the fleet median (and {@value IntervalRules#SLOW_MIN_GAP_MS} ms
+ *       above it; {@value IntervalRules#SLOW_VOLUME} successes needed).
  * </ul>
  *
  * <p>A failure shared by most endpoints is the client's or the network's, not a sick pod's: a
@@ -40,27 +43,32 @@ import java.util.function.Consumer;
  * the pod reachable, a probe that times out is repeated every {@code probeTimeout}); an endpoint
  * that answered is back on probation: its first failed RPC ejects it again at once, for longer, and
  * only real successes ({@code consecutiveFailures} RPCs in a row answered with a code outside the
- * failure codes) end the probation. The count of times drops by one per 10 s without an ejection
- * (once per interval if that is longer).
+ * failure codes, and after an ejection for latency no slower than what ejected it) end the
+ * probation. The count of times drops by one per 10 s without an ejection (once per interval if
+ * that is longer).
  *
  * <p>Not thread-safe: runs in the channel's SynchronizationContext; RPC outcomes reach it from
  * {@link OutcomeCounts} triggers through that context.
  */
 final class OutlierEjection {
   static final int UNRESPONSIVE_FACTOR = 10;
-  static final int SLOW_MIN_GAP_MS = 5;
-  static final int SLOW_VOLUME = 20;
-  private static final double MIN_FAILURE_RATE = 0.01;
   // Extra silence checks of a re-admitted endpoint, a quarter of the probation limit apart.
   private static final int PROBATION_CHECKS = 20;
   private static final long DECAY_NANOS = TimeUnit.SECONDS.toNanos(10);
-  private static final int SUCCESS_RATE_INTERVALS = 10;
 
   /** Probes an ejected endpoint; calls back, from any thread, with whether it answered. */
   interface Prober {
     void probe(Subchannel subchannel, long timeoutNanos, Consumer<Boolean> answered);
   }
 
+  /** Ejection's state of one endpoint; written in the SynchronizationContext. */
+  private static final class Ejection {
+    volatile boolean ejected; // read by snapshots and gauges from other threads
+    int times; // times ejected, decayed
+    @Nullable ScheduledHandle timer; // the probe's, or the probation check's
+  }
+
+  private final Map<Endpoint<?>, Ejection> states = new ConcurrentHashMap<>();
   private final SynchronizationContext syncContext;
   private final ScheduledExecutorService timerService;
   private final java.util.function.LongSupplier nanoClock;
@@ -74,10 +82,8 @@ final class OutlierEjection {
   private long checkNanos;
   private long sinceIntervalNanos;
   private long sinceDecayNanos;
-  private int successRateIntervals; // intervals the success-rate window has lasted
   private Collection<? extends Endpoint<?>> endpoints = List.of();
-  // The median of the endpoints' mean success latency over the last interval (0: unknown).
-  private long fleetLatencyNanos;
+  private final IntervalRules rules = new IntervalRules(this::isEjected, this::eject);
 
   /**
    * @param nanoClock the clock RPCs are timed with
@@ -101,10 +107,6 @@ final class OutlierEjection {
     this.onReadmitted = onReadmitted;
   }
 
-  OutlierEjectionConfig config() {
-    return config;
-  }
-
   /** Applies a config to the current endpoint set (a live view, read on every decision). */
   void update(OutlierEjectionConfig newConfig, Collection<? extends Endpoint<?>> endpoints) {
     this.endpoints = endpoints;
@@ -116,7 +118,7 @@ final class OutlierEjection {
       stop();
       boolean any = false;
       for (Endpoint<?> endpoint : endpoints) {
-        any |= endpoint.ejected;
+        any |= isEjected(endpoint);
         readmit(endpoint, false);
         endpoint.outcomes().arm(Integer.MAX_VALUE, () -> {});
       }
@@ -139,6 +141,24 @@ final class OutlierEjection {
     }
   }
 
+  /** Whether {@code endpoint} is ejected; any thread. */
+  boolean isEjected(Endpoint<?> endpoint) {
+    Ejection state = states.get(endpoint);
+    return state != null && state.ejected;
+  }
+
+  /** The balancer shut {@code endpoint} down: its state and timer go. */
+  void forget(Endpoint<?> endpoint) {
+    Ejection state = states.remove(endpoint);
+    if (state != null && state.timer != null) {
+      state.timer.cancel();
+    }
+  }
+
+  private Ejection stateOf(Endpoint<?> endpoint) {
+    return states.computeIfAbsent(endpoint, e -> new Ejection());
+  }
+
   /** Stops every timer; ejected endpoints stay as they are until shut down. */
   void stop() {
     if (timer != null) {
@@ -159,7 +179,7 @@ final class OutlierEjection {
   }
 
   private void onTrigger(Endpoint<?> endpoint) {
-    if (!config.enabled || endpoint.isRemoved() || endpoint.ejected) {
+    if (!config.enabled || endpoint.isRemoved() || isEjected(endpoint)) {
       return;
     }
     OutcomeCounts outcomes = endpoint.outcomes();
@@ -181,7 +201,7 @@ final class OutlierEjection {
     int inRotation = 0;
     int troubled = 0;
     for (Endpoint<?> other : endpoints) {
-      if (!other.ejected) {
+      if (!isEjected(other)) {
         inRotation++;
         OutcomeCounts outcomes = other.outcomes();
         if (outcomes.failingUnanswered() || outcomes.silentNanos(now) >= half) {
@@ -203,17 +223,18 @@ final class OutlierEjection {
 
   /** How long an endpoint on probation may leave its RPCs unanswered. */
   private long probationLimitNanos() {
-    return Math.max(config.unresponsiveNanos / 20, UNRESPONSIVE_FACTOR * fleetLatencyNanos);
+    return Math.max(config.unresponsiveNanos / 20, UNRESPONSIVE_FACTOR * rules.fleetLatencyNanos());
   }
 
   private void checkSilence() {
     long now = nanoClock.getAsLong();
-    long limit = Math.max(config.unresponsiveNanos, UNRESPONSIVE_FACTOR * fleetLatencyNanos);
+    long limit =
+        Math.max(config.unresponsiveNanos, UNRESPONSIVE_FACTOR * rules.fleetLatencyNanos());
     long probationLimit = probationLimitNanos();
     List<Endpoint<?>> silent = null;
     for (Endpoint<?> endpoint : endpoints) {
       long silentNanos = endpoint.outcomes().silentNanos(now);
-      if (!endpoint.ejected
+      if (!isEjected(endpoint)
           && silentNanos >= (endpoint.outcomes().onProbation() ? probationLimit : limit)
           && peersAnsweredSince(endpoint, now - silentNanos)) {
         if (silent == null) {
@@ -242,7 +263,7 @@ final class OutlierEjection {
     int others = 0;
     int answered = 0;
     for (Endpoint<?> other : endpoints) {
-      if (other != silent && !other.ejected) {
+      if (other != silent && !isEjected(other)) {
         others++;
         answered += other.outcomes().answeredSince(sinceNanos) ? 1 : 0;
       }
@@ -260,8 +281,8 @@ final class OutlierEjection {
       counts[i++] = endpoint.outcomes().drainInterval();
     }
     List<Endpoint<?>> ejectedNow = new ArrayList<>();
-    ejectBySuccessRate(all, ejectedNow);
-    ejectByLatency(all, counts, ejectedNow);
+    rules.ejectBySuccessRate(config, all, ejectedNow);
+    rules.ejectByLatency(config, all, counts, ejectedNow);
     // The count of times ejected falls by one per DECAY without an ejection (Envoy: per 10 s
     // interval), however short the interval: a pod that keeps failing is out for ever longer.
     sinceDecayNanos += config.intervalNanos;
@@ -273,11 +294,13 @@ final class OutlierEjection {
     }
     sinceDecayNanos = 0;
     for (Endpoint<?> endpoint : all) {
-      if (!endpoint.ejected
+      Ejection state = states.get(endpoint);
+      if (state != null
+          && !state.ejected
           && !endpoint.outcomes().onProbation()
-          && endpoint.timesEjected > 0
+          && state.times > 0
           && !ejectedNow.contains(endpoint)) {
-        endpoint.timesEjected--;
+        state.times--;
       }
     }
     if (!ejectedNow.isEmpty()) {
@@ -285,135 +308,34 @@ final class OutlierEjection {
     }
   }
 
-  /*
-   * Success rate, as Envoy and grpc-java: below mean - factor x stdev of the endpoints with enough
-   * requests. With short intervals that rule alone ejects noise (3 failures in 100 among peers at
-   * 0 or 1 are "below" it), so the endpoint's failure rate must also be significantly above the
-   * others' pooled rate p0 (floored at 1 %): z = (rate - p0) / sqrt(p0 (1 - p0) / n) above 3.
-   */
-  private void ejectBySuccessRate(Endpoint<?>[] all, List<Endpoint<?>> out) {
-    long[][] counts = new long[all.length][];
-    int withVolume = 0;
-    for (int i = 0; i < all.length; i++) {
-      counts[i] = all[i].outcomes().successRateWindow(false);
-      withVolume += !all[i].ejected && counts[i][0] + counts[i][1] >= config.requestVolume ? 1 : 0;
-    }
-    // Under low traffic the window spans several intervals, until enough endpoints have the
-    // request volume (at most SUCCESS_RATE_INTERVALS, then it starts again).
-    if (withVolume < config.minimumHosts && ++successRateIntervals < SUCCESS_RATE_INTERVALS) {
-      return;
-    }
-    successRateIntervals = 0;
-    for (int i = 0; i < all.length; i++) {
-      counts[i] = all[i].outcomes().successRateWindow(true);
-    }
-    double sum = 0;
-    double sumSquares = 0;
-    int hosts = 0;
-    long totalRequests = 0;
-    long totalFailures = 0;
-    for (int i = 0; i < all.length; i++) {
-      long total = counts[i][0] + counts[i][1];
-      if (!all[i].ejected && total >= config.requestVolume) {
-        double rate = (double) counts[i][0] / total;
-        sum += rate;
-        sumSquares += rate * rate;
-        hosts++;
-        totalRequests += total;
-        totalFailures += counts[i][1];
-      }
-    }
-    if (hosts < config.minimumHosts) {
-      return;
-    }
-    double mean = sum / hosts;
-    double stdev = Math.sqrt(Math.max(0, sumSquares / hosts - mean * mean));
-    double threshold = mean - config.stdevFactor * stdev;
-    for (int i = 0; i < all.length; i++) {
-      long total = counts[i][0] + counts[i][1];
-      if (all[i].ejected || total < config.requestVolume) {
-        continue;
-      }
-      double rate = (double) counts[i][0] / total;
-      double others =
-          totalRequests == total
-              ? 0
-              : (double) (totalFailures - counts[i][1]) / (totalRequests - total);
-      double p0 = Math.max(MIN_FAILURE_RATE, others);
-      double z = ((1 - rate) - p0) / Math.sqrt(p0 * (1 - p0) / total);
-      if (rate < threshold && z > 3 && eject(all[i])) {
-        out.add(all[i]);
-      }
-    }
-  }
-
-  /*
-   * Latency, as the closest Java peer (grpc-peak-ewma-lb) ejects a pod 2.5x slower than the fleet
-   * median: each endpoint's mean success latency over the interval against the median of those
-   * means. The median also sets how long a silence must last (checkSilence).
-   */
-  private void ejectByLatency(Endpoint<?>[] all, long[][] counts, List<Endpoint<?>> out) {
-    long[] means = new long[all.length];
-    int answering = 0;
-    int measured = 0;
-    for (int i = 0; i < all.length; i++) {
-      if (!all[i].ejected && counts[i][0] > 0) {
-        means[answering++] = counts[i][2] / counts[i][0];
-        measured += counts[i][0] >= SLOW_VOLUME ? 1 : 0;
-      }
-    }
-    if (answering == 0) {
-      return; // keep the last known fleet latency
-    }
-    Arrays.sort(means, 0, answering);
-    fleetLatencyNanos = means[answering / 2];
-    if (config.slowFactor <= 0 || measured < config.minimumHosts) {
-      return;
-    }
-    long[] sorted = new long[measured];
-    int k = 0;
-    for (int i = 0; i < all.length; i++) {
-      if (!all[i].ejected && counts[i][0] >= SLOW_VOLUME) {
-        sorted[k++] = counts[i][2] / counts[i][0];
-      }
-    }
-    Arrays.sort(sorted);
-    long median = sorted[measured / 2];
-    long gap = TimeUnit.MILLISECONDS.toNanos(SLOW_MIN_GAP_MS);
-    for (int i = 0; i < all.length; i++) {
-      if (all[i].ejected || counts[i][0] < SLOW_VOLUME) {
-        continue;
-      }
-      long mean = counts[i][2] / counts[i][0];
-      if (mean > config.slowFactor * median && mean - median >= gap && eject(all[i])) {
-        out.add(all[i]);
-      }
-    }
-  }
-
   /** Ejects unless the panic threshold forbids; returns whether it did. */
   private boolean eject(Endpoint<?> endpoint) {
     int out = 0;
     for (Endpoint<?> other : endpoints) {
-      out += other.ejected ? 1 : 0;
+      out += isEjected(other) ? 1 : 0;
     }
     if (out + 1 > config.maxEjected(endpoints.size())) {
       return false;
     }
-    endpoint.ejected = true;
-    endpoint.timesEjected++;
-    endpoint.ejectionTimer =
+    Ejection state = stateOf(endpoint);
+    state.ejected = true;
+    state.times++;
+    state.timer =
         syncContext.schedule(
             () -> probe(endpoint),
-            config.ejectionNanos(endpoint.timesEjected),
+            config.ejectionNanos(state.times),
             TimeUnit.NANOSECONDS,
             timerService);
     return true;
   }
 
   private void probe(Endpoint<?> endpoint) {
-    endpoint.ejectionTimer = null;
-    if (endpoint.isRemoved() || !endpoint.ejected) {
+    Ejection state = states.get(endpoint);
+    if (state == null) {
+      return; // forgotten: the endpoint was removed
+    }
+    state.timer = null;
+    if (endpoint.isRemoved() || !state.ejected) {
       return;
     }
     prober.probe(
@@ -423,7 +345,8 @@ final class OutlierEjection {
   }
 
   private void onProbeResult(Endpoint<?> endpoint, boolean answered) {
-    if (endpoint.isRemoved() || !endpoint.ejected) {
+    Ejection state = states.get(endpoint);
+    if (state == null || endpoint.isRemoved() || !state.ejected) {
       return;
     }
     if (answered) {
@@ -434,23 +357,24 @@ final class OutlierEjection {
       // probation limit after its first RPCs, not at the next regular check.
       checkProbation(endpoint, PROBATION_CHECKS);
     } else {
-      endpoint.ejectionTimer =
+      state.timer =
           syncContext.schedule(
               () -> probe(endpoint), config.probeTimeoutNanos, TimeUnit.NANOSECONDS, timerService);
     }
   }
 
   private void checkProbation(Endpoint<?> endpoint, int checksLeft) {
-    if (endpoint.isRemoved() || endpoint.ejected) {
-      return; // ejected meanwhile: ejectionTimer is its probe's now
+    Ejection state = states.get(endpoint);
+    if (state == null || endpoint.isRemoved() || state.ejected) {
+      return; // forgotten, or ejected meanwhile: the timer is its probe's now
     }
-    endpoint.ejectionTimer = null;
+    state.timer = null;
     if (!endpoint.outcomes().onProbation()) {
       return;
     }
     checkSilence();
-    if (!endpoint.ejected && checksLeft > 1) {
-      endpoint.ejectionTimer =
+    if (!state.ejected && checksLeft > 1) {
+      state.timer =
           syncContext.schedule(
               () -> checkProbation(endpoint, checksLeft - 1),
               Math.max(1_000_000, probationLimitNanos() / 4),
@@ -459,11 +383,14 @@ final class OutlierEjection {
     }
   }
 
-  private static void readmit(Endpoint<?> endpoint, boolean onProbation) {
-    endpoint.ejected = false;
-    if (endpoint.ejectionTimer != null) {
-      endpoint.ejectionTimer.cancel();
-      endpoint.ejectionTimer = null;
+  private void readmit(Endpoint<?> endpoint, boolean onProbation) {
+    Ejection state = states.get(endpoint);
+    if (state != null) {
+      state.ejected = false;
+      if (state.timer != null) {
+        state.timer.cancel();
+        state.timer = null;
+      }
     }
     endpoint.outcomes().reset(onProbation);
   }

@@ -4,7 +4,6 @@ import static io.github.kubegrpclb.core.internal.Checks.positive;
 
 import io.github.kubegrpclb.core.internal.PolicySelection;
 import io.grpc.Status;
-import java.math.BigDecimal;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.EnumSet;
@@ -12,6 +11,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
 
 /**
  * Options of the {@code peak_ewma} policy. Parsed from the policy's service-config JSON, or built
@@ -62,17 +63,11 @@ import java.util.Set;
 public final class PeakEwmaConfig {
   static final String POLICY_NAME = PolicySelection.PEAK_EWMA;
   private static final Set<String> FIELDS =
-      Set.of(
-          "decay",
-          "defaultRtt",
-          "failurePenalty",
-          "failureStatusCodes",
-          "choiceCount",
-          OutlierEjectionConfig.FIELD,
-          SubsettingConfig.FIELD,
-          SlowStartConfig.FIELD,
-          ZoneSpillConfig.FIELD,
-          StreamRebalancingConfig.FIELD);
+      Stream.concat(
+              Stream.of(
+                  "decay", "defaultRtt", "failurePenalty", "failureStatusCodes", "choiceCount"),
+              BalancerConfig.FIELDS.stream())
+          .collect(Collectors.toUnmodifiableSet());
   static final EnumSet<Status.Code> DEFAULT_FAILURE_CODES =
       EnumSet.of(
           Status.Code.UNAVAILABLE,
@@ -89,11 +84,7 @@ public final class PeakEwmaConfig {
   private final long failurePenaltyNanos;
   private final int choiceCount;
   private final EnumSet<Status.Code> failureCodes;
-  private final OutlierEjectionConfig outlierEjection;
-  private final SubsettingConfig subsetting;
-  private final SlowStartConfig slowStart;
-  private final ZoneSpillConfig zoneSpill;
-  private final StreamRebalancingConfig streamRebalancing;
+  private final BalancerConfig balancer;
 
   private PeakEwmaConfig(Builder builder) {
     this.decayNanos = builder.decay.toNanos();
@@ -101,11 +92,7 @@ public final class PeakEwmaConfig {
     this.failurePenaltyNanos = builder.failurePenalty.toNanos();
     this.choiceCount = builder.choiceCount;
     this.failureCodes = EnumSet.copyOf(builder.failureCodes);
-    this.outlierEjection = builder.outlierEjection;
-    this.subsetting = builder.subsetting;
-    this.slowStart = builder.slowStart;
-    this.zoneSpill = builder.zoneSpill;
-    this.streamRebalancing = builder.streamRebalancing;
+    this.balancer = builder.balancer;
   }
 
   /** Returns a builder with every option at its default. */
@@ -140,11 +127,7 @@ public final class PeakEwmaConfig {
     b.failureCodes =
         PolicyConfigFields.statusCodes(
             POLICY_NAME, raw, "failureStatusCodes", DEFAULT_FAILURE_CODES);
-    b.outlierEjection = OutlierEjectionConfig.parseFrom(POLICY_NAME, raw);
-    b.subsetting = SubsettingConfig.parseFrom(POLICY_NAME, raw);
-    b.slowStart = SlowStartConfig.parseFrom(POLICY_NAME, raw);
-    b.zoneSpill = ZoneSpillConfig.parseFrom(POLICY_NAME, raw);
-    b.streamRebalancing = StreamRebalancingConfig.parseFrom(POLICY_NAME, raw);
+    b.balancer = BalancerConfig.parse(POLICY_NAME, raw);
     return b.build();
   }
 
@@ -168,50 +151,23 @@ public final class PeakEwmaConfig {
     return failureCodes.contains(code);
   }
 
-  OutlierEjectionConfig outlierEjection() {
-    return outlierEjection;
-  }
-
-  SubsettingConfig subsetting() {
-    return subsetting;
-  }
-
-  SlowStartConfig slowStart() {
-    return slowStart;
-  }
-
-  ZoneSpillConfig zoneSpill() {
-    return zoneSpill;
-  }
-
-  StreamRebalancingConfig streamRebalancing() {
-    return streamRebalancing;
+  /** The sections both policies share. */
+  BalancerConfig balancer() {
+    return balancer;
   }
 
   /** Returns a service config, {@code {"loadBalancingConfig":[{"peak_ewma":{...}}]}}. */
   public Map<String, ?> toServiceConfig() {
     Map<String, Object> options = new LinkedHashMap<>();
-    options.put("decay", seconds(decayNanos));
-    options.put("defaultRtt", seconds(defaultRttNanos));
-    options.put("failurePenalty", seconds(failurePenaltyNanos));
+    options.put("decay", PolicyConfigFields.seconds(decayNanos));
+    options.put("defaultRtt", PolicyConfigFields.seconds(defaultRttNanos));
+    options.put("failurePenalty", PolicyConfigFields.seconds(failurePenaltyNanos));
     List<String> codes = new ArrayList<>();
     failureCodes.forEach(code -> codes.add(code.name()));
     options.put("failureStatusCodes", codes);
     options.put("choiceCount", (double) choiceCount);
-    options.put(OutlierEjectionConfig.FIELD, outlierEjection.toJson());
-    if (subsetting.enabled()) {
-      options.put(SubsettingConfig.FIELD, subsetting.toJson());
-    }
-    options.put(SlowStartConfig.FIELD, slowStart.toJson());
-    options.put(ZoneSpillConfig.FIELD, zoneSpill.toJson());
-    if (streamRebalancing.enabled) {
-      options.put(StreamRebalancingConfig.FIELD, streamRebalancing.toJson());
-    }
+    balancer.putJson(options);
     return Map.of("loadBalancingConfig", List.of(Map.of(POLICY_NAME, options)));
-  }
-
-  private static String seconds(long nanos) {
-    return BigDecimal.valueOf(nanos, 9).stripTrailingZeros().toPlainString() + "s";
   }
 
   @Override
@@ -224,11 +180,7 @@ public final class PeakEwmaConfig {
         && failurePenaltyNanos == that.failurePenaltyNanos
         && choiceCount == that.choiceCount
         && failureCodes.equals(that.failureCodes)
-        && outlierEjection.equals(that.outlierEjection)
-        && subsetting.equals(that.subsetting)
-        && slowStart.equals(that.slowStart)
-        && zoneSpill.equals(that.zoneSpill)
-        && streamRebalancing.equals(that.streamRebalancing);
+        && balancer.equals(that.balancer);
   }
 
   @Override
@@ -237,11 +189,7 @@ public final class PeakEwmaConfig {
         ^ Long.hashCode(failurePenaltyNanos)
         ^ choiceCount
         ^ failureCodes.hashCode()
-        ^ outlierEjection.hashCode()
-        ^ subsetting.hashCode()
-        ^ slowStart.hashCode()
-        ^ zoneSpill.hashCode()
-        ^ streamRebalancing.hashCode();
+        ^ balancer.hashCode();
   }
 
   @Override
@@ -256,11 +204,7 @@ public final class PeakEwmaConfig {
     private Duration failurePenalty = Duration.ofSeconds(1);
     private int choiceCount = 2;
     private EnumSet<Status.Code> failureCodes = DEFAULT_FAILURE_CODES;
-    private OutlierEjectionConfig outlierEjection = OutlierEjectionConfig.DEFAULTS;
-    private SubsettingConfig subsetting = SubsettingConfig.OFF;
-    private SlowStartConfig slowStart = SlowStartConfig.DEFAULTS;
-    private ZoneSpillConfig zoneSpill = ZoneSpillConfig.DEFAULTS;
-    private StreamRebalancingConfig streamRebalancing = StreamRebalancingConfig.OFF;
+    private BalancerConfig balancer = BalancerConfig.DEFAULTS;
 
     private Builder() {}
 

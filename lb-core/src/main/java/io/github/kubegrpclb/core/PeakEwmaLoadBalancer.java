@@ -1,21 +1,17 @@
 package io.github.kubegrpclb.core;
 
 import io.github.kubegrpclb.core.internal.EndpointTelemetry;
-import io.grpc.ClientStreamTracer;
-import io.grpc.Deadline;
 import io.grpc.LoadBalancer.PickResult;
 import io.grpc.LoadBalancer.PickSubchannelArgs;
 import io.grpc.LoadBalancer.Subchannel;
 import io.grpc.LoadBalancer.SubchannelPicker;
-import io.grpc.Metadata;
 import io.grpc.MethodDescriptor;
-import io.grpc.Status;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import java.util.function.IntUnaryOperator;
 import java.util.function.LongSupplier;
+import java.util.function.Supplier;
 
 /**
  * {@code peak_ewma}: power of two choices over each endpoint's cost, its peak-EWMA latency times
@@ -49,7 +45,19 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
       LongSupplier nanoClock,
       IntUnaryOperator random,
       OutlierEjection.Prober prober) {
-    super(helper, PeakEwmaConfig.POLICY_NAME, nanoClock, prober);
+    this(helper, nanoClock, random, prober, ClientIndex::systemHostname);
+  }
+
+  /**
+   * @param hostname this pod's name, the client's identity for subsetting and zone spill
+   */
+  PeakEwmaLoadBalancer(
+      Helper helper,
+      LongSupplier nanoClock,
+      IntUnaryOperator random,
+      OutlierEjection.Prober prober,
+      Supplier<String> hostname) {
+    super(helper, PeakEwmaConfig.POLICY_NAME, nanoClock, prober, hostname);
     this.clock = new RecentClock(nanoClock);
     this.random = random;
     this.fleet = new FleetLatency(config.defaultRttNanos());
@@ -98,28 +106,8 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
   }
 
   @Override
-  OutlierEjectionConfig outlierEjectionConfig() {
-    return config.outlierEjection();
-  }
-
-  @Override
-  SubsettingConfig subsettingConfig() {
-    return config.subsetting();
-  }
-
-  @Override
-  SlowStartConfig slowStartConfig() {
-    return config.slowStart();
-  }
-
-  @Override
-  StreamRebalancingConfig streamRebalancingConfig() {
-    return config.streamRebalancing();
-  }
-
-  @Override
-  ZoneSpillConfig zoneSpillConfig() {
-    return config.zoneSpill();
+  BalancerConfig balancerConfig() {
+    return config.balancer();
   }
 
   /** The fleet-wide latency state the estimates age with (for tests). */
@@ -163,14 +151,16 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
   /**
    * Picks the cheaper of {@code choiceCount} distinct random endpoints; allocates nothing and reads
    * no clock (costs are compared as of the channel's latest RPC event, see {@link RecentClock}).
-   * Unary RPCs carry the endpoint's {@link LoadRecorder}; streams carry none: a stream's length is
-   * set by the application (a long poll, an upload), so it is neither a latency sample nor load.
+   * Unary RPCs carry the endpoint's {@link PeakEwmaRecorder}; streams carry none: a stream's length
+   * is set by the application (a long poll, an upload), so it is neither a latency sample nor load.
    */
   static final class Picker extends SubchannelPicker {
     /** A candidate costing more than this many times the other gives up its slot. */
     static final double OUTCLASSED = 8;
 
     private static final int REDRAWS = 2;
+    // Weighted draws of a second candidate distinct from the first before a uniform one.
+    private static final int DISTINCT_DRAWS = 4;
     private final Object[] loads; // EndpointLoad, the first size slots (see EndpointList)
     private final double[] weights; // slow start: cost is divided by the weight
     private final PickResult[] unaryResults;
@@ -183,6 +173,9 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
     private final FleetLatency fleet;
     private final IntUnaryOperator random;
     private final EndpointList.Snapshot<EndpointLoad> rotation; // for toString only
+    // Slow start in a two-choice draw: WeightedDraw.cumulative of the weights, or null
+    // when every weight is 1 (see twoChoices).
+    private final int[] cumulative;
 
     /**
      * Over {@code rotation}'s arrays, read but never copied.
@@ -211,6 +204,19 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
       this.fleet = fleet;
       this.random = random;
       this.rotation = rotation;
+      this.cumulative = cumulativeWeights(weights, size);
+    }
+
+    /** Running sums of the weights (a full weight is 2^30 / size units), or null if all are 1. */
+    private static int[] cumulativeWeights(double[] weights, int size) {
+      boolean ramping = false;
+      for (int i = 0; i < size; i++) {
+        ramping |= weights[i] < 1;
+      }
+      if (!ramping) {
+        return null;
+      }
+      return WeightedDraw.cumulative(weights, size);
     }
 
     /**
@@ -224,11 +230,12 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
         FleetLatency fleet,
         boolean recording,
         EndpointTelemetry unaryTelemetry) {
-      OutcomeCounts outcomes = config.outlierEjection().enabled ? endpoint.outcomes() : null;
+      OutcomeCounts outcomes =
+          config.balancer().outlierEjection().enabled ? endpoint.outcomes() : null;
       return new PickResult[] {
         PickResult.withSubchannel(
             endpoint.subchannel(),
-            new LoadRecorder(
+            new PeakEwmaRecorder(
                 endpoint.policyState(), outcomes, unaryTelemetry, config, clock, fleet)),
         recording
             ? PickResult.withSubchannel(endpoint.subchannel(), RpcCounter.of(endpoint.telemetry()))
@@ -268,25 +275,62 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
      * still takes a slot in 2 of n draws, and every draw that pairs it with the slowest pod sends
      * the RPC to that pod: with one such endpoint among 12, a 20 ms pod got 2 % of the RPCs. The
      * outclassed endpoint is probed again when its estimate has aged to its peers (FleetLatency).
+     * Two candidates that both cost more than OUTCLASSED times the fleet's typical latency (two
+     * sick pods drawn together, 2 in 90 draws with 2 of 10 sick) are no choice either: the dearer
+     * gives its slot to a new draw, so the pick is never worse than the cheaper of the pair (with
+     * ejection off, a failing pod paired with a hung one took 1.5-2.7 % of the RPCs).
      */
     private int twoChoices(int n, long now) {
-      // Two distinct uniform indices: draw j from the n - 1 others.
-      int i = random.applyAsInt(n);
-      int j = other(i, n);
-      double costI = cost(i, now);
-      double costJ = cost(j, now);
+      // Two distinct indices: draw j from the n - 1 others.
+      int i = candidate(-1, n);
+      int j = candidate(i, n);
+      double costI = candidateCost(i, now);
+      double costJ = candidateCost(j, now);
+      double offTheFleet = OUTCLASSED * fleet.typicalNanos();
       for (int redraw = 0; redraw < REDRAWS && n > 2; redraw++) {
-        if (costI > OUTCLASSED * costJ) {
-          i = other(j, n);
-          costI = cost(i, now);
-        } else if (costJ > OUTCLASSED * costI) {
-          j = other(i, n);
-          costJ = cost(j, now);
+        boolean bothOff = costI > offTheFleet && costJ > offTheFleet;
+        if (costI > OUTCLASSED * costJ || (bothOff && costI >= costJ)) {
+          i = candidate(j, n);
+          costI = candidateCost(i, now);
+        } else if (costJ > OUTCLASSED * costI || bothOff) {
+          j = candidate(i, n);
+          costJ = candidateCost(j, now);
         } else {
           break;
         }
       }
       return costJ < costI ? j : i;
+    }
+
+    /*
+     * Slow start in the two-choice draw: a candidate is drawn in proportion to its weight, and
+     * costs compare unweighted. Dividing the cost by the weight instead made a ramping endpoint
+     * lose every draw until its weight approached 1 / OUTCLASSED of its peers' cost ratio: a
+     * restarted pod as fast as its peers got 0 of 4,003 RPCs in a second 3 s into its ramp (weight
+     * 0.09; issue 25, fleet POD_CRASH). Drawn by weight, it takes about weight / sum of weights of
+     * the RPCs, as kube_round_robin's ramp does, and a new endpoint is still probed first when it
+     * is drawn (it costs 0 while idle).
+     */
+    private int candidate(int exclude, int n) {
+      if (cumulative == null) {
+        return exclude < 0 ? random.applyAsInt(n) : other(exclude, n);
+      }
+      for (int attempt = 0; attempt < DISTINCT_DRAWS; attempt++) {
+        int drawn = WeightedDraw.draw(cumulative, n, random);
+        if (drawn != exclude) {
+          return drawn;
+        }
+      }
+      return exclude < 0 ? random.applyAsInt(n) : other(exclude, n);
+    }
+
+    /**
+     * A candidate's cost in the two-choice draw: unweighted when candidates are drawn by weight.
+     */
+    private double candidateCost(int index, long now) {
+      return cumulative == null
+          ? cost(index, now)
+          : ((EndpointLoad) loads[index]).cost(now, decayNanos, fleet);
     }
 
     /** A uniform index in [0, n) other than {@code index}. */
@@ -369,148 +413,6 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
           + PickerText.endpoints(rotation)
           + ", best of "
           + config.choiceCount();
-    }
-  }
-
-  /**
-   * Counts an endpoint's unary RPCs in flight, feeds their latency and failures into its estimate
-   * and their outcomes into outlier ejection.
-   */
-  static final class LoadRecorder extends ClientStreamTracer.Factory {
-    static final Metadata.Key<String> PUSHBACK =
-        Metadata.Key.of("grpc-retry-pushback-ms", Metadata.ASCII_STRING_MARSHALLER);
-
-    private final EndpointLoad load;
-    private final OutcomeCounts outcomes;
-    private final EndpointTelemetry telemetry;
-    private final PeakEwmaConfig config;
-    private final RecentClock clock;
-    private final FleetLatency fleet;
-
-    /**
-     * @param outcomes where outcomes go for outlier ejection, or null when it is off
-     * @param telemetry where the endpoint's RPCs are counted
-     */
-    LoadRecorder(
-        EndpointLoad load,
-        OutcomeCounts outcomes,
-        EndpointTelemetry telemetry,
-        PeakEwmaConfig config,
-        RecentClock clock,
-        FleetLatency fleet) {
-      this.load = load;
-      this.outcomes = outcomes;
-      this.telemetry = telemetry;
-      this.config = config;
-      this.clock = clock;
-      this.fleet = fleet;
-    }
-
-    @Override
-    public ClientStreamTracer newClientStreamTracer(
-        ClientStreamTracer.StreamInfo info, Metadata headers) {
-      return new RpcTracer(clock.tick(), RpcOutcome.attemptDeadline(info.getCallOptions()));
-    }
-
-    /**
-     * One RPC attempt. It counts as in flight from the moment its headers are on the wire ({@code
-     * outboundHeaders}) until it closes: a stream that grpc-java creates but never starts (a cancel
-     * racing the stream's start) sees neither, so it never counts, where counting from the tracer's
-     * creation would leave +1 in flight forever. grpc-java calls a tracer's methods one at a time,
-     * possibly from different threads: the fields are volatile for visibility.
-     */
-    private final class RpcTracer extends ClientStreamTracer {
-      private final long startNanos;
-      private final Deadline deadline;
-      private volatile boolean counted;
-      private volatile long sentNanos; // when outboundHeaders told the outcome counts
-      private volatile long firstResponseNanos;
-      private volatile boolean responded;
-      private volatile boolean answered; // headers, a message or trailers: the endpoint answered
-      private volatile long pushbackNanos = -1;
-
-      RpcTracer(long startNanos, Deadline deadline) {
-        this.startNanos = startNanos;
-        this.deadline = deadline;
-      }
-
-      @Override
-      public void outboundHeaders() {
-        if (!counted) {
-          counted = true;
-          load.rpcStarted(clock.read());
-          telemetry.rpcStarted();
-          if (outcomes != null) {
-            sentNanos = clock.read();
-            outcomes.sent(sentNanos);
-          }
-        }
-      }
-
-      @Override
-      public void inboundHeaders() {
-        answered = true;
-      }
-
-      @Override
-      public void inboundMessage(int seqNo) {
-        if (!responded) {
-          answered = true;
-          responded = true;
-          firstResponseNanos = clock.tick();
-        }
-      }
-
-      @Override
-      public void inboundTrailers(Metadata trailers) {
-        answered = true;
-        String pushback = trailers.get(PUSHBACK);
-        if (pushback != null) {
-          try {
-            long millis = Long.parseLong(pushback.trim());
-            if (millis >= 0) {
-              pushbackNanos = TimeUnit.MILLISECONDS.toNanos(millis);
-            }
-          } catch (NumberFormatException e) {
-            // malformed: grpc-java's retry ignores it too
-          }
-        }
-      }
-
-      @Override
-      public void streamClosed(Status status) {
-        long now = clock.tick();
-        boolean sent = counted;
-        if (counted) {
-          counted = false;
-          load.rpcFinished(now);
-          telemetry.rpcFinished(status.getCode());
-        }
-        if (pushbackNanos >= 0) {
-          load.pushBack(now + pushbackNanos);
-        }
-        Status.Code code = RpcOutcome.effectiveCode(status, deadline);
-        if (!RpcOutcome.counts(sent, answered, status, code)) {
-          if (sent && outcomes != null) {
-            outcomes.abandoned(sentNanos, answered, now);
-          }
-          return; // never sent, refused by a GOAWAY, or given up by the client: not the endpoint's
-        }
-        boolean failed = config.isFailure(code);
-        if (outcomes != null) {
-          outcomes.record(
-              config.outlierEjection().failureCodes.contains(code),
-              answered,
-              now - startNanos,
-              now);
-        }
-        long rtt = (responded ? firstResponseNanos : now) - startNanos;
-        if (failed) {
-          rtt = Math.max(rtt, config.failurePenaltyNanos());
-        }
-        long fleetSamples = fleet.record((double) rtt, !failed);
-        load.observe(rtt, now, fleetSamples, (double) config.decayNanos(), fleet);
-      }
     }
   }
 }

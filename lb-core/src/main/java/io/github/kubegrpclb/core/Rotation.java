@@ -30,8 +30,7 @@ final class Rotation {
    */
   static <T> EndpointList<T> select(
       RotationCandidates<T> candidates, String clientZone, String clientNode) {
-    RotationCandidates.Tier<T> tier =
-        candidates.admitted().isEmpty() ? candidates.ejected() : candidates.admitted();
+    RotationCandidates.Tier<T> tier = candidates.admissible();
     if (tier.ready.isEmpty()) {
       // Wait for a READY endpoint still connecting rather than use the fallback.
       return candidates.anyReadyConnecting() ? null : tier.serving;

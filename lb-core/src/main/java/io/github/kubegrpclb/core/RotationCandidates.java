@@ -2,9 +2,12 @@ package io.github.kubegrpclb.core;
 
 import io.grpc.Attributes;
 import io.grpc.LoadBalancer.PickResult;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.function.Function;
+import java.util.function.Predicate;
 
 /**
  * A balancer's endpoints, classified by everything {@link Rotation} decides on and kept up to date
@@ -23,8 +26,8 @@ import java.util.function.Function;
  * @param <T> the policy's per-endpoint state
  */
 final class RotationCandidates<T> {
-  // Classification bits, recorded on each endpoint (Endpoint.classBits) so that it is undone
-  // exactly as it was done, whatever changed on the endpoint since.
+  // Classification bits, recorded per endpoint (Classified.bits) so that it is undone exactly as it
+  // was done, whatever changed on the endpoint since.
   private static final int CONNECTING = 1; // IDLE or CONNECTING
   private static final int READY_CONNECTING = 1 << 1; // ... with condition READY
   private static final int FAILED = 1 << 2; // TRANSIENT_FAILURE (sticky)
@@ -81,7 +84,15 @@ final class RotationCandidates<T> {
     }
   }
 
+  /** How an endpoint is counted and listed, and a mark for the rebuilds. */
+  private static final class Classified {
+    int bits;
+    long mark;
+  }
+
+  private final Map<Endpoint<T>, Classified> classified = new HashMap<>();
   private final Function<Endpoint<T>, PickResult[]> pickResults;
+  private final Predicate<Endpoint<T>> isEjected;
   private Tier<T> admitted = new Tier<>(4);
   private Tier<T> ejected = new Tier<>(4);
   private String clientZone;
@@ -94,9 +105,12 @@ final class RotationCandidates<T> {
   /**
    * @param pickResults the {unary, stream} results pickers hand out for an endpoint, as the policy
    *     builds (and caches) them
+   * @param isEjected whether outlier ejection took an endpoint out (admission)
    */
-  RotationCandidates(Function<Endpoint<T>, PickResult[]> pickResults) {
+  RotationCandidates(
+      Function<Endpoint<T>, PickResult[]> pickResults, Predicate<Endpoint<T>> isEjected) {
     this.pickResults = pickResults;
+    this.isEjected = isEjected;
   }
 
   /** Admitted connected endpoints (not ejected). */
@@ -107,6 +121,15 @@ final class RotationCandidates<T> {
   /** Connected endpoints ejected by outlier ejection. */
   Tier<T> ejected() {
     return ejected;
+  }
+
+  /**
+   * The tier a rotation is drawn from: the admitted endpoints, or the ejected ones when every
+   * connected endpoint is ejected (the panic threshold keeps some admitted; should a config change
+   * eject them all anyway, all of them are used rather than none).
+   */
+  Tier<T> admissible() {
+    return admitted.isEmpty() ? ejected : admitted;
   }
 
   /** Endpoints IDLE or CONNECTING. */
@@ -142,7 +165,7 @@ final class RotationCandidates<T> {
     long liveMark = ++generation;
     long doneMark = ++generation;
     for (Endpoint<T> endpoint : live) {
-      endpoint.classMark = liveMark;
+      classified.computeIfAbsent(endpoint, e -> new Classified()).mark = liveMark;
     }
     Tier<T> oldAdmitted = admitted;
     Tier<T> oldEjected = ejected;
@@ -156,39 +179,42 @@ final class RotationCandidates<T> {
       readd(tier.serving.snapshot(), liveMark, doneMark);
     }
     for (Endpoint<T> endpoint : live) {
-      if (endpoint.classMark == liveMark) {
-        endpoint.classMark = doneMark;
-        record(endpoint, classify(endpoint));
+      Classified entry = classified.get(endpoint);
+      if (entry.mark == liveMark) {
+        entry.mark = doneMark;
+        record(endpoint, entry, classify(endpoint));
       }
     }
+    classified.values().removeIf(entry -> entry.mark != doneMark); // endpoints no longer live
   }
 
   private void readd(EndpointList.Snapshot<T> members, long liveMark, long doneMark) {
     for (Endpoint<T> endpoint : members) {
-      if (endpoint.classMark == liveMark) {
-        endpoint.classMark = doneMark;
-        record(endpoint, classify(endpoint));
+      Classified entry = classified.get(endpoint);
+      if (entry != null && entry.mark == liveMark) {
+        entry.mark = doneMark;
+        record(endpoint, entry, classify(endpoint));
       }
     }
   }
 
   /**
    * Reclassifies {@code endpoint} after its state changed: O(1), plus one array copy per list it
-   * leaves that a picker reads. Returns whether its classification changed.
+   * leaves that a picker reads.
    */
-  boolean update(Endpoint<T> endpoint) {
+  void update(Endpoint<T> endpoint) {
+    Classified entry = classified.computeIfAbsent(endpoint, e -> new Classified());
     int bits = classify(endpoint);
-    if (bits == endpoint.classBits) {
-      return false;
+    if (bits != entry.bits) {
+      unrecord(endpoint, entry);
+      record(endpoint, entry, bits);
     }
-    unrecord(endpoint);
-    record(endpoint, bits);
-    return true;
   }
 
   /** Whether {@code endpoint} is a member of {@code list}, in O(1). */
   boolean isMember(Endpoint<T> endpoint, EndpointList<T> list) {
-    int bits = endpoint.classBits;
+    Classified entry = classified.get(endpoint);
+    int bits = entry == null ? 0 : entry.bits;
     Tier<T> tier = (bits & EJECTED) != 0 ? ejected : admitted;
     return ((bits & CONNECTED_READY) != 0 && list == tier.ready)
         || ((bits & CONNECTED_SERVING) != 0 && list == tier.serving)
@@ -198,13 +224,14 @@ final class RotationCandidates<T> {
 
   private int classify(Endpoint<T> endpoint) {
     boolean readyCondition = endpoint.condition() == EndpointCondition.READY;
+    boolean out = isEjected.test(endpoint);
     switch (endpoint.state()) {
       case READY -> {
         if (!readyCondition) {
-          return CONNECTED_SERVING | (endpoint.ejected ? EJECTED : 0);
+          return CONNECTED_SERVING | (out ? EJECTED : 0);
         }
         // Hints matter only for a client whose place is known (a change of place rebuilds).
-        int bits = CONNECTED_READY | (endpoint.ejected ? EJECTED : 0);
+        int bits = CONNECTED_READY | (out ? EJECTED : 0);
         Attributes attributes = endpoint.group().getAttributes();
         if (clientNode != null) {
           Set<String> hints = attributes.get(EndpointAttributes.NODE_HINTS);
@@ -230,8 +257,8 @@ final class RotationCandidates<T> {
     }
   }
 
-  private void record(Endpoint<T> endpoint, int bits) {
-    endpoint.classBits = bits;
+  private void record(Endpoint<T> endpoint, Classified entry, int bits) {
+    entry.bits = bits;
     connecting += bits & CONNECTING;
     readyConnecting += (bits & READY_CONNECTING) != 0 ? 1 : 0;
     failed += (bits & FAILED) != 0 ? 1 : 0;
@@ -255,9 +282,9 @@ final class RotationCandidates<T> {
     tier.readyWithoutZoneHints += (bits & NO_ZONE_HINTS) != 0 ? 1 : 0;
   }
 
-  private void unrecord(Endpoint<T> endpoint) {
-    int bits = endpoint.classBits;
-    endpoint.classBits = 0;
+  private void unrecord(Endpoint<T> endpoint, Classified entry) {
+    int bits = entry.bits;
+    entry.bits = 0;
     connecting -= bits & CONNECTING;
     readyConnecting -= (bits & READY_CONNECTING) != 0 ? 1 : 0;
     failed -= (bits & FAILED) != 0 ? 1 : 0;

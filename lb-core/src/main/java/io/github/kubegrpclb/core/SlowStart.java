@@ -2,9 +2,11 @@ package io.github.kubegrpclb.core;
 
 import io.grpc.ConnectivityState;
 import io.grpc.SynchronizationContext;
-import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.Iterator;
-import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.function.LongSupplier;
@@ -16,7 +18,8 @@ import java.util.function.Predicate;
  * joined less than a window ago are kept, so a rebuild costs O(those), not O(n).
  *
  * <p>Not thread-safe: the balancer calls it, and its timer runs, in the channel's
- * SynchronizationContext. It writes only the slow-start fields of {@link Endpoint}.
+ * SynchronizationContext; {@link #weight} alone may be read from any thread. It keeps its own
+ * per-endpoint state, and only for endpoints that joined less than a window ago.
  *
  * @param <T> the policy's per-endpoint state
  */
@@ -36,12 +39,29 @@ final class SlowStart<T> {
    * Weights are relative: a picker's shares depend only on their ratios, so when every endpoint in
    * rotation ramps (the settled ones left during the ramp), the one furthest along gets 1.
    */
+  static final long NOT_WARMING = Long.MIN_VALUE;
+
+  /**
+   * Slow start's state of one endpoint that joined less than a window ago: when its ramp began (or
+   * NOT_WARMING); when it joined with no settled peer to ramp against, so it joined unramped and
+   * counts as new itself for the window (or NOT_WARMING); and the weight in (0, 1] of its ramp
+   * (volatile for snapshots and gauges; pickers copy it when they are built, never read it in a
+   * pick).
+   */
+  private static final class Ramp {
+    long warmingSinceNanos = NOT_WARMING;
+    long joinedUnrampedNanos = NOT_WARMING;
+    volatile double weight = 1;
+  }
+
   private final SynchronizationContext syncContext;
   private final ScheduledExecutorService scheduler;
   private final LongSupplier nanoClock;
   private final Runnable onTick;
   // Endpoints ramping or joined unramped, less than a window ago (or not yet pruned).
-  private final List<Endpoint<T>> recent = new ArrayList<>();
+  private final Map<Endpoint<T>, Ramp> recent = new ConcurrentHashMap<>();
+  // Endpoints added while the balancer served that have not been READY since.
+  private final Set<Endpoint<T>> addedWhileServing = new HashSet<>();
   private SynchronizationContext.ScheduledHandle rampTimer;
 
   /**
@@ -58,6 +78,28 @@ final class SlowStart<T> {
     this.onTick = onTick;
   }
 
+  /** A new endpoint, added while the balancer is {@code serving} (READY) or not. */
+  void added(Endpoint<T> endpoint, boolean serving) {
+    if (serving) {
+      addedWhileServing.add(endpoint);
+    }
+  }
+
+  /**
+   * Whether {@code endpoint}, now READY, was added while the balancer served and was not READY
+   * since; forgets it: a reconnect after a graceful GOAWAY (max connection age) is then the same
+   * pod, already warm, not a new endpoint.
+   */
+  boolean firstReady(Endpoint<T> endpoint) {
+    return addedWhileServing.remove(endpoint);
+  }
+
+  /** The weight of {@code endpoint}'s ramp in (0, 1], 1 when it does not ramp; any thread. */
+  double weight(Endpoint<T> endpoint) {
+    Ramp ramp = recent.get(endpoint);
+    return ramp == null ? 1 : ramp.weight;
+  }
+
   /**
    * Records that {@code endpoint} joins endpoints already serving, before its READY state is
    * recorded: it ramps when a settled peer is connected, and joins unramped otherwise. O(recent).
@@ -66,35 +108,32 @@ final class SlowStart<T> {
    */
   void joined(Endpoint<T> endpoint, SlowStartConfig config, int connected) {
     long now = nanoClock.getAsLong();
-    if (endpoint.warmingSinceNanos == Endpoint.NOT_WARMING
-        && endpoint.joinedUnrampedNanos == Endpoint.NOT_WARMING) {
-      recent.add(endpoint);
-    }
+    Ramp ramp = recent.computeIfAbsent(endpoint, e -> new Ramp());
     int newPeers = 0;
-    for (Endpoint<T> other : recent) {
+    for (Map.Entry<Endpoint<T>, Ramp> entry : recent.entrySet()) {
+      Endpoint<T> other = entry.getKey();
       if (other != endpoint
           && other.state() == ConnectivityState.READY
           && !other.isRemoved()
-          && isNew(other, now, config.windowNanos)) {
+          && isNew(entry.getValue(), now, config.windowNanos)) {
         newPeers++;
       }
     }
     if (connected > newPeers) {
-      endpoint.warmingSinceNanos = now;
-      endpoint.joinedUnrampedNanos = Endpoint.NOT_WARMING;
+      ramp.warmingSinceNanos = now;
+      ramp.joinedUnrampedNanos = NOT_WARMING;
     } else {
-      endpoint.warmingSinceNanos = Endpoint.NOT_WARMING;
-      endpoint.joinedUnrampedNanos = now;
-      endpoint.weight = 1;
+      ramp.warmingSinceNanos = NOT_WARMING;
+      ramp.joinedUnrampedNanos = now;
+      ramp.weight = 1;
     }
   }
 
   /** Whether {@code endpoint} ramps, or joined unramped, less than a window ago. */
-  private static boolean isNew(Endpoint<?> endpoint, long now, long windowNanos) {
-    return (endpoint.warmingSinceNanos != Endpoint.NOT_WARMING
-            && now - endpoint.warmingSinceNanos < windowNanos)
-        || (endpoint.joinedUnrampedNanos != Endpoint.NOT_WARMING
-            && now - endpoint.joinedUnrampedNanos < windowNanos);
+  private static boolean isNew(Ramp ramp, long now, long windowNanos) {
+    return (ramp.warmingSinceNanos != NOT_WARMING && now - ramp.warmingSinceNanos < windowNanos)
+        || (ramp.joinedUnrampedNanos != NOT_WARMING
+            && now - ramp.joinedUnrampedNanos < windowNanos);
   }
 
   /**
@@ -110,23 +149,19 @@ final class SlowStart<T> {
       EndpointList.Snapshot<T> snapshot) {
     long now = nanoClock.getAsLong();
     boolean ramping = false;
-    for (Iterator<Endpoint<T>> it = recent.iterator(); it.hasNext(); ) {
-      Endpoint<T> endpoint = it.next();
-      if (!config.enabled || !isNew(endpoint, now, config.windowNanos)) {
-        endpoint.warmingSinceNanos = Endpoint.NOT_WARMING;
-        endpoint.joinedUnrampedNanos = Endpoint.NOT_WARMING;
-        if (endpoint.weight != 1) {
-          endpoint.weight = 1;
-        }
-        it.remove();
+    for (Iterator<Map.Entry<Endpoint<T>, Ramp>> it = recent.entrySet().iterator(); it.hasNext(); ) {
+      Map.Entry<Endpoint<T>, Ramp> entry = it.next();
+      Ramp ramp = entry.getValue();
+      if (!config.enabled || !isNew(ramp, now, config.windowNanos)) {
+        it.remove(); // its weight is 1 again
         continue;
       }
-      if (endpoint.warmingSinceNanos == Endpoint.NOT_WARMING || !inRotation.test(endpoint)) {
+      if (ramp.warmingSinceNanos == NOT_WARMING || !inRotation.test(entry.getKey())) {
         continue; // joined unramped; or out of rotation, where its ramp resumes when it is back
       }
-      double weight = config.weight(now - endpoint.warmingSinceNanos);
-      if (endpoint.weight != weight) {
-        endpoint.weight = weight; // volatile (for snapshots): written only while a ramp moves it
+      double weight = config.weight(now - ramp.warmingSinceNanos);
+      if (ramp.weight != weight) {
+        ramp.weight = weight; // volatile (for snapshots): written only while a ramp moves it
       }
       ramping = true;
     }
@@ -147,8 +182,8 @@ final class SlowStart<T> {
     double[] weights = new double[snapshot.size()];
     double largest = 0;
     for (int i = 0; i < weights.length; i++) {
-      Endpoint<T> endpoint = snapshot.get(i);
-      weights[i] = endpoint.warmingSinceNanos == Endpoint.NOT_WARMING ? 1 : endpoint.weight;
+      Ramp ramp = recent.get(snapshot.get(i));
+      weights[i] = ramp == null || ramp.warmingSinceNanos == NOT_WARMING ? 1 : ramp.weight;
       largest = Math.max(largest, weights[i]);
     }
     boolean equal = true;
@@ -161,11 +196,13 @@ final class SlowStart<T> {
 
   /** Forgets the endpoints {@code live} rejects (removed by an address update). */
   void retain(Predicate<Endpoint<T>> live) {
-    recent.removeIf(live.negate());
+    recent.keySet().removeIf(live.negate());
+    addedWhileServing.removeIf(live.negate());
   }
 
   void clear() {
     recent.clear();
+    addedWhileServing.clear();
   }
 
   void stop() {

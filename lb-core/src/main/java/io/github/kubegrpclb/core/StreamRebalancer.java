@@ -18,6 +18,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.function.IntUnaryOperator;
 import java.util.function.LongSupplier;
+import java.util.function.ToDoubleFunction;
 
 /**
  * Keeps a balancer's long-lived streams spread over its endpoints ({@link
@@ -68,6 +69,7 @@ final class StreamRebalancer<T> {
   private final String policyName;
   private final ChannelLogger logger;
   private final EndedListener listener;
+  private final ToDoubleFunction<Endpoint<T>> weight; // slow start's
   // Current endpoints and removed ones still draining; read by gauges from other threads.
   private final Map<Endpoint<T>, EndpointStreams> streams = new ConcurrentHashMap<>();
   private final IdentityHashMap<Endpoint<T>, Long> drainDeadlines = new IdentityHashMap<>();
@@ -82,6 +84,7 @@ final class StreamRebalancer<T> {
   /**
    * @param random returns a uniform int in {@code [0, bound)}, for the jitter
    * @param listener told of every batch of ended streams (metrics)
+   * @param weight an endpoint's slow-start weight: streams move to it only once it is 1
    */
   StreamRebalancer(
       SynchronizationContext sync,
@@ -90,7 +93,8 @@ final class StreamRebalancer<T> {
       IntUnaryOperator random,
       String policyName,
       ChannelLogger logger,
-      EndedListener listener) {
+      EndedListener listener,
+      ToDoubleFunction<Endpoint<T>> weight) {
     this.sync = sync;
     this.timer = timer;
     this.nanoClock = nanoClock;
@@ -98,6 +102,7 @@ final class StreamRebalancer<T> {
     this.policyName = policyName;
     this.logger = logger;
     this.listener = listener;
+    this.weight = weight;
   }
 
   boolean enabled() {
@@ -230,7 +235,7 @@ final class StreamRebalancer<T> {
       }
     }
     for (Endpoint<T> endpoint : pool) {
-      if (endpoint.weight < 1) {
+      if (weight.applyAsDouble(endpoint) < 1) {
         return; // slow start is ramping a joining endpoint up: move streams to it once it is warm
       }
     }

@@ -19,7 +19,6 @@ final class ZoneLoad implements EndpointTelemetry {
   private final AtomicInteger inFlight = new AtomicInteger();
   private final AtomicLong completed = new AtomicLong();
   // ZoneSpill's window, SynchronizationContext only.
-  long windowInFlightSum;
   long windowCompletedBase;
 
   ZoneLoad(EndpointTelemetry delegate) {

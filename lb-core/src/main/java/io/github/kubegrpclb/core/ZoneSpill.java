@@ -4,12 +4,9 @@ import io.github.kubegrpclb.core.internal.EndpointTelemetry;
 import io.github.kubegrpclb.core.internal.ZoneSpillStatus;
 import io.grpc.LoadBalancer.PickResult;
 import io.grpc.SynchronizationContext;
-import java.net.SocketAddress;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Objects;
-import java.util.Set;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.function.IntSupplier;
@@ -55,15 +52,14 @@ final class ZoneSpill<T> {
 
   private final SynchronizationContext syncContext;
   private final ScheduledExecutorService scheduler;
-  private final IntSupplier clientSeed;
   private final Runnable onChange;
   private ZoneSpillConfig config = ZoneSpillConfig.DEFAULTS;
-  private boolean active;
+  private boolean active; // counting unary RPCs: a preference applies and spill is on
+  private boolean sampling; // the window runs: active, and widened since
   private List<Endpoint<T>> local = List.of();
   private int othersCount;
   private EndpointList<T> pool;
   private List<Endpoint<T>> spilledEndpoints = List.of();
-  private boolean countingChanged;
   // The widened rotation last built, and what it was built from (identity: snapshots are stable).
   private EndpointList.Snapshot<T> widened;
   private EndpointList.Snapshot<T> widenedFrom;
@@ -71,10 +67,6 @@ final class ZoneSpill<T> {
   private int widenedSpill;
   private boolean spilling;
   private int spilled;
-  private long inFlightSamples;
-  private int sampleCount;
-  private boolean seeded;
-  private int seed;
   private SynchronizationContext.ScheduledHandle timer;
   private Object countingKeyFor;
   private Object countingKey;
@@ -83,6 +75,8 @@ final class ZoneSpill<T> {
   private String clientZone;
   // Written in the SynchronizationContext, read by gauges and snapshots; null while inactive.
   private volatile Published<T> published;
+  private final SpillWindow<T> window = new SpillWindow<>();
+  private final SpillOrder order;
 
   /** What spill did, for readers on any thread; immutable. */
   static final class Published<T> {
@@ -107,7 +101,7 @@ final class ZoneSpill<T> {
       Runnable onChange) {
     this.syncContext = syncContext;
     this.scheduler = scheduler;
-    this.clientSeed = clientSeed;
+    this.order = new SpillOrder(clientSeed);
     this.onChange = onChange;
   }
 
@@ -128,26 +122,19 @@ final class ZoneSpill<T> {
       String clientZone) {
     this.config = config;
     spilling = false;
-    RotationCandidates.Tier<T> tier =
-        candidates.admitted().isEmpty() ? candidates.ejected() : candidates.admitted();
-    boolean narrowed =
-        preferred != null
-            && !snapshot.isEmpty()
-            && (preferred == tier.sameZone || preferred == tier.sameNode);
-    int rest = narrowed ? tier.ready.size() - snapshot.size() : 0;
+    int rest = others(candidates, preferred, snapshot);
     if (!config.enabled || rest <= 0) {
       deactivate(); // no preference applied (or spill is off): nothing to spill to
       return snapshot;
     }
     this.local = snapshot;
     this.othersCount = rest;
-    this.pool = tier.ready;
+    this.pool = candidates.admissible().ready;
     this.clientZone = clientZone;
-    if (!active) {
-      active = true;
-      countingChanged = true;
+    if (!sampling) {
+      sampling = true;
       measuredLoad = Double.NaN;
-      resetWindow();
+      window.reset(local, spilledEndpoints);
       scheduleSample();
     }
     if (spilled == 0) {
@@ -155,7 +142,7 @@ final class ZoneSpill<T> {
       publish();
       return snapshot;
     }
-    EndpointList.Snapshot<T> ready = tier.ready.snapshot();
+    EndpointList.Snapshot<T> ready = pool.snapshot();
     // Compared with their pick results, not only their members: a config change (outlier ejection
     // turned on, say) rebuilds every result, and a widened rotation kept from before would hand
     // out the old ones until the spill changed (issue 25).
@@ -171,6 +158,42 @@ final class ZoneSpill<T> {
     spilling = true;
     publish();
     return widened;
+  }
+
+  /**
+   * Whether spill applies to a rotation: it is on, and a topology preference narrowed the rotation
+   * to {@code preferred}, leaving other ready endpoints out. A query: the balancer asks it first,
+   * and when the answer differs from {@link #isCounting}, switches counting ({@link #count}) and
+   * rebuilds the pick results before it {@linkplain #widen widens}.
+   */
+  boolean applies(
+      ZoneSpillConfig config,
+      RotationCandidates<T> candidates,
+      EndpointList<T> preferred,
+      EndpointList.Snapshot<T> snapshot) {
+    return config.enabled && others(candidates, preferred, snapshot) > 0;
+  }
+
+  /** Starts or stops counting unary RPCs; stopping ends the spill. */
+  void count(boolean counting) {
+    if (counting) {
+      active = true;
+    } else {
+      deactivate();
+    }
+  }
+
+  /** The ready endpoints a preference left out of the rotation (0 when none applied). */
+  private static <T> int others(
+      RotationCandidates<T> candidates,
+      EndpointList<T> preferred,
+      EndpointList.Snapshot<T> snapshot) {
+    RotationCandidates.Tier<T> tier = candidates.admissible();
+    boolean narrowed =
+        preferred != null
+            && !snapshot.isEmpty()
+            && (preferred == tier.sameZone || preferred == tier.sameNode);
+    return narrowed ? tier.ready.size() - snapshot.size() : 0;
   }
 
   /**
@@ -220,7 +243,7 @@ final class ZoneSpill<T> {
         rest.add(i);
       }
     }
-    List<Integer> chosen = ranked(ready, rest, clientZone, spilled);
+    List<Integer> chosen = order.first(ready, rest, clientZone, spilled);
     EndpointList<T> list = new EndpointList<>(snapshot.size() + chosen.size());
     PickResult[] results = new PickResult[2];
     for (int i = 0; i < snapshot.size(); i++) {
@@ -242,13 +265,6 @@ final class ZoneSpill<T> {
   /** The list the endpoints of a widened rotation are drawn from (for slow-start membership). */
   EndpointList<T> spillPool() {
     return pool;
-  }
-
-  /** Whether counting started or stopped since the last call: listed pick results are stale. */
-  boolean takeCountingChanged() {
-    boolean changed = countingChanged;
-    countingChanged = false;
-    return changed;
   }
 
   /** Whether unary RPCs are counted: while a preference applies and spill is on. */
@@ -287,10 +303,12 @@ final class ZoneSpill<T> {
     if (!active) {
       return endpoint.telemetry();
     }
-    if (endpoint.zoneLoad == null) {
-      endpoint.zoneLoad = new ZoneLoad(endpoint.telemetry());
-    }
-    return endpoint.zoneLoad;
+    return window.telemetry(endpoint);
+  }
+
+  /** The balancer shut {@code endpoint} down: its counts go. */
+  void forget(Endpoint<T> endpoint) {
+    window.forget(endpoint);
   }
 
   void stop() {
@@ -298,10 +316,8 @@ final class ZoneSpill<T> {
   }
 
   private void deactivate() {
-    if (active) {
-      countingChanged = true;
-    }
     active = false;
+    sampling = false;
     spilled = 0;
     local = List.of();
     othersCount = 0;
@@ -317,44 +333,6 @@ final class ZoneSpill<T> {
     }
   }
 
-  /**
-   * The first {@code count} of {@code rest} (indices into {@code ready}) in this client's order.
-   */
-  private List<Integer> ranked(
-      EndpointList.Snapshot<T> ready, List<Integer> rest, String clientZone, int count) {
-    if (!seeded) {
-      seeded = true;
-      seed = clientSeed.getAsInt();
-    }
-    int n = rest.size();
-    long[] keys = new long[ready.size()];
-    for (int i : rest) {
-      Endpoint<T> endpoint = ready.get(i);
-      Set<String> hints = endpoint.group().getAttributes().get(EndpointAttributes.ZONE_HINTS);
-      boolean sameZone = clientZone != null && hints != null && hints.contains(clientZone);
-      long score = mix(seed * 0x9E3779B97F4A7C15L + addressHash(endpoint)) >>> 1;
-      keys[i] = sameZone ? score >>> 1 : score | Long.MIN_VALUE >>> 1;
-    }
-    List<Integer> order = new ArrayList<>(rest);
-    order.sort(Comparator.comparingLong(i -> keys[i]));
-    return order.subList(0, Math.min(count, n));
-  }
-
-  private static long addressHash(Endpoint<?> endpoint) {
-    long h = 17;
-    for (SocketAddress address : endpoint.group().getAddresses()) {
-      h = h * 31 + address.hashCode();
-    }
-    return h;
-  }
-
-  /** SplitMix64's finalizer: a well-mixed 64-bit hash. */
-  private static long mix(long z) {
-    z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
-    z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
-    return z ^ (z >>> 31);
-  }
-
   private void scheduleSample() {
     timer =
         syncContext.schedule(
@@ -364,45 +342,23 @@ final class ZoneSpill<T> {
             scheduler);
   }
 
-  private void resetWindow() {
-    inFlightSamples = 0;
-    sampleCount = 0;
-    rebase(local);
-    rebase(spilledEndpoints);
-  }
-
-  private static <T> void rebase(List<Endpoint<T>> endpoints) {
-    for (Endpoint<T> endpoint : endpoints) {
-      ZoneLoad load = endpoint.zoneLoad;
-      if (load != null) {
-        load.windowCompletedBase = load.completed();
-      }
-    }
-  }
-
   private void sample() {
     timer = null;
-    if (!active) {
+    if (!sampling) {
       return;
     }
-    for (Endpoint<T> endpoint : local) {
-      ZoneLoad load = endpoint.zoneLoad; // null until its results count (the next rebuild)
-      inFlightSamples += load == null ? 0 : load.inFlight();
-    }
-    if (++sampleCount >= SAMPLES) {
+    if (window.sample(local) >= SAMPLES) {
       decide();
     }
-    if (active && timer == null) {
+    if (sampling && timer == null) {
       scheduleSample();
     }
   }
 
   private void decide() {
-    long localCompleted = completedInWindow(local);
-    long spilledCompleted = completedInWindow(spilledEndpoints);
-    double load = (double) inFlightSamples / sampleCount / local.size();
-    inFlightSamples = 0;
-    sampleCount = 0;
+    long localCompleted = window.completed(local);
+    long spilledCompleted = window.completed(spilledEndpoints);
+    double load = window.meanInFlight() / local.size();
     double projected;
     if (localCompleted > 0) {
       projected = load * (localCompleted + spilledCompleted) / localCompleted;
@@ -419,7 +375,7 @@ final class ZoneSpill<T> {
     if (next != spilled) {
       spilled = next;
       onChange.run();
-      resetWindow(); // the new spill set's window starts now
+      window.reset(local, spilledEndpoints); // the new spill set's window starts now
     }
     publish();
   }
@@ -431,19 +387,5 @@ final class ZoneSpill<T> {
     }
     double exact = local.size() * (projected / target - 1);
     return (int) Math.min(Integer.MAX_VALUE, Math.ceil(exact - 1e-9));
-  }
-
-  private static <T> long completedInWindow(List<Endpoint<T>> endpoints) {
-    long sum = 0;
-    for (Endpoint<T> endpoint : endpoints) {
-      ZoneLoad load = endpoint.zoneLoad;
-      if (load == null) {
-        continue;
-      }
-      long completed = load.completed();
-      sum += completed - load.windowCompletedBase;
-      load.windowCompletedBase = completed;
-    }
-    return sum;
   }
 }

@@ -73,6 +73,17 @@ class FleetEventsTest {
     assertThat(again).isEqualTo(first);
   }
 
+  @Test
+  void randomSequence_partitionedPodWithoutDeadlines_noWindowWithEveryCallerStuck() {
+    // FleetChaos seed 15 (no deadlines, a pod partitioned at 60 s): closed-loop callers each sent
+    // one call to the black hole before anyone could notice it and waited for ever, with ejection
+    // on or off; the checker blamed ejection. Callers without a deadline now call open-loop.
+    FleetReport report =
+        FleetRun.randomSequence(FleetPolicies.kubeRoundRobin(), Features.DEFAULTS, 15, 8);
+
+    assertThat(report.passed()).as(report.summary()).isTrue();
+  }
+
   private static Map<String, String> awaitingFix() {
     Map<String, String> cases = new HashMap<>();
     try (InputStream in = FleetEventsTest.class.getResourceAsStream("/fleet/awaiting-fix.txt")) {

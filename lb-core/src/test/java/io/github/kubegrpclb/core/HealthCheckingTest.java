@@ -63,7 +63,7 @@ class HealthCheckingTest {
   private static boolean isOurs(LoadBalancer.SubchannelPicker picker) {
     return picker instanceof KubeRoundRobinLoadBalancer.Picker
         || picker instanceof PeakEwmaLoadBalancer.Picker
-        || picker instanceof EndpointSetLoadBalancer.BufferPicker;
+        || picker instanceof BufferPicker;
   }
 
   private void deliverReadyToLiveSubchannels() {

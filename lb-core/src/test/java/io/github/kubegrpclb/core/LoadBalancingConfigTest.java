@@ -137,7 +137,8 @@ class LoadBalancingConfigTest {
     PeakEwmaConfig ewma =
         (PeakEwmaConfig) peakEwma.parseLoadBalancingPolicyConfig(Map.of()).getConfig();
 
-    for (OutlierEjectionConfig config : List.of(rr.outlierEjection, ewma.outlierEjection())) {
+    for (OutlierEjectionConfig config :
+        List.of(rr.balancer.outlierEjection(), ewma.balancer().outlierEjection())) {
       assertThat(config.enabled).isTrue();
       assertThat(config.consecutiveFailures).isEqualTo(5);
       assertThat(config.baseEjectionNanos).isEqualTo(1_000_000_000L);
@@ -175,10 +176,10 @@ class LoadBalancingConfigTest {
         (KubeRoundRobinConfig) roundRobin.parseLoadBalancingPolicyConfig(raw).getConfig();
     PeakEwmaConfig ewma = (PeakEwmaConfig) peakEwma.parseLoadBalancingPolicyConfig(raw).getConfig();
 
-    assertThat(rr.outlierEjection).isEqualTo(ewma.outlierEjection());
-    assertThat(rr.outlierEjection.failureCodes)
+    assertThat(rr.balancer.outlierEjection()).isEqualTo(ewma.balancer().outlierEjection());
+    assertThat(rr.balancer.outlierEjection().failureCodes)
         .containsExactlyInAnyOrder(Status.Code.UNAVAILABLE, Status.Code.DEADLINE_EXCEEDED);
-    assertThat(rr.outlierEjection.maxEjected(10)).isEqualTo(2);
+    assertThat(rr.balancer.outlierEjection().maxEjected(10)).isEqualTo(2);
     assertThat(
             roundRobin
                 .parseLoadBalancingPolicyConfig(

@@ -564,6 +564,36 @@ class OutlierEjectionTest {
 
   @ParameterizedTest
   @ValueSource(strings = {"kube_round_robin", "peak_ewma"})
+  void slowEndpoint_readmitted_firstSuccessAsSlow_ejectedAgainAtOnce_forLonger(String policy) {
+    start(policy, 6, Map.of("interval", "10s"));
+    for (int round = 0; round < 40; round++) {
+      for (int i = 0; i < 6; i++) {
+        rpcOn(sub(i), Status.OK, Duration.ofMillis(i == 4 ? 20 : 2));
+      }
+    }
+    clock.forward(Duration.ofSeconds(10));
+    assertThat(inRotation()).doesNotContain(sub(4));
+    clock.forward(Duration.ofSeconds(1));
+    helper.run(() -> probes.get(0).answer().accept(true)); // a slow pod answers its probe
+    assertThat(inRotation()).contains(sub(4));
+
+    rpcOn(sub(4), Status.OK, Duration.ofMillis(20));
+
+    assertThat(inRotation()).doesNotContain(sub(4));
+    clock.forward(Duration.ofMillis(1999));
+    assertThat(probes).hasSize(1);
+    clock.forward(Duration.ofMillis(1));
+    assertThat(probes).hasSize(2);
+    helper.run(() -> probes.get(1).answer().accept(true));
+    for (int i = 0; i < 5; i++) {
+      rpcOn(sub(4), Status.OK, Duration.ofMillis(2)); // recovered: as fast as its peers
+    }
+    rpcOn(sub(4), Status.OK, Duration.ofMillis(20));
+    assertThat(inRotation()).as("probation over: one slow RPC is no ejection").contains(sub(4));
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"kube_round_robin", "peak_ewma"})
   void slowEndpoints_ejectedWithinTheCap(String policy) {
     start(policy, 6, Map.of("interval", "10s"));
     for (int round = 0; round < 40; round++) {

@@ -20,6 +20,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.Set;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -82,6 +83,32 @@ class PeakEwmaLoadBalancerTest {
 
     assertThat(counts.getOrDefault(slow, 0)).isLessThan(20);
     assertThat(counts).hasSize(5);
+  }
+
+  @Test
+  void twoSickEndpointsDrawnTogether_neitherTakesTheRpc_whenHealthyPeersExist() {
+    acceptReady(EndpointGroups.endpoints(0, 10), PeakEwmaConfig.defaults());
+    for (int i = 0; i < 10; i++) {
+      // pods 0 and 1 carry a failure penalty (1 s), the others answer in 2 ms
+      long rtt = i < 2 ? 1_000_000_000L : 2_000_000L;
+      long samples = balancer.fleet().record((double) rtt, i >= 2);
+      balancer
+          .loadOf(helper.subchannelFor(EndpointGroups.endpoint(i)))
+          .observe(rtt, clock.nanoTime(), samples, 10e9, balancer.fleet());
+    }
+    Set<Subchannel> sick =
+        Set.of(
+            helper.subchannelFor(EndpointGroups.endpoint(0)),
+            helper.subchannelFor(EndpointGroups.endpoint(1)));
+
+    int toSick = 0;
+    for (int i = 0; i < 9000; i++) {
+      toSick +=
+          sick.contains(helper.picker().pickSubchannel(PickArgs.UNARY).getSubchannel()) ? 1 : 0;
+    }
+
+    // Plain P2C sends the RPC to a sick pod whenever both are drawn: 2 / 90 of picks, ~200.
+    assertThat(toSick).isLessThan(30);
   }
 
   @Test

@@ -187,7 +187,7 @@ class PeakEwmaSickEndpointTest {
     Subchannel pushing = result.getSubchannel();
     ClientStreamTracer tracer = start(result, CallOptions.DEFAULT);
     Metadata trailers = new Metadata();
-    trailers.put(PeakEwmaLoadBalancer.LoadRecorder.PUSHBACK, "500");
+    trailers.put(PeakEwmaRecorder.PUSHBACK, "500");
     tracer.inboundTrailers(trailers);
     tracer.streamClosed(Status.CANCELLED); // a client cancel: no sample, the pushback still holds
 

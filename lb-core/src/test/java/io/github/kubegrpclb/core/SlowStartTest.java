@@ -12,10 +12,13 @@ import io.github.kubegrpclb.testing.FakeHelper;
 import io.github.kubegrpclb.testing.PickArgs;
 import io.github.kubegrpclb.testing.TestMetrics;
 import io.grpc.Attributes;
+import io.grpc.ClientStreamTracer;
 import io.grpc.EquivalentAddressGroup;
 import io.grpc.LoadBalancer;
 import io.grpc.LoadBalancer.ResolvedAddresses;
 import io.grpc.LoadBalancer.Subchannel;
+import io.grpc.Metadata;
+import io.grpc.Status;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -191,9 +194,60 @@ class SlowStartTest {
     }
 
     assertThat(ewmaHelper.liveSubchannels())
-        .allSatisfy(subchannel -> assertThat(ewma.endpointFor(subchannel).weight).isEqualTo(1));
+        .allSatisfy(
+            subchannel ->
+                assertThat(ewma.slowStart().weight(ewma.endpointFor(subchannel))).isEqualTo(1));
     ewmaHelper.run(ewma::shutdown);
     ewmaHelper.checkNoErrors();
+  }
+
+  @Test
+  void peakEwma_podRestartedAmongPeersAsFast_takesAboutItsRampShare_notNone() {
+    FakeHelper ewmaHelper = new FakeHelper();
+    FakeClock ewmaClock = ewmaHelper.clock();
+    PeakEwmaLoadBalancer ewma =
+        new PeakEwmaLoadBalancer(
+            ewmaHelper, ewmaClock.ticker(), random::nextInt, (sc, t, cb) -> {});
+    ewmaHelper.run(
+        () ->
+            ewma.acceptResolvedAddresses(
+                ResolvedAddresses.newBuilder()
+                    .setAddresses(EndpointGroups.endpoints(0, 10))
+                    .setLoadBalancingPolicyConfig(PeakEwmaConfig.parse(Map.of()))
+                    .build()));
+    ewmaHelper.liveSubchannels().forEach(subchannel -> subchannel.deliver(READY));
+    for (int i = 0; i < 1000; i++) {
+      rpcOf(ewmaHelper, Duration.ofMillis(2)); // every pod answers in 2 ms
+    }
+    ewmaClock.forward(Duration.ofSeconds(30));
+    FakeHelper.FakeSubchannel restarted = ewmaHelper.subchannelFor(EndpointGroups.endpoint(0));
+    restarted.deliver(TRANSIENT_FAILURE);
+    restarted.deliver(READY);
+    ewmaClock.forward(Duration.ofSeconds(3)); // weight (3 / 10)^2 = 0.09
+
+    int picked = 0;
+    for (int i = 0; i < 1000; i++) { // 2 s more: weight 0.25, share 0.09 / 9.09 -> 0.25 / 9.25
+      picked += rpcOf(ewmaHelper, Duration.ofMillis(2)) == restarted ? 1 : 0;
+    }
+
+    assertThat(picked).as("about 10-27 of 1,000 by the ramp").isBetween(5, 60);
+    ewmaHelper.run(ewma::shutdown);
+    ewmaHelper.checkNoErrors();
+  }
+
+  /** One unary RPC picked now and answered after {@code latency}; returns the subchannel. */
+  private static Subchannel rpcOf(FakeHelper helper, Duration latency) {
+    LoadBalancer.PickResult result = helper.picker().pickSubchannel(PickArgs.UNARY);
+    ClientStreamTracer tracer =
+        result
+            .getStreamTracerFactory()
+            .newClientStreamTracer(
+                ClientStreamTracer.StreamInfo.newBuilder().build(), new Metadata());
+    tracer.outboundHeaders();
+    helper.clock().forward(latency);
+    tracer.inboundMessage(0);
+    tracer.streamClosed(Status.OK);
+    return result.getSubchannel();
   }
 
   @Test

@@ -112,15 +112,18 @@ class ZoneSpillTest {
     if (policy.equals("peak_ewma")) {
       balancer =
           new PeakEwmaLoadBalancer(
-              logged, clock.ticker(), new Random(3)::nextInt, (sc, timeout, answer) -> {});
+              logged,
+              clock.ticker(),
+              new Random(3)::nextInt,
+              (sc, timeout, answer) -> {},
+              () -> "client-0");
       config = PeakEwmaConfig.parse(raw);
     } else {
       balancer =
           new KubeRoundRobinLoadBalancer(
-              logged, bound -> 0, clock.ticker(), (sc, timeout, answer) -> {});
+              logged, bound -> 0, clock.ticker(), (sc, timeout, answer) -> {}, () -> "client-0");
       config = KubeRoundRobinConfig.parse(raw);
     }
-    balancer.hostname = () -> "client-0";
     Attributes.Builder client = Attributes.newBuilder().set(LbTelemetry.ATTRIBUTE, telemetry);
     if (clientZone != null) {
       client.set(EndpointAttributes.CLIENT_ZONE, clientZone);
@@ -550,8 +553,9 @@ class ZoneSpillTest {
                 .get(0)
                 .get("peak_ewma");
     assertThat(PeakEwmaConfig.parse(options)).isEqualTo(parsed);
-    assertThat(parsed.zoneSpill().enabled).isFalse();
-    assertThat(PeakEwmaConfig.defaults().zoneSpill()).isEqualTo(ZoneSpillConfig.DEFAULTS);
+    assertThat(parsed.balancer().zoneSpill().enabled).isFalse();
+    assertThat(PeakEwmaConfig.defaults().balancer().zoneSpill())
+        .isEqualTo(ZoneSpillConfig.DEFAULTS);
     assertThat(ZoneSpillConfig.DEFAULTS.enabled).isTrue();
   }
 }

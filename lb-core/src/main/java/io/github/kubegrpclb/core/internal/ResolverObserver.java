@@ -5,7 +5,6 @@ import io.github.kubegrpclb.core.EndpointCondition;
 import io.github.kubegrpclb.core.LbTelemetry;
 import io.grpc.Attributes;
 import io.grpc.EquivalentAddressGroup;
-import java.net.SocketAddress;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BooleanSupplier;
@@ -177,9 +176,7 @@ public final class ResolverObserver {
   }
 
   private static String address(EquivalentAddressGroup group) {
-    List<SocketAddress> addresses = group.getAddresses();
-    String text = addresses.size() == 1 ? addresses.get(0).toString() : addresses.toString();
-    return text.startsWith("/") ? text.substring(1) : text;
+    return Snapshots.addressText(group.getAddresses());
   }
 
   private static String ago(long now, long then) {

@@ -1,5 +1,6 @@
 package io.github.kubegrpclb.core.internal;
 
+import java.net.SocketAddress;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -27,6 +28,27 @@ public final class Snapshots {
     long id = NEXT_ID.incrementAndGet();
     LIVE.put(id, new Entry(target, describe));
     return () -> LIVE.remove(id);
+  }
+
+  /**
+   * An address group's addresses as debug text: {@code 10.0.0.1:8080} for one, {@code
+   * [10.0.0.1:8080, 10.0.0.2:8080]} for several (without the leading slash of an unresolved host
+   * name).
+   */
+  public static String addressText(List<? extends SocketAddress> addresses) {
+    if (addresses.size() == 1) {
+      return addressText(addresses.get(0));
+    }
+    List<String> texts = new ArrayList<>(addresses.size());
+    for (SocketAddress address : addresses) {
+      texts.add(addressText(address));
+    }
+    return texts.toString();
+  }
+
+  private static String addressText(SocketAddress address) {
+    String text = address.toString();
+    return text.startsWith("/") ? text.substring(1) : text;
   }
 
   /** The descriptions of the components whose target is {@code target}, or of all when null. */

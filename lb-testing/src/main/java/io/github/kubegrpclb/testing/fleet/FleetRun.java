@@ -38,7 +38,8 @@ public final class FleetRun {
 
   /**
    * Runs {@code events} random events one after another (random pauses of 3-15 s) on a random fleet
-   * of 6-40 pods, with a random deadline source; the seed decides everything.
+   * of 6-40 pods, with a random deadline source (callers without a deadline call open-loop); the
+   * seed decides everything.
    */
   public static FleetReport randomSequence(
       FleetPolicy policy, Features features, long seed, int events) {
@@ -49,6 +50,12 @@ public final class FleetRun {
     SimRpc.DeadlineSource[] sources = SimRpc.DeadlineSource.values();
     sim.deadlineSource = sources[plan.nextInt(sources.length)];
     sim.deadlineNanos = TimeUnit.MILLISECONDS.toNanos(200 + plan.nextInt(800));
+    if (sim.deadlineSource == SimRpc.DeadlineSource.NONE) {
+      // As in HUNG_POD_NO_DEADLINE: a closed-loop caller whose call reached a black-holed or hung
+      // pod before anyone could notice waits for ever, whatever the policy (seed 15: 5 of 5
+      // callers in flight on the partitioned pod, 0 RPCs per window with ejection on or off).
+      sim.openLoopIntervalNanos = TimeUnit.MILLISECONDS.toNanos(2);
+    }
     int pods = 6 + plan.nextInt(35);
     sim.start(sim.newPods(pods, null, FleetEvent.healthy()), 4 + plan.nextInt(13));
     sim.runFor(EVENT_AT_NANOS);
