@@ -118,30 +118,39 @@ class BalancerTelemetryTest {
         metrics.sum(FINISHED, pod(pods.get(1))) + metrics.sum(FINISHED, pod(pods.get(2)));
 
     degraded.setLatency(Duration.ofMillis(100));
-    RpcLoad.Result result = RpcLoad.run(channel, 400, 2, CallOptions.DEFAULT);
+    // The gauge is watched while the load runs: after its slow answer the pod's estimate peaks,
+    // then decays (2 s) and ages toward the fleet's while it is not picked, so a read at the end
+    // alone depends on how long 400 RPCs took (9.5 ms for a 100 ms pod once, under load).
+    double[] degradedPeak = {0, 0}; // estimate, cost (estimate x (in flight + 1))
+    RpcLoad.Result result;
+    try (RpcLoad load = RpcLoad.start(channel, 2, CallOptions.DEFAULT)) {
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .pollInterval(Duration.ofMillis(5))
+          .until(
+              () -> {
+                degradedPeak[0] = Math.max(degradedPeak[0], metrics.value(ESTIMATE, pod(degraded)));
+                degradedPeak[1] =
+                    Math.max(
+                        degradedPeak[1],
+                        metrics.value("kube_grpc_lb.endpoint.cost", pod(degraded)));
+                return load.snapshot().succeeded() + load.snapshot().failures() >= 400;
+              });
+      result = load.snapshot();
+    }
 
     assertThat(result.failures()).isZero();
-    double degradedEstimate = metrics.value(ESTIMATE, pod(degraded));
-    double healthyEstimate =
-        Math.max(
-            metrics.value(ESTIMATE, pod(pods.get(1))), metrics.value(ESTIMATE, pod(pods.get(2))));
-    // Relative, not absolute: the estimate decays (2 s) and ages toward the fleet's while the 400
-    // RPCs run, so on a loaded machine a 100 ms pod may read 14 ms by the end, still 5x the rest.
-    assertThat(degradedEstimate)
-        .as(
-            "estimate of the degraded pod (s); healthy ones at most %s (a GC pause may spike one)",
-            healthyEstimate)
-        .isGreaterThan(Math.max(0.005, 3 * healthyEstimate));
+    assertThat(degradedPeak[0])
+        .as("the degraded pod's estimate at its peak (s)")
+        .isGreaterThan(0.030);
+    assertThat(degradedPeak[1]).as("the degraded pod's cost at its peak (s)").isGreaterThan(0.030);
     double degradedRpcs = metrics.sum(FINISHED, pod(degraded)) - degradedBefore;
     double healthyRpcs =
         metrics.sum(FINISHED, pod(pods.get(1)))
             + metrics.sum(FINISHED, pod(pods.get(2)))
             - healthyBefore;
     assertThat(degradedRpcs).as("degraded pod's RPCs; healthy pods %s", healthyRpcs).isLessThan(20);
-    assertThat(healthyRpcs).isGreaterThan(380);
-    assertThat(metrics.value("kube_grpc_lb.endpoint.cost", pod(degraded)))
-        .as("cost = estimate x (in flight + 1), read a moment later")
-        .isGreaterThan(0.005);
+    assertThat(healthyRpcs).isGreaterThan(0.95 * (healthyRpcs + degradedRpcs));
   }
 
   @Test
