@@ -159,8 +159,6 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
     static final double OUTCLASSED = 8;
 
     private static final int REDRAWS = 2;
-    // Weighted draws of a second candidate distinct from the first before a uniform one.
-    private static final int DISTINCT_DRAWS = 4;
     private final Object[] loads; // EndpointLoad, the first size slots (see EndpointList)
     private final double[] weights; // slow start: cost is divided by the weight
     private final PickResult[] unaryResults;
@@ -256,7 +254,9 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
       long now = clock.read();
       int choices = config.choiceCount();
       int best;
-      if (choices >= n) {
+      if (choices == 2 && cumulative != null) {
+        best = twoChoices(n, now); // ramping: drawn by weight, even with n <= 2 (see candidate)
+      } else if (choices >= n) {
         best = cheapestOf(now, random.applyAsInt(n), 1, n);
       } else if (choices == 2) {
         best = twoChoices(n, now);
@@ -281,7 +281,7 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
      * ejection off, a failing pod paired with a hung one took 1.5-2.7 % of the RPCs).
      */
     private int twoChoices(int n, long now) {
-      // Two distinct indices: draw j from the n - 1 others.
+      // Two distinct uniform indices (j from the n - 1 others), or two weighted draws (candidate).
       int i = candidate(-1, n);
       int j = candidate(i, n);
       double costI = candidateCost(i, now);
@@ -303,8 +303,11 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
     }
 
     /*
-     * Slow start in the two-choice draw: a candidate is drawn in proportion to its weight, and
-     * costs compare unweighted. Dividing the cost by the weight instead made a ramping endpoint
+     * Slow start in the two-choice draw: a candidate is drawn in proportion to its weight, with
+     * replacement (two draws of the same endpoint leave it no rival), and costs compare
+     * unweighted. With replacement the draw is exact, and it ramps even when every endpoint is a
+     * candidate (2 replicas): there, costs divided by the weight gave a restarted pod almost no
+     * RPCs until its ramp ended, then its whole share at once. Dividing the cost by the weight instead made a ramping endpoint
      * lose every draw until its weight approached 1 / OUTCLASSED of its peers' cost ratio: a
      * restarted pod as fast as its peers got 0 of 4,003 RPCs in a second 3 s into its ramp (weight
      * 0.09; issue 25, fleet POD_CRASH). Drawn by weight, it takes about weight / sum of weights of
@@ -315,13 +318,7 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
       if (cumulative == null) {
         return exclude < 0 ? random.applyAsInt(n) : other(exclude, n);
       }
-      for (int attempt = 0; attempt < DISTINCT_DRAWS; attempt++) {
-        int drawn = WeightedDraw.draw(cumulative, n, random);
-        if (drawn != exclude) {
-          return drawn;
-        }
-      }
-      return exclude < 0 ? random.applyAsInt(n) : other(exclude, n);
+      return WeightedDraw.draw(cumulative, n, random);
     }
 
     /**
