@@ -159,6 +159,8 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
     static final double OUTCLASSED = 8;
 
     private static final int REDRAWS = 2;
+    // Weighted draws of a second candidate distinct from the first before a uniform one.
+    private static final int DISTINCT_DRAWS = 4;
     private final Object[] loads; // EndpointLoad, the first size slots (see EndpointList)
     private final double[] weights; // slow start: cost is divided by the weight
     private final PickResult[] unaryResults;
@@ -303,11 +305,11 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
     }
 
     /*
-     * Slow start in the two-choice draw: a candidate is drawn in proportion to its weight, with
-     * replacement (two draws of the same endpoint leave it no rival), and costs compare
-     * unweighted. With replacement the draw is exact, and it ramps even when every endpoint is a
-     * candidate (2 replicas): there, costs divided by the weight gave a restarted pod almost no
-     * RPCs until its ramp ended, then its whole share at once. Dividing the cost by the weight instead made a ramping endpoint
+     * Slow start in the two-choice draw: a candidate is drawn in proportion to its weight, and
+     * costs compare unweighted. With 2 endpoints the draws are with replacement (a pair of the same
+     * endpoint has no rival), the only way to ramp when every endpoint is a candidate: costs
+     * divided by the weight gave a restarted pod no RPCs until its ramp ended. With more, the
+     * second candidate is distinct from the first. Dividing the cost by the weight instead made a ramping endpoint
      * lose every draw until its weight approached 1 / OUTCLASSED of its peers' cost ratio: a
      * restarted pod as fast as its peers got 0 of 4,003 RPCs in a second 3 s into its ramp (weight
      * 0.09; issue 25, fleet POD_CRASH). Drawn by weight, it takes about weight / sum of weights of
@@ -318,7 +320,18 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
       if (cumulative == null) {
         return exclude < 0 ? random.applyAsInt(n) : other(exclude, n);
       }
-      return WeightedDraw.draw(cumulative, n, random);
+      if (n == 2) {
+        return WeightedDraw.draw(cumulative, n, random); // with replacement: the only way to ramp
+      }
+      // Distinct from the first: a pair of the same endpoint would have no rival (a sick pod drawn
+      // twice, with ejection off, took over 1 % in FleetChaos runs).
+      for (int attempt = 0; attempt < DISTINCT_DRAWS; attempt++) {
+        int drawn = WeightedDraw.draw(cumulative, n, random);
+        if (drawn != exclude) {
+          return drawn;
+        }
+      }
+      return exclude < 0 ? random.applyAsInt(n) : other(exclude, n);
     }
 
     /**
