@@ -134,7 +134,10 @@ class BalancerTelemetryTest {
                     Math.max(
                         degradedPeak[1],
                         metrics.value("kube_grpc_lb.endpoint.cost", pod(degraded)));
-                return load.snapshot().succeeded() + load.snapshot().failures() >= 400;
+                // Until the pod's first slow answer is back (on a quiet machine 400 RPCs to the
+                // others take less than its 100 ms) and 400 RPCs are done.
+                return degradedPeak[0] > 0.030
+                    && load.snapshot().succeeded() + load.snapshot().failures() >= 400;
               });
       result = load.snapshot();
     }
