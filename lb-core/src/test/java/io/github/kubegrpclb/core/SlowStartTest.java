@@ -203,40 +203,25 @@ class SlowStartTest {
 
   @Test
   void peakEwma_podRestartedAmongPeersAsFast_takesAboutItsRampShare_notNone() {
-    FakeHelper ewmaHelper = new FakeHelper();
-    FakeClock ewmaClock = ewmaHelper.clock();
-    PeakEwmaLoadBalancer ewma =
-        new PeakEwmaLoadBalancer(
-            ewmaHelper, ewmaClock.ticker(), random::nextInt, (sc, t, cb) -> {});
-    ewmaHelper.run(
-        () ->
-            ewma.acceptResolvedAddresses(
-                ResolvedAddresses.newBuilder()
-                    .setAddresses(EndpointGroups.endpoints(0, 10))
-                    .setLoadBalancingPolicyConfig(PeakEwmaConfig.parse(Map.of()))
-                    .build()));
-    ewmaHelper.liveSubchannels().forEach(subchannel -> subchannel.deliver(READY));
-    for (int i = 0; i < 1000; i++) {
-      rpcOf(ewmaHelper, Duration.ofMillis(2)); // every pod answers in 2 ms
-    }
-    ewmaClock.forward(Duration.ofSeconds(30));
-    FakeHelper.FakeSubchannel restarted = ewmaHelper.subchannelFor(EndpointGroups.endpoint(0));
-    restarted.deliver(TRANSIENT_FAILURE);
-    restarted.deliver(READY);
-    ewmaClock.forward(Duration.ofSeconds(3)); // weight (3 / 10)^2 = 0.09
-
-    int picked = 0;
-    for (int i = 0; i < 1000; i++) { // 2 s more: weight 0.25, share 0.09 / 9.09 -> 0.25 / 9.25
-      picked += rpcOf(ewmaHelper, Duration.ofMillis(2)) == restarted ? 1 : 0;
-    }
-
-    assertThat(picked).as("about 10-27 of 1,000 by the ramp").isBetween(5, 60);
-    ewmaHelper.run(ewma::shutdown);
-    ewmaHelper.checkNoErrors();
+    // 2 s into the ramp among 10: weight 0.09 -> 0.25, share 0.09 / 9.09 -> 0.25 / 9.25.
+    assertThat(picksOfPodRestartedAmong(10))
+        .as("about 10-27 of 1,000 by the ramp")
+        .isBetween(5, 60);
   }
 
   @Test
   void peakEwma_twoReplicas_podRestarted_rampsInsteadOfGettingNothingUntilItsRampEnds() {
+    // Every endpoint is a candidate with 2 replicas and choiceCount 2: cost / weight made the
+    // restarted pod lose every pick (22 ms against 2 ms); drawn by weight it takes roughly its
+    // ramp's share of the pairs (about 8-40 %).
+    assertThat(picksOfPodRestartedAmong(2)).as("of 1,000 picks during the ramp").isBetween(40, 450);
+  }
+
+  /**
+   * peak_ewma over {@code endpoints} pods answering in 2 ms; pod 0 reconnects 30 s in and is 3 s
+   * into its ramp (weight 0.09): its picks of the next 1,000 (2 s more, weight 0.25).
+   */
+  private int picksOfPodRestartedAmong(int endpoints) {
     FakeHelper ewmaHelper = new FakeHelper();
     FakeClock ewmaClock = ewmaHelper.clock();
     PeakEwmaLoadBalancer ewma =
@@ -246,7 +231,7 @@ class SlowStartTest {
         () ->
             ewma.acceptResolvedAddresses(
                 ResolvedAddresses.newBuilder()
-                    .setAddresses(EndpointGroups.endpoints(0, 2))
+                    .setAddresses(EndpointGroups.endpoints(0, endpoints))
                     .setLoadBalancingPolicyConfig(PeakEwmaConfig.parse(Map.of()))
                     .build()));
     ewmaHelper.liveSubchannels().forEach(subchannel -> subchannel.deliver(READY));
@@ -257,19 +242,14 @@ class SlowStartTest {
     FakeHelper.FakeSubchannel restarted = ewmaHelper.subchannelFor(EndpointGroups.endpoint(0));
     restarted.deliver(TRANSIENT_FAILURE);
     restarted.deliver(READY);
-    ewmaClock.forward(Duration.ofSeconds(3)); // weight 0.09
-
+    ewmaClock.forward(Duration.ofSeconds(3));
     int picked = 0;
-    for (int i = 0; i < 1000; i++) { // 2 s more: weight 0.09 -> 0.25
+    for (int i = 0; i < 1000; i++) {
       picked += rpcOf(ewmaHelper, Duration.ofMillis(2)) == restarted ? 1 : 0;
     }
-
-    // Every endpoint is a candidate with 2 replicas and choiceCount 2: cost / weight made the
-    // restarted pod lose every pick (22 ms against 2 ms); drawn by weight it takes roughly its
-    // ramp's share of the pairs (about 8-40 %).
-    assertThat(picked).as("of 1,000 picks during the ramp").isBetween(40, 450);
     ewmaHelper.run(ewma::shutdown);
     ewmaHelper.checkNoErrors();
+    return picked;
   }
 
   /** One unary RPC picked now and answered after {@code latency}; returns the subchannel. */
