@@ -6,14 +6,15 @@ import io.fabric8.kubernetes.client.ConfigBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.github.kubegrpclb.endpointslice.EndpointSliceOptions;
-import io.github.kubegrpclb.endpointslice.PodResolvers;
 import io.github.kubegrpclb.testing.MockKubernetesApi;
 import io.grpc.Grpc;
 import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
-import io.grpc.NameResolverRegistry;
+import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -32,10 +33,15 @@ import java.util.concurrent.TimeUnit;
 public final class ApiServerCost {
   private static final int PER_SLICE = 100;
   private static final String CLIENT_SERVICE = "my-client";
+  private static final String CLIENT_POD_ROW = "--client-pod-row";
 
   private ApiServerCost() {}
 
   public static void main(String[] args) throws Exception {
+    if (args.length > 0 && args[0].equals(CLIENT_POD_ROW)) {
+      System.out.print(measure(100, true)); // in the child JVM, as the client pod
+      System.exit(0); // gRPC's shared Netty threads would keep the JVM up a while
+    }
     System.out.print(report());
   }
 
@@ -55,8 +61,32 @@ public final class ApiServerCost {
     for (int endpoints : new int[] {100, 1000}) {
       md.append(measure(endpoints, false));
     }
-    md.append(measure(100, true));
+    md.append(inClientPod());
     return md.append("\n").toString();
+  }
+
+  /**
+   * The client-Service row, measured in a child JVM whose environment names its pod as the downward
+   * API does ({@value EndpointSliceOptions#POD_NAME_ENV}): the resolver finds the client pod
+   * through its public configuration, as in a pod.
+   */
+  private static String inClientPod() throws IOException, InterruptedException {
+    ProcessBuilder child =
+        new ProcessBuilder(
+            Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+            "-cp",
+            System.getProperty("java.class.path"),
+            ApiServerCost.class.getName(),
+            CLIENT_POD_ROW);
+    child.environment().put(EndpointSliceOptions.POD_NAME_ENV, podName(CLIENT_SERVICE, 7));
+    child.redirectError(ProcessBuilder.Redirect.INHERIT);
+    Process process = child.start();
+    String out = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    if (!process.waitFor(2, TimeUnit.MINUTES) || process.exitValue() != 0) {
+      process.destroyForcibly();
+      throw new IllegalStateException("the client-pod measurement failed: " + out);
+    }
+    return out;
   }
 
   private static String measure(int endpoints, boolean clientService) throws Exception {
@@ -90,17 +120,12 @@ public final class ApiServerCost {
                           .build())
                   .build()) {
         EndpointSliceOptions.Builder options = EndpointSliceOptions.builder().client(client);
-        NameResolverRegistry registry = NameResolverRegistry.getDefaultRegistry();
         if (clientService) {
           options.clientService(CLIENT_SERVICE);
-          registry = new NameResolverRegistry();
-          registry.register(PodResolvers.inPod(podName(CLIENT_SERVICE, 7)));
         }
         ManagedChannel channel =
             Grpc.newChannelBuilder(
-                    "kubernetes:///my-svc.my-ns:grpc",
-                    InsecureChannelCredentials.create(),
-                    registry)
+                    "kubernetes:///my-svc.my-ns:grpc", InsecureChannelCredentials.create())
                 .setNameResolverArg(EndpointSliceOptions.KEY, options.build())
                 .build();
         try {

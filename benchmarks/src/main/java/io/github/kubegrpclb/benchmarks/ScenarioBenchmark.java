@@ -60,7 +60,7 @@ public final class ScenarioBenchmark {
     md.append(DiscoveryLagScenarios.markdown());
     md.append(rollingReplacement());
     md.append(StreamRebalancingScenario.section());
-    md.append(io.github.kubegrpclb.core.SubsettingSimulation.report());
+    md.append(SubsettingSimulation.report());
     md.append(ApiServerCost.report());
     Files.writeString(out, md.toString());
     System.out.println(md);

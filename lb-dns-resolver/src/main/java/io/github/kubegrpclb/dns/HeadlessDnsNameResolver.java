@@ -83,10 +83,12 @@ final class HeadlessDnsNameResolver extends NameResolver {
   /** The addresses of each SRV target (or of the host) at its latest successful lookup. */
   private Map<Name, List<InetAddress>> lastKnown = Map.of();
 
-  private ResolverObserver observer;
+  private final ResolverObserver observer;
 
   /**
    * @param jitter returns a uniform double in [0, 1) for backoff jitter
+   * @param observer publishes this resolver's telemetry and debug state (the options' telemetry,
+   *     the target as written), on {@code nanoClock}
    */
   HeadlessDnsNameResolver(
       HeadlessTarget target,
@@ -97,7 +99,8 @@ final class HeadlessDnsNameResolver extends NameResolver {
       ScheduledExecutorService scheduler,
       LongSupplier nanoClock,
       DoubleSupplier jitter,
-      ChannelLogger logger) {
+      ChannelLogger logger,
+      ResolverObserver observer) {
     this.target = target;
     this.options = options;
     this.lookup = lookup;
@@ -107,14 +110,9 @@ final class HeadlessDnsNameResolver extends NameResolver {
     this.nanoClock = nanoClock;
     this.jitter = jitter;
     this.logger = logger;
-    this.observer = new ResolverObserver(null, String.valueOf(target), "headless", nanoClock);
+    this.observer = observer;
     this.clusterIp = new ClusterIpCheck(target, logger, nanoClock);
     this.policyCheck = new PolicyCheck(target.policy, String.valueOf(target), "HeadlessDnsOptions");
-  }
-
-  /** Replaces the default observer (global telemetry, target as parsed); before {@link #start}. */
-  void observe(ResolverObserver observer) {
-    this.observer = observer;
   }
 
   @Override

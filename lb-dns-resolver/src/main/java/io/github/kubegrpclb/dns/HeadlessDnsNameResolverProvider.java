@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.LongSupplier;
 import org.xbill.DNS.Name;
 import org.xbill.DNS.Resolver;
 import org.xbill.DNS.ResolverConfig;
@@ -77,26 +78,24 @@ public final class HeadlessDnsNameResolverProvider extends NameResolverProvider 
       options = HeadlessDnsOptions.defaults();
     }
     HeadlessTarget target = HeadlessTarget.parse(uri, options);
-    HeadlessDnsNameResolver resolver =
-        new HeadlessDnsNameResolver(
-            target,
-            options,
-            lookup(target, options, executor(args)),
-            PolicySelection.serviceConfig(
-                target.policy,
-                options.policy(),
-                options.policyConfig(),
-                options.serviceConfig(),
-                "HeadlessDnsOptions.serviceConfig",
-                args.getServiceConfigParser()),
-            args.getSynchronizationContext(),
-            args.getScheduledExecutorService(),
-            System::nanoTime,
-            () -> ThreadLocalRandom.current().nextDouble(),
-            args.getChannelLogger());
-    resolver.observe(
-        new ResolverObserver(options.telemetry(), uri.text(), "headless", System::nanoTime));
-    return resolver;
+    LongSupplier nanoClock = System::nanoTime;
+    return new HeadlessDnsNameResolver(
+        target,
+        options,
+        lookup(target, options, executor(args)),
+        PolicySelection.serviceConfig(
+            target.policy,
+            options.policy(),
+            options.policyConfig(),
+            options.serviceConfig(),
+            "HeadlessDnsOptions.serviceConfig",
+            args.getServiceConfigParser()),
+        args.getSynchronizationContext(),
+        args.getScheduledExecutorService(),
+        nanoClock,
+        () -> ThreadLocalRandom.current().nextDouble(),
+        args.getChannelLogger(),
+        new ResolverObserver(options.telemetry(), uri.text(), "headless", nanoClock));
   }
 
   /** grpc's offload executor (a shared cached pool), as grpc-java's own DNS resolver uses. */

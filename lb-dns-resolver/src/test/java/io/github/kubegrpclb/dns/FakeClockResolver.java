@@ -60,9 +60,9 @@ final class FakeClockResolver implements AutoCloseable {
             clock.scheduler(),
             clock.ticker(),
             () -> 0.5,
-            logger);
-    // As the provider does: the options' telemetry, the target as written.
-    resolver.observe(new ResolverObserver(options.telemetry(), text, "headless", clock.ticker()));
+            logger,
+            // As the provider does: the options' telemetry, the target as written.
+            new ResolverObserver(options.telemetry(), text, "headless", clock.ticker()));
   }
 
   /** Starts a resolver for {@code headless://<dns>/<hostPort>}. */

@@ -27,6 +27,21 @@ public final class Violation {
     return invariant;
   }
 
+  /** The run: policy, features, event or event sequence, seed. */
+  public String run() {
+    return run;
+  }
+
+  /** Where the broken window starts, in simulated nanoseconds since the run's start. */
+  public long windowStartNanos() {
+    return windowStartNanos;
+  }
+
+  /** What was measured in the window against what the invariant allows. */
+  public String numbers() {
+    return numbers;
+  }
+
   @Override
   public String toString() {
     return String.format(

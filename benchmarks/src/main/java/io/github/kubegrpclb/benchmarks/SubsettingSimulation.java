@@ -1,4 +1,4 @@
-package io.github.kubegrpclb.core;
+package io.github.kubegrpclb.benchmarks;
 
 import io.github.kubegrpclb.testing.FakeHelper;
 import io.grpc.EquivalentAddressGroup;
@@ -17,14 +17,14 @@ import java.util.Set;
 
 /**
  * Subsetting without a network: N clients over M backends, connections per backend and connections
- * moved by scale events, for our deterministic subsetting ({@link DeterministicSubset}, as the
- * policies apply it: the SRE book's subsets with a client index only, the deterministic aperture
- * with the client count too) and grpc-java's {@code random_subsetting_experimental} (gRFC A68; the
- * real balancer from grpc-util, one instance per client, driven by a fake Helper) in the same run.
- * Lives in lb-core's package to reach the package-private algorithm.
+ * moved by scale events, for our deterministic subsetting (as the policies apply it: the SRE book's
+ * subsets with a client index only, the deterministic aperture with the client count too) and
+ * grpc-java's {@code random_subsetting_experimental} (gRFC A68) in the same run. Both are the real
+ * balancers from the registry, configured through their JSON config, one instance per client,
+ * driven by a fake Helper: only public API. Single-threaded.
  *
  * <p>Run: {@code java -cp benchmarks/target/benchmarks.jar
- * io.github.kubegrpclb.core.SubsettingSimulation} (seconds); prints Markdown.
+ * io.github.kubegrpclb.benchmarks.SubsettingSimulation} (under a minute); prints Markdown.
  */
 public final class SubsettingSimulation {
   private SubsettingSimulation() {}
@@ -43,51 +43,71 @@ public final class SubsettingSimulation {
     }
   }
 
-  /** The deterministic aperture: the client knows the client count. */
-  static final class Aperture implements Client {
+  /**
+   * Our deterministic subsetting as a policy applies it: {@code kube_round_robin} from the
+   * registry, one real balancer per client driven by a fake Helper, configured with {@code
+   * subsetting} (its {@code clientIndex}, and with the aperture its {@code clientCount}); the
+   * subset is the set of subchannels it keeps.
+   */
+  static final class Ours implements Client {
+    private final FakeHelper helper = new FakeHelper();
+    private final LoadBalancerProvider provider =
+        LoadBalancerRegistry.getDefaultRegistry().getProvider("kube_round_robin");
+    private final LoadBalancer balancer = provider.newLoadBalancer(helper);
     private final int index;
     private final int size;
-    private int count = 1;
+    private final boolean aperture;
+    private int count;
 
-    Aperture(int index, int size) {
+    /** With {@code aperture}, the client also knows the client count ({@link #clientCount}). */
+    Ours(int index, int size, boolean aperture) {
       this.index = index;
       this.size = size;
+      this.aperture = aperture;
     }
 
     @Override
     public boolean clientCount(int count) {
       this.count = count;
-      return true;
+      return aperture;
     }
 
     @Override
     public Set<String> update(List<EquivalentAddressGroup> backends) {
-      return addresses(
-          DeterministicSubset.select(backends, size, new ClientIndex(index, count, "simulation")));
+      Map<String, Object> subsetting = new HashMap<>();
+      subsetting.put("subsetSize", (double) size);
+      subsetting.put("clientIndex", (double) index);
+      if (aperture) {
+        subsetting.put("clientCount", (double) count);
+      }
+      ConfigOrError parsed =
+          provider.parseLoadBalancingPolicyConfig(Map.of("subsetting", subsetting));
+      if (parsed.getError() != null) {
+        throw new IllegalStateException(parsed.getError().toString());
+      }
+      helper.run(
+          () ->
+              balancer.acceptResolvedAddresses(
+                  LoadBalancer.ResolvedAddresses.newBuilder()
+                      .setAddresses(backends)
+                      .setLoadBalancingPolicyConfig(parsed.getConfig())
+                      .build()));
+      return addresses(helper);
+    }
+
+    /** Releases the balancer's subchannels. */
+    void shutdown() {
+      helper.run(balancer::shutdown);
     }
   }
 
-  static Set<String> addresses(List<EquivalentAddressGroup> groups) {
+  /** The first address of every subchannel {@code helper} has live. */
+  static Set<String> addresses(FakeHelper helper) {
     Set<String> subset = new HashSet<>();
-    for (EquivalentAddressGroup group : groups) {
-      subset.add(group.getAddresses().get(0).toString());
+    for (FakeHelper.FakeSubchannel subchannel : helper.liveSubchannels()) {
+      subset.add(subchannel.getAddresses().getAddresses().get(0).toString());
     }
     return subset;
-  }
-
-  static final class Deterministic implements Client {
-    private final int index;
-    private final int size;
-
-    Deterministic(int index, int size) {
-      this.index = index;
-      this.size = size;
-    }
-
-    @Override
-    public Set<String> update(List<EquivalentAddressGroup> backends) {
-      return addresses(DeterministicSubset.select(backends, size, index));
-    }
   }
 
   /** grpc-java's random_subsetting_experimental over round_robin, through the registry. */
@@ -122,11 +142,7 @@ public final class SubsettingSimulation {
                       .setAddresses(backends)
                       .setLoadBalancingPolicyConfig(config)
                       .build()));
-      Set<String> subset = new HashSet<>();
-      for (FakeHelper.FakeSubchannel subchannel : helper.liveSubchannels()) {
-        subset.add(subchannel.getAddresses().getAddresses().get(0).toString());
-      }
-      return subset;
+      return addresses(helper);
     }
   }
 
@@ -235,8 +251,8 @@ public final class SubsettingSimulation {
   private static Fleet[] fleets(int clients, int servers, int size) {
     List<EquivalentAddressGroup> initial = backends(0, servers);
     return new Fleet[] {
-      new Fleet(i -> new Deterministic(i, size), clients, initial),
-      new Fleet(i -> new Aperture(i, size), clients, initial),
+      new Fleet(i -> new Ours(i, size, false), clients, initial),
+      new Fleet(i -> new Ours(i, size, true), clients, initial),
       new Fleet(i -> new GrpcRandom(size), clients, initial)
     };
   }
@@ -474,12 +490,13 @@ public final class SubsettingSimulation {
 
   private static Set<String> subset(
       List<EquivalentAddressGroup> servers, int index, int count, boolean aperture) {
-    if (!aperture) {
-      return new Deterministic(index, 30).update(servers);
-    }
-    Aperture client = new Aperture(index, 30);
+    Ours client = new Ours(index, 30, aperture);
     client.clientCount(count);
-    return client.update(servers);
+    try {
+      return client.update(servers);
+    } finally {
+      client.shutdown();
+    }
   }
 
   private static String row(String event, String index, boolean aperture, long[] closedOpened) {

@@ -1,12 +1,17 @@
 package io.github.kubegrpclb.endpointslice;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSliceBuilder;
 import io.grpc.EquivalentAddressGroup;
 import io.grpc.StatusOr;
+import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -19,11 +24,24 @@ import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.Warmup;
+import org.openjdk.jmh.profile.GCProfiler;
+import org.openjdk.jmh.results.RunResult;
+import org.openjdk.jmh.runner.Runner;
+import org.openjdk.jmh.runner.RunnerException;
+import org.openjdk.jmh.runner.options.OptionsBuilder;
 
 /**
  * Cost of turning a Service's EndpointSlices into address groups, the resolver's work on every
- * watch event: 1,000 endpoints in 10 slices and 10,000 endpoints in 100 slices. Lives in the
- * resolver's package to reach its package-private mapper.
+ * watch event: 1,000 endpoints in 10 slices and 10,000 endpoints in 100 slices (JMH, with the GC
+ * profiler). It lives in the resolver's test tree to reach the package-private mapper, and is not
+ * part of the normal test run (the name does not end in Test):
+ *
+ * <pre>
+ * mvn -B -q -pl lb-endpointslice-resolver -am test -Dtest=SliceMappingBenchmark \
+ *     -Dsurefire.failIfNoSpecifiedTests=false
+ * </pre>
+ *
+ * JMH's report goes to {@code lb-endpointslice-resolver/target/slice-mapping-benchmark.txt}.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -63,6 +81,20 @@ public class SliceMappingBenchmark {
       }
       service.add(slice.build());
     }
+  }
+
+  /** Runs this benchmark in a forked JVM (JMH's own harness); surefire only starts it. */
+  @Test
+  void run() throws RunnerException {
+    Collection<RunResult> results =
+        new Runner(
+                new OptionsBuilder()
+                    .include(SliceMappingBenchmark.class.getName())
+                    .addProfiler(GCProfiler.class)
+                    .output(Path.of("target", "slice-mapping-benchmark.txt").toString())
+                    .build())
+            .run();
+    assertThat(results).hasSize(2);
   }
 
   @Benchmark
