@@ -24,7 +24,7 @@ import java.util.Set;
  * driven by a fake Helper: only public API. Single-threaded.
  *
  * <p>Run: {@code java -cp benchmarks/target/benchmarks.jar
- * io.github.kubegrpclb.benchmarks.SubsettingSimulation} (under a minute); prints Markdown.
+ * io.github.kubegrpclb.benchmarks.SubsettingSimulation} (about a minute); prints Markdown.
  */
 public final class SubsettingSimulation {
   private SubsettingSimulation() {}

@@ -1,8 +1,10 @@
 package io.github.kubegrpclb.testing.fleet;
 
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 
 /**
  * The invariants, checked at the end of every window of simulated time:
@@ -36,6 +38,8 @@ final class FleetChecker implements SimRecorder.Listener {
 
   private final String run;
   private final List<Violation> violations = new ArrayList<>();
+  private final Map<String, String> observed = new LinkedHashMap<>();
+  private boolean observe;
   private long settleAtNanos = Long.MAX_VALUE;
   private long windows;
 
@@ -51,6 +55,26 @@ final class FleetChecker implements SimRecorder.Listener {
 
   List<Violation> violations() {
     return violations;
+  }
+
+  /**
+   * Records, from now on, what each check measured in every window, broken or not ({@link
+   * #observed}): for comparing a baseline's windows with another run's violations.
+   */
+  void observeEveryWindow() {
+    observe = true;
+  }
+
+  /** What {@code invariant}'s check measured in each window, by window start (nanoseconds). */
+  Map<String, String> observed() {
+    return observed;
+  }
+
+  private void observe(SimRecorder.Window w, String invariant, String numbers) {
+    if (observe) {
+      observed.merge(
+          invariant + "@" + w.startNanos, numbers, (before, next) -> before + "; " + next);
+    }
   }
 
   long windows() {
@@ -104,6 +128,7 @@ final class FleetChecker implements SimRecorder.Listener {
           out.add(pod);
         }
       }
+      observe(w, "healthy out", out.size() + " of " + fair.size() + " got no RPC");
       if (!out.isEmpty()) {
         add(
             w,
@@ -129,6 +154,15 @@ final class FleetChecker implements SimRecorder.Listener {
       double expected = 1 / (weightsAtStart - weight(pod, s) + 1) * fairPicks;
       double limit = SHARE_LIMIT * expected + slack(expected);
       long picks = w.picksOf(pod);
+      observe(
+          w,
+          "share",
+          String.format(
+              Locale.ROOT,
+              "%s %.1f %% (fair %.1f %%)",
+              pod,
+              100.0 * picks / fairPicks,
+              100 * expected / fairPicks));
       if (picks > limit) {
         add(
             w,
@@ -156,6 +190,17 @@ final class FleetChecker implements SimRecorder.Listener {
         double expected = weight(pod, s) / total * fairPicks;
         double floor = expected / SHARE_LIMIT - slack(expected);
         long picks = w.picksOf(pod);
+        if (picks < expected / SHARE_LIMIT) {
+          observe(
+              w,
+              "convergence",
+              String.format(
+                  Locale.ROOT,
+                  "%s %.2f %% (fair %.1f %%)",
+                  pod,
+                  100.0 * picks / Math.max(1, fairPicks),
+                  100 * expected / Math.max(1, fairPicks)));
+        }
         if (picks < floor) {
           add(
               w,
@@ -218,6 +263,17 @@ final class FleetChecker implements SimRecorder.Listener {
       }
       anyDetectable = true;
       long picks = w.picksOf(pod);
+      observe(
+          w,
+          "sick",
+          String.format(
+              Locale.ROOT,
+              "%s (%s) took %d of %d (%.1f %%)",
+              pod,
+              pod.model,
+              picks,
+              w.total,
+              100.0 * picks / Math.max(1, w.total)));
       if (picks > SICK_LIMIT * w.total + 2) {
         add(
             w,

@@ -12,11 +12,32 @@ public final class FleetReport {
   private final String run;
   private final List<Violation> violations;
   private final long windows;
+  private final Map<String, String> observed;
 
   FleetReport(String run, List<Violation> violations, long windows) {
+    this(run, violations, windows, Map.of());
+  }
+
+  FleetReport(String run, List<Violation> violations, long windows, Map<String, String> observed) {
     this.run = run;
     this.violations = List.copyOf(violations);
     this.windows = windows;
+    this.observed = Map.copyOf(observed);
+  }
+
+  /** The run: policy, features, event or event sequence (each with its second), seed. */
+  public String run() {
+    return run;
+  }
+
+  /**
+   * What {@code invariant}'s check measured in the window starting at {@code windowStartNanos},
+   * broken or not; null when the run did not observe every window ({@link
+   * FleetRun#randomSequence(FleetPolicy, Features, long, int, boolean)}) or the check did not apply
+   * (no sick endpoint detectable, no healthy endpoint under its fair share).
+   */
+  public String observed(String invariant, long windowStartNanos) {
+    return observed.get(invariant + "@" + windowStartNanos);
   }
 
   public boolean passed() {

@@ -43,8 +43,20 @@ public final class FleetRun {
    */
   public static FleetReport randomSequence(
       FleetPolicy policy, Features features, long seed, int events) {
+    return randomSequence(policy, features, seed, events, false);
+  }
+
+  /**
+   * As {@link #randomSequence(FleetPolicy, Features, long, int)}; with {@code observeEveryWindow}
+   * the report also holds what each check measured in every window ({@link FleetReport#observed}).
+   */
+  public static FleetReport randomSequence(
+      FleetPolicy policy, Features features, long seed, int events, boolean observeEveryWindow) {
     Random plan = new Random(seed ^ 0x5DEECE66DL);
     FleetChecker checker = new FleetChecker(policy, features, "random(" + events + ")", seed);
+    if (observeEveryWindow) {
+      checker.observeEveryWindow();
+    }
     FleetSim sim = new FleetSim(policy, features, seed, checker);
     sim.randomVictims = true;
     SimRpc.DeadlineSource[] sources = SimRpc.DeadlineSource.values();
@@ -106,7 +118,8 @@ public final class FleetRun {
             + sequence
             + "]",
         checker.violations(),
-        checker.windows());
+        checker.windows(),
+        checker.observed());
   }
 
   private static boolean isStrike(FleetEvent event) {

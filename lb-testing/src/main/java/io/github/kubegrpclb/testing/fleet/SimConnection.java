@@ -40,7 +40,7 @@ final class SimConnection extends LoadBalancer.Subchannel {
 
   private final FleetSim sim;
   private final SimHelper helper;
-  private final List<EquivalentAddressGroup> addresses;
+  private List<EquivalentAddressGroup> addresses;
   final SimPod pod;
   final Set<SimRpc.Attempt> inFlight = new LinkedHashSet<>();
   private LoadBalancer.SubchannelStateListener listener;
@@ -187,6 +187,26 @@ final class SimConnection extends LoadBalancer.Subchannel {
     state = SHUTDOWN;
     draining = false;
     helper.removed(this);
+  }
+
+  /**
+   * grpc-java's pick_first (under its round_robin) hands every address update to its subchannel; a
+   * simulated connection stays one pod's, so only that pod's address is accepted.
+   */
+  @Override
+  public void updateAddresses(List<EquivalentAddressGroup> next) {
+    helper.getSynchronizationContext().throwIfNotInThisSynchronizationContext();
+    if (next.size() != 1
+        || next.get(0).getAddresses().size() != 1
+        || sim.podAt(next.get(0).getAddresses().get(0)) != pod) {
+      throw new UnsupportedOperationException(
+          "a simulated connection is to one pod: "
+              + pod
+              + "'s connection was given "
+              + next
+              + "; expected its own address alone");
+    }
+    addresses = List.copyOf(next);
   }
 
   @Override
