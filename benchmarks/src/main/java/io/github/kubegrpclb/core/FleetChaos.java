@@ -78,8 +78,7 @@ public final class FleetChaos {
         new KubeRoundRobinLoadBalancerProvider(),
         (helper, clock, random) ->
             HealthChecking.wrap(
-                helper,
-                h -> new KubeRoundRobinLoadBalancer(h, random, clock, HealthProbe.INSTANCE)),
+                helper, h -> KubeRoundRobinPolicy.balancer(h, random, clock, HealthProbe.INSTANCE)),
         EndpointAttributes.ZONE_HINTS,
         EndpointAttributes.CLIENT_ZONE,
         false);
@@ -91,7 +90,7 @@ public final class FleetChaos {
         new PeakEwmaLoadBalancerProvider(),
         (helper, clock, random) ->
             HealthChecking.wrap(
-                helper, h -> new PeakEwmaLoadBalancer(h, clock, random, HealthProbe.INSTANCE)),
+                helper, h -> PeakEwmaPolicy.balancer(h, clock, random, HealthProbe.INSTANCE)),
         EndpointAttributes.ZONE_HINTS,
         EndpointAttributes.CLIENT_ZONE,
         true);

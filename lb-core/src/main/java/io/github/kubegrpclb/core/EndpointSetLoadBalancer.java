@@ -5,7 +5,6 @@ import static io.grpc.ConnectivityState.IDLE;
 import static io.grpc.ConnectivityState.READY;
 import static io.grpc.ConnectivityState.TRANSIENT_FAILURE;
 
-import io.github.kubegrpclb.core.internal.EndpointTelemetry;
 import io.grpc.ConnectivityState;
 import io.grpc.ConnectivityStateInfo;
 import io.grpc.EquivalentAddressGroup;
@@ -19,23 +18,25 @@ import java.util.function.Supplier;
 import javax.annotation.Nullable;
 
 /**
- * The connection management both of this library's policies share: one subchannel per endpoint
- * (address group), diffed on every address update so unchanged endpoints keep their connection, and
- * the channel state aggregated as grpc-java's round_robin does (READY if any endpoint is; else
- * CONNECTING while any connects; else a sticky TRANSIENT_FAILURE). Subclasses only build the picker
- * over the endpoints in rotation. Outlier ejection ({@link OutlierEjection}) takes failing
- * endpoints out of that rotation for both policies, and slow start ({@link SlowStartConfig}) ramps
- * the weight ({@link SlowStart#weight}) of endpoints that join ones already serving. The endpoints
- * are kept classified for the rotation ({@link RotationCandidates}): a subchannel state change
- * costs O(1), an address update O(n).
+ * The one balancer both of this library's policies run in: one subchannel per endpoint (address
+ * group), diffed on every address update so unchanged endpoints keep their connection, and the
+ * channel state aggregated as grpc-java's round_robin does (READY if any endpoint is; else
+ * CONNECTING while any connects; else a sticky TRANSIENT_FAILURE). The policy, a {@link
+ * BalancingPolicy} strategy, supplies its per-endpoint state, its tracers and the picker over the
+ * endpoints in rotation. Outlier ejection ({@link OutlierEjection}) takes failing endpoints out of
+ * that rotation for both policies, and slow start ({@link SlowStartConfig}) ramps the weight
+ * ({@link SlowStart#weight}) of endpoints that join ones already serving. The endpoints are kept
+ * classified for the rotation ({@link RotationCandidates}): a subchannel state change costs O(1),
+ * an address update O(n).
  *
  * <p>Not thread-safe: grpc-java calls every method in the channel's SynchronizationContext, and
  * subchannel state callbacks arrive there too. Pickers never see this object.
  *
  * @param <T> per-endpoint policy state that outlives pickers
  */
-abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
+final class EndpointSetLoadBalancer<T> extends LoadBalancer {
   private final Helper helper;
+  private final BalancingPolicy<T> policy;
   private final String policyName;
   private final EndpointSet<T> endpoints;
   private final OutlierEjection outlierEjection;
@@ -58,20 +59,25 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
   private SubchannelPicker currentPicker;
   private final BalancerObserver<T> observer;
   private final StreamRebalancer<T> streamRebalancer;
-  private IntUnaryOperator streamRandom = bound -> 0;
 
   /**
+   * @param nanoClock monotonic nanoseconds for the stages' timers, {@link System#nanoTime} outside
+   *     tests
+   * @param random returns a uniform int in {@code [0, bound)}: the stream rebalancer's jitter
+   * @param prober probes ejected endpoints before re-admission
    * @param hostname this pod's name (read when first needed): the client's identity for subsetting
    *     without a configured client index and for zone spill's order
    */
   EndpointSetLoadBalancer(
       Helper helper,
-      String policyName,
+      BalancingPolicy<T> policy,
       LongSupplier nanoClock,
+      IntUnaryOperator random,
       OutlierEjection.Prober prober,
       Supplier<String> hostname) {
     this.helper = Objects.requireNonNull(helper, "helper");
-    this.policyName = policyName;
+    this.policy = policy;
+    this.policyName = policy.name();
     this.endpoints = new EndpointSet<>(policyName, helper.getChannelLogger(), hostname);
     this.outlierEjection =
         new OutlierEjection(
@@ -92,7 +98,7 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
             () -> hostname.get().hashCode(),
             this::updateBalancingState);
     this.observer =
-        new BalancerObserver<>(helper, policyName, this::liveLoad, zoneSpill::published);
+        new BalancerObserver<>(helper, policyName, policy::liveLoad, zoneSpill::published);
     this.slowStart =
         new SlowStart<>(
             helper.getSynchronizationContext(),
@@ -104,7 +110,7 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
             helper.getSynchronizationContext(),
             helper.getScheduledExecutorService(),
             nanoClock,
-            bound -> streamRandom.applyAsInt(bound),
+            random,
             policyName,
             helper.getChannelLogger(),
             observer::streamsEnded,
@@ -113,85 +119,26 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
         outlierEjection::isEjected, slowStart::weight, streamRebalancer::openStreams);
   }
 
-  /** The policy's randomness, for the stream rebalancer's jitter; called by constructors. */
-  final void useRandom(IntUnaryOperator random) {
-    this.streamRandom = random;
-  }
-
-  /** The policy's live load numbers of an endpoint, for snapshots and gauges; any thread. */
-  BalancerObserver.Load liveLoad(T policyState) {
-    return BalancerObserver.Load.NONE;
-  }
-
-  /** Whether RPCs are recorded: a picker without a stream tracer of its own then adds one. */
-  final boolean isRecordingRpcs() {
-    return observer.isRecording();
-  }
-
-  /** Returns fresh policy state for a newly added endpoint. */
-  abstract T newPolicyState();
-
-  /**
-   * Takes the policy config of an update, already validated by the provider; null when the policy
-   * was chosen by name only.
-   */
-  abstract void configure(Object policyConfig);
-
-  /** The shared sections of the config last {@linkplain #configure configured}. */
-  abstract BalancerConfig balancerConfig();
-
-  /**
-   * The key to cache an endpoint's pick results under for {@code config} (see {@link
-   * Endpoint#pickResults}): it changes when zone spill starts or stops counting RPCs.
-   */
-  final Object resultsKey(Object config) {
-    return zoneSpill.resultsKey(config);
-  }
-
-  /** Where a unary RPC on {@code endpoint} is recorded (zone spill counts them when it can act). */
-  final EndpointTelemetry unaryTelemetry(Endpoint<T> endpoint) {
-    return zoneSpill.unaryTelemetry(endpoint);
-  }
-
-  /** Whether zone spill counts unary RPCs, so a picker must attach a tracer to each. */
-  final boolean isCountingForZoneSpill() {
-    return zoneSpill.isCounting();
-  }
-
-  /**
-   * Called when an endpoint's connection is READY again after a failure: a new connection, maybe to
-   * a restarted pod, so history kept for the old one may no longer hold.
-   */
-  void onReconnected(Endpoint<T> endpoint) {}
-
-  /**
-   * Called when outlier ejection puts {@code endpoint} back in rotation on probation: a policy
-   * forgets whatever would keep the endpoint from getting the RPC that ends its probation.
-   */
-  void onReadmitted(Endpoint<T> endpoint) {}
-
   private void readmitted(Endpoint<?> readmitted) {
     if (endpoints.isCurrent(readmitted)) {
       @SuppressWarnings("unchecked") // one of this balancer's endpoints
       Endpoint<T> endpoint = (Endpoint<T>) readmitted;
-      onReadmitted(endpoint);
+      policy.forget(endpoint.policyState());
     }
   }
 
   /**
-   * The results pickers hand out for {@code endpoint}: {unary, stream}, built once per policy
-   * config ({@link Endpoint#pickResults}).
+   * The results pickers hand out for {@code endpoint}: {unary, stream}, built by the policy once
+   * per config, and again when zone spill starts or stops counting RPCs ({@link
+   * ZoneSpill#resultsKey}).
    */
-  abstract PickResult[] pickResults(Endpoint<T> endpoint);
-
-  /**
-   * Returns a picker over {@code rotation}, which is non-empty; O(1) is the goal: the snapshot
-   * carries the arrays a picker reads.
-   *
-   * @param weights slow-start weights in (0, 1], one per endpoint of {@code rotation}, or null when
-   *     every weight is 1
-   */
-  abstract SubchannelPicker readyPicker(EndpointList.Snapshot<T> rotation, double[] weights);
+  private PickResult[] pickResults(Endpoint<T> endpoint) {
+    return endpoint.pickResults(
+        zoneSpill.resultsKey(policy.config()),
+        e ->
+            policy.pickResults(
+                e, observer.isRecording(), zoneSpill.isCounting(), zoneSpill.unaryTelemetry(e)));
+  }
 
   @Override
   public Status acceptResolvedAddresses(ResolvedAddresses resolvedAddresses) {
@@ -207,7 +154,8 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
       zoneSpill.stop();
       return picker.status();
     }
-    configure(resolvedAddresses.getLoadBalancingPolicyConfig());
+    policy.configure(resolvedAddresses.getLoadBalancingPolicyConfig());
+    BalancerConfig config = policy.balancerConfig();
     // A note on a set with endpoints (e.g. the pod-port trap) explains failures to connect.
     resolutionNote = resolvedAddresses.getAttributes().get(EndpointAttributes.RESOLUTION_NOTE);
     clientZone = resolvedAddresses.getAttributes().get(EndpointAttributes.CLIENT_ZONE);
@@ -215,16 +163,13 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
 
     EndpointSet.Diff<T> diff =
         endpoints.update(
-            groups,
-            balancerConfig().subsetting(),
-            resolvedAddresses.getAttributes(),
-            this::addEndpoint);
+            groups, config.subsetting(), resolvedAddresses.getAttributes(), this::addEndpoint);
     List<Endpoint<T>> added = diff.added();
     List<Endpoint<T>> removed = diff.removed();
     observer.endpointsChanged(endpoints.all());
-    streamRebalancer.update(balancerConfig().streamRebalancing(), endpoints.all(), added, removed);
+    streamRebalancer.update(config.streamRebalancing(), endpoints.all(), added, removed);
     candidatesStale = true;
-    outlierEjection.update(balancerConfig().outlierEjection(), endpoints.all());
+    outlierEjection.update(config.outlierEjection(), endpoints.all());
     updateBalancingState();
     // Shut down after publishing (as grpc-java's MultiChildLoadBalancer), so no RPC picks a
     // subchannel already shut down; connect after, so a synchronous state callback sees a
@@ -248,7 +193,7 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
   private Endpoint<T> addEndpoint(EquivalentAddressGroup group) {
     Subchannel subchannel =
         helper.createSubchannel(CreateSubchannelArgs.newBuilder().setAddresses(group).build());
-    Endpoint<T> endpoint = new Endpoint<>(subchannel, group, newPolicyState());
+    Endpoint<T> endpoint = new Endpoint<>(subchannel, group, policy.newState());
     slowStart.added(endpoint, currentState == READY);
     observer.added(endpoint);
     endpoints.put(endpoint);
@@ -272,13 +217,14 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
     // Its first connection up forgets that it was added while serving (SlowStart.firstReady).
     boolean addedWhileServing = state == READY && slowStart.firstReady(endpoint);
     boolean joined = state == READY && (recovered || (addedWhileServing && before != READY));
-    if (joined && balancerConfig().slowStart().enabled) {
-      slowStart.joined(endpoint, balancerConfig().slowStart(), candidates.connected());
+    SlowStartConfig slowStartConfig = policy.balancerConfig().slowStart();
+    if (joined && slowStartConfig.enabled) {
+      slowStart.joined(endpoint, slowStartConfig, candidates.connected());
     }
     endpoint.onSubchannelState(state, stateInfo.getStatus());
     if (recovered) {
       outlierEjection.reconnected(endpoint);
-      onReconnected(endpoint);
+      policy.forget(endpoint.policyState());
     }
     if (endpoint.state() == TRANSIENT_FAILURE && !isFailed(lastFailed)) {
       lastFailed = endpoint;
@@ -321,6 +267,11 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
     return slowStart;
   }
 
+  /** The policy (for tests and diagnostics). */
+  BalancingPolicy<T> policy() {
+    return policy;
+  }
+
   /** The zone spill controller (for tests and diagnostics). */
   ZoneSpill<T> zoneSpill() {
     return zoneSpill;
@@ -334,6 +285,11 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
       }
     }
     return null;
+  }
+
+  /** The policy's state of the endpoint whose subchannel is {@code subchannel} (for tests). */
+  T policyStateOf(Subchannel subchannel) {
+    return endpointFor(subchannel).policyState();
   }
 
   /** Whether {@code endpoint} is one of this balancer's endpoints, in TRANSIENT_FAILURE. */
@@ -398,7 +354,8 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
     EndpointList.Snapshot<T> snapshot =
         rotation == null ? EndpointList.Snapshot.empty() : rotation.snapshot();
     // The zone/node step: past the static hints, spill to others while the preferred are loaded.
-    ZoneSpillConfig spillConfig = balancerConfig().zoneSpill();
+    BalancerConfig config = policy.balancerConfig();
+    ZoneSpillConfig spillConfig = config.zoneSpill();
     boolean counting = zoneSpill.applies(spillConfig, candidates, rotation, snapshot);
     if (counting != zoneSpill.isCounting()) {
       // The listed pick results must (or must no longer) count RPCs: rebuilt now, in this pass.
@@ -418,10 +375,9 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
       EndpointList<T> members = rotation;
       double[] weights =
           slowStart.weights(
-              balancerConfig().slowStart(),
-              endpoint -> candidates.isMember(endpoint, members),
-              snapshot);
-      updateState(READY, streamRebalancer.wrap(readyPicker(snapshot, weights), snapshot, weights));
+              config.slowStart(), endpoint -> candidates.isMember(endpoint, members), snapshot);
+      SubchannelPicker picker = policy.picker(snapshot, weights, zoneSpill.isCounting());
+      updateState(READY, streamRebalancer.wrap(picker, snapshot, weights));
     } else if (candidates.connecting() > 0) {
       updateState(CONNECTING, BufferPicker.INSTANCE);
     } else if (candidates.failed() > 0) {

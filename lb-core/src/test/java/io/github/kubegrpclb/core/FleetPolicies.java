@@ -15,8 +15,7 @@ final class FleetPolicies {
         new KubeRoundRobinLoadBalancerProvider(),
         (helper, clock, random) ->
             HealthChecking.wrap(
-                helper,
-                h -> new KubeRoundRobinLoadBalancer(h, random, clock, HealthProbe.INSTANCE)),
+                helper, h -> KubeRoundRobinPolicy.balancer(h, random, clock, HealthProbe.INSTANCE)),
         EndpointAttributes.ZONE_HINTS,
         EndpointAttributes.CLIENT_ZONE,
         false);
@@ -27,7 +26,7 @@ final class FleetPolicies {
         new PeakEwmaLoadBalancerProvider(),
         (helper, clock, random) ->
             HealthChecking.wrap(
-                helper, h -> new PeakEwmaLoadBalancer(h, clock, random, HealthProbe.INSTANCE)),
+                helper, h -> PeakEwmaPolicy.balancer(h, clock, random, HealthProbe.INSTANCE)),
         EndpointAttributes.ZONE_HINTS,
         EndpointAttributes.CLIENT_ZONE,
         true);

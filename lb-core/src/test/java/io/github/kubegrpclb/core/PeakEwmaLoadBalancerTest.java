@@ -28,8 +28,8 @@ class PeakEwmaLoadBalancerTest {
   private final FakeHelper helper = new FakeHelper();
   private final FakeClock clock = helper.clock();
   private final Random random = new Random(42);
-  private final PeakEwmaLoadBalancer balancer =
-      new PeakEwmaLoadBalancer(helper, clock.ticker(), random::nextInt);
+  private final EndpointSetLoadBalancer<EndpointLoad> balancer =
+      PeakEwmaPolicy.balancer(helper, clock.ticker(), random::nextInt);
 
   @AfterEach
   void noErrorsInSyncContext() {
@@ -91,10 +91,11 @@ class PeakEwmaLoadBalancerTest {
     for (int i = 0; i < 10; i++) {
       // pods 0 and 1 carry a failure penalty (1 s), the others answer in 2 ms
       long rtt = i < 2 ? 1_000_000_000L : 2_000_000L;
-      long samples = balancer.fleet().record((double) rtt, i >= 2);
+      long samples = ((PeakEwmaPolicy) balancer.policy()).fleet().record((double) rtt, i >= 2);
       balancer
-          .loadOf(helper.subchannelFor(EndpointGroups.endpoint(i)))
-          .observe(rtt, clock.nanoTime(), samples, 10e9, balancer.fleet());
+          .policyStateOf(helper.subchannelFor(EndpointGroups.endpoint(i)))
+          .observe(
+              rtt, clock.nanoTime(), samples, 10e9, ((PeakEwmaPolicy) balancer.policy()).fleet());
     }
     Set<Subchannel> sick =
         Set.of(

@@ -63,8 +63,8 @@ class PickerConcurrencyTest {
                         .build()));
           }
         });
-    KubeRoundRobinLoadBalancer.Picker picker =
-        new KubeRoundRobinLoadBalancer.Picker(subchannels, List.of(), null, bound -> 0, 5);
+    KubeRoundRobinPolicy.Picker picker =
+        new KubeRoundRobinPolicy.Picker(subchannels, List.of(), null, bound -> 0, 5);
     Map<Subchannel, LongAdder> counts = new ConcurrentHashMap<>();
 
     onThreads(

@@ -39,8 +39,8 @@ class RotationCandidatesTest {
 
   static Stream<BiFunction<FakeHelper, Random, LoadBalancer>> policies() {
     return Stream.of(
-        (helper, random) -> new KubeRoundRobinLoadBalancer(helper, random::nextInt),
-        (helper, random) -> new PeakEwmaLoadBalancer(helper, System::nanoTime, random::nextInt));
+        (helper, random) -> KubeRoundRobinPolicy.balancer(helper, random::nextInt),
+        (helper, random) -> PeakEwmaPolicy.balancer(helper, System::nanoTime, random::nextInt));
   }
 
   /** What the test knows of one endpoint: its group and the balancer's (sticky) view of it. */
@@ -171,9 +171,9 @@ class RotationCandidatesTest {
     }
     LoadBalancer.SubchannelPicker picker = helper.picker();
     List<Subchannel> picked =
-        picker instanceof PeakEwmaLoadBalancer.Picker peakEwma
+        picker instanceof PeakEwmaPicker peakEwma
             ? peakEwma.subchannels()
-            : ((KubeRoundRobinLoadBalancer.Picker) picker).subchannels();
+            : ((KubeRoundRobinPolicy.Picker) picker).subchannels();
     assertThat(picked).as(when).doesNotHaveDuplicates();
     assertThat(new HashSet<>(picked)).as(when).isEqualTo(expectedSubchannels);
   }

@@ -35,8 +35,8 @@ class StreamRebalancerTest {
   private final FakeClock clock = helper.clock();
   // Jitter draws from this; a test that checks timing sets it.
   private IntUnaryOperator random = bound -> 0;
-  private final KubeRoundRobinLoadBalancer balancer =
-      new KubeRoundRobinLoadBalancer(
+  private final EndpointSetLoadBalancer<Void> balancer =
+      KubeRoundRobinPolicy.balancer(
           helper, bound -> random.applyAsInt(bound), clock.ticker(), (sc, t, cb) -> {});
   private final List<TestStream> streams = new ArrayList<>();
   private final List<TestStream> ended = new ArrayList<>();
@@ -177,7 +177,7 @@ class StreamRebalancerTest {
   @Test
   void off_byDefault_pickerIsThePolicysAndNothingEnds() {
     accept(EndpointGroups.endpoints(0, 4), Map.of());
-    assertThat(helper.picker()).isInstanceOf(KubeRoundRobinLoadBalancer.Picker.class);
+    assertThat(helper.picker()).isInstanceOf(KubeRoundRobinPolicy.Picker.class);
     open(16);
     accept(EndpointGroups.endpoints(0, 8), Map.of());
     clock.forward(Duration.ofSeconds(60));

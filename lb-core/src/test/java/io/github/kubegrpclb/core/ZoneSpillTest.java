@@ -111,7 +111,7 @@ class ZoneSpillTest {
     Object config;
     if (policy.equals("peak_ewma")) {
       balancer =
-          new PeakEwmaLoadBalancer(
+          PeakEwmaPolicy.balancer(
               logged,
               clock.ticker(),
               new Random(3)::nextInt,
@@ -120,7 +120,7 @@ class ZoneSpillTest {
       config = PeakEwmaConfig.parse(raw);
     } else {
       balancer =
-          new KubeRoundRobinLoadBalancer(
+          KubeRoundRobinPolicy.balancer(
               logged, bound -> 0, clock.ticker(), (sc, timeout, answer) -> {}, () -> "client-0");
       config = KubeRoundRobinConfig.parse(raw);
     }
@@ -156,10 +156,10 @@ class ZoneSpillTest {
 
   private Set<Subchannel> rotation() {
     SubchannelPicker picker = helper.picker();
-    if (picker instanceof KubeRoundRobinLoadBalancer.Picker roundRobin) {
+    if (picker instanceof KubeRoundRobinPolicy.Picker roundRobin) {
       return new HashSet<>(roundRobin.subchannels());
     }
-    return new HashSet<>(((PeakEwmaLoadBalancer.Picker) picker).subchannels());
+    return new HashSet<>(((PeakEwmaPicker) picker).subchannels());
   }
 
   /** Starts {@code count} unary RPCs on endpoints in {@code targets}; they stay in flight. */

@@ -2,6 +2,7 @@ package io.github.kubegrpclb.core;
 
 import io.github.kubegrpclb.core.internal.EndpointTelemetry;
 import io.github.kubegrpclb.core.internal.PolicySelection;
+import io.grpc.LoadBalancer.Helper;
 import io.grpc.LoadBalancer.PickResult;
 import io.grpc.LoadBalancer.PickSubchannelArgs;
 import io.grpc.LoadBalancer.Subchannel;
@@ -17,13 +18,13 @@ import java.util.function.Supplier;
 
 /**
  * {@code kube_round_robin}: per-RPC round robin over the endpoints in rotation (ready first,
- * terminating-but-serving only as a fallback, same zone first when hinted, outliers ejected).
+ * terminating-but-serving only as a fallback, same zone first when hinted, outliers ejected), as a
+ * {@link BalancingPolicy} of {@link EndpointSetLoadBalancer}. It keeps no per-endpoint state.
  *
- * <p>Balancer state changes run in the SynchronizationContext (see {@link
- * EndpointSetLoadBalancer}); the picker is immutable apart from one atomic counter and is safe for
- * any number of threads.
+ * <p>Called in the SynchronizationContext; its picker is immutable apart from one atomic counter
+ * and is safe for any number of threads.
  */
-final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
+final class KubeRoundRobinPolicy implements BalancingPolicy<Void> {
   private final IntUnaryOperator random;
   private final LongSupplier nanoClock;
   private KubeRoundRobinConfig config = KubeRoundRobinConfig.DEFAULTS;
@@ -31,45 +32,55 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
   /**
    * @param random returns a uniform int in {@code [0, bound)}; seeds each picker's start offset so
    *     that many clients do not all start on the same endpoint
+   * @param nanoClock times RPCs for outlier ejection, {@link System#nanoTime} outside tests
    */
-  KubeRoundRobinLoadBalancer(Helper helper, IntUnaryOperator random) {
-    this(helper, random, System::nanoTime, HealthProbe.INSTANCE);
+  KubeRoundRobinPolicy(IntUnaryOperator random, LongSupplier nanoClock) {
+    this.random = random;
+    this.nanoClock = nanoClock;
+  }
+
+  /** The balancer the provider builds, on the system clock and health probe. */
+  static EndpointSetLoadBalancer<Void> balancer(Helper helper, IntUnaryOperator random) {
+    return balancer(helper, random, System::nanoTime, HealthProbe.INSTANCE);
   }
 
   /**
-   * @param nanoClock times RPCs for outlier ejection, {@link System#nanoTime} outside tests
+   * @param nanoClock times RPCs and ejections, {@link System#nanoTime} outside tests
    * @param prober probes ejected endpoints before re-admission
    */
-  KubeRoundRobinLoadBalancer(
+  static EndpointSetLoadBalancer<Void> balancer(
       Helper helper,
       IntUnaryOperator random,
       LongSupplier nanoClock,
       OutlierEjection.Prober prober) {
-    this(helper, random, nanoClock, prober, ClientIndex::systemHostname);
+    return balancer(helper, random, nanoClock, prober, ClientIndex::systemHostname);
   }
 
   /**
    * @param hostname this pod's name, the client's identity for subsetting and zone spill
    */
-  KubeRoundRobinLoadBalancer(
+  static EndpointSetLoadBalancer<Void> balancer(
       Helper helper,
       IntUnaryOperator random,
       LongSupplier nanoClock,
       OutlierEjection.Prober prober,
       Supplier<String> hostname) {
-    super(helper, PolicySelection.KUBE_ROUND_ROBIN, nanoClock, prober, hostname);
-    this.random = random;
-    useRandom(random);
-    this.nanoClock = nanoClock;
+    return new EndpointSetLoadBalancer<>(
+        helper, new KubeRoundRobinPolicy(random, nanoClock), nanoClock, random, prober, hostname);
   }
 
   @Override
-  Void newPolicyState() {
+  public String name() {
+    return PolicySelection.KUBE_ROUND_ROBIN;
+  }
+
+  @Override
+  public Void newState() {
     return null;
   }
 
   @Override
-  void configure(Object policyConfig) {
+  public void configure(Object policyConfig) {
     KubeRoundRobinConfig next =
         policyConfig instanceof KubeRoundRobinConfig parsed
             ? parsed
@@ -80,19 +91,20 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
   }
 
   @Override
-  BalancerConfig balancerConfig() {
+  public Object config() {
+    return config;
+  }
+
+  @Override
+  public BalancerConfig balancerConfig() {
     return config.balancer;
   }
 
   @Override
-  PickResult[] pickResults(Endpoint<Void> endpoint) {
-    return endpoint.pickResults(resultsKey(config), this::buildResults);
-  }
-
-  @Override
-  SubchannelPicker readyPicker(EndpointList.Snapshot<Void> rotation, double[] weights) {
+  public SubchannelPicker picker(
+      EndpointList.Snapshot<Void> rotation, double[] weights, boolean countingForZoneSpill) {
     return new Picker(
-        config.balancer.outlierEjection().enabled || isCountingForZoneSpill()
+        config.balancer.outlierEjection().enabled || countingForZoneSpill
             ? rotation.unaryResults()
             : rotation.streamResults(),
         rotation.streamResults(),
@@ -102,15 +114,17 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
         random.applyAsInt(rotation.size()));
   }
 
-  private PickResult[] buildResults(Endpoint<Void> endpoint) {
-    boolean recording = isRecordingRpcs();
+  @Override
+  public PickResult[] pickResults(
+      Endpoint<Void> endpoint,
+      boolean recording,
+      boolean counting,
+      EndpointTelemetry unaryTelemetry) {
     PickResult stream =
         recording
             ? PickResult.withSubchannel(endpoint.subchannel(), RpcCounter.of(endpoint.telemetry()))
             : PickResult.withSubchannel(endpoint.subchannel());
-    boolean counting = isCountingForZoneSpill();
-    EndpointTelemetry unaryTelemetry =
-        counting || recording ? unaryTelemetry(endpoint) : EndpointTelemetry.NOOP;
+    EndpointTelemetry telemetry = counting || recording ? unaryTelemetry : EndpointTelemetry.NOOP;
     PickResult unary;
     if (config.balancer.outlierEjection().enabled) {
       unary =
@@ -120,9 +134,9 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
                   endpoint.outcomes(),
                   config.balancer.outlierEjection().failureCodes,
                   nanoClock,
-                  unaryTelemetry));
+                  telemetry));
     } else if (counting) {
-      unary = PickResult.withSubchannel(endpoint.subchannel(), RpcCounter.of(unaryTelemetry));
+      unary = PickResult.withSubchannel(endpoint.subchannel(), RpcCounter.of(telemetry));
     } else {
       unary = stream;
     }
