@@ -1,7 +1,5 @@
 package io.github.kubegrpclb.core;
 
-import io.github.kubegrpclb.core.internal.EndpointTelemetry;
-import io.grpc.LoadBalancer.PickResult;
 import io.grpc.LoadBalancer.SubchannelPicker;
 import javax.annotation.Nullable;
 
@@ -51,17 +49,13 @@ interface BalancingPolicy<T> {
   }
 
   /**
-   * The {unary, stream} results pickers hand out for {@code endpoint}, built once per config.
-   *
-   * @param recording whether RPCs are recorded (a stream result then carries a counting tracer)
-   * @param countingForZoneSpill whether zone spill counts unary RPCs (each needs a tracer)
-   * @param unaryTelemetry where the endpoint's unary RPCs are counted
+   * What the {@link RpcTracer} of each unary RPC on {@code endpoint} feeds for the policy (its
+   * load), or null for a policy that measures nothing; asked once per config ({@link PickResults}).
    */
-  PickResult[] pickResults(
-      Endpoint<T> endpoint,
-      boolean recording,
-      boolean countingForZoneSpill,
-      EndpointTelemetry unaryTelemetry);
+  @Nullable
+  default RpcTracer.Load load(Endpoint<T> endpoint) {
+    return null;
+  }
 
   /**
    * A picker over {@code rotation}, which is non-empty; O(1) is the goal: the snapshot carries the

@@ -3,10 +3,8 @@ package io.github.kubegrpclb.core;
 import io.github.kubegrpclb.core.internal.EndpointTelemetry;
 import io.grpc.ConnectivityState;
 import io.grpc.EquivalentAddressGroup;
-import io.grpc.LoadBalancer.PickResult;
 import io.grpc.LoadBalancer.Subchannel;
 import io.grpc.Status;
-import java.util.function.Function;
 
 /**
  * One endpoint (pod) as a balancer tracks it: its subchannel, the resolver's latest view of it and
@@ -26,8 +24,6 @@ final class Endpoint<T> {
   private volatile ConnectivityState state = ConnectivityState.IDLE;
   private volatile Status lastFailure = Status.OK;
   private boolean removed;
-  private Object resultsConfig;
-  private PickResult[] pickResults;
   private EndpointTelemetry telemetry = EndpointTelemetry.NOOP;
 
   Endpoint(Subchannel subchannel, EquivalentAddressGroup group, T policyState) {
@@ -78,21 +74,6 @@ final class Endpoint<T> {
         || reported == ConnectivityState.READY) {
       state = reported;
     }
-  }
-
-  /**
-   * The results pickers hand out for this endpoint (unary, with the policy's recorder; streams,
-   * without), built once per policy config and shared by every picker: a rebuild over N endpoints
-   * then allocates only its arrays.
-   *
-   * @param config the policy config the results are built for, compared by identity
-   */
-  PickResult[] pickResults(Object config, Function<Endpoint<T>, PickResult[]> build) {
-    if (resultsConfig != config || pickResults == null) {
-      pickResults = build.apply(this);
-      resultsConfig = config;
-    }
-    return pickResults;
   }
 
   /** Where this endpoint's RPCs are recorded; set once, before the first picker uses it. */

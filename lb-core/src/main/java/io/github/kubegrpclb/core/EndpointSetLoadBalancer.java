@@ -90,7 +90,6 @@ final class EndpointSetLoadBalancer<T> extends LoadBalancer {
               updateBalancingState();
             },
             this::readmitted);
-    this.candidates = new RotationCandidates<>(this::pickResults, outlierEjection::isEjected);
     this.zoneSpill =
         new ZoneSpill<>(
             helper.getSynchronizationContext(),
@@ -99,6 +98,9 @@ final class EndpointSetLoadBalancer<T> extends LoadBalancer {
             this::updateBalancingState);
     this.observer =
         new BalancerObserver<>(helper, policyName, policy::liveLoad, zoneSpill::published);
+    PickResults<T> pickResults =
+        new PickResults<>(policy, zoneSpill, observer::isRecording, Endpoint::outcomes, nanoClock);
+    this.candidates = new RotationCandidates<>(pickResults, outlierEjection::isEjected);
     this.slowStart =
         new SlowStart<>(
             helper.getSynchronizationContext(),
@@ -125,19 +127,6 @@ final class EndpointSetLoadBalancer<T> extends LoadBalancer {
       Endpoint<T> endpoint = (Endpoint<T>) readmitted;
       policy.forget(endpoint.policyState());
     }
-  }
-
-  /**
-   * The results pickers hand out for {@code endpoint}: {unary, stream}, built by the policy once
-   * per config, and again when zone spill starts or stops counting RPCs ({@link
-   * ZoneSpill#resultsKey}).
-   */
-  private PickResult[] pickResults(Endpoint<T> endpoint) {
-    return endpoint.pickResults(
-        zoneSpill.resultsKey(policy.config()),
-        e ->
-            policy.pickResults(
-                e, observer.isRecording(), zoneSpill.isCounting(), zoneSpill.unaryTelemetry(e)));
   }
 
   @Override

@@ -1,6 +1,5 @@
 package io.github.kubegrpclb.core;
 
-import io.github.kubegrpclb.core.internal.EndpointTelemetry;
 import io.github.kubegrpclb.core.internal.PolicySelection;
 import io.grpc.LoadBalancer.Helper;
 import io.grpc.LoadBalancer.PickResult;
@@ -26,17 +25,14 @@ import java.util.function.Supplier;
  */
 final class KubeRoundRobinPolicy implements BalancingPolicy<Void> {
   private final IntUnaryOperator random;
-  private final LongSupplier nanoClock;
   private KubeRoundRobinConfig config = KubeRoundRobinConfig.DEFAULTS;
 
   /**
    * @param random returns a uniform int in {@code [0, bound)}; seeds each picker's start offset so
    *     that many clients do not all start on the same endpoint
-   * @param nanoClock times RPCs for outlier ejection, {@link System#nanoTime} outside tests
    */
-  KubeRoundRobinPolicy(IntUnaryOperator random, LongSupplier nanoClock) {
+  KubeRoundRobinPolicy(IntUnaryOperator random) {
     this.random = random;
-    this.nanoClock = nanoClock;
   }
 
   /** The balancer the provider builds, on the system clock and health probe. */
@@ -66,7 +62,7 @@ final class KubeRoundRobinPolicy implements BalancingPolicy<Void> {
       OutlierEjection.Prober prober,
       Supplier<String> hostname) {
     return new EndpointSetLoadBalancer<>(
-        helper, new KubeRoundRobinPolicy(random, nanoClock), nanoClock, random, prober, hostname);
+        helper, new KubeRoundRobinPolicy(random), nanoClock, random, prober, hostname);
   }
 
   @Override
@@ -114,35 +110,6 @@ final class KubeRoundRobinPolicy implements BalancingPolicy<Void> {
         random.applyAsInt(rotation.size()));
   }
 
-  @Override
-  public PickResult[] pickResults(
-      Endpoint<Void> endpoint,
-      boolean recording,
-      boolean counting,
-      EndpointTelemetry unaryTelemetry) {
-    PickResult stream =
-        recording
-            ? PickResult.withSubchannel(endpoint.subchannel(), RpcCounter.of(endpoint.telemetry()))
-            : PickResult.withSubchannel(endpoint.subchannel());
-    EndpointTelemetry telemetry = counting || recording ? unaryTelemetry : EndpointTelemetry.NOOP;
-    PickResult unary;
-    if (config.balancer.outlierEjection().enabled) {
-      unary =
-          PickResult.withSubchannel(
-              endpoint.subchannel(),
-              new OutcomeRecorder(
-                  endpoint.outcomes(),
-                  config.balancer.outlierEjection().failureCodes,
-                  nanoClock,
-                  telemetry));
-    } else if (counting) {
-      unary = PickResult.withSubchannel(endpoint.subchannel(), RpcCounter.of(telemetry));
-    } else {
-      unary = stream;
-    }
-    return new PickResult[] {unary, stream};
-  }
-
   /**
    * Lock-free round robin; results are built once so a pick allocates nothing. An endpoint in slow
    * start (weight below 1) keeps its turn with probability {@code weight}; a turn it passes goes to
@@ -174,7 +141,7 @@ final class KubeRoundRobinPolicy implements BalancingPolicy<Void> {
      */
     Picker(
         List<Subchannel> subchannels,
-        List<OutcomeRecorder> recorders,
+        List<RpcTracer> recorders,
         double[] weights,
         IntUnaryOperator random,
         int startOffset) {
@@ -217,8 +184,7 @@ final class KubeRoundRobinPolicy implements BalancingPolicy<Void> {
       this.next = new AtomicInteger(startOffset);
     }
 
-    private static PickResult[] results(
-        List<Subchannel> subchannels, List<OutcomeRecorder> recorders) {
+    private static PickResult[] results(List<Subchannel> subchannels, List<RpcTracer> recorders) {
       PickResult[] results = new PickResult[subchannels.size()];
       for (int i = 0; i < results.length; i++) {
         results[i] =

@@ -1,8 +1,6 @@
 package io.github.kubegrpclb.core;
 
-import io.github.kubegrpclb.core.internal.EndpointTelemetry;
 import io.grpc.LoadBalancer.Helper;
-import io.grpc.LoadBalancer.PickResult;
 import io.grpc.LoadBalancer.SubchannelPicker;
 import java.util.Arrays;
 import java.util.function.IntUnaryOperator;
@@ -124,28 +122,10 @@ final class PeakEwmaPolicy implements BalancingPolicy<EndpointLoad> {
     return fleet;
   }
 
-  /**
-   * Telemetry is fixed before the first endpoint is added, so the config (and whether zone spill
-   * counts RPCs) keys the results.
-   */
+  /** Built once per config for each endpoint (see {@link PickResults}). */
   @Override
-  public PickResult[] pickResults(
-      Endpoint<EndpointLoad> endpoint,
-      boolean recording,
-      boolean countingForZoneSpill,
-      EndpointTelemetry unaryTelemetry) {
-    PeakEwmaConfig current = config;
-    OutcomeCounts outcomes =
-        current.balancer().outlierEjection().enabled ? endpoint.outcomes() : null;
-    return new PickResult[] {
-      PickResult.withSubchannel(
-          endpoint.subchannel(),
-          new PeakEwmaRecorder(
-              endpoint.policyState(), outcomes, unaryTelemetry, current, clock, fleet)),
-      recording
-          ? PickResult.withSubchannel(endpoint.subchannel(), RpcCounter.of(endpoint.telemetry()))
-          : PickResult.withSubchannel(endpoint.subchannel())
-    };
+  public RpcTracer.Load load(Endpoint<EndpointLoad> endpoint) {
+    return new PeakEwmaRecorder(endpoint.policyState(), config, clock, fleet);
   }
 
   @Override

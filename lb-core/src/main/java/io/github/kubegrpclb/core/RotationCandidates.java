@@ -6,7 +6,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.function.Function;
 import java.util.function.Predicate;
 
 /**
@@ -84,14 +83,19 @@ final class RotationCandidates<T> {
     }
   }
 
-  /** How an endpoint is counted and listed, and a mark for the rebuilds. */
+  /**
+   * How an endpoint is counted and listed, a mark for the rebuilds, and the results its lists carry
+   * (built once per {@link PickResults#key}).
+   */
   private static final class Classified {
     int bits;
     long mark;
+    Object resultsKey;
+    PickResult[] results;
   }
 
   private final Map<Endpoint<T>, Classified> classified = new HashMap<>();
-  private final Function<Endpoint<T>, PickResult[]> pickResults;
+  private final PickResults<T> pickResults;
   private final Predicate<Endpoint<T>> isEjected;
   private Tier<T> admitted = new Tier<>(4);
   private Tier<T> ejected = new Tier<>(4);
@@ -103,12 +107,10 @@ final class RotationCandidates<T> {
   private long generation;
 
   /**
-   * @param pickResults the {unary, stream} results pickers hand out for an endpoint, as the policy
-   *     builds (and caches) them
+   * @param pickResults builds the {unary, stream} results pickers hand out for an endpoint
    * @param isEjected whether outlier ejection took an endpoint out (admission)
    */
-  RotationCandidates(
-      Function<Endpoint<T>, PickResult[]> pickResults, Predicate<Endpoint<T>> isEjected) {
+  RotationCandidates(PickResults<T> pickResults, Predicate<Endpoint<T>> isEjected) {
     this.pickResults = pickResults;
     this.isEjected = isEjected;
   }
@@ -266,7 +268,12 @@ final class RotationCandidates<T> {
       return;
     }
     Tier<T> tier = (bits & EJECTED) != 0 ? ejected : admitted;
-    PickResult[] results = pickResults.apply(endpoint);
+    Object key = pickResults.key();
+    if (entry.resultsKey != key || entry.results == null) {
+      entry.results = pickResults.build(endpoint);
+      entry.resultsKey = key;
+    }
+    PickResult[] results = entry.results;
     if ((bits & CONNECTED_SERVING) != 0) {
       tier.serving.add(endpoint, results);
       return;

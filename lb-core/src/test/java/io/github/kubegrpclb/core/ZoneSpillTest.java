@@ -487,7 +487,11 @@ class ZoneSpillTest {
     assertThat(tracers).hasSize(3);
     assertThat(tracers.values())
         .as("outcome recorders after ejection was turned on: %s", tracers)
-        .allSatisfy(tracer -> assertThat(tracer).isInstanceOf(OutcomeRecorder.class));
+        .allSatisfy(
+            tracer ->
+                assertThat(tracer)
+                    .isInstanceOfSatisfying(
+                        RpcTracer.class, t -> assertThat(t.recordsOutcomes()).isTrue()));
   }
 
   @Test
