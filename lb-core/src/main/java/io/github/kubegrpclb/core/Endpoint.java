@@ -11,14 +11,16 @@ import io.grpc.Status;
  * the balancer's view of its connectivity. {@code T} is the policy's per-endpoint state that must
  * survive picker updates (peak-EWMA load, for example).
  *
- * <p>Written only in the channel's SynchronizationContext; {@link #subchannel()}, {@link
- * #policyState()} and {@link #outcomes()} are final (the last two thread-safe), and the group,
- * state and last failure are volatile so that snapshots and gauges may read them from any thread.
+ * <p>The stages keep their own per-endpoint state (outlier ejection its outcome counts, the
+ * rotation the pick results), keyed by this object's identity.
+ *
+ * <p>Written only in the channel's SynchronizationContext; {@link #subchannel()} and {@link
+ * #policyState()} are final (the latter thread-safe), and the group, state and last failure are
+ * volatile so that snapshots and gauges may read them from any thread.
  */
 final class Endpoint<T> {
   private final Subchannel subchannel;
   private final T policyState;
-  private final OutcomeCounts outcomes = new OutcomeCounts();
   // Volatile so that snapshots and gauges (BalancerObserver) can read them from other threads.
   private volatile EquivalentAddressGroup group;
   private volatile ConnectivityState state = ConnectivityState.IDLE;
@@ -38,10 +40,6 @@ final class Endpoint<T> {
 
   T policyState() {
     return policyState;
-  }
-
-  OutcomeCounts outcomes() {
-    return outcomes;
   }
 
   EquivalentAddressGroup group() {

@@ -99,7 +99,8 @@ final class EndpointSetLoadBalancer<T> extends LoadBalancer {
     this.observer =
         new BalancerObserver<>(helper, policyName, policy::liveLoad, zoneSpill::published);
     PickResults<T> pickResults =
-        new PickResults<>(policy, zoneSpill, observer::isRecording, Endpoint::outcomes, nanoClock);
+        new PickResults<>(
+            policy, zoneSpill, observer::isRecording, outlierEjection::outcomes, nanoClock);
     this.candidates = new RotationCandidates<>(pickResults, outlierEjection::isEjected);
     this.slowStart =
         new SlowStart<>(
@@ -202,16 +203,10 @@ final class EndpointSetLoadBalancer<T> extends LoadBalancer {
       helper.refreshNameResolution();
     }
     ConnectivityState before = endpoint.state();
-    boolean recovered = state == READY && before == TRANSIENT_FAILURE;
-    // Its first connection up forgets that it was added while serving (SlowStart.firstReady).
-    boolean addedWhileServing = state == READY && slowStart.firstReady(endpoint);
-    boolean joined = state == READY && (recovered || (addedWhileServing && before != READY));
-    SlowStartConfig slowStartConfig = policy.balancerConfig().slowStart();
-    if (joined && slowStartConfig.enabled) {
-      slowStart.joined(endpoint, slowStartConfig, candidates.connected());
-    }
+    slowStart.stateChanged(
+        endpoint, before, state, policy.balancerConfig().slowStart(), candidates.connected());
     endpoint.onSubchannelState(state, stateInfo.getStatus());
-    if (recovered) {
+    if (state == READY && before == TRANSIENT_FAILURE) { // reconnected: maybe a restarted pod
       outlierEjection.reconnected(endpoint);
       policy.forget(endpoint.policyState());
     }
