@@ -2,6 +2,7 @@ package io.github.kubegrpclb.core;
 
 import io.github.kubegrpclb.core.internal.BalancerTelemetry;
 import io.github.kubegrpclb.core.internal.EndpointStatus;
+import io.github.kubegrpclb.core.internal.EndpointTelemetry;
 import io.github.kubegrpclb.core.internal.PolicyCheck;
 import io.github.kubegrpclb.core.internal.Snapshots;
 import io.github.kubegrpclb.core.internal.Telemetry;
@@ -17,7 +18,9 @@ import java.util.Collection;
 import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Function;
 import java.util.function.Predicate;
 import java.util.function.Supplier;
@@ -59,6 +62,8 @@ final class BalancerObserver<T> {
   private BalancerTelemetry telemetry = BalancerTelemetry.NOOP;
   private boolean configured;
   private volatile List<Endpoint<T>> endpoints = List.of();
+  // Each endpoint's RPC recorder: written in the context, read by snapshots from any thread.
+  private final Map<Endpoint<T>, EndpointTelemetry> recorders = new ConcurrentHashMap<>();
   private volatile ToIntFunction<Endpoint<T>> openStreams = endpoint -> -1;
   private volatile Predicate<Endpoint<T>> ejected = endpoint -> false;
   private volatile ToDoubleFunction<Endpoint<T>> weight = endpoint -> 1;
@@ -118,9 +123,23 @@ final class BalancerObserver<T> {
 
   /** A new endpoint: gives it its RPC recorder. */
   void added(Endpoint<T> endpoint) {
-    endpoint.setTelemetry(
+    recorders.put(
+        endpoint,
         telemetry.endpoint(
             addressOf(endpoint), endpoint.group().getAttributes().get(EndpointAttributes.ZONE)));
+  }
+
+  /** Where {@code endpoint}'s RPCs are recorded; set when it was added, before any picker. */
+  EndpointTelemetry telemetry(Endpoint<T> endpoint) {
+    return recorders.getOrDefault(endpoint, EndpointTelemetry.NOOP);
+  }
+
+  /** The endpoint left: its recorder frees its slot under the endpoint limit. */
+  void removed(Endpoint<T> endpoint) {
+    EndpointTelemetry recorder = recorders.remove(endpoint);
+    if (recorder != null) {
+      recorder.close();
+    }
   }
 
   /** The endpoint set changed (an address update, or all removed). */
@@ -201,7 +220,7 @@ final class BalancerObserver<T> {
               state == ConnectivityState.TRANSIENT_FAILURE && !failure.isOk()
                   ? "last-failure=" + failure.getCode() + describe(failure.getDescription())
                   : inRotationNow && contains(spilledTo, endpoint) ? "spilled" : null,
-              endpoint.telemetry()));
+              telemetry(endpoint)));
     }
     return out;
   }

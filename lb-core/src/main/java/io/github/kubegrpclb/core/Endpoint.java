@@ -1,6 +1,5 @@
 package io.github.kubegrpclb.core;
 
-import io.github.kubegrpclb.core.internal.EndpointTelemetry;
 import io.grpc.ConnectivityState;
 import io.grpc.EquivalentAddressGroup;
 import io.grpc.LoadBalancer.Subchannel;
@@ -12,7 +11,7 @@ import io.grpc.Status;
  * survive picker updates (peak-EWMA load, for example).
  *
  * <p>The stages keep their own per-endpoint state (outlier ejection its outcome counts, the
- * rotation the pick results), keyed by this object's identity.
+ * rotation the pick results, the observer its RPC recorder), keyed by this object's identity.
  *
  * <p>Written only in the channel's SynchronizationContext; {@link #subchannel()} and {@link
  * #policyState()} are final (the latter thread-safe), and the group, state and last failure are
@@ -26,7 +25,6 @@ final class Endpoint<T> {
   private volatile ConnectivityState state = ConnectivityState.IDLE;
   private volatile Status lastFailure = Status.OK;
   private boolean removed;
-  private EndpointTelemetry telemetry = EndpointTelemetry.NOOP;
 
   Endpoint(Subchannel subchannel, EquivalentAddressGroup group, T policyState) {
     this.subchannel = subchannel;
@@ -74,22 +72,12 @@ final class Endpoint<T> {
     }
   }
 
-  /** Where this endpoint's RPCs are recorded; set once, before the first picker uses it. */
-  EndpointTelemetry telemetry() {
-    return telemetry;
-  }
-
-  void setTelemetry(EndpointTelemetry telemetry) {
-    this.telemetry = telemetry;
-  }
-
   boolean isRemoved() {
     return removed;
   }
 
   void shutdown() {
     removed = true;
-    telemetry.close();
     subchannel.shutdown();
   }
 

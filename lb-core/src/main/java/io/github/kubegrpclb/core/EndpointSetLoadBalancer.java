@@ -100,7 +100,12 @@ final class EndpointSetLoadBalancer<T> extends LoadBalancer {
         new BalancerObserver<>(helper, policyName, policy::liveLoad, zoneSpill::published);
     PickResults<T> pickResults =
         new PickResults<>(
-            policy, zoneSpill, observer::isRecording, outlierEjection::outcomes, nanoClock);
+            policy,
+            zoneSpill,
+            observer::isRecording,
+            observer::telemetry,
+            outlierEjection::outcomes,
+            nanoClock);
     this.candidates = new RotationCandidates<>(pickResults, outlierEjection::isEjected);
     this.slowStart =
         new SlowStart<>(
@@ -177,6 +182,7 @@ final class EndpointSetLoadBalancer<T> extends LoadBalancer {
   private void shutdown(Endpoint<T> endpoint) {
     outlierEjection.forget(endpoint);
     zoneSpill.forget(endpoint);
+    observer.removed(endpoint);
     endpoint.shutdown();
   }
 

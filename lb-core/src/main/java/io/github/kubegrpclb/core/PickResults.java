@@ -22,11 +22,13 @@ final class PickResults<T> {
   private final BalancingPolicy<T> policy;
   private final ZoneSpill<T> zoneSpill;
   private final BooleanSupplier recording;
+  private final Function<Endpoint<T>, EndpointTelemetry> telemetry;
   private final Function<Endpoint<?>, OutcomeCounts> outcomes;
   private final LongSupplier nanoClock;
 
   /**
    * @param recording whether RPCs are recorded (telemetry is fixed before the first endpoint)
+   * @param telemetry where an endpoint's RPCs are recorded
    * @param outcomes an endpoint's outcome counts, outlier ejection's
    * @param nanoClock times outcomes for a policy without a load of its own
    */
@@ -34,11 +36,13 @@ final class PickResults<T> {
       BalancingPolicy<T> policy,
       ZoneSpill<T> zoneSpill,
       BooleanSupplier recording,
+      Function<Endpoint<T>, EndpointTelemetry> telemetry,
       Function<Endpoint<?>, OutcomeCounts> outcomes,
       LongSupplier nanoClock) {
     this.policy = policy;
     this.zoneSpill = zoneSpill;
     this.recording = recording;
+    this.telemetry = telemetry;
     this.outcomes = outcomes;
     this.nanoClock = nanoClock;
   }
@@ -55,9 +59,10 @@ final class PickResults<T> {
   PickResult[] build(Endpoint<T> endpoint) {
     Subchannel subchannel = endpoint.subchannel();
     boolean recording = this.recording.getAsBoolean();
+    EndpointTelemetry recorder = telemetry.apply(endpoint);
     PickResult stream =
         recording
-            ? PickResult.withSubchannel(subchannel, RpcTracer.counting(endpoint.telemetry()))
+            ? PickResult.withSubchannel(subchannel, RpcTracer.counting(recorder))
             : PickResult.withSubchannel(subchannel);
     OutlierEjectionConfig ejection = policy.balancerConfig().outlierEjection();
     boolean counting = zoneSpill.isCounting();
@@ -65,19 +70,19 @@ final class PickResults<T> {
     if (load == null && !ejection.enabled && !counting) {
       return new PickResult[] {stream, stream};
     }
-    EndpointTelemetry telemetry =
+    EndpointTelemetry unaryTelemetry =
         load != null || counting || recording
-            ? zoneSpill.unaryTelemetry(endpoint)
+            ? zoneSpill.unaryTelemetry(endpoint, recorder)
             : EndpointTelemetry.NOOP;
     PickResult unary;
     if (load == null && !ejection.enabled) {
-      unary = PickResult.withSubchannel(subchannel, RpcTracer.counting(telemetry));
+      unary = PickResult.withSubchannel(subchannel, RpcTracer.counting(unaryTelemetry));
     } else {
       unary =
           PickResult.withSubchannel(
               subchannel,
               RpcTracer.unary(
-                  telemetry,
+                  unaryTelemetry,
                   ejection.enabled ? outcomes.apply(endpoint) : null,
                   ejection.failureCodes,
                   nanoClock,

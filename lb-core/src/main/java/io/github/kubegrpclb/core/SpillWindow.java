@@ -19,9 +19,12 @@ final class SpillWindow<T> {
   private long inFlightSamples;
   private int sampleCount;
 
-  /** Where an endpoint's unary RPCs are counted while spill can matter. */
-  EndpointTelemetry telemetry(Endpoint<T> endpoint) {
-    return loads.computeIfAbsent(endpoint, e -> new ZoneLoad(e.telemetry()));
+  /**
+   * Where an endpoint's unary RPCs are counted while spill can matter: its {@code telemetry}, with
+   * the counts added.
+   */
+  EndpointTelemetry telemetry(Endpoint<T> endpoint, EndpointTelemetry telemetry) {
+    return loads.computeIfAbsent(endpoint, e -> new ZoneLoad(telemetry));
   }
 
   /** The balancer shut {@code endpoint} down: its counts go. */

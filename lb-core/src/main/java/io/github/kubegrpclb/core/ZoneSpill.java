@@ -298,12 +298,12 @@ final class ZoneSpill<T> {
     return countingKey;
   }
 
-  /** Where an endpoint's unary RPCs are recorded: its telemetry, counted while counting. */
-  EndpointTelemetry unaryTelemetry(Endpoint<T> endpoint) {
+  /** Where an endpoint's unary RPCs are recorded: its {@code telemetry}, counted while counting. */
+  EndpointTelemetry unaryTelemetry(Endpoint<T> endpoint, EndpointTelemetry telemetry) {
     if (!active) {
-      return endpoint.telemetry();
+      return telemetry;
     }
-    return window.telemetry(endpoint);
+    return window.telemetry(endpoint, telemetry);
   }
 
   /** The balancer shut {@code endpoint} down: its counts go. */
