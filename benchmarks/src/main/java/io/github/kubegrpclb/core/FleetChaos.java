@@ -78,7 +78,8 @@ public final class FleetChaos {
         new KubeRoundRobinLoadBalancerProvider(),
         (helper, clock, random) ->
             HealthChecking.wrap(
-                helper, h -> KubeRoundRobinPolicy.balancer(h, random, clock, HealthProbe.INSTANCE)),
+                helper,
+                h -> KubeRoundRobinPolicy.balancer(h, random, clock, ReadmissionProbe.INSTANCE)),
         EndpointAttributes.ZONE_HINTS,
         EndpointAttributes.CLIENT_ZONE,
         false);
@@ -90,7 +91,7 @@ public final class FleetChaos {
         new PeakEwmaLoadBalancerProvider(),
         (helper, clock, random) ->
             HealthChecking.wrap(
-                helper, h -> PeakEwmaPolicy.balancer(h, clock, random, HealthProbe.INSTANCE)),
+                helper, h -> PeakEwmaPolicy.balancer(h, clock, random, ReadmissionProbe.INSTANCE)),
         EndpointAttributes.ZONE_HINTS,
         EndpointAttributes.CLIENT_ZONE,
         true);

@@ -44,8 +44,8 @@ interface BalancingPolicy<T> {
   default void forget(T state) {}
 
   /** An endpoint's live load numbers, for snapshots and gauges; any thread. */
-  default BalancerObserver.Load liveLoad(T state) {
-    return BalancerObserver.Load.NONE;
+  default BalancerPublisher.Load liveLoad(T state) {
+    return BalancerPublisher.Load.NONE;
   }
 
   /**

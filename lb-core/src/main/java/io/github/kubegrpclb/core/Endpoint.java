@@ -20,7 +20,7 @@ import io.grpc.Status;
 final class Endpoint<T> {
   private final Subchannel subchannel;
   private final T policyState;
-  // Volatile so that snapshots and gauges (BalancerObserver) can read them from other threads.
+  // Volatile so that snapshots and gauges (BalancerPublisher) can read them from other threads.
   private volatile EquivalentAddressGroup group;
   private volatile ConnectivityState state = ConnectivityState.IDLE;
   private volatile Status lastFailure = Status.OK;

@@ -26,8 +26,8 @@ import javax.annotation.Nullable;
  * endpoints in rotation. Outlier ejection ({@link OutlierEjection}) takes failing endpoints out of
  * that rotation for both policies, and slow start ({@link SlowStartConfig}) ramps the weight
  * ({@link SlowStart#weight}) of endpoints that join ones already serving. The endpoints are kept
- * classified for the rotation ({@link RotationCandidates}): a subchannel state change costs O(1),
- * an address update O(n).
+ * classified for the rotation ({@link RotationLists}): a subchannel state change costs O(1), an
+ * address update O(n).
  *
  * <p>Not thread-safe: grpc-java calls every method in the channel's SynchronizationContext, and
  * subchannel state callbacks arrive there too. Pickers never see this object.
@@ -41,10 +41,10 @@ final class EndpointSetLoadBalancer<T> extends LoadBalancer {
   private final EndpointSet<T> endpoints;
   private final OutlierEjection outlierEjection;
   private final ZoneSpill<T> zoneSpill;
-  private final RotationCandidates<T> candidates;
+  private final RotationLists<T> rotationLists;
   // Whether the classification must be rebuilt (an address update, an ejection, a config): state
   // changes alone update it one endpoint at a time.
-  private boolean candidatesStale = true;
+  private boolean listsStale = true;
   private final SlowStart<T> slowStart;
   // The resolver's note on the latest endpoint set, added to the status when every one failed.
   @Nullable private String resolutionNote;
@@ -57,7 +57,7 @@ final class EndpointSetLoadBalancer<T> extends LoadBalancer {
 
   private ConnectivityState currentState;
   private SubchannelPicker currentPicker;
-  private final BalancerObserver<T> observer;
+  private final BalancerPublisher<T> observer;
   private final StreamRebalancer<T> streamRebalancer;
 
   /**
@@ -86,7 +86,7 @@ final class EndpointSetLoadBalancer<T> extends LoadBalancer {
             nanoClock,
             prober,
             () -> {
-              candidatesStale = true;
+              listsStale = true;
               updateBalancingState();
             },
             this::readmitted);
@@ -97,7 +97,7 @@ final class EndpointSetLoadBalancer<T> extends LoadBalancer {
             () -> hostname.get().hashCode(),
             this::updateBalancingState);
     this.observer =
-        new BalancerObserver<>(helper, policyName, policy::liveLoad, zoneSpill::published);
+        new BalancerPublisher<>(helper, policyName, policy::liveLoad, zoneSpill::published);
     PickResults<T> pickResults =
         new PickResults<>(
             policy,
@@ -106,7 +106,7 @@ final class EndpointSetLoadBalancer<T> extends LoadBalancer {
             observer::telemetry,
             outlierEjection::outcomes,
             nanoClock);
-    this.candidates = new RotationCandidates<>(pickResults, outlierEjection::isEjected);
+    this.rotationLists = new RotationLists<>(pickResults, outlierEjection::isEjected);
     this.slowStart =
         new SlowStart<>(
             helper.getSynchronizationContext(),
@@ -163,7 +163,7 @@ final class EndpointSetLoadBalancer<T> extends LoadBalancer {
     List<Endpoint<T>> removed = diff.removed();
     observer.endpointsChanged(endpoints.all());
     streamRebalancer.update(config.streamRebalancing(), endpoints.all(), added, removed);
-    candidatesStale = true;
+    listsStale = true;
     outlierEjection.update(config.outlierEjection(), endpoints.all());
     updateBalancingState();
     // Shut down after publishing (as grpc-java's MultiChildLoadBalancer), so no RPC picks a
@@ -210,7 +210,7 @@ final class EndpointSetLoadBalancer<T> extends LoadBalancer {
     }
     ConnectivityState before = endpoint.state();
     slowStart.stateChanged(
-        endpoint, before, state, policy.balancerConfig().slowStart(), candidates.connected());
+        endpoint, before, state, policy.balancerConfig().slowStart(), rotationLists.connected());
     endpoint.onSubchannelState(state, stateInfo.getStatus());
     if (state == READY && before == TRANSIENT_FAILURE) { // reconnected: maybe a restarted pod
       outlierEjection.reconnected(endpoint);
@@ -219,7 +219,7 @@ final class EndpointSetLoadBalancer<T> extends LoadBalancer {
     if (endpoint.state() == TRANSIENT_FAILURE && !isFailed(lastFailed)) {
       lastFailed = endpoint;
     }
-    candidates.update(endpoint);
+    rotationLists.update(endpoint);
     if (isConnecting(before) && isConnecting(endpoint.state())) {
       return; // IDLE and CONNECTING count alike: nothing a picker shows has changed
     }
@@ -233,7 +233,7 @@ final class EndpointSetLoadBalancer<T> extends LoadBalancer {
   /*
    * Coalescing: state changes that arrive together (the channel queues transport events while the
    * SynchronizationContext is busy) cost one picker rebuild, run at the end of the current drain.
-   * A rebuild itself is O(1) for a state change (RotationCandidates keeps the rotation's arrays up
+   * A rebuild itself is O(1) for a state change (RotationLists keeps the rotation's arrays up
    * to date; a picker reads them without copying), so changes that arrive one drain at a time, as
    * connections complete one by one, cost O(1) each too.
    */
@@ -319,9 +319,9 @@ final class EndpointSetLoadBalancer<T> extends LoadBalancer {
     observer.shutdown();
   }
 
-  private void rebuildCandidates() {
-    candidatesStale = false;
-    candidates.rebuild(endpoints.all(), endpoints.size(), clientZone, clientNode);
+  private void rebuildLists() {
+    listsStale = false;
+    rotationLists.rebuild(endpoints.all(), endpoints.size(), clientZone, clientNode);
     slowStart.retain(endpoints::isCurrent);
   }
 
@@ -330,34 +330,34 @@ final class EndpointSetLoadBalancer<T> extends LoadBalancer {
       shutdown(endpoint);
     }
     observer.endpointsChanged(endpoints.all());
-    candidates.rebuild(List.of(), 0, clientZone, clientNode);
+    rotationLists.rebuild(List.of(), 0, clientZone, clientNode);
     slowStart.clear();
     lastFailed = null;
   }
 
   private void updateBalancingState() {
     updatePending = false;
-    if (candidatesStale) {
-      rebuildCandidates();
+    if (listsStale) {
+      rebuildLists();
     }
-    EndpointList<T> rotation = Rotation.select(candidates, clientZone, clientNode);
+    EndpointList<T> rotation = Rotation.select(rotationLists, clientZone, clientNode);
     EndpointList.Snapshot<T> snapshot =
         rotation == null ? EndpointList.Snapshot.empty() : rotation.snapshot();
     // The zone/node step: past the static hints, spill to others while the preferred are loaded.
     BalancerConfig config = policy.balancerConfig();
     ZoneSpillConfig spillConfig = config.zoneSpill();
-    boolean counting = zoneSpill.applies(spillConfig, candidates, rotation, snapshot);
+    boolean counting = zoneSpill.applies(spillConfig, rotationLists, rotation, snapshot);
     if (counting != zoneSpill.isCounting()) {
       // The listed pick results must (or must no longer) count RPCs: rebuilt now, in this pass.
       zoneSpill.count(counting);
-      rebuildCandidates();
-      rotation = Rotation.select(candidates, clientZone, clientNode);
+      rebuildLists();
+      rotation = Rotation.select(rotationLists, clientZone, clientNode);
       snapshot = rotation == null ? EndpointList.Snapshot.empty() : rotation.snapshot();
     }
     EndpointList.Snapshot<T> widened =
-        zoneSpill.widen(spillConfig, candidates, rotation, snapshot, clientZone);
+        zoneSpill.widen(spillConfig, rotationLists, rotation, snapshot, clientZone);
     if (zoneSpill.spilling()) {
-      rotation = zoneSpill.spillPool();
+      rotation = zoneSpill.spillList();
       snapshot = widened;
     }
     observer.rotationChanged(snapshot, clientZone);
@@ -365,12 +365,12 @@ final class EndpointSetLoadBalancer<T> extends LoadBalancer {
       EndpointList<T> members = rotation;
       double[] weights =
           slowStart.weights(
-              config.slowStart(), endpoint -> candidates.isMember(endpoint, members), snapshot);
+              config.slowStart(), endpoint -> rotationLists.isMember(endpoint, members), snapshot);
       SubchannelPicker picker = policy.picker(snapshot, weights, zoneSpill.isCounting());
       updateState(READY, streamRebalancer.wrap(picker, snapshot, weights));
-    } else if (candidates.connecting() > 0) {
+    } else if (rotationLists.connecting() > 0) {
       updateState(CONNECTING, BufferPicker.INSTANCE);
-    } else if (candidates.failed() > 0) {
+    } else if (rotationLists.failed() > 0) {
       if (!isFailed(lastFailed)) {
         for (Endpoint<T> endpoint : endpoints.all()) {
           if (endpoint.state() == TRANSIENT_FAILURE) {
@@ -383,7 +383,7 @@ final class EndpointSetLoadBalancer<T> extends LoadBalancer {
           FailurePicker.allFailed(
               policyName,
               helper.getAuthority(),
-              candidates.failed(),
+              rotationLists.failed(),
               endpoints.size(),
               lastFailed,
               resolutionNote));

@@ -37,7 +37,7 @@ final class KubeRoundRobinPolicy implements BalancingPolicy<Void> {
 
   /** The balancer the provider builds, on the system clock and health probe. */
   static EndpointSetLoadBalancer<Void> balancer(Helper helper, IntUnaryOperator random) {
-    return balancer(helper, random, System::nanoTime, HealthProbe.INSTANCE);
+    return balancer(helper, random, System::nanoTime, ReadmissionProbe.INSTANCE);
   }
 
   /**

@@ -12,7 +12,7 @@ import java.util.function.IntUnaryOperator;
 
 /**
  * {@code peak_ewma}'s picker ({@link PeakEwmaPolicy}): the cheaper of {@code choiceCount} distinct
- * random endpoints by their {@link EndpointLoad} cost (the power of two choices, by default); it
+ * random endpoints by their {@link PeakEwmaLoad} cost (the power of two choices, by default); it
  * allocates nothing and reads no clock (costs are compared as of the channel's latest RPC event,
  * see {@link RecentClock}). Unary RPCs carry the endpoint's {@link PeakEwmaRecorder}; streams carry
  * none: a stream's length is set by the application (a long poll, an upload), so it is neither a
@@ -26,7 +26,7 @@ final class PeakEwmaPicker extends SubchannelPicker {
   private static final int REDRAWS = 2;
   // Weighted draws of a second candidate distinct from the first before a uniform one.
   private static final int DISTINCT_DRAWS = 4;
-  private final Object[] loads; // EndpointLoad, the first size slots (see EndpointList)
+  private final Object[] loads; // PeakEwmaLoad, the first size slots (see EndpointList)
   private final double[] weights; // slow start: cost is divided by the weight
   private final PickResult[] unaryResults;
   private final PickResult[] streamResults;
@@ -37,7 +37,7 @@ final class PeakEwmaPicker extends SubchannelPicker {
   private final RecentClock clock;
   private final FleetLatency fleet;
   private final IntUnaryOperator random;
-  private final EndpointList.Snapshot<EndpointLoad> rotation; // for toString only
+  private final EndpointList.Snapshot<PeakEwmaLoad> rotation; // for toString only
   // Slow start in a two-choice draw: WeightedDraw.cumulative of the weights, or null
   // when every weight is 1 (see twoChoices).
   private final int[] cumulative;
@@ -50,7 +50,7 @@ final class PeakEwmaPicker extends SubchannelPicker {
    *     above 2)
    */
   PeakEwmaPicker(
-      EndpointList.Snapshot<EndpointLoad> rotation,
+      EndpointList.Snapshot<PeakEwmaLoad> rotation,
       double[] weights,
       int[] coprimeStrides,
       PeakEwmaConfig config,
@@ -179,7 +179,7 @@ final class PeakEwmaPicker extends SubchannelPicker {
   private double candidateCost(int index, long now) {
     return cumulative == null
         ? cost(index, now)
-        : ((EndpointLoad) loads[index]).cost(now, decayNanos, fleet);
+        : ((PeakEwmaLoad) loads[index]).cost(now, decayNanos, fleet);
   }
 
   /** A uniform index in [0, n) other than {@code index}. */
@@ -210,7 +210,7 @@ final class PeakEwmaPicker extends SubchannelPicker {
    * probed first); its first RPCs then cost defaultRtt x (in flight + 1) / weight.
    */
   private double cost(int index, long now) {
-    return ((EndpointLoad) loads[index]).cost(now, decayNanos, fleet) / weights[index];
+    return ((PeakEwmaLoad) loads[index]).cost(now, decayNanos, fleet) / weights[index];
   }
 
   static int[] coprimesBelow(int n) {

@@ -10,14 +10,14 @@ import java.util.function.Supplier;
 /**
  * {@code peak_ewma}: power of two choices over each endpoint's cost, its peak-EWMA latency times
  * (RPCs in flight + 1), as Finagle, tower and Linkerd balance, as a {@link BalancingPolicy} of
- * {@link EndpointSetLoadBalancer}. Its per-endpoint state is an {@link EndpointLoad}, fed per unary
+ * {@link EndpointSetLoadBalancer}. Its per-endpoint state is an {@link PeakEwmaLoad}, fed per unary
  * RPC by a {@link PeakEwmaRecorder} from the stream's start to the first response message (or to
  * its close, for an RPC that ends without one); {@link PeakEwmaPicker} draws over it.
  *
  * <p>Called in the SynchronizationContext, except {@link #liveLoad} (any thread); its pickers are
- * immutable snapshots over thread-safe {@link EndpointLoad}s.
+ * immutable snapshots over thread-safe {@link PeakEwmaLoad}s.
  */
-final class PeakEwmaPolicy implements BalancingPolicy<EndpointLoad> {
+final class PeakEwmaPolicy implements BalancingPolicy<PeakEwmaLoad> {
   private final RecentClock clock;
   private final IntUnaryOperator random;
   private final FleetLatency fleet;
@@ -37,15 +37,15 @@ final class PeakEwmaPolicy implements BalancingPolicy<EndpointLoad> {
   }
 
   /** The balancer the provider builds, on the health probe and this pod's name. */
-  static EndpointSetLoadBalancer<EndpointLoad> balancer(
+  static EndpointSetLoadBalancer<PeakEwmaLoad> balancer(
       Helper helper, LongSupplier nanoClock, IntUnaryOperator random) {
-    return balancer(helper, nanoClock, random, HealthProbe.INSTANCE);
+    return balancer(helper, nanoClock, random, ReadmissionProbe.INSTANCE);
   }
 
   /**
    * @param prober probes ejected endpoints before re-admission
    */
-  static EndpointSetLoadBalancer<EndpointLoad> balancer(
+  static EndpointSetLoadBalancer<PeakEwmaLoad> balancer(
       Helper helper,
       LongSupplier nanoClock,
       IntUnaryOperator random,
@@ -56,7 +56,7 @@ final class PeakEwmaPolicy implements BalancingPolicy<EndpointLoad> {
   /**
    * @param hostname this pod's name, the client's identity for subsetting and zone spill
    */
-  static EndpointSetLoadBalancer<EndpointLoad> balancer(
+  static EndpointSetLoadBalancer<PeakEwmaLoad> balancer(
       Helper helper,
       LongSupplier nanoClock,
       IntUnaryOperator random,
@@ -72,8 +72,8 @@ final class PeakEwmaPolicy implements BalancingPolicy<EndpointLoad> {
   }
 
   @Override
-  public EndpointLoad newState() {
-    return new EndpointLoad(config.defaultRttNanos(), clock.tick());
+  public PeakEwmaLoad newState() {
+    return new PeakEwmaLoad(config.defaultRttNanos(), clock.tick());
   }
 
   /**
@@ -83,16 +83,16 @@ final class PeakEwmaPolicy implements BalancingPolicy<EndpointLoad> {
    * longer).
    */
   @Override
-  public void forget(EndpointLoad load) {
+  public void forget(PeakEwmaLoad load) {
     load.reset(config.defaultRttNanos(), clock.tick());
   }
 
   /** Read from metrics and debugging threads: {@code config} is an immutable object. */
   @Override
-  public BalancerObserver.Load liveLoad(EndpointLoad load) {
+  public BalancerPublisher.Load liveLoad(PeakEwmaLoad load) {
     long now = clock.tick();
     double decayNanos = config.decayNanos();
-    return new BalancerObserver.Load(
+    return new BalancerPublisher.Load(
         load.inFlight(),
         load.estimateNanos(now, decayNanos, fleet),
         load.cost(now, decayNanos, fleet));
@@ -124,13 +124,13 @@ final class PeakEwmaPolicy implements BalancingPolicy<EndpointLoad> {
 
   /** Built once per config for each endpoint (see {@link PickResults}). */
   @Override
-  public RpcTracer.Load load(Endpoint<EndpointLoad> endpoint) {
+  public RpcTracer.Load load(Endpoint<PeakEwmaLoad> endpoint) {
     return new PeakEwmaRecorder(endpoint.policyState(), config, clock, fleet);
   }
 
   @Override
   public SubchannelPicker picker(
-      EndpointList.Snapshot<EndpointLoad> rotation,
+      EndpointList.Snapshot<PeakEwmaLoad> rotation,
       double[] weights,
       boolean countingForZoneSpill) {
     clock.tick();

@@ -4,7 +4,7 @@ import io.grpc.Metadata;
 import io.grpc.Status;
 
 /**
- * Feeds one endpoint's unary RPCs into its peak-EWMA {@link EndpointLoad}: the RPCs in flight, the
+ * Feeds one endpoint's unary RPCs into its peak-EWMA {@link PeakEwmaLoad}: the RPCs in flight, the
  * round trip of each (from the stream's start to the first response message, or to its close for an
  * RPC that ends without one; a failure costs at least the failure penalty), the fleet's latency and
  * the server's retry pushback. The endpoint's {@link RpcTracer} calls it; built once per config,
@@ -15,13 +15,13 @@ final class PeakEwmaRecorder implements RpcTracer.Load {
   static final Metadata.Key<String> PUSHBACK =
       Metadata.Key.of("grpc-retry-pushback-ms", Metadata.ASCII_STRING_MARSHALLER);
 
-  private final EndpointLoad load;
+  private final PeakEwmaLoad load;
   private final PeakEwmaConfig config;
   private final RecentClock clock;
   private final FleetLatency fleet;
 
   PeakEwmaRecorder(
-      EndpointLoad load, PeakEwmaConfig config, RecentClock clock, FleetLatency fleet) {
+      PeakEwmaLoad load, PeakEwmaConfig config, RecentClock clock, FleetLatency fleet) {
     this.load = load;
     this.config = config;
     this.clock = clock;

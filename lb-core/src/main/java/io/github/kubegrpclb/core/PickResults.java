@@ -12,7 +12,7 @@ import java.util.function.LongSupplier;
  * each RPC carries: a stream only counts (when RPCs are recorded); a unary RPC also records its
  * outcome while outlier ejection is on, is counted while zone spill measures, and feeds the
  * policy's load when the policy keeps one. Results are built once per {@link #key} and cached by
- * {@link RotationCandidates}, so a rebuild over n endpoints allocates only its arrays.
+ * {@link RotationLists}, so a rebuild over n endpoints allocates only its arrays.
  *
  * <p>Not thread-safe: the balancer's SynchronizationContext.
  *

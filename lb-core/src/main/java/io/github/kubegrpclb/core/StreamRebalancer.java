@@ -284,7 +284,7 @@ final class StreamRebalancer<T> {
                   + ": "
                   + reason
                   + " ("
-                  + BalancerObserver.addressOf(pool.get(i))
+                  + BalancerPublisher.addressOf(pool.get(i))
                   + " had "
                   + counts[i]
                   + " open streams, fair share "
@@ -339,7 +339,7 @@ final class StreamRebalancer<T> {
                   + ": "
                   + TERMINATING
                   + " ("
-                  + BalancerObserver.addressOf(endpoint)
+                  + BalancerPublisher.addressOf(endpoint)
                   + (endpoint.isRemoved() ? " left the endpoint set" : " is terminating")
                   + "); open it again");
       if (left <= 0) {

@@ -23,21 +23,20 @@
  *       DeterministicSubset}, {@code ClientIndex}).
  *   <li>Admission: {@code OutlierEjection} (streaks, silence, probation; its per-endpoint state is
  *       its own) with {@code IntervalRules} (success rate, latency), fed by {@code OutcomeCounts}
- *       through {@code RpcOutcome}'s classification; {@code HealthProbe} probes ejected endpoints
- *       before re-admission.
- *   <li>Rotation: {@code RotationCandidates} keeps the endpoints classified (O(1) per state change)
- *       in {@code EndpointList}s; {@code Rotation} picks the list the serving and topology rules
- *       want.
+ *       through {@code RpcOutcome}'s classification; {@code ReadmissionProbe} probes ejected
+ *       endpoints before re-admission.
+ *   <li>Rotation: {@code RotationLists} keeps the endpoints classified (O(1) per state change) in
+ *       {@code EndpointList}s; {@code Rotation} picks the list the serving and topology rules want.
  *   <li>Zone spill: {@code ZoneSpill} decides ({@code applies}), then widens the rotation, with
- *       {@code SpillWindow} (its measurements, {@code ZoneLoad}) and {@code SpillOrder}.
+ *       {@code SpillWindow} (its measurements, {@code SpillCounter}) and {@code SpillOrder}.
  *   <li>Slow start: {@code SlowStart}, the weights of endpoints that joined less than a window ago.
  *   <li>Pickers: {@code KubeRoundRobinLoadBalancer.Picker}, {@code PeakEwmaLoadBalancer.Picker}
- *       (with {@code EndpointLoad}, {@code FleetLatency}, {@code RecentClock}); {@code
+ *       (with {@code PeakEwmaLoad}, {@code FleetLatency}, {@code RecentClock}); {@code
  *       BufferPicker}, {@code FailurePicker}; tracers {@code RpcCounter}, {@code OutcomeRecorder},
  *       {@code PeakEwmaRecorder}.
  *   <li>Long-lived streams: {@code StreamRebalancer}, {@code StreamPlacingPicker}, {@code
  *       StreamHandle}, {@code RebalancePlan}.
- *   <li>What the outside sees: {@code BalancerObserver} (metrics, {@code LbDebug} snapshots,
+ *   <li>What the outside sees: {@code BalancerPublisher} (metrics, {@code LbDebug} snapshots,
  *       channel log), {@code PickerText}; the {@code internal} package holds telemetry and shared
  *       helpers.
  * </ol>

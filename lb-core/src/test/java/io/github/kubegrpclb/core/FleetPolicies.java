@@ -15,7 +15,8 @@ final class FleetPolicies {
         new KubeRoundRobinLoadBalancerProvider(),
         (helper, clock, random) ->
             HealthChecking.wrap(
-                helper, h -> KubeRoundRobinPolicy.balancer(h, random, clock, HealthProbe.INSTANCE)),
+                helper,
+                h -> KubeRoundRobinPolicy.balancer(h, random, clock, ReadmissionProbe.INSTANCE)),
         EndpointAttributes.ZONE_HINTS,
         EndpointAttributes.CLIENT_ZONE,
         false);
@@ -26,7 +27,7 @@ final class FleetPolicies {
         new PeakEwmaLoadBalancerProvider(),
         (helper, clock, random) ->
             HealthChecking.wrap(
-                helper, h -> PeakEwmaPolicy.balancer(h, clock, random, HealthProbe.INSTANCE)),
+                helper, h -> PeakEwmaPolicy.balancer(h, clock, random, ReadmissionProbe.INSTANCE)),
         EndpointAttributes.ZONE_HINTS,
         EndpointAttributes.CLIENT_ZONE,
         true);

@@ -644,8 +644,8 @@ class OutlierEjectionTest {
   void peakEwma_attemptsThatNeverReachedTheEndpoint_addNoLatencySample() {
     start("peak_ewma", 2, Map.of());
     rpcOn(sub(0), Status.OK, Duration.ofMillis(2));
-    EndpointLoad load =
-        ((EndpointLoad) ((EndpointSetLoadBalancer<?>) balancer).policyStateOf(sub(0)));
+    PeakEwmaLoad load =
+        ((PeakEwmaLoad) ((EndpointSetLoadBalancer<?>) balancer).policyStateOf(sub(0)));
 
     tracerOn(sub(0), CallOptions.DEFAULT).streamClosed(Status.UNAVAILABLE); // never sent
     ClientStreamTracer refused = startOn(sub(0));

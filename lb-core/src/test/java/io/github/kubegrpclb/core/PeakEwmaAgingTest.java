@@ -33,7 +33,7 @@ class PeakEwmaAgingTest {
   private final FakeHelper helper = new FakeHelper();
   private final FakeClock clock = helper.clock();
   private final Random random = new Random(11);
-  private final EndpointSetLoadBalancer<EndpointLoad> balancer =
+  private final EndpointSetLoadBalancer<PeakEwmaLoad> balancer =
       PeakEwmaPolicy.balancer(helper, clock.ticker(), random::nextInt, (sc, t, cb) -> {});
 
   @AfterEach

@@ -175,7 +175,7 @@ class SlowStartTest {
   @Test
   void peakEwma_clientSideBlip_noneRamps_everyWeightOne() {
     FakeHelper ewmaHelper = new FakeHelper();
-    EndpointSetLoadBalancer<EndpointLoad> ewma =
+    EndpointSetLoadBalancer<PeakEwmaLoad> ewma =
         PeakEwmaPolicy.balancer(
             ewmaHelper, ewmaHelper.clock().ticker(), random::nextInt, (sc, t, cb) -> {});
     ewmaHelper.run(
@@ -224,7 +224,7 @@ class SlowStartTest {
   private int picksOfPodRestartedAmong(int endpoints) {
     FakeHelper ewmaHelper = new FakeHelper();
     FakeClock ewmaClock = ewmaHelper.clock();
-    EndpointSetLoadBalancer<EndpointLoad> ewma =
+    EndpointSetLoadBalancer<PeakEwmaLoad> ewma =
         PeakEwmaPolicy.balancer(ewmaHelper, ewmaClock.ticker(), random::nextInt, (sc, t, cb) -> {});
     ewmaHelper.run(
         () ->

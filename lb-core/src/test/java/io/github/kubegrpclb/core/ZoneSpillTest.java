@@ -214,7 +214,7 @@ class ZoneSpillTest {
 
     assertThat(rotation()).isEqualTo(subchannels(0, 1));
     assertThat(spill().spilled()).isZero();
-    assertThat(spill().lastProjectedLoad()).isEqualTo(1.5);
+    assertThat(spill().published().status.localLoad).isEqualTo(1.5);
   }
 
   @ParameterizedTest
@@ -344,7 +344,7 @@ class ZoneSpillTest {
     completeOn(others, 15);
     clock.forward(Duration.ofSeconds(1));
     // projected: 0.5 x (5 + 15) / 5 = 2.0, the band's top: taking the traffic back would overload
-    assertThat(spill().lastProjectedLoad()).isEqualTo(2.0);
+    assertThat(spill().published().status.localLoad).isEqualTo(2.0);
     assertThat(spill().spilled()).isEqualTo(1);
 
     clock.forward(Duration.ofSeconds(1)); // no RPC finished anywhere: 0.5 per local endpoint

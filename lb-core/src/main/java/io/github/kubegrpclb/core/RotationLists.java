@@ -12,9 +12,9 @@ import java.util.function.Predicate;
  * A balancer's endpoints, classified by everything {@link Rotation} decides on and kept up to date
  * one endpoint at a time, so that a subchannel state change costs O(1) bookkeeping (plus one array
  * copy when a connected endpoint leaves a list a published picker reads) instead of a pass over
- * every endpoint. Connected endpoints sit in {@link EndpointList}s per {@link Tier} (admitted, or
- * ejected by outlier ejection), split by condition and by locality to the client; the others are
- * counted (connecting, connecting with condition READY, failed).
+ * every endpoint. Connected endpoints sit in {@link EndpointList}s per {@link AdmissionLists}
+ * (admitted, or ejected by outlier ejection), split by condition and by locality to the client; the
+ * others are counted (connecting, connecting with condition READY, failed).
  *
  * <p>An endpoint's classification depends on its state, its ejection flag, its condition and hints
  * and the client's zone and node: {@link #update} follows a state change; everything else (address
@@ -24,7 +24,7 @@ import java.util.function.Predicate;
  *
  * @param <T> the policy's per-endpoint state
  */
-final class RotationCandidates<T> {
+final class RotationLists<T> {
   // Classification bits, recorded per endpoint (Classified.bits) so that it is undone exactly as it
   // was done, whatever changed on the endpoint since.
   private static final int CONNECTING = 1; // IDLE or CONNECTING
@@ -39,7 +39,7 @@ final class RotationCandidates<T> {
   private static final int NO_ZONE_HINTS = 1 << 9; // CONNECTED_READY, client zone known, no hints
 
   /** Connected endpoints of one admission state, split as the serving and topology rules need. */
-  static final class Tier<T> {
+  static final class AdmissionLists<T> {
     /** Condition READY. */
     final EndpointList<T> ready;
 
@@ -55,7 +55,7 @@ final class RotationCandidates<T> {
     private int readyWithoutNodeHints;
     private int readyWithoutZoneHints;
 
-    Tier(int capacity) {
+    AdmissionLists(int capacity) {
       ready = new EndpointList<>(capacity);
       serving = new EndpointList<>(4);
       sameNode = new EndpointList<>(4);
@@ -97,8 +97,8 @@ final class RotationCandidates<T> {
   private final Map<Endpoint<T>, Classified> classified = new HashMap<>();
   private final PickResults<T> pickResults;
   private final Predicate<Endpoint<T>> isEjected;
-  private Tier<T> admitted = new Tier<>(4);
-  private Tier<T> ejected = new Tier<>(4);
+  private AdmissionLists<T> admitted = new AdmissionLists<>(4);
+  private AdmissionLists<T> ejected = new AdmissionLists<>(4);
   private String clientZone;
   private String clientNode;
   private int connecting;
@@ -110,27 +110,27 @@ final class RotationCandidates<T> {
    * @param pickResults builds the {unary, stream} results pickers hand out for an endpoint
    * @param isEjected whether outlier ejection took an endpoint out (admission)
    */
-  RotationCandidates(PickResults<T> pickResults, Predicate<Endpoint<T>> isEjected) {
+  RotationLists(PickResults<T> pickResults, Predicate<Endpoint<T>> isEjected) {
     this.pickResults = pickResults;
     this.isEjected = isEjected;
   }
 
   /** Admitted connected endpoints (not ejected). */
-  Tier<T> admitted() {
+  AdmissionLists<T> admitted() {
     return admitted;
   }
 
   /** Connected endpoints ejected by outlier ejection. */
-  Tier<T> ejected() {
+  AdmissionLists<T> ejected() {
     return ejected;
   }
 
   /**
-   * The tier a rotation is drawn from: the admitted endpoints, or the ejected ones when every
+   * The lists a rotation is drawn from: the admitted endpoints, or the ejected ones when every
    * connected endpoint is ejected (the panic threshold keeps some admitted; should a config change
    * eject them all anyway, all of them are used rather than none).
    */
-  Tier<T> admissible() {
+  AdmissionLists<T> admissible() {
     return admitted.isEmpty() ? ejected : admitted;
   }
 
@@ -169,16 +169,16 @@ final class RotationCandidates<T> {
     for (Endpoint<T> endpoint : live) {
       classified.computeIfAbsent(endpoint, e -> new Classified()).mark = liveMark;
     }
-    Tier<T> oldAdmitted = admitted;
-    Tier<T> oldEjected = ejected;
-    admitted = new Tier<>(count);
-    ejected = new Tier<>(4);
+    AdmissionLists<T> oldAdmitted = admitted;
+    AdmissionLists<T> oldEjected = ejected;
+    admitted = new AdmissionLists<>(count);
+    ejected = new AdmissionLists<>(4);
     connecting = 0;
     readyConnecting = 0;
     failed = 0;
-    for (Tier<T> tier : List.of(oldAdmitted, oldEjected)) {
-      readd(tier.ready.snapshot(), liveMark, doneMark);
-      readd(tier.serving.snapshot(), liveMark, doneMark);
+    for (AdmissionLists<T> lists : List.of(oldAdmitted, oldEjected)) {
+      readd(lists.ready.snapshot(), liveMark, doneMark);
+      readd(lists.serving.snapshot(), liveMark, doneMark);
     }
     for (Endpoint<T> endpoint : live) {
       Classified entry = classified.get(endpoint);
@@ -217,11 +217,11 @@ final class RotationCandidates<T> {
   boolean isMember(Endpoint<T> endpoint, EndpointList<T> list) {
     Classified entry = classified.get(endpoint);
     int bits = entry == null ? 0 : entry.bits;
-    Tier<T> tier = (bits & EJECTED) != 0 ? ejected : admitted;
-    return ((bits & CONNECTED_READY) != 0 && list == tier.ready)
-        || ((bits & CONNECTED_SERVING) != 0 && list == tier.serving)
-        || ((bits & SAME_NODE) != 0 && list == tier.sameNode)
-        || ((bits & SAME_ZONE) != 0 && list == tier.sameZone);
+    AdmissionLists<T> lists = (bits & EJECTED) != 0 ? ejected : admitted;
+    return ((bits & CONNECTED_READY) != 0 && list == lists.ready)
+        || ((bits & CONNECTED_SERVING) != 0 && list == lists.serving)
+        || ((bits & SAME_NODE) != 0 && list == lists.sameNode)
+        || ((bits & SAME_ZONE) != 0 && list == lists.sameZone);
   }
 
   private int classify(Endpoint<T> endpoint) {
@@ -267,7 +267,7 @@ final class RotationCandidates<T> {
     if ((bits & (CONNECTED_READY | CONNECTED_SERVING)) == 0) {
       return;
     }
-    Tier<T> tier = (bits & EJECTED) != 0 ? ejected : admitted;
+    AdmissionLists<T> lists = (bits & EJECTED) != 0 ? ejected : admitted;
     Object key = pickResults.key();
     if (entry.resultsKey != key || entry.results == null) {
       entry.results = pickResults.build(endpoint);
@@ -275,18 +275,18 @@ final class RotationCandidates<T> {
     }
     PickResult[] results = entry.results;
     if ((bits & CONNECTED_SERVING) != 0) {
-      tier.serving.add(endpoint, results);
+      lists.serving.add(endpoint, results);
       return;
     }
-    tier.ready.add(endpoint, results);
+    lists.ready.add(endpoint, results);
     if ((bits & SAME_NODE) != 0) {
-      tier.sameNode.add(endpoint, results);
+      lists.sameNode.add(endpoint, results);
     }
     if ((bits & SAME_ZONE) != 0) {
-      tier.sameZone.add(endpoint, results);
+      lists.sameZone.add(endpoint, results);
     }
-    tier.readyWithoutNodeHints += (bits & NO_NODE_HINTS) != 0 ? 1 : 0;
-    tier.readyWithoutZoneHints += (bits & NO_ZONE_HINTS) != 0 ? 1 : 0;
+    lists.readyWithoutNodeHints += (bits & NO_NODE_HINTS) != 0 ? 1 : 0;
+    lists.readyWithoutZoneHints += (bits & NO_ZONE_HINTS) != 0 ? 1 : 0;
   }
 
   private void unrecord(Endpoint<T> endpoint, Classified entry) {
@@ -298,19 +298,19 @@ final class RotationCandidates<T> {
     if ((bits & (CONNECTED_READY | CONNECTED_SERVING)) == 0) {
       return;
     }
-    Tier<T> tier = (bits & EJECTED) != 0 ? ejected : admitted;
+    AdmissionLists<T> lists = (bits & EJECTED) != 0 ? ejected : admitted;
     if ((bits & CONNECTED_SERVING) != 0) {
-      tier.serving.remove(endpoint);
+      lists.serving.remove(endpoint);
       return;
     }
-    tier.ready.remove(endpoint);
+    lists.ready.remove(endpoint);
     if ((bits & SAME_NODE) != 0) {
-      tier.sameNode.remove(endpoint);
+      lists.sameNode.remove(endpoint);
     }
     if ((bits & SAME_ZONE) != 0) {
-      tier.sameZone.remove(endpoint);
+      lists.sameZone.remove(endpoint);
     }
-    tier.readyWithoutNodeHints -= (bits & NO_NODE_HINTS) != 0 ? 1 : 0;
-    tier.readyWithoutZoneHints -= (bits & NO_ZONE_HINTS) != 0 ? 1 : 0;
+    lists.readyWithoutNodeHints -= (bits & NO_NODE_HINTS) != 0 ? 1 : 0;
+    lists.readyWithoutZoneHints -= (bits & NO_ZONE_HINTS) != 0 ? 1 : 0;
   }
 }

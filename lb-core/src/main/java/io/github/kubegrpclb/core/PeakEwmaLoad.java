@@ -12,7 +12,7 @@ import java.util.concurrent.atomic.AtomicReference;
  * <p>Thread-safe and lock-free: RPC completions update it from transport threads while pickers read
  * it; the estimate is an immutable snapshot swapped by compare-and-set.
  */
-final class EndpointLoad {
+final class PeakEwmaLoad {
   /*
    * Peak EWMA, as in Finagle's PeakEwma and tower's peak_ewma (used by Linkerd):
    * a sample above the estimate replaces it at once (the peak), so a slowdown is seen after one
@@ -57,7 +57,7 @@ final class EndpointLoad {
   private final AtomicLong progressNanos;
   private final AtomicLong pushbackUntilNanos;
 
-  EndpointLoad(long defaultRttNanos, long nowNanos) {
+  PeakEwmaLoad(long defaultRttNanos, long nowNanos) {
     this.estimate = new AtomicReference<>(new Estimate(defaultRttNanos, nowNanos, 0, 1, false));
     this.progressNanos = new AtomicLong(nowNanos);
     this.pushbackUntilNanos = new AtomicLong(nowNanos);

@@ -14,14 +14,14 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>{@link #rpcStarted} and {@link #rpcFinished} run on RPC threads, lock-free; the window fields
  * are read and written only by {@link ZoneSpill} in the SynchronizationContext.
  */
-final class ZoneLoad implements EndpointTelemetry {
+final class SpillCounter implements EndpointTelemetry {
   private final EndpointTelemetry delegate;
   private final AtomicInteger inFlight = new AtomicInteger();
   private final AtomicLong completed = new AtomicLong();
   // ZoneSpill's window, SynchronizationContext only.
   long windowCompletedBase;
 
-  ZoneLoad(EndpointTelemetry delegate) {
+  SpillCounter(EndpointTelemetry delegate) {
     this.delegate = delegate;
   }
 

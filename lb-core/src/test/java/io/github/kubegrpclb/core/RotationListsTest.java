@@ -33,7 +33,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * address updates (conditions, zone and node hints, client zone and node), checked after each step
  * against a plain model of the rules (the balancer's pre-incremental code).
  */
-class RotationCandidatesTest {
+class RotationListsTest {
   private static final int POOL = 12;
   private static final ConnectivityState[] STATES = {IDLE, CONNECTING, READY, TRANSIENT_FAILURE};
 

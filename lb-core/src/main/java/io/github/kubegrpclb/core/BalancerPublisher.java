@@ -36,7 +36,7 @@ import java.util.function.ToIntFunction;
  *
  * @param <T> the policy's per-endpoint state
  */
-final class BalancerObserver<T> {
+final class BalancerPublisher<T> {
   /** An endpoint's live load numbers; {@link #NONE} for a policy that keeps none. */
   static final class Load {
     static final Load NONE = new Load(-1, Double.NaN, Double.NaN);
@@ -73,7 +73,7 @@ final class BalancerObserver<T> {
    * @param zoneSpill the spill as last published (null while no preference applies), read from any
    *     thread
    */
-  BalancerObserver(
+  BalancerPublisher(
       Helper helper,
       String policyName,
       Function<T, Load> loadOf,
@@ -307,10 +307,10 @@ final class BalancerObserver<T> {
 
   /** Renders the snapshot only if the channel logger formats the message. */
   private static final class Lazy {
-    private final BalancerObserver<?> observer;
+    private final BalancerPublisher<?> observer;
     private final SubchannelPicker picker;
 
-    Lazy(BalancerObserver<?> observer, SubchannelPicker picker) {
+    Lazy(BalancerPublisher<?> observer, SubchannelPicker picker) {
       this.observer = observer;
       this.picker = picker;
     }
