@@ -23,6 +23,7 @@ import java.util.function.Predicate;
 import java.util.function.Supplier;
 import java.util.function.ToDoubleFunction;
 import java.util.function.ToIntFunction;
+import javax.annotation.Nullable;
 
 /**
  * What a balancer shows the outside: its OpenTelemetry instruments and its snapshot for {@link
@@ -132,7 +133,7 @@ final class BalancerObserver<T> {
    * The balancer recomputed its rotation, a list it never changes afterwards; logs the zone spill
    * when the number of endpoints it added changed.
    */
-  void rotationChanged(List<Endpoint<T>> rotation, String clientZone) {
+  void rotationChanged(List<Endpoint<T>> rotation, @Nullable String clientZone) {
     View<T> current = view;
     if (current.rotation != rotation) {
       view = new View<>(rotation, current.state, clientZone);
@@ -152,6 +153,7 @@ final class BalancerObserver<T> {
   }
 
   /** The zone spill, or null while no preference applies; any thread. */
+  @Nullable
   ZoneSpillStatus zoneSpillStatus() {
     ZoneSpill.Published<T> spill = zoneSpill.get();
     return spill == null ? null : spill.status;
@@ -254,7 +256,7 @@ final class BalancerObserver<T> {
     return false;
   }
 
-  private static String describe(String description) {
+  private static String describe(@Nullable String description) {
     return description == null ? "" : " (" + description + ")";
   }
 
@@ -277,9 +279,9 @@ final class BalancerObserver<T> {
   private static final class View<T> {
     final List<Endpoint<T>> rotation;
     final ConnectivityState state;
-    final String clientZone;
+    @Nullable final String clientZone; // null when unknown
 
-    View(List<Endpoint<T>> rotation, ConnectivityState state, String clientZone) {
+    View(List<Endpoint<T>> rotation, ConnectivityState state, @Nullable String clientZone) {
       this.rotation = rotation;
       this.state = state;
       this.clientZone = clientZone;

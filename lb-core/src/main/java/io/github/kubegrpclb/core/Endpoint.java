@@ -7,6 +7,7 @@ import io.grpc.LoadBalancer.PickResult;
 import io.grpc.LoadBalancer.Subchannel;
 import io.grpc.Status;
 import java.util.function.Function;
+import javax.annotation.Nullable;
 
 /**
  * One endpoint (pod) as a balancer tracks it: its subchannel, the resolver's latest view of it and
@@ -26,8 +27,9 @@ final class Endpoint<T> {
   private volatile ConnectivityState state = ConnectivityState.IDLE;
   private volatile Status lastFailure = Status.OK;
   private boolean removed;
-  private Object resultsConfig;
-  private PickResult[] pickResults;
+  // The cached pick results and the config they were built for; null until pickResults() runs.
+  @Nullable private Object resultsConfig;
+  @Nullable private PickResult[] pickResults;
   private EndpointTelemetry telemetry = EndpointTelemetry.NOOP;
 
   Endpoint(Subchannel subchannel, EquivalentAddressGroup group, T policyState) {

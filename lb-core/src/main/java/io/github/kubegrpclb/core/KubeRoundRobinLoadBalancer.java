@@ -14,6 +14,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.IntUnaryOperator;
 import java.util.function.LongSupplier;
 import java.util.function.Supplier;
+import javax.annotation.Nullable;
 
 /**
  * {@code kube_round_robin}: per-RPC round robin over the endpoints in rotation (ready first,
@@ -90,7 +91,7 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
   }
 
   @Override
-  SubchannelPicker readyPicker(EndpointList.Snapshot<Void> rotation, double[] weights) {
+  SubchannelPicker readyPicker(EndpointList.Snapshot<Void> rotation, @Nullable double[] weights) {
     return new Picker(
         config.balancer.outlierEjection().enabled || isCountingForZoneSpill()
             ? rotation.unaryResults()
@@ -150,8 +151,10 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
     private final PickResult[] streamResults;
     private final int size; // the results' first size slots are this picker's (see EndpointList)
     private final AtomicInteger next;
-    private final int[] keepTurn; // per endpoint, out of 2^20; null when every weight is 1
-    private final int[] cumulative; // WeightedDraw.cumulative of the weights, or null
+    // Per endpoint, out of 2^20; null when every weight is 1.
+    @Nullable private final int[] keepTurn;
+    // WeightedDraw.cumulative of the weights; null exactly when keepTurn is.
+    @Nullable private final int[] cumulative;
     private final IntUnaryOperator random;
 
     /**
@@ -161,7 +164,7 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
     Picker(
         List<Subchannel> subchannels,
         List<OutcomeRecorder> recorders,
-        double[] weights,
+        @Nullable double[] weights,
         IntUnaryOperator random,
         int startOffset) {
       this(
@@ -183,7 +186,7 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
         PickResult[] unaryResults,
         PickResult[] streamResults,
         int size,
-        double[] weights,
+        @Nullable double[] weights,
         IntUnaryOperator random,
         int startOffset) {
       this.unaryResults = unaryResults;
@@ -222,7 +225,7 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
     @Override
     public PickResult pickSubchannel(PickSubchannelArgs args) {
       int index = Math.floorMod(next.getAndIncrement(), size);
-      if (keepTurn != null && random.applyAsInt(1 << 20) >= keepTurn[index]) {
+      if (keepTurn != null && cumulative != null && random.applyAsInt(1 << 20) >= keepTurn[index]) {
         index = WeightedDraw.draw(cumulative, size, random);
       }
       if (unaryResults != streamResults

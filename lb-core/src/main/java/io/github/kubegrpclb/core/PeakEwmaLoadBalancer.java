@@ -9,9 +9,11 @@ import io.grpc.MethodDescriptor;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Objects;
 import java.util.function.IntUnaryOperator;
 import java.util.function.LongSupplier;
 import java.util.function.Supplier;
+import javax.annotation.Nullable;
 
 /**
  * {@code peak_ewma}: power of two choices over each endpoint's cost, its peak-EWMA latency times
@@ -117,7 +119,8 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
 
   /** The load of the endpoint whose subchannel is {@code subchannel} (for tests). */
   EndpointLoad loadOf(Subchannel subchannel) {
-    return endpointFor(subchannel).policyState();
+    return Objects.requireNonNull(endpointFor(subchannel), "not this balancer's subchannel")
+        .policyState();
   }
 
   @Override
@@ -130,7 +133,8 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
   }
 
   @Override
-  SubchannelPicker readyPicker(EndpointList.Snapshot<EndpointLoad> rotation, double[] weights) {
+  SubchannelPicker readyPicker(
+      EndpointList.Snapshot<EndpointLoad> rotation, @Nullable double[] weights) {
     clock.tick();
     int n = rotation.size();
     fleet.endpoints(n);
@@ -175,7 +179,7 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
     private final EndpointList.Snapshot<EndpointLoad> rotation; // for toString only
     // Slow start in a two-choice draw: WeightedDraw.cumulative of the weights, or null
     // when every weight is 1 (see twoChoices).
-    private final int[] cumulative;
+    @Nullable private final int[] cumulative;
 
     /**
      * Over {@code rotation}'s arrays, read but never copied.
@@ -208,6 +212,7 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
     }
 
     /** Running sums of the weights (a full weight is 2^30 / size units), or null if all are 1. */
+    @Nullable
     private static int[] cumulativeWeights(double[] weights, int size) {
       boolean ramping = false;
       for (int i = 0; i < size; i++) {

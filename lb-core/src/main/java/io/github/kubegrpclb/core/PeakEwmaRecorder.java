@@ -6,6 +6,7 @@ import io.grpc.Deadline;
 import io.grpc.Metadata;
 import io.grpc.Status;
 import java.util.concurrent.TimeUnit;
+import javax.annotation.Nullable;
 
 /**
  * Counts an endpoint's unary RPCs in flight, feeds their latency and failures into its estimate and
@@ -16,7 +17,7 @@ final class PeakEwmaRecorder extends ClientStreamTracer.Factory {
       Metadata.Key.of("grpc-retry-pushback-ms", Metadata.ASCII_STRING_MARSHALLER);
 
   private final EndpointLoad load;
-  private final OutcomeCounts outcomes;
+  @Nullable private final OutcomeCounts outcomes; // null when outlier ejection is off
   private final EndpointTelemetry telemetry;
   private final PeakEwmaConfig config;
   private final RecentClock clock;
@@ -28,7 +29,7 @@ final class PeakEwmaRecorder extends ClientStreamTracer.Factory {
    */
   PeakEwmaRecorder(
       EndpointLoad load,
-      OutcomeCounts outcomes,
+      @Nullable OutcomeCounts outcomes,
       EndpointTelemetry telemetry,
       PeakEwmaConfig config,
       RecentClock clock,

@@ -1,5 +1,7 @@
 package io.github.kubegrpclb.core;
 
+import javax.annotation.Nullable;
+
 /**
  * Chooses which connected endpoints a picker may use: Kubernetes' serving rules, applied to what
  * the client can actually reach.
@@ -28,8 +30,9 @@ final class Rotation {
    * @param clientZone the client's zone, or null when unknown
    * @param clientNode the client's node, or null when unknown
    */
+  @Nullable
   static <T> EndpointList<T> select(
-      RotationCandidates<T> candidates, String clientZone, String clientNode) {
+      RotationCandidates<T> candidates, @Nullable String clientZone, @Nullable String clientNode) {
     RotationCandidates.Tier<T> tier = candidates.admissible();
     if (tier.ready.isEmpty()) {
       // Wait for a READY endpoint still connecting rather than use the fallback.
@@ -43,7 +46,7 @@ final class Rotation {
    * node, else for its zone, else all of them; a hint counts only when every endpoint carries one.
    */
   private static <T> EndpointList<T> byTopology(
-      RotationCandidates.Tier<T> tier, String clientZone, String clientNode) {
+      RotationCandidates.Tier<T> tier, @Nullable String clientZone, @Nullable String clientNode) {
     if (clientNode != null && tier.everyReadyHasNodeHints() && !tier.sameNode.isEmpty()) {
       return tier.sameNode;
     }

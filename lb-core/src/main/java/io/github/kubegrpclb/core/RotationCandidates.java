@@ -5,9 +5,11 @@ import io.grpc.LoadBalancer.PickResult;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import java.util.function.Function;
 import java.util.function.Predicate;
+import javax.annotation.Nullable;
 
 /**
  * A balancer's endpoints, classified by everything {@link Rotation} decides on and kept up to date
@@ -95,8 +97,8 @@ final class RotationCandidates<T> {
   private final Predicate<Endpoint<T>> isEjected;
   private Tier<T> admitted = new Tier<>(4);
   private Tier<T> ejected = new Tier<>(4);
-  private String clientZone;
-  private String clientNode;
+  @Nullable private String clientZone; // as of the last rebuild; null when unknown
+  @Nullable private String clientNode; // as of the last rebuild; null when unknown
   private int connecting;
   private int readyConnecting;
   private int failed;
@@ -159,7 +161,11 @@ final class RotationCandidates<T> {
    * Classifies {@code live} afresh, for the client's zone and node (each null when unknown): O(n).
    * Endpoints that were connected keep their relative order; the others follow in {@code live}'s.
    */
-  void rebuild(Iterable<Endpoint<T>> live, int count, String clientZone, String clientNode) {
+  void rebuild(
+      Iterable<Endpoint<T>> live,
+      int count,
+      @Nullable String clientZone,
+      @Nullable String clientNode) {
     this.clientZone = clientZone;
     this.clientNode = clientNode;
     long liveMark = ++generation;
@@ -179,7 +185,8 @@ final class RotationCandidates<T> {
       readd(tier.serving.snapshot(), liveMark, doneMark);
     }
     for (Endpoint<T> endpoint : live) {
-      Classified entry = classified.get(endpoint);
+      // Never null: the first loop put every live endpoint in.
+      Classified entry = Objects.requireNonNull(classified.get(endpoint), "classified");
       if (entry.mark == liveMark) {
         entry.mark = doneMark;
         record(endpoint, entry, classify(endpoint));
@@ -211,8 +218,8 @@ final class RotationCandidates<T> {
     }
   }
 
-  /** Whether {@code endpoint} is a member of {@code list}, in O(1). */
-  boolean isMember(Endpoint<T> endpoint, EndpointList<T> list) {
+  /** Whether {@code endpoint} is a member of {@code list} (false for null: no list), in O(1). */
+  boolean isMember(Endpoint<T> endpoint, @Nullable EndpointList<T> list) {
     Classified entry = classified.get(endpoint);
     int bits = entry == null ? 0 : entry.bits;
     Tier<T> tier = (bits & EJECTED) != 0 ? ejected : admitted;
