@@ -26,6 +26,7 @@ import java.util.function.Predicate;
 import java.util.function.Supplier;
 import java.util.function.ToDoubleFunction;
 import java.util.function.ToIntFunction;
+import javax.annotation.Nullable;
 
 /**
  * What a balancer shows the outside: its OpenTelemetry instruments and its snapshot for {@link
@@ -151,7 +152,7 @@ final class BalancerPublisher<T> {
    * The balancer recomputed its rotation, a list it never changes afterwards; logs the zone spill
    * when the number of endpoints it added changed.
    */
-  void rotationChanged(List<Endpoint<T>> rotation, String clientZone) {
+  void rotationChanged(List<Endpoint<T>> rotation, @Nullable String clientZone) {
     View<T> current = view;
     if (current.rotation != rotation) {
       view = new View<>(rotation, current.state, clientZone);
@@ -171,6 +172,7 @@ final class BalancerPublisher<T> {
   }
 
   /** The zone spill, or null while no preference applies; any thread. */
+  @Nullable
   ZoneSpillStatus zoneSpillStatus() {
     ZoneSpill.Published<T> spill = zoneSpill.get();
     return spill == null ? null : spill.status;
@@ -273,7 +275,7 @@ final class BalancerPublisher<T> {
     return false;
   }
 
-  private static String describe(String description) {
+  private static String describe(@Nullable String description) {
     return description == null ? "" : " (" + description + ")";
   }
 
@@ -296,9 +298,9 @@ final class BalancerPublisher<T> {
   private static final class View<T> {
     final List<Endpoint<T>> rotation;
     final ConnectivityState state;
-    final String clientZone;
+    @Nullable final String clientZone; // null when unknown
 
-    View(List<Endpoint<T>> rotation, ConnectivityState state, String clientZone) {
+    View(List<Endpoint<T>> rotation, ConnectivityState state, @Nullable String clientZone) {
       this.rotation = rotation;
       this.state = state;
       this.clientZone = clientZone;

@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.function.Function;
 import java.util.function.Supplier;
+import javax.annotation.Nullable;
 
 /**
  * The first stage of a balancer: its endpoints, one per address group, diffed on every address
@@ -31,7 +32,8 @@ final class EndpointSet<T> {
   private final String policyName;
   private final ChannelLogger logger;
   private final Supplier<String> hostname;
-  private ClientIndex clientIndex;
+  // The client index last logged; null before subsetting first ran.
+  @Nullable private ClientIndex clientIndex;
 
   /**
    * @param hostname this pod's name, for subsetting without a configured client index

@@ -48,15 +48,18 @@ final class EndpointSetLoadBalancer<T> extends LoadBalancer {
   private final SlowStart<T> slowStart;
   // The resolver's note on the latest endpoint set, added to the status when every one failed.
   @Nullable private String resolutionNote;
-  // The endpoint a TRANSIENT_FAILURE picker names; kept while it stays failed.
-  private Endpoint<T> lastFailed;
-  private String clientZone;
-  private String clientNode;
+  // The endpoint a TRANSIENT_FAILURE picker names; kept while it stays failed; null before the
+  // first failure and after the endpoints were cleared.
+  @Nullable private Endpoint<T> lastFailed;
+  // The client's zone and node from the latest address update; null when unknown.
+  @Nullable private String clientZone;
+  @Nullable private String clientNode;
   private boolean updatePending;
   private boolean shutdown;
 
-  private ConnectivityState currentState;
-  private SubchannelPicker currentPicker;
+  // What was last published to the channel; null until the first picker.
+  @Nullable private ConnectivityState currentState;
+  @Nullable private SubchannelPicker currentPicker;
   private final BalancerPublisher<T> observer;
   private final StreamRebalancer<T> streamRebalancer;
 
@@ -268,6 +271,7 @@ final class EndpointSetLoadBalancer<T> extends LoadBalancer {
   }
 
   /** The endpoint whose subchannel is {@code subchannel}, or null (for tests and diagnostics). */
+  @Nullable
   Endpoint<T> endpointFor(Subchannel subchannel) {
     for (Endpoint<T> endpoint : endpoints.all()) {
       if (endpoint.subchannel() == subchannel) {
@@ -279,11 +283,12 @@ final class EndpointSetLoadBalancer<T> extends LoadBalancer {
 
   /** The policy's state of the endpoint whose subchannel is {@code subchannel} (for tests). */
   T policyStateOf(Subchannel subchannel) {
-    return endpointFor(subchannel).policyState();
+    return Objects.requireNonNull(endpointFor(subchannel), "not this balancer's subchannel")
+        .policyState();
   }
 
   /** Whether {@code endpoint} is one of this balancer's endpoints, in TRANSIENT_FAILURE. */
-  private boolean isFailed(Endpoint<T> endpoint) {
+  private boolean isFailed(@Nullable Endpoint<T> endpoint) {
     return endpoint != null
         && endpoint.state() == TRANSIENT_FAILURE
         && endpoints.isCurrent(endpoint);
@@ -385,7 +390,8 @@ final class EndpointSetLoadBalancer<T> extends LoadBalancer {
               helper.getAuthority(),
               rotationLists.failed(),
               endpoints.size(),
-              lastFailed,
+              // Set just above: candidates counted an endpoint in TRANSIENT_FAILURE.
+              Objects.requireNonNull(lastFailed, "lastFailed"),
               resolutionNote));
     }
   }

@@ -14,6 +14,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.IntUnaryOperator;
 import java.util.function.LongSupplier;
 import java.util.function.Supplier;
+import javax.annotation.Nullable;
 
 /**
  * {@code kube_round_robin}: per-RPC round robin over the endpoints in rotation (ready first,
@@ -76,7 +77,7 @@ final class KubeRoundRobinPolicy implements BalancingPolicy<Void> {
   }
 
   @Override
-  public void configure(Object policyConfig) {
+  public void configure(@Nullable Object policyConfig) {
     KubeRoundRobinConfig next =
         policyConfig instanceof KubeRoundRobinConfig parsed
             ? parsed
@@ -98,7 +99,9 @@ final class KubeRoundRobinPolicy implements BalancingPolicy<Void> {
 
   @Override
   public SubchannelPicker picker(
-      EndpointList.Snapshot<Void> rotation, double[] weights, boolean countingForZoneSpill) {
+      EndpointList.Snapshot<Void> rotation,
+      @Nullable double[] weights,
+      boolean countingForZoneSpill) {
     return new Picker(
         config.balancer.outlierEjection().enabled || countingForZoneSpill
             ? rotation.unaryResults()
@@ -131,8 +134,10 @@ final class KubeRoundRobinPolicy implements BalancingPolicy<Void> {
     private final PickResult[] streamResults;
     private final int size; // the results' first size slots are this picker's (see EndpointList)
     private final AtomicInteger next;
-    private final int[] keepTurn; // per endpoint, out of 2^20; null when every weight is 1
-    private final int[] cumulative; // WeightedDraw.cumulative of the weights, or null
+    // Per endpoint, out of 2^20; null when every weight is 1.
+    @Nullable private final int[] keepTurn;
+    // WeightedDraw.cumulative of the weights; null exactly when keepTurn is.
+    @Nullable private final int[] cumulative;
     private final IntUnaryOperator random;
 
     /**
@@ -142,7 +147,7 @@ final class KubeRoundRobinPolicy implements BalancingPolicy<Void> {
     Picker(
         List<Subchannel> subchannels,
         List<RpcTracer> recorders,
-        double[] weights,
+        @Nullable double[] weights,
         IntUnaryOperator random,
         int startOffset) {
       this(
@@ -164,7 +169,7 @@ final class KubeRoundRobinPolicy implements BalancingPolicy<Void> {
         PickResult[] unaryResults,
         PickResult[] streamResults,
         int size,
-        double[] weights,
+        @Nullable double[] weights,
         IntUnaryOperator random,
         int startOffset) {
       this.unaryResults = unaryResults;
@@ -202,7 +207,7 @@ final class KubeRoundRobinPolicy implements BalancingPolicy<Void> {
     @Override
     public PickResult pickSubchannel(PickSubchannelArgs args) {
       int index = Math.floorMod(next.getAndIncrement(), size);
-      if (keepTurn != null && random.applyAsInt(1 << 20) >= keepTurn[index]) {
+      if (keepTurn != null && cumulative != null && random.applyAsInt(1 << 20) >= keepTurn[index]) {
         index = WeightedDraw.draw(cumulative, size, random);
       }
       if (unaryResults != streamResults

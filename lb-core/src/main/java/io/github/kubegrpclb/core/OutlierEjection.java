@@ -81,8 +81,9 @@ final class OutlierEjection {
   private final Consumer<Endpoint<?>> onReadmitted;
   private OutlierEjectionConfig config =
       OutlierEjectionConfig.parse("policy", java.util.Map.of("enabled", false));
-  // One timer: checks silence every checkNanos and evaluates the interval every interval.
-  private SynchronizationContext.ScheduledHandle timer;
+  // One timer: checks silence every checkNanos and evaluates the interval every interval; null
+  // while ejection is off or stopped.
+  @Nullable private SynchronizationContext.ScheduledHandle timer;
   private long checkNanos;
   private long sinceIntervalNanos;
   private long sinceDecayNanos;

@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.function.IntUnaryOperator;
+import javax.annotation.Nullable;
 
 /**
  * {@code peak_ewma}'s picker ({@link PeakEwmaPolicy}): the cheaper of {@code choiceCount} distinct
@@ -40,7 +41,7 @@ final class PeakEwmaPicker extends SubchannelPicker {
   private final EndpointList.Snapshot<PeakEwmaLoad> rotation; // for toString only
   // Slow start in a two-choice draw: WeightedDraw.cumulative of the weights, or null
   // when every weight is 1 (see twoChoices).
-  private final int[] cumulative;
+  @Nullable private final int[] cumulative;
 
   /**
    * Over {@code rotation}'s arrays, read but never copied.
@@ -73,6 +74,7 @@ final class PeakEwmaPicker extends SubchannelPicker {
   }
 
   /** Running sums of the weights (a full weight is 2^30 / size units), or null if all are 1. */
+  @Nullable
   private static int[] cumulativeWeights(double[] weights, int size) {
     boolean ramping = false;
     for (int i = 0; i < size; i++) {

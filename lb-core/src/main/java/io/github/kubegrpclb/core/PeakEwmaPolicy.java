@@ -6,6 +6,7 @@ import java.util.Arrays;
 import java.util.function.IntUnaryOperator;
 import java.util.function.LongSupplier;
 import java.util.function.Supplier;
+import javax.annotation.Nullable;
 
 /**
  * {@code peak_ewma}: power of two choices over each endpoint's cost, its peak-EWMA latency times
@@ -99,7 +100,7 @@ final class PeakEwmaPolicy implements BalancingPolicy<PeakEwmaLoad> {
   }
 
   @Override
-  public void configure(Object policyConfig) {
+  public void configure(@Nullable Object policyConfig) {
     PeakEwmaConfig next =
         policyConfig == null ? PeakEwmaConfig.defaults() : (PeakEwmaConfig) policyConfig;
     if (!next.equals(config)) {
@@ -131,7 +132,7 @@ final class PeakEwmaPolicy implements BalancingPolicy<PeakEwmaLoad> {
   @Override
   public SubchannelPicker picker(
       EndpointList.Snapshot<PeakEwmaLoad> rotation,
-      double[] weights,
+      @Nullable double[] weights,
       boolean countingForZoneSpill) {
     clock.tick();
     int n = rotation.size();

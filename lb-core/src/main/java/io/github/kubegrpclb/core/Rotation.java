@@ -1,5 +1,7 @@
 package io.github.kubegrpclb.core;
 
+import javax.annotation.Nullable;
+
 /**
  * Chooses which connected endpoints a picker may use: Kubernetes' serving rules, applied to what
  * the client can actually reach.
@@ -28,8 +30,9 @@ final class Rotation {
    * @param clientZone the client's zone, or null when unknown
    * @param clientNode the client's node, or null when unknown
    */
+  @Nullable
   static <T> EndpointList<T> select(
-      RotationLists<T> rotationLists, String clientZone, String clientNode) {
+      RotationLists<T> rotationLists, @Nullable String clientZone, @Nullable String clientNode) {
     RotationLists.AdmissionLists<T> lists = rotationLists.admissible();
     if (lists.ready.isEmpty()) {
       // Wait for a READY endpoint still connecting rather than use the fallback.
@@ -44,7 +47,9 @@ final class Rotation {
    * carries one.
    */
   private static <T> EndpointList<T> byTopology(
-      RotationLists.AdmissionLists<T> lists, String clientZone, String clientNode) {
+      RotationLists.AdmissionLists<T> lists,
+      @Nullable String clientZone,
+      @Nullable String clientNode) {
     if (clientNode != null && lists.everyReadyHasNodeHints() && !lists.sameNode.isEmpty()) {
       return lists.sameNode;
     }

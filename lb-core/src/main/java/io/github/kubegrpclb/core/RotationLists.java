@@ -5,8 +5,10 @@ import io.grpc.LoadBalancer.PickResult;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import java.util.function.Predicate;
+import javax.annotation.Nullable;
 
 /**
  * A balancer's endpoints, classified by everything {@link Rotation} decides on and kept up to date
@@ -90,8 +92,8 @@ final class RotationLists<T> {
   private static final class Classified {
     int bits;
     long mark;
-    Object resultsKey;
-    PickResult[] results;
+    @Nullable Object resultsKey; // what results were built for; null until they are
+    @Nullable PickResult[] results;
   }
 
   private final Map<Endpoint<T>, Classified> classified = new HashMap<>();
@@ -99,8 +101,8 @@ final class RotationLists<T> {
   private final Predicate<Endpoint<T>> isEjected;
   private AdmissionLists<T> admitted = new AdmissionLists<>(4);
   private AdmissionLists<T> ejected = new AdmissionLists<>(4);
-  private String clientZone;
-  private String clientNode;
+  @Nullable private String clientZone; // as of the last rebuild; null when unknown
+  @Nullable private String clientNode; // as of the last rebuild; null when unknown
   private int connecting;
   private int readyConnecting;
   private int failed;
@@ -161,7 +163,11 @@ final class RotationLists<T> {
    * Classifies {@code live} afresh, for the client's zone and node (each null when unknown): O(n).
    * Endpoints that were connected keep their relative order; the others follow in {@code live}'s.
    */
-  void rebuild(Iterable<Endpoint<T>> live, int count, String clientZone, String clientNode) {
+  void rebuild(
+      Iterable<Endpoint<T>> live,
+      int count,
+      @Nullable String clientZone,
+      @Nullable String clientNode) {
     this.clientZone = clientZone;
     this.clientNode = clientNode;
     long liveMark = ++generation;
@@ -181,7 +187,8 @@ final class RotationLists<T> {
       readd(lists.serving.snapshot(), liveMark, doneMark);
     }
     for (Endpoint<T> endpoint : live) {
-      Classified entry = classified.get(endpoint);
+      // Never null: the first loop put every live endpoint in.
+      Classified entry = Objects.requireNonNull(classified.get(endpoint), "classified");
       if (entry.mark == liveMark) {
         entry.mark = doneMark;
         record(endpoint, entry, classify(endpoint));
@@ -213,8 +220,8 @@ final class RotationLists<T> {
     }
   }
 
-  /** Whether {@code endpoint} is a member of {@code list}, in O(1). */
-  boolean isMember(Endpoint<T> endpoint, EndpointList<T> list) {
+  /** Whether {@code endpoint} is a member of {@code list} (false for null: no list), in O(1). */
+  boolean isMember(Endpoint<T> endpoint, @Nullable EndpointList<T> list) {
     Classified entry = classified.get(endpoint);
     int bits = entry == null ? 0 : entry.bits;
     AdmissionLists<T> lists = (bits & EJECTED) != 0 ? ejected : admitted;
@@ -269,11 +276,12 @@ final class RotationLists<T> {
     }
     AdmissionLists<T> lists = (bits & EJECTED) != 0 ? ejected : admitted;
     Object key = pickResults.key();
-    if (entry.resultsKey != key || entry.results == null) {
-      entry.results = pickResults.build(endpoint);
+    PickResult[] results = entry.results;
+    if (entry.resultsKey != key || results == null) {
+      results = pickResults.build(endpoint);
+      entry.results = results;
       entry.resultsKey = key;
     }
-    PickResult[] results = entry.results;
     if ((bits & CONNECTED_SERVING) != 0) {
       lists.serving.add(endpoint, results);
       return;

@@ -11,6 +11,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.function.LongSupplier;
 import java.util.function.Predicate;
+import javax.annotation.Nullable;
 
 /**
  * Slow start for both policies ({@link SlowStartConfig}): which endpoints ramp, their weights for
@@ -62,7 +63,8 @@ final class SlowStart<T> {
   private final Map<Endpoint<T>, Ramp> recent = new ConcurrentHashMap<>();
   // Endpoints added while the balancer served that have not been READY since.
   private final Set<Endpoint<T>> addedWhileServing = new HashSet<>();
-  private SynchronizationContext.ScheduledHandle rampTimer;
+  // The next ramp tick, while an endpoint ramps; null otherwise.
+  @Nullable private SynchronizationContext.ScheduledHandle rampTimer;
 
   /**
    * @param onTick rebuilds the picker (in the SynchronizationContext) while an endpoint ramps
@@ -160,6 +162,7 @@ final class SlowStart<T> {
    *
    * @param inRotation whether an endpoint is in the rotation {@code snapshot} was taken from
    */
+  @Nullable
   double[] weights(
       SlowStartConfig config,
       Predicate<Endpoint<T>> inRotation,

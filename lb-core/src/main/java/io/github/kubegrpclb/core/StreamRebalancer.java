@@ -13,12 +13,14 @@ import java.util.IdentityHashMap;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.function.IntUnaryOperator;
 import java.util.function.LongSupplier;
 import java.util.function.ToDoubleFunction;
+import javax.annotation.Nullable;
 
 /**
  * Keeps a balancer's long-lived streams spread over its endpoints ({@link
@@ -77,9 +79,9 @@ final class StreamRebalancer<T> {
   private List<Endpoint<T>> rotation = List.of();
   // Endpoints added since the rotation was last balanced with them in it: moves are scale_up.
   private final IdentityHashMap<Endpoint<T>, Boolean> joining = new IdentityHashMap<>();
-  private ScheduledHandle checkTimer;
+  @Nullable private ScheduledHandle checkTimer; // the next round; null while none is scheduled
   private long lastRoundNanos;
-  private ScheduledHandle drainTimer;
+  @Nullable private ScheduledHandle drainTimer; // the next draining step; null while none is due
 
   /**
    * @param random returns a uniform int in {@code [0, bound)}, for the jitter
@@ -165,7 +167,7 @@ final class StreamRebalancer<T> {
    * rebalancing is on; {@code rotation} is the picker's rotation.
    */
   SubchannelPicker wrap(
-      SubchannelPicker picker, EndpointList.Snapshot<T> rotation, double[] weights) {
+      SubchannelPicker picker, EndpointList.Snapshot<T> rotation, @Nullable double[] weights) {
     if (!config.enabled) {
       return picker;
     }
@@ -292,7 +294,9 @@ final class StreamRebalancer<T> {
                   + " over "
                   + counts.length
                   + " endpoints); open it again");
-      for (StreamHandle handle : streams.get(pool.get(i)).oldestStaying(ends[i])) {
+      // Never null: the counting loop above put a set in for every endpoint of the pool.
+      EndpointStreams set = Objects.requireNonNull(streams.get(pool.get(i)), "streams");
+      for (StreamHandle handle : set.oldestStaying(ends[i])) {
         ended += handle.requestEnd(status, false) ? 1 : 0;
       }
     }
@@ -366,7 +370,10 @@ final class StreamRebalancer<T> {
     }
   }
 
-  private void report(String reason, int ended, int[] counts) {
+  /**
+   * @param counts streams staying per endpoint of a round, or null for a draining step
+   */
+  private void report(String reason, int ended, @Nullable int[] counts) {
     if (ended == 0) {
       return;
     }

@@ -10,6 +10,7 @@ import java.util.Objects;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.function.IntSupplier;
+import javax.annotation.Nullable;
 
 /**
  * Load-aware zone spill: keeps a client on the endpoints its topology hints prefer (same node, same
@@ -58,22 +59,24 @@ final class ZoneSpill<T> {
   private boolean sampling; // the window runs: active, and widened since
   private List<Endpoint<T>> preferredEndpoints = List.of();
   private int othersCount;
-  private EndpointList<T> spillList;
+  // The ready endpoints spill draws from; null while inactive.
+  @Nullable private EndpointList<T> spillList;
   private List<Endpoint<T>> spilledEndpoints = List.of();
-  // The widened rotation last built, and what it was built from (identity: snapshots are stable).
-  private EndpointList.Snapshot<T> widened;
-  private EndpointList.Snapshot<T> widenedFrom;
-  private EndpointList.Snapshot<T> widenedReady;
+  // The widened rotation last built, and what it was built from (identity: snapshots are stable);
+  // all three null until spill first widens and after it deactivates.
+  @Nullable private EndpointList.Snapshot<T> widened;
+  @Nullable private EndpointList.Snapshot<T> widenedFrom;
+  @Nullable private EndpointList.Snapshot<T> widenedReady;
   private int widenedSpill;
   private boolean spilling;
   private int spilled;
-  private SynchronizationContext.ScheduledHandle timer;
-  private Object countingKeyFor;
-  private Object countingKey;
+  @Nullable private SynchronizationContext.ScheduledHandle timer; // the next sample, or null
+  @Nullable private Object countingKeyFor; // the config countingKey stands for; null at first
+  private Object countingKey = new Object(); // replaced whenever countingKeyFor changes
   private double measuredLoad = Double.NaN;
-  private String clientZone;
+  @Nullable private String clientZone; // null when unknown
   // Written in the SynchronizationContext, read by gauges and snapshots; null while inactive.
-  private volatile Published<T> published;
+  @Nullable private volatile Published<T> published;
   private final SpillWindow<T> window = new SpillWindow<>();
   private final SpillOrder order;
 
@@ -116,9 +119,9 @@ final class ZoneSpill<T> {
   EndpointList.Snapshot<T> widen(
       ZoneSpillConfig config,
       RotationLists<T> rotationLists,
-      EndpointList<T> preferred,
+      @Nullable EndpointList<T> preferred,
       EndpointList.Snapshot<T> snapshot,
-      String clientZone) {
+      @Nullable String clientZone) {
     this.config = config;
     spilling = false;
     int rest = others(rotationLists, preferred, snapshot);
@@ -146,6 +149,8 @@ final class ZoneSpill<T> {
     // turned on, say) rebuilds every result, and a widened rotation kept from before would hand
     // out the old ones until the spill changed (issue 25).
     if (widened == null
+        || widenedFrom == null
+        || widenedReady == null
         || !widenedFrom.sameMembersAndResults(snapshot)
         || !widenedReady.sameMembersAndResults(ready)
         || widenedSpill != spilled) {
@@ -168,7 +173,7 @@ final class ZoneSpill<T> {
   boolean applies(
       ZoneSpillConfig config,
       RotationLists<T> rotationLists,
-      EndpointList<T> preferred,
+      @Nullable EndpointList<T> preferred,
       EndpointList.Snapshot<T> snapshot) {
     return config.enabled && others(rotationLists, preferred, snapshot) > 0;
   }
@@ -185,7 +190,7 @@ final class ZoneSpill<T> {
   /** The ready endpoints a preference left out of the rotation (0 when none applied). */
   private static <T> int others(
       RotationLists<T> rotationLists,
-      EndpointList<T> preferred,
+      @Nullable EndpointList<T> preferred,
       EndpointList.Snapshot<T> snapshot) {
     RotationLists.AdmissionLists<T> lists = rotationLists.admissible();
     boolean narrowed =
@@ -198,6 +203,7 @@ final class ZoneSpill<T> {
   /**
    * The spill as last decided, or null while no preference applies (or spill is off); any thread.
    */
+  @Nullable
   Published<T> published() {
     return published;
   }
@@ -232,10 +238,10 @@ final class ZoneSpill<T> {
 
   private EndpointList.Snapshot<T> widen(
       RotationLists<T> rotationLists,
-      EndpointList<T> preferred,
+      @Nullable EndpointList<T> preferred,
       EndpointList.Snapshot<T> snapshot,
       EndpointList.Snapshot<T> ready,
-      String clientZone) {
+      @Nullable String clientZone) {
     List<Integer> rest = new ArrayList<>(ready.size() - snapshot.size());
     for (int i = 0; i < ready.size(); i++) {
       if (!rotationLists.isMember(ready.get(i), preferred)) {
@@ -261,7 +267,11 @@ final class ZoneSpill<T> {
     return list.snapshot();
   }
 
-  /** The list the endpoints of a widened rotation are drawn from (for slow-start membership). */
+  /**
+   * The list the endpoints of a widened rotation are drawn from (for slow-start membership); null
+   * while spill is inactive, never after a {@link #widen} that reported {@link #spilling}.
+   */
+  @Nullable
   EndpointList<T> spillList() {
     return spillList;
   }

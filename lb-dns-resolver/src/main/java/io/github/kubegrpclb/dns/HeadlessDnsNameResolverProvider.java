@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.ThreadLocalRandom;
+import javax.annotation.Nullable;
 import org.xbill.DNS.Name;
 import org.xbill.DNS.Resolver;
 import org.xbill.DNS.ResolverConfig;
@@ -67,6 +68,7 @@ public final class HeadlessDnsNameResolverProvider extends NameResolverProvider 
   }
 
   @Override
+  @Nullable // for another scheme
   public NameResolver newNameResolver(URI targetUri, NameResolver.Args args) {
     return HeadlessTarget.SCHEME.newNameResolver(targetUri, args, this::create);
   }
