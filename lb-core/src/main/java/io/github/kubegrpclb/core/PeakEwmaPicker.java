@@ -25,8 +25,6 @@ final class PeakEwmaPicker extends SubchannelPicker {
   static final double OUTCLASSED = 8;
 
   private static final int REDRAWS = 2;
-  // Weighted draws of a second candidate distinct from the first before a uniform one.
-  private static final int DISTINCT_DRAWS = 4;
   private final Object[] loads; // PeakEwmaLoad, the first size slots (see EndpointList)
   private final double[] weights; // slow start: cost is divided by the weight
   private final PickResult[] unaryResults;
@@ -152,9 +150,9 @@ final class PeakEwmaPicker extends SubchannelPicker {
    * costs compare unweighted. With 2 endpoints the draws are with replacement (a pair of the same
    * endpoint has no rival), the only way to ramp when every endpoint is a candidate: costs
    * divided by the weight gave a restarted pod no RPCs until its ramp ended. With more, the
-   * second candidate is distinct from the first. Dividing the cost by the weight instead made a ramping endpoint
-   * lose every draw until its weight approached 1 / OUTCLASSED of its peers' cost ratio: a
-   * restarted pod as fast as its peers got 0 of 4,003 RPCs in a second 3 s into its ramp (weight
+   * second candidate is distinct from the first, drawn by weight among the others. Dividing the
+   * cost by the weight instead made a ramping endpoint lose every draw until its weight approached
+   * 1 / OUTCLASSED of its peers' cost ratio: a restarted pod as fast as its peers got 0 of 4,003 RPCs in a second 3 s into its ramp (weight
    * 0.09; issue 25, fleet POD_CRASH). Drawn by weight, it takes about weight / sum of weights of
    * the RPCs, as kube_round_robin's ramp does, and a new endpoint is still probed first when it
    * is drawn (it costs 0 while idle).
@@ -167,14 +165,12 @@ final class PeakEwmaPicker extends SubchannelPicker {
       return WeightedDraw.draw(cumulative, n, random); // with replacement: the only way to ramp
     }
     // Distinct from the first: a pair of the same endpoint would have no rival (a sick pod drawn
-    // twice, with ejection off, took over 1 % in FleetChaos runs).
-    for (int attempt = 0; attempt < DISTINCT_DRAWS; attempt++) {
-      int drawn = WeightedDraw.draw(cumulative, n, random);
-      if (drawn != exclude) {
-        return drawn;
-      }
-    }
-    return exclude < 0 ? random.applyAsInt(n) : other(exclude, n);
+    // twice, with ejection off, took over 1 % in FleetChaos runs). Drawn by weight among the
+    // others, exactly: a uniform fallback after a few redraws made a ramping pod next to two
+    // serving ones a candidate 3x as often as its weight asks (review finding, PeakEwmaPickerTest).
+    return exclude < 0
+        ? WeightedDraw.draw(cumulative, n, random)
+        : WeightedDraw.drawExcept(cumulative, n, exclude, random);
   }
 
   /** A candidate's cost in the two-choice draw: unweighted when candidates are drawn by weight. */
