@@ -138,7 +138,7 @@ abstract class EndpointSetLoadBalancer<T> extends LoadBalancer {
    * Takes the policy config of an update, already validated by the provider; null when the policy
    * was chosen by name only.
    */
-  abstract void configure(Object policyConfig);
+  abstract void configure(@Nullable Object policyConfig);
 
   /** The shared sections of the config last {@linkplain #configure configured}. */
   abstract BalancerConfig balancerConfig();

@@ -70,7 +70,7 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
   }
 
   @Override
-  void configure(Object policyConfig) {
+  void configure(@Nullable Object policyConfig) {
     KubeRoundRobinConfig next =
         policyConfig instanceof KubeRoundRobinConfig parsed
             ? parsed

@@ -7,6 +7,7 @@ import io.grpc.Metadata;
 import io.grpc.Status;
 import java.util.Set;
 import java.util.function.LongSupplier;
+import javax.annotation.Nullable;
 
 /**
  * Feeds the outcome of each unary RPC on one endpoint into its {@link OutcomeCounts}, for outlier
@@ -43,12 +44,12 @@ final class OutcomeRecorder extends ClientStreamTracer.Factory {
 
   /** One attempt; grpc-java calls it one method at a time, maybe from several threads. */
   private final class Tracer extends RpcCounter.Tracer {
-    private final Deadline deadline;
+    @Nullable private final Deadline deadline; // null when the attempt has none
     private volatile long sentNanos;
     private volatile boolean sent;
     private volatile boolean answered;
 
-    Tracer(Deadline deadline) {
+    Tracer(@Nullable Deadline deadline) {
       super(telemetry);
       this.deadline = deadline;
     }

@@ -99,7 +99,7 @@ final class PeakEwmaLoadBalancer extends EndpointSetLoadBalancer<EndpointLoad> {
   }
 
   @Override
-  void configure(Object policyConfig) {
+  void configure(@Nullable Object policyConfig) {
     PeakEwmaConfig next =
         policyConfig == null ? PeakEwmaConfig.defaults() : (PeakEwmaConfig) policyConfig;
     if (!next.equals(config)) {

@@ -57,7 +57,7 @@ final class PeakEwmaRecorder extends ClientStreamTracer.Factory {
    */
   private final class RpcTracer extends ClientStreamTracer {
     private final long startNanos;
-    private final Deadline deadline;
+    @Nullable private final Deadline deadline; // null when the attempt has none
     private volatile boolean counted;
     private volatile long sentNanos; // when outboundHeaders told the outcome counts
     private volatile long firstResponseNanos;
@@ -65,7 +65,7 @@ final class PeakEwmaRecorder extends ClientStreamTracer.Factory {
     private volatile boolean answered; // headers, a message or trailers: the endpoint answered
     private volatile long pushbackNanos = -1;
 
-    RpcTracer(long startNanos, Deadline deadline) {
+    RpcTracer(long startNanos, @Nullable Deadline deadline) {
       this.startNanos = startNanos;
       this.deadline = deadline;
     }

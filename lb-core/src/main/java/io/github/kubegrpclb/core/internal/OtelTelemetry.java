@@ -26,6 +26,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.IntSupplier;
 import java.util.function.LongSupplier;
 import java.util.function.Supplier;
+import javax.annotation.Nullable;
 
 /**
  * {@link Telemetry} on the OpenTelemetry metrics API; loaded only when that API is present. The
@@ -324,7 +325,7 @@ final class OtelTelemetry implements Telemetry {
     }
 
     private void observe(
-        ZoneSpillStatus spill,
+        @Nullable ZoneSpillStatus spill,
         ObservableLongMeasurement spilled,
         ObservableDoubleMeasurement localLoad) {
       if (spill == null) {
@@ -403,7 +404,7 @@ final class OtelTelemetry implements Telemetry {
     }
 
     @Override
-    public EndpointTelemetry endpoint(String address, String zone) {
+    public EndpointTelemetry endpoint(String address, @Nullable String zone) {
       boolean individual = individualEndpoints < endpointLimit && exportable(channel, address);
       Attributes attributes;
       if (individual) {
