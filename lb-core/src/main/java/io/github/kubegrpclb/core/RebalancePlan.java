@@ -16,6 +16,53 @@ package io.github.kubegrpclb.core;
 final class RebalancePlan {
   private RebalancePlan() {}
 
+  /**
+   * Returns {@code counts} with {@code reopening} more streams placed as the picker places them,
+   * each on an endpoint with the fewest (water-filling: the lowest counts rise to a common level).
+   */
+  static int[] withReopened(int[] counts, int reopening) {
+    int[] out = counts.clone();
+    if (reopening <= 0 || out.length == 0) {
+      return out;
+    }
+    int min = Integer.MAX_VALUE;
+    for (int c : counts) {
+      min = Math.min(min, c);
+    }
+    // The highest level the lowest counts can all reach with the streams at hand.
+    long low = min;
+    long high = (long) min + reopening;
+    while (low < high) {
+      long mid = (low + high + 1) >>> 1;
+      if (raise(counts, mid) <= reopening) {
+        low = mid;
+      } else {
+        high = mid - 1;
+      }
+    }
+    long left = reopening - raise(counts, low);
+    for (int i = 0; i < out.length; i++) {
+      if (out[i] < low) {
+        out[i] = (int) low;
+      }
+    }
+    for (int i = 0; i < out.length && left > 0; i++) {
+      if (out[i] == low) {
+        out[i]++;
+        left--;
+      }
+    }
+    return out;
+  }
+
+  private static long raise(int[] counts, long level) {
+    long sum = 0;
+    for (int c : counts) {
+      sum += Math.max(0, level - c);
+    }
+    return sum;
+  }
+
   /** The fewest streams to move so that every count is within the band; 0 when balanced. */
   static int needed(int[] counts, double tolerance) {
     int n = counts.length;

@@ -77,7 +77,7 @@ final class StreamHandle {
       wasCancelled = cancelled;
     }
     if (previous != null) {
-      previous.remove(this);
+      previous.closed(this, reason == null);
     }
     return wasCancelled && status.getCode() == Status.Code.CANCELLED ? reason : status;
   }

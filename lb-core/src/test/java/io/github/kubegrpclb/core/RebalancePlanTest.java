@@ -33,6 +33,14 @@ class RebalancePlanTest {
   }
 
   @Test
+  void withReopened_placesStreamsOnTheFewest_asThePickerWould() {
+    assertThat(RebalancePlan.withReopened(new int[] {8, 5, 7, 8}, 4)).containsExactly(8, 8, 8, 8);
+    assertThat(RebalancePlan.withReopened(new int[] {8, 5, 7, 8}, 2)).containsExactly(8, 7, 7, 8);
+    assertThat(RebalancePlan.withReopened(new int[] {3, 3}, 3)).containsExactly(5, 4);
+    assertThat(RebalancePlan.withReopened(new int[] {4, 0}, 0)).containsExactly(4, 0);
+  }
+
+  @Test
   void config_absent_isOff_withDocumentedDefaults() {
     StreamRebalancingConfig config =
         StreamRebalancingConfig.parseFrom("kube_round_robin", Map.of());
