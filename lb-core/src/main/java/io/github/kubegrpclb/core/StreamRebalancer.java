@@ -37,12 +37,12 @@ import java.util.function.ToDoubleFunction;
  * Rebalancing. Every interval (stretched by a random 0..jitter share, so that the clients of one
  * fleet do not all cut streams at the same instant after the same EndpointSlice event) the
  * controller counts the streams that will stay on each endpoint of the rotation (open and not yet
- * asked to end) and ends RebalancePlan.ends of them, at most maxSharePerInterval of all open
+ * asked to end) and ends RebalancePlan.round of them, at most maxSharePerInterval of all open
  * streams, oldest first, from the busiest. The number a round ends is jittered too: a uniform draw
- * between (1 - jitter) x planned (at least 1) and planned, so that the fleet's clients do not all
- * re-open the same burst; ending fewer never costs a move (the next round ends the rest), so the
- * total stays the minimum that restores the band. A balanced rotation costs nothing and ends
- * nothing.
+ * between (1 - jitter) x planned (rounded up, at least 1) and planned, so that the fleet's clients
+ * do not all re-open the same burst; ending fewer never costs a move (the next round ends the
+ * rest), so the total stays the minimum that restores the band. A balanced rotation costs nothing
+ * and ends nothing.
  * Streams that closed on their own (finished, failed, cut) in the last two intervals are counted
  * as if already re-opened where the picker will put them (the emptiest): a steady set with natural
  * churn has holes that its own re-opens fill, and ending a stream to fill one would be a move
@@ -273,14 +273,17 @@ final class StreamRebalancer<T> {
       return; // the last round's streams are still closing: count again once they have moved
     }
     int budget = Math.max(1, (int) (open * config.maxSharePerInterval));
-    // As the picker would place the streams that closed on their own lately and are re-opening.
-    int[] expected = RebalancePlan.withReopened(counts, (int) Math.min(reopening, open));
-    int planned = Math.min(RebalancePlan.needed(expected, config.tolerance), budget);
-    int[] ends = RebalancePlan.ends(expected, config.tolerance, jittered(planned));
+    int[] ends =
+        RebalancePlan.round(
+            counts,
+            (int) Math.min(reopening, open),
+            config.tolerance,
+            budget,
+            config.jitter,
+            random);
     int total = 0;
-    for (int i = 0; i < ends.length; i++) {
-      ends[i] = Math.min(ends[i], counts[i]);
-      total += ends[i];
+    for (int e : ends) {
+      total += e;
     }
     if (total == 0) {
       // Balanced with these in it: a later drift is an imbalance, not this scale-up. (Not those
@@ -321,19 +324,6 @@ final class StreamRebalancer<T> {
       }
     }
     report(reason, ended, counts);
-  }
-
-  /**
-   * A round's number of streams to end: {@code planned} less a random share of up to {@code jitter}
-   * of it, at least one. Never more than planned (the minimum needed, within the per-interval
-   * budget): what a round leaves, a later round moves, so the total stays the minimum.
-   */
-  private int jittered(int planned) {
-    if (planned <= 1 || config.jitter == 0) {
-      return planned;
-    }
-    int fewest = Math.max(1, (int) Math.floor(planned * (1 - config.jitter) + 1e-9));
-    return planned - random.applyAsInt(planned - fewest + 1);
   }
 
   /** One draining step over every terminating or removed endpoint. */

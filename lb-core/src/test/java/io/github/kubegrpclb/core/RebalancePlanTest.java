@@ -41,6 +41,23 @@ class RebalancePlanTest {
   }
 
   @Test
+  void jittered_drawsBetweenThePlanLessItsJitterShareAndThePlan_atLeastOne() {
+    assertThat(RebalancePlan.jittered(16, 0.2, bound -> 0)).isEqualTo(16);
+    assertThat(RebalancePlan.jittered(16, 0.2, bound -> bound - 1)).isEqualTo(13);
+    assertThat(RebalancePlan.jittered(3, 0.5, bound -> bound - 1)).isEqualTo(2);
+    assertThat(RebalancePlan.jittered(4, 0.2, bound -> bound - 1)).isEqualTo(4);
+    assertThat(RebalancePlan.jittered(1, 1.0, bound -> bound - 1)).isEqualTo(1);
+    assertThat(RebalancePlan.jittered(16, 0, bound -> bound - 1)).isEqualTo(16);
+  }
+
+  @Test
+  void round_reopeningStreamsFillTheHole_noEnds() {
+    // 8 8 8 8 8 8 8 5 with 3 re-opening: the hole fills itself.
+    int[] counts = {8, 8, 8, 8, 8, 8, 8, 5};
+    assertThat(RebalancePlan.round(counts, 3, 0.2, 16, 0, bound -> 0)).containsOnly(0);
+  }
+
+  @Test
   void config_absent_isOff_withDocumentedDefaults() {
     StreamRebalancingConfig config =
         StreamRebalancingConfig.parseFrom("kube_round_robin", Map.of());
