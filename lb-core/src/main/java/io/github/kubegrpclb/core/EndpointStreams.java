@@ -5,6 +5,7 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.ConcurrentSkipListSet;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The streaming calls open on one endpoint, oldest first. Pickers read {@link #open()} (one atomic
@@ -13,8 +14,17 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 final class EndpointStreams {
   private final AtomicInteger open = new AtomicInteger();
+  private final AtomicLong closedOnTheirOwn; // shared by a rebalancer's endpoints
   private final ConcurrentSkipListSet<StreamHandle> handles =
       new ConcurrentSkipListSet<>(Comparator.comparingLong(h -> h.sequence));
+
+  /**
+   * @param closedOnTheirOwn counts streams that closed without the balancer asking (finished,
+   *     failed, cut by a server): the application is likely to open them again
+   */
+  EndpointStreams(AtomicLong closedOnTheirOwn) {
+    this.closedOnTheirOwn = closedOnTheirOwn;
+  }
 
   void add(StreamHandle handle) {
     if (handles.add(handle)) {
@@ -25,6 +35,16 @@ final class EndpointStreams {
   void remove(StreamHandle handle) {
     if (handles.remove(handle)) {
       open.decrementAndGet();
+    }
+  }
+
+  /** The stream closed; {@code onItsOwn} when the balancer had not asked it to end. */
+  void closed(StreamHandle handle, boolean onItsOwn) {
+    if (handles.remove(handle)) {
+      open.decrementAndGet();
+      if (onItsOwn) {
+        closedOnTheirOwn.incrementAndGet();
+      }
     }
   }
 

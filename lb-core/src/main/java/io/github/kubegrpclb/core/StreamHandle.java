@@ -79,7 +79,7 @@ final class StreamHandle {
       wasCancelled = cancelled;
     }
     if (previous != null) {
-      previous.remove(this);
+      previous.closed(this, reason == null);
     }
     // A cancelled stream has a reason: requestEnd sets it before it cancels.
     return wasCancelled && reason != null && status.getCode() == Status.Code.CANCELLED

@@ -17,6 +17,7 @@ import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.IntUnaryOperator;
 import java.util.function.LongSupplier;
 import java.util.function.ToDoubleFunction;
@@ -38,8 +39,17 @@ import javax.annotation.Nullable;
  * Rebalancing. Every interval (stretched by a random 0..jitter share, so that the clients of one
  * fleet do not all cut streams at the same instant after the same EndpointSlice event) the
  * controller counts the streams that will stay on each endpoint of the rotation (open and not yet
- * asked to end) and ends RebalancePlan.ends of them, at most maxSharePerInterval of all open
- * streams, oldest first, from the busiest. A balanced rotation costs nothing and ends nothing.
+ * asked to end) and ends RebalancePlan.round of them, at most maxSharePerInterval of all open
+ * streams, oldest first, from the busiest. The number a round ends is jittered too: a uniform draw
+ * between (1 - jitter) x planned (rounded up, at least 1) and planned, so that the fleet's clients
+ * do not all re-open the same burst; ending fewer never costs a move (the next round ends the
+ * rest), so the total stays the minimum that restores the band. A balanced rotation costs nothing
+ * and ends nothing.
+ * Streams that closed on their own (finished, failed, cut) in the last two intervals are counted
+ * as if already re-opened where the picker will put them (the emptiest): a steady set with natural
+ * churn has holes that its own re-opens fill, and ending a stream to fill one would be a move
+ * nobody needed. Counting a stream that will not come back only delays a real rebalance by two
+ * intervals; it never causes a move.
  * A round waits while streams it asked to end are still closing (up to three intervals, for a
  * handler that does not act): counted before they re-open, the rotation would look emptier than
  * it is and the round would move too many.
@@ -75,6 +85,10 @@ final class StreamRebalancer<T> {
   // Current endpoints and removed ones still draining; read by gauges from other threads.
   private final Map<Endpoint<T>, EndpointStreams> streams = new ConcurrentHashMap<>();
   private final IdentityHashMap<Endpoint<T>, Long> drainDeadlines = new IdentityHashMap<>();
+  private final AtomicLong closedOnTheirOwn = new AtomicLong();
+  // closedOnTheirOwn at the last two rounds: the closes since the older are likely re-opening.
+  private long closedAtLastRound;
+  private long closedAtRoundBefore;
   private StreamRebalancingConfig config = StreamRebalancingConfig.OFF;
   private List<Endpoint<T>> rotation = List.of();
   // Endpoints added since the rotation was last balanced with them in it: moves are scale_up.
@@ -130,7 +144,7 @@ final class StreamRebalancer<T> {
     config = next;
     long now = nanoClock.getAsLong();
     for (Endpoint<T> endpoint : current) {
-      streams.computeIfAbsent(endpoint, e -> new EndpointStreams());
+      streams.computeIfAbsent(endpoint, e -> new EndpointStreams(closedOnTheirOwn));
       if (endpoint.condition() == EndpointCondition.TERMINATING_SERVING) {
         startDrain(endpoint, now);
       } else {
@@ -174,7 +188,8 @@ final class StreamRebalancer<T> {
     this.rotation = rotation;
     EndpointStreams[] sets = new EndpointStreams[rotation.size()];
     for (int i = 0; i < sets.length; i++) {
-      sets[i] = streams.computeIfAbsent(rotation.get(i), e -> new EndpointStreams());
+      sets[i] =
+          streams.computeIfAbsent(rotation.get(i), e -> new EndpointStreams(closedOnTheirOwn));
     }
     scheduleCheck();
     return new StreamPlacingPicker(picker, rotation.streamResults(), sets, weights);
@@ -230,6 +245,10 @@ final class StreamRebalancer<T> {
       return;
     }
     scheduleCheck();
+    long closed = closedOnTheirOwn.get();
+    long reopening = closed - closedAtRoundBefore;
+    closedAtRoundBefore = closedAtLastRound;
+    closedAtLastRound = closed;
     List<Endpoint<T>> pool = new ArrayList<>(rotation.size());
     for (Endpoint<T> endpoint : rotation) {
       if (!drainDeadlines.containsKey(endpoint) && !endpoint.isRemoved()) {
@@ -245,7 +264,8 @@ final class StreamRebalancer<T> {
     int open = 0;
     int ending = 0;
     for (int i = 0; i < counts.length; i++) {
-      EndpointStreams set = streams.computeIfAbsent(pool.get(i), e -> new EndpointStreams());
+      EndpointStreams set =
+          streams.computeIfAbsent(pool.get(i), e -> new EndpointStreams(closedOnTheirOwn));
       counts[i] = set.staying();
       open += set.open();
       ending += set.open() - counts[i];
@@ -255,7 +275,14 @@ final class StreamRebalancer<T> {
       return; // the last round's streams are still closing: count again once they have moved
     }
     int budget = Math.max(1, (int) (open * config.maxSharePerInterval));
-    int[] ends = RebalancePlan.ends(counts, config.tolerance, budget);
+    int[] ends =
+        RebalancePlan.round(
+            counts,
+            (int) Math.min(reopening, open),
+            config.tolerance,
+            budget,
+            config.jitter,
+            random);
     int total = 0;
     for (int e : ends) {
       total += e;
