@@ -219,7 +219,7 @@ final class EndpointSetLoadBalancer<T> extends LoadBalancer {
       outlierEjection.reconnected(endpoint);
       policy.forget(endpoint.policyState());
     }
-    if (endpoint.state() == TRANSIENT_FAILURE && !isFailed(lastFailed)) {
+    if (endpoint.state() == TRANSIENT_FAILURE && !endpoints.isFailed(lastFailed)) {
       lastFailed = endpoint;
     }
     rotationLists.update(endpoint);
@@ -273,25 +273,13 @@ final class EndpointSetLoadBalancer<T> extends LoadBalancer {
   /** The endpoint whose subchannel is {@code subchannel}, or null (for tests and diagnostics). */
   @Nullable
   Endpoint<T> endpointFor(Subchannel subchannel) {
-    for (Endpoint<T> endpoint : endpoints.all()) {
-      if (endpoint.subchannel() == subchannel) {
-        return endpoint;
-      }
-    }
-    return null;
+    return endpoints.find(subchannel);
   }
 
   /** The policy's state of the endpoint whose subchannel is {@code subchannel} (for tests). */
   T policyStateOf(Subchannel subchannel) {
     return Objects.requireNonNull(endpointFor(subchannel), "not this balancer's subchannel")
         .policyState();
-  }
-
-  /** Whether {@code endpoint} is one of this balancer's endpoints, in TRANSIENT_FAILURE. */
-  private boolean isFailed(@Nullable Endpoint<T> endpoint) {
-    return endpoint != null
-        && endpoint.state() == TRANSIENT_FAILURE
-        && endpoints.isCurrent(endpoint);
   }
 
   @Override
@@ -376,13 +364,7 @@ final class EndpointSetLoadBalancer<T> extends LoadBalancer {
     } else if (rotationLists.connecting() > 0) {
       updateState(CONNECTING, BufferPicker.INSTANCE);
     } else if (rotationLists.failed() > 0) {
-      if (!isFailed(lastFailed)) {
-        for (Endpoint<T> endpoint : endpoints.all()) {
-          if (endpoint.state() == TRANSIENT_FAILURE) {
-            lastFailed = endpoint; // the last in address order, as before it was kept
-          }
-        }
-      }
+      lastFailed = endpoints.failedToName(lastFailed);
       updateState(
           TRANSIENT_FAILURE,
           FailurePicker.allFailed(
