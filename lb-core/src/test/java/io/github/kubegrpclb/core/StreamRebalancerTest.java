@@ -364,6 +364,29 @@ class StreamRebalancerTest {
   }
 
   @Test
+  void closedOnTheirOwn_andNotReopened_areRebalancedOnlyAfterTwoIntervals() {
+    accept(EndpointGroups.endpoints(0, 4), config(on()));
+    open(32);
+    clock.forward(Duration.ofMillis(500)); // rounds at 1 s, 2 s, 3 s ...
+    Subchannel first = helper.liveSubchannels().get(0);
+    for (TestStream stream : List.copyOf(streams)) {
+      if (stream.subchannel == first) {
+        stream.handle.closed(Status.OK); // the application finished them: they do not come back
+        streams.remove(stream);
+      }
+    }
+    assertThat(perEndpoint()).containsExactly(0, 8, 8, 8);
+
+    // Counted as re-opening at the next two rounds (1 s, 2 s): nothing moves.
+    clock.forward(Duration.ofSeconds(2));
+    assertThat(ended).isEmpty();
+    // Then the hole is real: fair 6, band [5, 7]; the fewest moves that reach it, 5.
+    clock.forward(Duration.ofSeconds(1));
+    assertThat(ended).hasSize(5);
+    assertThat(perEndpoint()).containsExactly(5, 6, 6, 7);
+  }
+
+  @Test
   void oldestFirst_eachEndpointEndsItsOldestStreams() {
     Map<String, Object> options = on("maxSharePerInterval", 1.0);
     accept(EndpointGroups.endpoints(0, 2), config(options));
