@@ -308,24 +308,10 @@ final class StreamRebalancer<T> {
         continue;
       }
       Status status =
-          Status.UNAVAILABLE.withDescription(
-              StreamRebalancing.MOVED_DESCRIPTION_PREFIX
-                  + ": "
-                  + reason
-                  + " ("
-                  + BalancerPublisher.addressOf(pool.get(i))
-                  + " had "
-                  + counts[i]
-                  + " open streams, fair share "
-                  + Math.round(fair * 10) / 10.0
-                  + " over "
-                  + counts.length
-                  + " endpoints); open it again");
+          MovedStreamStatus.rebalanced(reason, pool.get(i), counts[i], fair, counts.length);
       // Never null: the counting loop above put a set in for every endpoint of the pool.
-      EndpointStreams set = Objects.requireNonNull(streams.get(pool.get(i)), "streams");
-      for (StreamHandle handle : set.oldestStaying(ends[i])) {
-        ended += handle.requestEnd(status, false) ? 1 : 0;
-      }
+      ended +=
+          Objects.requireNonNull(streams.get(pool.get(i)), "streams").endOldest(ends[i], status);
     }
     report(reason, ended, counts);
   }
@@ -364,29 +350,13 @@ final class StreamRebalancer<T> {
         continue; // nowhere to move them: the endpoint still serves
       }
       long left = entry.getValue() - now;
-      Status status =
-          Status.UNAVAILABLE.withDescription(
-              StreamRebalancing.MOVED_DESCRIPTION_PREFIX
-                  + ": "
-                  + TERMINATING
-                  + " ("
-                  + BalancerPublisher.addressOf(endpoint)
-                  + (endpoint.isRemoved() ? " left the endpoint set" : " is terminating")
-                  + "); open it again");
+      Status status = MovedStreamStatus.drained(endpoint);
       if (left <= 0) {
-        for (StreamHandle handle : set.all()) {
-          ended += handle.requestEnd(status, true) ? 1 : 0; // even those told and still open
-        }
+        ended += set.endAll(status, true); // even those told and still open
       } else if (left <= step) {
-        for (StreamHandle handle : set.all()) {
-          ended += handle.requestEnd(status, false) ? 1 : 0;
-        }
+        ended += set.endAll(status, false);
       } else {
-        int staying = set.staying();
-        int due = (int) Math.ceil(staying * (double) step / left);
-        for (StreamHandle handle : set.oldestStaying(due)) {
-          ended += handle.requestEnd(status, false) ? 1 : 0;
-        }
+        ended += set.endOldest((int) Math.ceil(set.staying() * (double) step / left), status);
       }
     }
     if (ended > 0) {

@@ -42,8 +42,9 @@
  *   <li>Per RPC: the policy's picker, or {@code BufferPicker} and {@code FailurePicker}; one
  *       tracer, {@code RpcTracer}, counts each RPC, records its outcome for admission and feeds the
  *       policy's load; {@code WeightedDraw} draws by slow-start weight for both pickers.
- *   <li>Long-lived streams: {@code StreamRebalancer}, {@code StreamPlacingPicker}, {@code
- *       StreamHandle}, {@code RebalancePlan}.
+ *   <li>Long-lived streams: {@code StreamRebalancer} (rounds and draining), {@code RebalancePlan}
+ *       (how many each round ends), {@code StreamPlacingPicker}, {@code EndpointStreams} (one
+ *       endpoint's open streams), {@code StreamHandle}, {@code MovedStreamStatus}.
  *   <li>What the outside sees: {@code BalancerPublisher} (metrics, {@code LbDebug} snapshots,
  *       channel log), {@code PickerText}; the {@code internal} package holds telemetry and shared
  *       helpers.
