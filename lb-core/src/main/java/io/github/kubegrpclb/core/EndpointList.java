@@ -5,6 +5,7 @@ import java.util.AbstractList;
 import java.util.Arrays;
 import java.util.Objects;
 import java.util.RandomAccess;
+import javax.annotation.Nullable;
 
 /**
  * An ordered set of endpoints kept side by side with the columns a picker reads (each endpoint's
@@ -26,7 +27,7 @@ final class EndpointList<T> {
   private Object[] states;
   private int size;
   private int shared; // slots below this index belong to a snapshot: never written again
-  private Snapshot<T> snapshot; // over [0, size), or null when it must be taken again
+  @Nullable private Snapshot<T> snapshot; // over [0, size), or null when it must be taken again
 
   EndpointList(int capacity) {
     allocate(Math.max(capacity, 4));

@@ -2,7 +2,9 @@ package io.github.kubegrpclb.core;
 
 import io.grpc.Attributes;
 import io.grpc.ChannelLogger;
+import io.grpc.ConnectivityState;
 import io.grpc.EquivalentAddressGroup;
+import io.grpc.LoadBalancer.Subchannel;
 import java.net.SocketAddress;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -12,6 +14,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.function.Function;
 import java.util.function.Supplier;
+import javax.annotation.Nullable;
 
 /**
  * The first stage of a balancer: its endpoints, one per address group, diffed on every address
@@ -31,7 +34,8 @@ final class EndpointSet<T> {
   private final String policyName;
   private final ChannelLogger logger;
   private final Supplier<String> hostname;
-  private ClientIndex clientIndex;
+  // The client index last logged; null before subsetting first ran.
+  @Nullable private ClientIndex clientIndex;
 
   /**
    * @param hostname this pod's name, for subsetting without a configured client index
@@ -54,6 +58,42 @@ final class EndpointSet<T> {
   /** Whether {@code endpoint} is the current endpoint of its addresses (not one removed). */
   boolean isCurrent(Endpoint<?> endpoint) {
     return endpoints.get(endpoint.group().getAddresses()) == endpoint;
+  }
+
+  /** The endpoint whose subchannel is {@code subchannel}, or null: O(n), for tests. */
+  @Nullable
+  Endpoint<T> find(Subchannel subchannel) {
+    for (Endpoint<T> endpoint : endpoints.values()) {
+      if (endpoint.subchannel() == subchannel) {
+        return endpoint;
+      }
+    }
+    return null;
+  }
+
+  /** Whether {@code endpoint} is one of the current endpoints, in TRANSIENT_FAILURE. */
+  boolean isFailed(@Nullable Endpoint<?> endpoint) {
+    return endpoint != null
+        && endpoint.state() == ConnectivityState.TRANSIENT_FAILURE
+        && isCurrent(endpoint);
+  }
+
+  /**
+   * The failed endpoint a TRANSIENT_FAILURE picker names: {@code named} while it stays failed, else
+   * the last failed one in address order ({@code named} when none is).
+   */
+  @Nullable
+  Endpoint<T> failedToName(@Nullable Endpoint<T> named) {
+    if (isFailed(named)) {
+      return named;
+    }
+    Endpoint<T> last = named;
+    for (Endpoint<T> endpoint : endpoints.values()) {
+      if (endpoint.state() == ConnectivityState.TRANSIENT_FAILURE) {
+        last = endpoint;
+      }
+    }
+    return last;
   }
 
   /**

@@ -1,10 +1,12 @@
 package io.github.kubegrpclb.core;
 
+import io.grpc.Status;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.ConcurrentSkipListSet;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The streaming calls open on one endpoint, oldest first. Pickers read {@link #open()} (one atomic
@@ -13,8 +15,17 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 final class EndpointStreams {
   private final AtomicInteger open = new AtomicInteger();
+  private final AtomicLong closedOnTheirOwn; // shared by a rebalancer's endpoints
   private final ConcurrentSkipListSet<StreamHandle> handles =
       new ConcurrentSkipListSet<>(Comparator.comparingLong(h -> h.sequence));
+
+  /**
+   * @param closedOnTheirOwn counts streams that closed without the balancer asking (finished,
+   *     failed, cut by a server): the application is likely to open them again
+   */
+  EndpointStreams(AtomicLong closedOnTheirOwn) {
+    this.closedOnTheirOwn = closedOnTheirOwn;
+  }
 
   void add(StreamHandle handle) {
     if (handles.add(handle)) {
@@ -25,6 +36,16 @@ final class EndpointStreams {
   void remove(StreamHandle handle) {
     if (handles.remove(handle)) {
       open.decrementAndGet();
+    }
+  }
+
+  /** The stream closed; {@code onItsOwn} when the balancer had not asked it to end. */
+  void closed(StreamHandle handle, boolean onItsOwn) {
+    if (handles.remove(handle)) {
+      open.decrementAndGet();
+      if (onItsOwn) {
+        closedOnTheirOwn.incrementAndGet();
+      }
     }
   }
 
@@ -42,23 +63,37 @@ final class EndpointStreams {
     return staying;
   }
 
-  /** Up to {@code n} of the oldest streams not yet asked to end. */
-  List<StreamHandle> oldestStaying(int n) {
-    List<StreamHandle> out = new ArrayList<>(Math.min(n, 64));
+  /**
+   * Asks up to {@code n} of the oldest streams not yet asked to end to end with {@code status};
+   * returns how many were asked.
+   */
+  int endOldest(int n, Status status) {
+    List<StreamHandle> oldest = new ArrayList<>(Math.min(n, 64));
     for (StreamHandle handle : handles) {
-      if (out.size() >= n) {
+      if (oldest.size() >= n) {
         break;
       }
       if (!handle.isEnding()) {
-        out.add(handle);
+        oldest.add(handle);
       }
     }
-    return out;
+    return endEach(oldest, status, false);
   }
 
-  /** Every stream still open, oldest first. */
-  List<StreamHandle> all() {
-    return new ArrayList<>(handles);
+  /**
+   * Asks every stream still open to end with {@code status}, oldest first; with {@code force} even
+   * those already told and still open. Returns how many were asked.
+   */
+  int endAll(Status status, boolean force) {
+    return endEach(new ArrayList<>(handles), status, force);
+  }
+
+  private static int endEach(List<StreamHandle> chosen, Status status, boolean force) {
+    int asked = 0;
+    for (StreamHandle handle : chosen) {
+      asked += handle.requestEnd(status, force) ? 1 : 0;
+    }
+    return asked;
   }
 
   @Override

@@ -1,5 +1,6 @@
 package io.github.kubegrpclb.core;
 
+import java.util.Objects;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -58,7 +59,7 @@ final class FleetLatency {
     if (success) {
       double log = Math.log(Math.max(rttNanos, 1));
       while (true) {
-        Typical prev = typical.get();
+        Typical prev = typical();
         long n = prev.samples() + 1;
         double weight = Math.max(1.0 / n, 1 / MEMORY);
         double next = prev.log() + (log - prev.log()) * weight;
@@ -77,17 +78,22 @@ final class FleetLatency {
 
   /** The typical latency in nanoseconds. */
   double typicalNanos() {
-    return typical.get().nanos();
+    return typical().nanos();
   }
 
   /** What an estimate nobody refreshes ages toward: half the typical latency, in nanoseconds. */
   double agingTargetNanos() {
-    return typical.get().nanos() * AGING_TARGET;
+    return typical().nanos() * AGING_TARGET;
   }
 
   /** How much one fleet sample ages an estimate (in units of e-foldings). */
   double agePerSample() {
     return agePerSample;
+  }
+
+  // Never null: set in the constructor and only ever replaced by compareAndSet with a new value.
+  private Typical typical() {
+    return Objects.requireNonNull(typical.get(), "typical");
   }
 
   private record Typical(double nanos, double log, long samples) {}

@@ -3,6 +3,7 @@ package io.github.kubegrpclb.core;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 import java.util.function.Predicate;
 
 /**
@@ -22,6 +23,7 @@ final class IntervalRules {
 
   private final Predicate<Endpoint<?>> isEjected;
   private final Predicate<Endpoint<?>> eject;
+  private final Function<Endpoint<?>, OutcomeCounts> outcomes;
   private int successRateIntervals; // intervals the success-rate window has lasted
   // The median of the endpoints' mean success latency over the last interval (0: unknown).
   private long fleetLatencyNanos;
@@ -30,7 +32,11 @@ final class IntervalRules {
    * @param isEjected whether an endpoint is out already (not counted among its peers)
    * @param eject ejects an endpoint unless the panic threshold forbids; returns whether it did
    */
-  IntervalRules(Predicate<Endpoint<?>> isEjected, Predicate<Endpoint<?>> eject) {
+  IntervalRules(
+      Predicate<Endpoint<?>> isEjected,
+      Predicate<Endpoint<?>> eject,
+      Function<Endpoint<?>, OutcomeCounts> outcomes) {
+    this.outcomes = outcomes;
     this.isEjected = isEjected;
     this.eject = eject;
   }
@@ -54,7 +60,7 @@ final class IntervalRules {
     long[][] counts = new long[all.length][];
     int withVolume = 0;
     for (int i = 0; i < all.length; i++) {
-      counts[i] = all[i].outcomes().successRateWindow(false);
+      counts[i] = outcomes.apply(all[i]).successRateWindow(false);
       withVolume +=
           !isEjected(all[i]) && counts[i][0] + counts[i][1] >= config.requestVolume ? 1 : 0;
     }
@@ -65,7 +71,7 @@ final class IntervalRules {
     }
     successRateIntervals = 0;
     for (int i = 0; i < all.length; i++) {
-      counts[i] = all[i].outcomes().successRateWindow(true);
+      counts[i] = outcomes.apply(all[i]).successRateWindow(true);
     }
     double sum = 0;
     double sumSquares = 0;
@@ -149,8 +155,8 @@ final class IntervalRules {
       if (mean > config.slowFactor * median && mean - median >= gap && eject.test(all[i])) {
         // Re-admission takes a probe's answer, which a slow pod gives: its probation must also
         // see its RPCs answered faster than what ejected it, or it is back for a whole interval.
-        all[i]
-            .outcomes()
+        outcomes
+            .apply(all[i])
             .ejectedForLatency(Math.max((long) (config.slowFactor * median), median + gap));
         out.add(all[i]);
       }

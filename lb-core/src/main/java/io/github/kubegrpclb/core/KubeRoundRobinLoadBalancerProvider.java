@@ -39,8 +39,7 @@ public final class KubeRoundRobinLoadBalancerProvider extends LoadBalancerProvid
   public LoadBalancer newLoadBalancer(LoadBalancer.Helper helper) {
     return HealthChecking.wrap(
         helper,
-        h ->
-            new KubeRoundRobinLoadBalancer(h, bound -> ThreadLocalRandom.current().nextInt(bound)));
+        h -> KubeRoundRobinPolicy.balancer(h, bound -> ThreadLocalRandom.current().nextInt(bound)));
   }
 
   @Override

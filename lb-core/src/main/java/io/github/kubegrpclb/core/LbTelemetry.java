@@ -3,6 +3,7 @@ package io.github.kubegrpclb.core;
 import io.grpc.Attributes;
 import io.opentelemetry.api.GlobalOpenTelemetry;
 import io.opentelemetry.api.OpenTelemetry;
+import javax.annotation.Nullable;
 
 /**
  * Where this library's balancers, resolvers and sharded channels record their OpenTelemetry metrics
@@ -32,11 +33,13 @@ public final class LbTelemetry {
   private static final LbTelemetry GLOBAL = new LbTelemetry(null, true, DEFAULT_ENDPOINT_LIMIT);
   private static final LbTelemetry DISABLED = new LbTelemetry(null, false, 0);
 
-  private final Object openTelemetry; // an OpenTelemetry; Object so this class loads without it
+  // An OpenTelemetry, or null for the global one (GLOBAL, DISABLED and their copies); Object so
+  // this class loads without the OpenTelemetry API.
+  @Nullable private final Object openTelemetry;
   private final boolean enabled;
   private final int endpointLimit;
 
-  private LbTelemetry(Object openTelemetry, boolean enabled, int endpointLimit) {
+  private LbTelemetry(@Nullable Object openTelemetry, boolean enabled, int endpointLimit) {
     this.openTelemetry = openTelemetry;
     this.enabled = enabled;
     this.endpointLimit = endpointLimit;

@@ -61,8 +61,12 @@ final class OutlierEjection {
     void probe(Subchannel subchannel, long timeoutNanos, Consumer<Boolean> answered);
   }
 
-  /** Ejection's state of one endpoint; written in the SynchronizationContext. */
+  /**
+   * Ejection's state of one endpoint, written in the SynchronizationContext, and the outcome counts
+   * its RPCs' tracers write from any thread.
+   */
   private static final class Ejection {
+    final OutcomeCounts outcomes = new OutcomeCounts();
     volatile boolean ejected; // read by snapshots and gauges from other threads
     int times; // times ejected, decayed
     @Nullable ScheduledHandle timer; // the probe's, or the probation check's
@@ -77,13 +81,16 @@ final class OutlierEjection {
   private final Consumer<Endpoint<?>> onReadmitted;
   private OutlierEjectionConfig config =
       OutlierEjectionConfig.parse("policy", java.util.Map.of("enabled", false));
-  // One timer: checks silence every checkNanos and evaluates the interval every interval.
-  private SynchronizationContext.ScheduledHandle timer;
+  // One timer: checks silence every checkNanos and evaluates the interval every interval; null
+  // while ejection is off or stopped.
+  @Nullable private SynchronizationContext.ScheduledHandle timer;
   private long checkNanos;
   private long sinceIntervalNanos;
   private long sinceDecayNanos;
   private Collection<? extends Endpoint<?>> endpoints = List.of();
-  private final IntervalRules rules = new IntervalRules(this::isEjected, this::eject);
+  private final IntervalRules rules =
+      new IntervalRules(this::isEjected, this::eject, this::outcomes);
+  private final SilenceRules silence = new SilenceRules(this::isEjected, this::outcomes);
 
   /**
    * @param nanoClock the clock RPCs are timed with
@@ -120,7 +127,7 @@ final class OutlierEjection {
       for (Endpoint<?> endpoint : endpoints) {
         any |= isEjected(endpoint);
         readmit(endpoint, false);
-        endpoint.outcomes().arm(Integer.MAX_VALUE, () -> {});
+        outcomes(endpoint).arm(Integer.MAX_VALUE, () -> {});
       }
       if (any) {
         onChange.run();
@@ -155,6 +162,11 @@ final class OutlierEjection {
     }
   }
 
+  /** The counts of {@code endpoint}'s RPC outcomes: its tracers write them; any thread. */
+  OutcomeCounts outcomes(Endpoint<?> endpoint) {
+    return stateOf(endpoint).outcomes;
+  }
+
   private Ejection stateOf(Endpoint<?> endpoint) {
     return states.computeIfAbsent(endpoint, e -> new Ejection());
   }
@@ -169,12 +181,12 @@ final class OutlierEjection {
 
   /** The endpoint reconnected after a failure: what its old connection did is history. */
   void reconnected(Endpoint<?> endpoint) {
-    endpoint.outcomes().reset(endpoint.outcomes().onProbation());
+    OutcomeCounts outcomes = outcomes(endpoint);
+    outcomes.reset(outcomes.onProbation());
   }
 
   private void arm(Endpoint<?> endpoint) {
-    endpoint
-        .outcomes()
+    outcomes(endpoint)
         .arm(config.consecutiveFailures, () -> syncContext.execute(() -> onTrigger(endpoint)));
   }
 
@@ -182,34 +194,14 @@ final class OutlierEjection {
     if (!config.enabled || endpoint.isRemoved() || isEjected(endpoint)) {
       return;
     }
-    OutcomeCounts outcomes = endpoint.outcomes();
-    if (outcomes.failingUnanswered() && shared(outcomes.silentNanos(nanoClock.getAsLong()))) {
+    OutcomeCounts outcomes = outcomes(endpoint);
+    long now = nanoClock.getAsLong();
+    if (outcomes.failingUnanswered() && silence.shared(endpoints, outcomes.silentNanos(now), now)) {
       return; // most endpoints stopped answering at once: the network or this client
     }
     if (eject(endpoint)) {
       onChange.run();
     }
-  }
-
-  /**
-   * Whether more than half of the endpoints in rotation are failing unanswered or have been silent
-   * for at least half of {@code silentNanos}.
-   */
-  private boolean shared(long silentNanos) {
-    long now = nanoClock.getAsLong();
-    long half = Math.max(1, silentNanos / 2);
-    int inRotation = 0;
-    int troubled = 0;
-    for (Endpoint<?> other : endpoints) {
-      if (!isEjected(other)) {
-        inRotation++;
-        OutcomeCounts outcomes = other.outcomes();
-        if (outcomes.failingUnanswered() || outcomes.silentNanos(now) >= half) {
-          troubled++;
-        }
-      }
-    }
-    return troubled * 2 > inRotation;
   }
 
   private void tick() {
@@ -231,20 +223,9 @@ final class OutlierEjection {
     long limit =
         Math.max(config.unresponsiveNanos, UNRESPONSIVE_FACTOR * rules.fleetLatencyNanos());
     long probationLimit = probationLimitNanos();
-    List<Endpoint<?>> silent = null;
-    for (Endpoint<?> endpoint : endpoints) {
-      long silentNanos = endpoint.outcomes().silentNanos(now);
-      if (!isEjected(endpoint)
-          && silentNanos >= (endpoint.outcomes().onProbation() ? probationLimit : limit)
-          && peersAnsweredSince(endpoint, now - silentNanos)) {
-        if (silent == null) {
-          silent = new ArrayList<>();
-        }
-        silent.add(endpoint);
-      }
-    }
+    List<Endpoint<?>> silent = silence.silent(endpoints, now, limit, probationLimit);
     if (silent == null) {
-      return; // a silence shared by most endpoints fails peersAnsweredSince: not acted on
+      return;
     }
     boolean changed = false;
     for (Endpoint<?> endpoint : silent) {
@@ -255,22 +236,6 @@ final class OutlierEjection {
     }
   }
 
-  /**
-   * Whether more than half of the other endpoints in rotation answered since {@code sinceNanos}:
-   * the evidence that the silence is the endpoint's, not idleness or the network's.
-   */
-  private boolean peersAnsweredSince(Endpoint<?> silent, long sinceNanos) {
-    int others = 0;
-    int answered = 0;
-    for (Endpoint<?> other : endpoints) {
-      if (other != silent && !isEjected(other)) {
-        others++;
-        answered += other.outcomes().answeredSince(sinceNanos) ? 1 : 0;
-      }
-    }
-    return answered * 2 > others;
-  }
-
   private void evaluateInterval() {
     int n = endpoints.size();
     long[][] counts = new long[n][];
@@ -278,7 +243,7 @@ final class OutlierEjection {
     int i = 0;
     for (Endpoint<?> endpoint : endpoints) {
       all[i] = endpoint;
-      counts[i++] = endpoint.outcomes().drainInterval();
+      counts[i++] = outcomes(endpoint).drainInterval();
     }
     List<Endpoint<?>> ejectedNow = new ArrayList<>();
     rules.ejectBySuccessRate(config, all, ejectedNow);
@@ -297,7 +262,7 @@ final class OutlierEjection {
       Ejection state = states.get(endpoint);
       if (state != null
           && !state.ejected
-          && !endpoint.outcomes().onProbation()
+          && !outcomes(endpoint).onProbation()
           && state.times > 0
           && !ejectedNow.contains(endpoint)) {
         state.times--;
@@ -369,7 +334,7 @@ final class OutlierEjection {
       return; // forgotten, or ejected meanwhile: the timer is its probe's now
     }
     state.timer = null;
-    if (!endpoint.outcomes().onProbation()) {
+    if (!outcomes(endpoint).onProbation()) {
       return;
     }
     checkSilence();
@@ -392,6 +357,6 @@ final class OutlierEjection {
         state.timer = null;
       }
     }
-    endpoint.outcomes().reset(onProbation);
+    outcomes(endpoint).reset(onProbation);
   }
 }

@@ -37,7 +37,7 @@ public final class PeakEwmaLoadBalancerProvider extends LoadBalancerProvider {
     return HealthChecking.wrap(
         helper,
         h ->
-            new PeakEwmaLoadBalancer(
+            PeakEwmaPolicy.balancer(
                 h, System::nanoTime, bound -> ThreadLocalRandom.current().nextInt(bound)));
   }
 

@@ -17,7 +17,7 @@ final class PickerText {
     StringBuilder out = new StringBuilder().append(endpoints.size()).append(" endpoints [");
     int shown = Math.min(SHOWN, endpoints.size());
     for (int i = 0; i < shown; i++) {
-      out.append(i > 0 ? ", " : "").append(BalancerObserver.addressOf(endpoints.get(i)));
+      out.append(i > 0 ? ", " : "").append(BalancerPublisher.addressOf(endpoints.get(i)));
     }
     if (endpoints.size() > shown) {
       out.append(", ... ").append(endpoints.size() - shown).append(" more");

@@ -12,6 +12,7 @@ import java.util.TreeSet;
 import java.util.function.Supplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import javax.annotation.Nullable;
 
 /**
  * Reads typed fields out of a policy's raw JSON service config (as grpc-java hands it over: maps,
@@ -255,7 +256,7 @@ final class PolicyConfigFields {
     }
   }
 
-  private static String describe(String policy, String field, Object value) {
+  private static String describe(String policy, String field, @Nullable Object value) {
     String shown = value instanceof String ? "\"" + value + "\"" : String.valueOf(value);
     String type = value == null ? "null" : value.getClass().getSimpleName();
     return policy + " config field '" + field + "': got " + shown + " (" + type + ")";

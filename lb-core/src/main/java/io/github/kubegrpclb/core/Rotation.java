@@ -1,5 +1,7 @@
 package io.github.kubegrpclb.core;
 
+import javax.annotation.Nullable;
+
 /**
  * Chooses which connected endpoints a picker may use: Kubernetes' serving rules, applied to what
  * the client can actually reach.
@@ -7,19 +9,19 @@ package io.github.kubegrpclb.core;
  * <p>Rules (from kube-proxy, KEP-1669 and topology-aware routing): use endpoints whose condition is
  * READY; only when none of those is connected, use terminating-but-serving ones (topology is
  * ignored for that fallback). When the client's node is known and every candidate carries node
- * hints ({@code PreferSameNode}), keep the candidates hinted for the client's node; when none of
- * those is connected, or there are no node hints, and the client's zone is known and every
- * candidate carries zone hints, keep the candidates hinted for the client's zone; when none of
- * those is connected either, use every candidate: a preference never holds RPCs. This is
- * kube-proxy's {@code topologyModeFromHints}, applied to connected endpoints. Stateless: it chooses
- * among the lists {@link RotationCandidates} keeps, so a choice costs O(1).
+ * hints ({@code PreferSameNode}), keep the endpoints hinted for the client's node; when none of
+ * those is connected, or there are no node hints, and the client's zone is known and every endpoint
+ * carries zone hints, keep the endpoints hinted for the client's zone; when none of those is
+ * connected either, use every candidate: a preference never holds RPCs. This is kube-proxy's {@code
+ * topologyModeFromHints}, applied to connected endpoints. Stateless: it chooses among the lists
+ * {@link RotationLists} keeps, so a choice costs O(1).
  */
 final class Rotation {
   private Rotation() {}
 
   /**
-   * Returns the endpoints to pick from, one of {@code candidates}' lists (possibly empty), or null
-   * while RPCs should wait for an endpoint still connecting. O(1).
+   * Returns the endpoints to pick from, one of {@code rotationLists}' lists (possibly empty), or
+   * null while RPCs should wait for an endpoint still connecting. O(1).
    *
    * <p>Admission first (endpoints ejected by outlier ejection only when every connected one is: the
    * panic threshold keeps some admitted, and should a config change eject them all anyway, all of
@@ -28,28 +30,32 @@ final class Rotation {
    * @param clientZone the client's zone, or null when unknown
    * @param clientNode the client's node, or null when unknown
    */
+  @Nullable
   static <T> EndpointList<T> select(
-      RotationCandidates<T> candidates, String clientZone, String clientNode) {
-    RotationCandidates.Tier<T> tier = candidates.admissible();
-    if (tier.ready.isEmpty()) {
+      RotationLists<T> rotationLists, @Nullable String clientZone, @Nullable String clientNode) {
+    RotationLists.AdmissionLists<T> lists = rotationLists.admissible();
+    if (lists.ready.isEmpty()) {
       // Wait for a READY endpoint still connecting rather than use the fallback.
-      return candidates.anyReadyConnecting() ? null : tier.serving;
+      return rotationLists.anyReadyConnecting() ? null : lists.serving;
     }
-    return byTopology(tier, clientZone, clientNode);
+    return byTopology(lists, clientZone, clientNode);
   }
 
   /**
-   * Of a tier's connected READY endpoints, those the topology rules prefer: hinted for the client's
-   * node, else for its zone, else all of them; a hint counts only when every endpoint carries one.
+   * Of one admission state's connected READY endpoints, those the topology rules prefer: hinted for
+   * the client's node, else for its zone, else all of them; a hint counts only when every endpoint
+   * carries one.
    */
   private static <T> EndpointList<T> byTopology(
-      RotationCandidates.Tier<T> tier, String clientZone, String clientNode) {
-    if (clientNode != null && tier.everyReadyHasNodeHints() && !tier.sameNode.isEmpty()) {
-      return tier.sameNode;
+      RotationLists.AdmissionLists<T> lists,
+      @Nullable String clientZone,
+      @Nullable String clientNode) {
+    if (clientNode != null && lists.everyReadyHasNodeHints() && !lists.sameNode.isEmpty()) {
+      return lists.sameNode;
     }
-    if (clientZone != null && tier.everyReadyHasZoneHints() && !tier.sameZone.isEmpty()) {
-      return tier.sameZone;
+    if (clientZone != null && lists.everyReadyHasZoneHints() && !lists.sameZone.isEmpty()) {
+      return lists.sameZone;
     }
-    return tier.ready;
+    return lists.ready;
   }
 }

@@ -4,6 +4,7 @@ import io.grpc.CallOptions;
 import io.grpc.Context;
 import io.grpc.Deadline;
 import io.grpc.Status;
+import javax.annotation.Nullable;
 
 /**
  * How both policies' stream tracers read an RPC attempt: the deadline that applies to it, what its
@@ -35,6 +36,7 @@ final class RpcOutcome {
    * The deadline of an attempt whose tracer is being created: the earlier of its CallOptions' and
    * the current Context's, or null. Allocates nothing.
    */
+  @Nullable
   static Deadline attemptDeadline(CallOptions options) {
     Deadline fromOptions = options.getDeadline();
     Deadline fromContext = Context.current().getDeadline();
@@ -51,7 +53,7 @@ final class RpcOutcome {
    * DEADLINE_EXCEEDED: the endpoint did not answer in time. Other CANCELLED attempts were given up
    * by the client and say nothing about the endpoint.
    */
-  static Status.Code effectiveCode(Status status, Deadline deadline) {
+  static Status.Code effectiveCode(Status status, @Nullable Deadline deadline) {
     Status.Code code = status.getCode();
     if (code == Status.Code.CANCELLED && deadline != null && deadline.isExpired()) {
       return Status.Code.DEADLINE_EXCEEDED;

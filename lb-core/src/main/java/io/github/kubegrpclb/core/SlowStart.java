@@ -11,6 +11,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.function.LongSupplier;
 import java.util.function.Predicate;
+import javax.annotation.Nullable;
 
 /**
  * Slow start for both policies ({@link SlowStartConfig}): which endpoints ramp, their weights for
@@ -62,7 +63,8 @@ final class SlowStart<T> {
   private final Map<Endpoint<T>, Ramp> recent = new ConcurrentHashMap<>();
   // Endpoints added while the balancer served that have not been READY since.
   private final Set<Endpoint<T>> addedWhileServing = new HashSet<>();
-  private SynchronizationContext.ScheduledHandle rampTimer;
+  // The next ramp tick, while an endpoint ramps; null otherwise.
+  @Nullable private SynchronizationContext.ScheduledHandle rampTimer;
 
   /**
    * @param onTick rebuilds the picker (in the SynchronizationContext) while an endpoint ramps
@@ -86,12 +88,29 @@ final class SlowStart<T> {
   }
 
   /**
-   * Whether {@code endpoint}, now READY, was added while the balancer served and was not READY
-   * since; forgets it: a reconnect after a graceful GOAWAY (max connection age) is then the same
-   * pod, already warm, not a new endpoint.
+   * {@code endpoint}'s subchannel reported {@code state}, before its state (then {@code before}) is
+   * recorded: it joins endpoints already serving ({@link #joined}) when its connection is READY
+   * again after a failure, or READY for the first time after it was added while the balancer
+   * served. That first READY forgets that it was added while serving: a reconnect after a graceful
+   * GOAWAY (max connection age) is then the same pod, already warm, not a new endpoint.
+   *
+   * @param connected endpoints whose subchannel is READY now ({@code endpoint} not yet among them)
    */
-  boolean firstReady(Endpoint<T> endpoint) {
-    return addedWhileServing.remove(endpoint);
+  void stateChanged(
+      Endpoint<T> endpoint,
+      ConnectivityState before,
+      ConnectivityState state,
+      SlowStartConfig config,
+      int connected) {
+    if (state != ConnectivityState.READY) {
+      return;
+    }
+    boolean recovered = before == ConnectivityState.TRANSIENT_FAILURE;
+    boolean wasAddedWhileServing = addedWhileServing.remove(endpoint);
+    boolean joined = recovered || (wasAddedWhileServing && before != ConnectivityState.READY);
+    if (joined && config.enabled) {
+      joined(endpoint, config, connected);
+    }
   }
 
   /** The weight of {@code endpoint}'s ramp in (0, 1], 1 when it does not ramp; any thread. */
@@ -106,7 +125,7 @@ final class SlowStart<T> {
    *
    * @param connected endpoints whose subchannel is READY now ({@code endpoint} not yet among them)
    */
-  void joined(Endpoint<T> endpoint, SlowStartConfig config, int connected) {
+  private void joined(Endpoint<T> endpoint, SlowStartConfig config, int connected) {
     long now = nanoClock.getAsLong();
     Ramp ramp = recent.computeIfAbsent(endpoint, e -> new Ramp());
     int newPeers = 0;
@@ -143,6 +162,7 @@ final class SlowStart<T> {
    *
    * @param inRotation whether an endpoint is in the rotation {@code snapshot} was taken from
    */
+  @Nullable
   double[] weights(
       SlowStartConfig config,
       Predicate<Endpoint<T>> inRotation,

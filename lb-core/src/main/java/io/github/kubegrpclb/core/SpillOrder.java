@@ -6,6 +6,7 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Set;
 import java.util.function.IntSupplier;
+import javax.annotation.Nullable;
 
 /**
  * The order in which zone spill ({@link ZoneSpill}) lets other endpoints join one client's
@@ -29,7 +30,7 @@ final class SpillOrder {
    * The first {@code count} of {@code rest} (indices into {@code ready}) in this client's order.
    */
   <T> List<Integer> first(
-      EndpointList.Snapshot<T> ready, List<Integer> rest, String clientZone, int count) {
+      EndpointList.Snapshot<T> ready, List<Integer> rest, @Nullable String clientZone, int count) {
     if (!seeded) {
       seeded = true;
       seed = clientSeed.getAsInt();

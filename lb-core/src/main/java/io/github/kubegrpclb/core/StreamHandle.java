@@ -6,6 +6,7 @@ import io.grpc.Status;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.logging.Level;
 import java.util.logging.Logger;
+import javax.annotation.Nullable;
 
 /**
  * One streaming call as the balancer tracks it: which endpoint's {@link EndpointStreams} it is
@@ -27,17 +28,18 @@ final class StreamHandle {
   private static final AtomicLong SEQUENCE = new AtomicLong();
 
   final long sequence = SEQUENCE.incrementAndGet();
-  private final StreamRebalancing.MoveHandler handler;
-  private ClientCall<?, ?> call;
-  private EndpointStreams attachedTo;
+  @Nullable private final StreamRebalancing.MoveHandler handler; // null: cancel the call instead
+  @Nullable private ClientCall<?, ?> call; // null until the interceptor sets it
+  @Nullable private EndpointStreams attachedTo; // null before the first pick and once closed
   private boolean closed;
-  private Status endStatus; // the balancer asked this stream to end, for this reason
+  // The balancer asked this stream to end, for this reason; null until it does.
+  @Nullable private Status endStatus;
   private boolean cancelled;
 
   /**
    * @param handler the application's handler, or null to cancel the call with the status
    */
-  StreamHandle(StreamRebalancing.MoveHandler handler) {
+  StreamHandle(@Nullable StreamRebalancing.MoveHandler handler) {
     this.handler = handler;
   }
 
@@ -77,9 +79,12 @@ final class StreamHandle {
       wasCancelled = cancelled;
     }
     if (previous != null) {
-      previous.remove(this);
+      previous.closed(this, reason == null);
     }
-    return wasCancelled && status.getCode() == Status.Code.CANCELLED ? reason : status;
+    // A cancelled stream has a reason: requestEnd sets it before it cancels.
+    return wasCancelled && reason != null && status.getCode() == Status.Code.CANCELLED
+        ? reason
+        : status;
   }
 
   /** Whether the balancer already asked this stream to end (or it closed). */
@@ -94,7 +99,7 @@ final class StreamHandle {
    */
   boolean requestEnd(Status reason, boolean force) {
     ClientCall<?, ?> toCancel = null;
-    boolean tell = false;
+    StreamRebalancing.MoveHandler tell = null; // the handler to tell, or null to cancel
     synchronized (this) {
       if (closed || cancelled || (endStatus != null && !force) || call == null) {
         return false;
@@ -106,16 +111,16 @@ final class StreamHandle {
         cancelled = true;
         toCancel = call;
       } else {
-        tell = true;
+        tell = handler;
       }
     }
-    if (tell) {
+    if (tell != null) {
       try {
-        handler.moveRequested(reason);
+        tell.moveRequested(reason);
       } catch (RuntimeException e) {
         return requestEnd(reason, true); // a broken handler must not pin the stream
       }
-    } else {
+    } else if (toCancel != null) { // never null here: requestEnd returned early without a call
       try {
         toCancel.cancel(reason.getDescription(), null);
       } catch (RuntimeException e) {

@@ -6,6 +6,7 @@ import io.grpc.LoadBalancer.SubchannelPicker;
 import io.grpc.MethodDescriptor;
 import java.util.Arrays;
 import java.util.concurrent.atomic.AtomicInteger;
+import javax.annotation.Nullable;
 
 /**
  * Wraps a policy's picker when stream rebalancing is on: a streaming call that carries a {@link
@@ -21,7 +22,7 @@ final class StreamPlacingPicker extends SubchannelPicker {
   private final SubchannelPicker delegate;
   private final PickResult[] streamResults;
   private final EndpointStreams[] streams;
-  private final double[] weights; // null when every weight is 1
+  @Nullable private final double[] weights; // null when every weight is 1
   private final int size;
   private final AtomicInteger next = new AtomicInteger();
 
@@ -33,7 +34,7 @@ final class StreamPlacingPicker extends SubchannelPicker {
       SubchannelPicker delegate,
       PickResult[] streamResults,
       EndpointStreams[] streams,
-      double[] weights) {
+      @Nullable double[] weights) {
     this.delegate = delegate;
     this.streamResults = streamResults;
     this.streams = streams;

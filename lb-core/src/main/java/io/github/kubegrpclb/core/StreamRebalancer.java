@@ -13,12 +13,15 @@ import java.util.IdentityHashMap;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.IntUnaryOperator;
 import java.util.function.LongSupplier;
 import java.util.function.ToDoubleFunction;
+import javax.annotation.Nullable;
 
 /**
  * Keeps a balancer's long-lived streams spread over its endpoints ({@link
@@ -36,8 +39,17 @@ import java.util.function.ToDoubleFunction;
  * Rebalancing. Every interval (stretched by a random 0..jitter share, so that the clients of one
  * fleet do not all cut streams at the same instant after the same EndpointSlice event) the
  * controller counts the streams that will stay on each endpoint of the rotation (open and not yet
- * asked to end) and ends RebalancePlan.ends of them, at most maxSharePerInterval of all open
- * streams, oldest first, from the busiest. A balanced rotation costs nothing and ends nothing.
+ * asked to end) and ends RebalancePlan.round of them, at most maxSharePerInterval of all open
+ * streams, oldest first, from the busiest. The number a round ends is jittered too: a uniform draw
+ * between (1 - jitter) x planned (rounded up, at least 1) and planned, so that the fleet's clients
+ * do not all re-open the same burst; ending fewer never costs a move (the next round ends the
+ * rest), so the total stays the minimum that restores the band. A balanced rotation costs nothing
+ * and ends nothing.
+ * Streams that closed on their own (finished, failed, cut) in the last two intervals are counted
+ * as if already re-opened where the picker will put them (the emptiest): a steady set with natural
+ * churn has holes that its own re-opens fill, and ending a stream to fill one would be a move
+ * nobody needed. Counting a stream that will not come back only delays a real rebalance by two
+ * intervals; it never causes a move.
  * A round waits while streams it asked to end are still closing (up to three intervals, for a
  * handler that does not act): counted before they re-open, the rotation would look emptier than
  * it is and the round would move too many.
@@ -73,13 +85,17 @@ final class StreamRebalancer<T> {
   // Current endpoints and removed ones still draining; read by gauges from other threads.
   private final Map<Endpoint<T>, EndpointStreams> streams = new ConcurrentHashMap<>();
   private final IdentityHashMap<Endpoint<T>, Long> drainDeadlines = new IdentityHashMap<>();
+  private final AtomicLong closedOnTheirOwn = new AtomicLong();
+  // closedOnTheirOwn at the last two rounds: the closes since the older are likely re-opening.
+  private long closedAtLastRound;
+  private long closedAtRoundBefore;
   private StreamRebalancingConfig config = StreamRebalancingConfig.OFF;
   private List<Endpoint<T>> rotation = List.of();
   // Endpoints added since the rotation was last balanced with them in it: moves are scale_up.
   private final IdentityHashMap<Endpoint<T>, Boolean> joining = new IdentityHashMap<>();
-  private ScheduledHandle checkTimer;
+  @Nullable private ScheduledHandle checkTimer; // the next round; null while none is scheduled
   private long lastRoundNanos;
-  private ScheduledHandle drainTimer;
+  @Nullable private ScheduledHandle drainTimer; // the next draining step; null while none is due
 
   /**
    * @param random returns a uniform int in {@code [0, bound)}, for the jitter
@@ -128,7 +144,7 @@ final class StreamRebalancer<T> {
     config = next;
     long now = nanoClock.getAsLong();
     for (Endpoint<T> endpoint : current) {
-      streams.computeIfAbsent(endpoint, e -> new EndpointStreams());
+      streams.computeIfAbsent(endpoint, e -> new EndpointStreams(closedOnTheirOwn));
       if (endpoint.condition() == EndpointCondition.TERMINATING_SERVING) {
         startDrain(endpoint, now);
       } else {
@@ -165,14 +181,15 @@ final class StreamRebalancer<T> {
    * rebalancing is on; {@code rotation} is the picker's rotation.
    */
   SubchannelPicker wrap(
-      SubchannelPicker picker, EndpointList.Snapshot<T> rotation, double[] weights) {
+      SubchannelPicker picker, EndpointList.Snapshot<T> rotation, @Nullable double[] weights) {
     if (!config.enabled) {
       return picker;
     }
     this.rotation = rotation;
     EndpointStreams[] sets = new EndpointStreams[rotation.size()];
     for (int i = 0; i < sets.length; i++) {
-      sets[i] = streams.computeIfAbsent(rotation.get(i), e -> new EndpointStreams());
+      sets[i] =
+          streams.computeIfAbsent(rotation.get(i), e -> new EndpointStreams(closedOnTheirOwn));
     }
     scheduleCheck();
     return new StreamPlacingPicker(picker, rotation.streamResults(), sets, weights);
@@ -228,6 +245,10 @@ final class StreamRebalancer<T> {
       return;
     }
     scheduleCheck();
+    long closed = closedOnTheirOwn.get();
+    long reopening = closed - closedAtRoundBefore;
+    closedAtRoundBefore = closedAtLastRound;
+    closedAtLastRound = closed;
     List<Endpoint<T>> pool = new ArrayList<>(rotation.size());
     for (Endpoint<T> endpoint : rotation) {
       if (!drainDeadlines.containsKey(endpoint) && !endpoint.isRemoved()) {
@@ -243,7 +264,8 @@ final class StreamRebalancer<T> {
     int open = 0;
     int ending = 0;
     for (int i = 0; i < counts.length; i++) {
-      EndpointStreams set = streams.computeIfAbsent(pool.get(i), e -> new EndpointStreams());
+      EndpointStreams set =
+          streams.computeIfAbsent(pool.get(i), e -> new EndpointStreams(closedOnTheirOwn));
       counts[i] = set.staying();
       open += set.open();
       ending += set.open() - counts[i];
@@ -253,7 +275,14 @@ final class StreamRebalancer<T> {
       return; // the last round's streams are still closing: count again once they have moved
     }
     int budget = Math.max(1, (int) (open * config.maxSharePerInterval));
-    int[] ends = RebalancePlan.ends(counts, config.tolerance, budget);
+    int[] ends =
+        RebalancePlan.round(
+            counts,
+            (int) Math.min(reopening, open),
+            config.tolerance,
+            budget,
+            config.jitter,
+            random);
     int total = 0;
     for (int e : ends) {
       total += e;
@@ -279,22 +308,10 @@ final class StreamRebalancer<T> {
         continue;
       }
       Status status =
-          Status.UNAVAILABLE.withDescription(
-              StreamRebalancing.MOVED_DESCRIPTION_PREFIX
-                  + ": "
-                  + reason
-                  + " ("
-                  + BalancerObserver.addressOf(pool.get(i))
-                  + " had "
-                  + counts[i]
-                  + " open streams, fair share "
-                  + Math.round(fair * 10) / 10.0
-                  + " over "
-                  + counts.length
-                  + " endpoints); open it again");
-      for (StreamHandle handle : streams.get(pool.get(i)).oldestStaying(ends[i])) {
-        ended += handle.requestEnd(status, false) ? 1 : 0;
-      }
+          MovedStreamStatus.rebalanced(reason, pool.get(i), counts[i], fair, counts.length);
+      // Never null: the counting loop above put a set in for every endpoint of the pool.
+      ended +=
+          Objects.requireNonNull(streams.get(pool.get(i)), "streams").endOldest(ends[i], status);
     }
     report(reason, ended, counts);
   }
@@ -333,29 +350,13 @@ final class StreamRebalancer<T> {
         continue; // nowhere to move them: the endpoint still serves
       }
       long left = entry.getValue() - now;
-      Status status =
-          Status.UNAVAILABLE.withDescription(
-              StreamRebalancing.MOVED_DESCRIPTION_PREFIX
-                  + ": "
-                  + TERMINATING
-                  + " ("
-                  + BalancerObserver.addressOf(endpoint)
-                  + (endpoint.isRemoved() ? " left the endpoint set" : " is terminating")
-                  + "); open it again");
+      Status status = MovedStreamStatus.drained(endpoint);
       if (left <= 0) {
-        for (StreamHandle handle : set.all()) {
-          ended += handle.requestEnd(status, true) ? 1 : 0; // even those told and still open
-        }
+        ended += set.endAll(status, true); // even those told and still open
       } else if (left <= step) {
-        for (StreamHandle handle : set.all()) {
-          ended += handle.requestEnd(status, false) ? 1 : 0;
-        }
+        ended += set.endAll(status, false);
       } else {
-        int staying = set.staying();
-        int due = (int) Math.ceil(staying * (double) step / left);
-        for (StreamHandle handle : set.oldestStaying(due)) {
-          ended += handle.requestEnd(status, false) ? 1 : 0;
-        }
+        ended += set.endOldest((int) Math.ceil(set.staying() * (double) step / left), status);
       }
     }
     if (ended > 0) {
@@ -366,7 +367,10 @@ final class StreamRebalancer<T> {
     }
   }
 
-  private void report(String reason, int ended, int[] counts) {
+  /**
+   * @param counts streams staying per endpoint of a round, or null for a draining step
+   */
+  private void report(String reason, int ended, @Nullable int[] counts) {
     if (ended == 0) {
       return;
     }

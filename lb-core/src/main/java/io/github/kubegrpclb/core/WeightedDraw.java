@@ -31,7 +31,23 @@ final class WeightedDraw {
    * @param random returns a uniform int in {@code [0, bound)}
    */
   static int draw(int[] cumulative, int size, IntUnaryOperator random) {
-    int target = random.applyAsInt(cumulative[size - 1]);
+    return indexOf(cumulative, size, random.applyAsInt(cumulative[size - 1]));
+  }
+
+  /**
+   * An index in [0, size) other than {@code excluded}, drawn in proportion to its weight among the
+   * others: exactly a weighted draw without replacement, in O(log n). The target is drawn from the
+   * total less the excluded weight and skips the excluded range; every weight counts at least one
+   * unit, so with two or more indices the others weigh at least one unit.
+   */
+  static int drawExcept(int[] cumulative, int size, int excluded, IntUnaryOperator random) {
+    int start = excluded == 0 ? 0 : cumulative[excluded - 1];
+    int weight = cumulative[excluded] - start;
+    int target = random.applyAsInt(cumulative[size - 1] - weight);
+    return indexOf(cumulative, size, target >= start ? target + weight : target);
+  }
+
+  private static int indexOf(int[] cumulative, int size, int target) {
     int low = 0;
     int high = size - 1;
     while (low < high) { // the first index whose running sum exceeds target

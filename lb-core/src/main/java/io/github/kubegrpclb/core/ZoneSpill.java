@@ -10,13 +10,14 @@ import java.util.Objects;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.function.IntSupplier;
+import javax.annotation.Nullable;
 
 /**
  * Load-aware zone spill: keeps a client on the endpoints its topology hints prefer (same node, same
  * zone, see {@link Rotation}) only while they are not overloaded, and lets just enough other
  * endpoints join the rotation to carry the excess. With static hints (spill disabled, or no hints)
  * it is a no-op. Decisions change the rotation, never the pick: pickers stay lock-free and
- * allocation-free, and the RPCs are counted ({@link ZoneLoad}) only while spill can matter.
+ * allocation-free, and the RPCs are counted ({@link SpillCounter}) only while spill can matter.
  *
  * <p>Not thread-safe: the balancer calls it, and its timer runs, in the channel's
  * SynchronizationContext. What it decided is {@link #published published} for gauges and snapshots
@@ -31,17 +32,17 @@ final class ZoneSpill<T> {
    *
    * HAZL steps endpoints in and out. We size the spill in one step, as Envoy's zone-aware routing
    * computes its spill share from the zones' relative sizes instead of probing for it: the load the
-   * local endpoints would carry without spill is projected from what they carry now,
-   *   projected = localInFlight / localCount x completions(all) / completions(local),
-   * i.e. the local latency (Little's law) times the whole traffic. Under round robin over local +
-   * k others, local load is projected x L / (L + k); the controller keeps k in the range that puts
+   * preferred endpoints would carry without spill is projected from what they carry now,
+   *   projected = preferredInFlight / L x completions(all) / completions(preferred),
+   * i.e. the preferred endpoints' latency (Little's law) times the whole traffic, L their count.
+   * Under round robin over the preferred + k others, their load is projected x L / (L + k); the controller keeps k in the range that puts
    * it inside [lowLoad, highLoad]: it adds endpoints as soon as k is below
    * ceil(L x (projected / highLoad - 1)), removes them only once k is above
    * ceil(L x (projected / lowLoad - 1)), and otherwise holds. The projection does not depend on k,
    * so taking traffic back does not by itself push the local zone over the band again: a zone that
    * spilled because it was slow gets its traffic back when it is fast again, not in a loop. With
    * peak_ewma the others' endpoints compete by cost inside the rotation, so they take a larger
-   * share of the excess than k / (L + k) when the local ones are the slow ones.
+   * share of the excess than k / (L + k) when the preferred ones are the slow ones.
    *
    * In-flight is sampled SAMPLES times per interval; completions are counted. Others join in a
    * fixed order per client: same zone first (when the preference was the node), then by a
@@ -56,25 +57,26 @@ final class ZoneSpill<T> {
   private ZoneSpillConfig config = ZoneSpillConfig.DEFAULTS;
   private boolean active; // counting unary RPCs: a preference applies and spill is on
   private boolean sampling; // the window runs: active, and widened since
-  private List<Endpoint<T>> local = List.of();
+  private List<Endpoint<T>> preferredEndpoints = List.of();
   private int othersCount;
-  private EndpointList<T> pool;
+  // The ready endpoints spill draws from; null while inactive.
+  @Nullable private EndpointList<T> spillList;
   private List<Endpoint<T>> spilledEndpoints = List.of();
-  // The widened rotation last built, and what it was built from (identity: snapshots are stable).
-  private EndpointList.Snapshot<T> widened;
-  private EndpointList.Snapshot<T> widenedFrom;
-  private EndpointList.Snapshot<T> widenedReady;
+  // The widened rotation last built, and what it was built from (identity: snapshots are stable);
+  // all three null until spill first widens and after it deactivates.
+  @Nullable private EndpointList.Snapshot<T> widened;
+  @Nullable private EndpointList.Snapshot<T> widenedFrom;
+  @Nullable private EndpointList.Snapshot<T> widenedReady;
   private int widenedSpill;
   private boolean spilling;
   private int spilled;
-  private SynchronizationContext.ScheduledHandle timer;
-  private Object countingKeyFor;
-  private Object countingKey;
-  private double lastProjectedLoad;
+  @Nullable private SynchronizationContext.ScheduledHandle timer; // the next sample, or null
+  @Nullable private Object countingKeyFor; // the config countingKey stands for; null at first
+  private Object countingKey = new Object(); // replaced whenever countingKeyFor changes
   private double measuredLoad = Double.NaN;
-  private String clientZone;
+  @Nullable private String clientZone; // null when unknown
   // Written in the SynchronizationContext, read by gauges and snapshots; null while inactive.
-  private volatile Published<T> published;
+  @Nullable private volatile Published<T> published;
   private final SpillWindow<T> window = new SpillWindow<>();
   private final SpillOrder order;
 
@@ -110,31 +112,31 @@ final class ZoneSpill<T> {
    * when nothing spills (the common case) or when the ready endpoints did not change since the last
    * call; O(ready endpoints) to rebuild the widened rotation otherwise.
    *
-   * @param preferred what {@link Rotation#select} chose from {@code candidates}, or null
+   * @param preferred what {@link Rotation#select} chose from {@code rotationLists}, or null
    * @param snapshot {@code preferred}'s snapshot (empty when it is null)
    * @param clientZone the client's zone, or null
    */
   EndpointList.Snapshot<T> widen(
       ZoneSpillConfig config,
-      RotationCandidates<T> candidates,
-      EndpointList<T> preferred,
+      RotationLists<T> rotationLists,
+      @Nullable EndpointList<T> preferred,
       EndpointList.Snapshot<T> snapshot,
-      String clientZone) {
+      @Nullable String clientZone) {
     this.config = config;
     spilling = false;
-    int rest = others(candidates, preferred, snapshot);
+    int rest = others(rotationLists, preferred, snapshot);
     if (!config.enabled || rest <= 0) {
       deactivate(); // no preference applied (or spill is off): nothing to spill to
       return snapshot;
     }
-    this.local = snapshot;
+    this.preferredEndpoints = snapshot;
     this.othersCount = rest;
-    this.pool = candidates.admissible().ready;
+    this.spillList = rotationLists.admissible().ready;
     this.clientZone = clientZone;
     if (!sampling) {
       sampling = true;
       measuredLoad = Double.NaN;
-      window.reset(local, spilledEndpoints);
+      window.reset(preferredEndpoints, spilledEndpoints);
       scheduleSample();
     }
     if (spilled == 0) {
@@ -142,15 +144,17 @@ final class ZoneSpill<T> {
       publish();
       return snapshot;
     }
-    EndpointList.Snapshot<T> ready = pool.snapshot();
+    EndpointList.Snapshot<T> ready = spillList.snapshot();
     // Compared with their pick results, not only their members: a config change (outlier ejection
     // turned on, say) rebuilds every result, and a widened rotation kept from before would hand
     // out the old ones until the spill changed (issue 25).
     if (widened == null
+        || widenedFrom == null
+        || widenedReady == null
         || !widenedFrom.sameMembersAndResults(snapshot)
         || !widenedReady.sameMembersAndResults(ready)
         || widenedSpill != spilled) {
-      widened = widen(candidates, preferred, snapshot, ready, clientZone);
+      widened = widen(rotationLists, preferred, snapshot, ready, clientZone);
       widenedFrom = snapshot;
       widenedReady = ready;
       widenedSpill = spilled;
@@ -168,10 +172,10 @@ final class ZoneSpill<T> {
    */
   boolean applies(
       ZoneSpillConfig config,
-      RotationCandidates<T> candidates,
-      EndpointList<T> preferred,
+      RotationLists<T> rotationLists,
+      @Nullable EndpointList<T> preferred,
       EndpointList.Snapshot<T> snapshot) {
-    return config.enabled && others(candidates, preferred, snapshot) > 0;
+    return config.enabled && others(rotationLists, preferred, snapshot) > 0;
   }
 
   /** Starts or stops counting unary RPCs; stopping ends the spill. */
@@ -185,20 +189,21 @@ final class ZoneSpill<T> {
 
   /** The ready endpoints a preference left out of the rotation (0 when none applied). */
   private static <T> int others(
-      RotationCandidates<T> candidates,
-      EndpointList<T> preferred,
+      RotationLists<T> rotationLists,
+      @Nullable EndpointList<T> preferred,
       EndpointList.Snapshot<T> snapshot) {
-    RotationCandidates.Tier<T> tier = candidates.admissible();
+    RotationLists.AdmissionLists<T> lists = rotationLists.admissible();
     boolean narrowed =
         preferred != null
             && !snapshot.isEmpty()
-            && (preferred == tier.sameZone || preferred == tier.sameNode);
-    return narrowed ? tier.ready.size() - snapshot.size() : 0;
+            && (preferred == lists.sameZone || preferred == lists.sameNode);
+    return narrowed ? lists.ready.size() - snapshot.size() : 0;
   }
 
   /**
    * The spill as last decided, or null while no preference applies (or spill is off); any thread.
    */
+  @Nullable
   Published<T> published() {
     return published;
   }
@@ -226,20 +231,20 @@ final class ZoneSpill<T> {
             spilledEndpoints);
   }
 
-  /** Whether the last {@link #widen} added endpoints, so its rotation is {@link #spillPool}. */
+  /** Whether the last {@link #widen} added endpoints, so its rotation is {@link #spillList}. */
   boolean spilling() {
     return spilling;
   }
 
   private EndpointList.Snapshot<T> widen(
-      RotationCandidates<T> candidates,
-      EndpointList<T> preferred,
+      RotationLists<T> rotationLists,
+      @Nullable EndpointList<T> preferred,
       EndpointList.Snapshot<T> snapshot,
       EndpointList.Snapshot<T> ready,
-      String clientZone) {
+      @Nullable String clientZone) {
     List<Integer> rest = new ArrayList<>(ready.size() - snapshot.size());
     for (int i = 0; i < ready.size(); i++) {
-      if (!candidates.isMember(ready.get(i), preferred)) {
+      if (!rotationLists.isMember(ready.get(i), preferred)) {
         rest.add(i);
       }
     }
@@ -262,9 +267,13 @@ final class ZoneSpill<T> {
     return list.snapshot();
   }
 
-  /** The list the endpoints of a widened rotation are drawn from (for slow-start membership). */
-  EndpointList<T> spillPool() {
-    return pool;
+  /**
+   * The list the endpoints of a widened rotation are drawn from (for slow-start membership); null
+   * while spill is inactive, never after a {@link #widen} that reported {@link #spilling}.
+   */
+  @Nullable
+  EndpointList<T> spillList() {
+    return spillList;
   }
 
   /** Whether unary RPCs are counted: while a preference applies and spill is on. */
@@ -275,11 +284,6 @@ final class ZoneSpill<T> {
   /** How many endpoints outside the preference are in the rotation. */
   int spilled() {
     return spilled;
-  }
-
-  /** The load last projected for the preferred endpoints (RPCs in flight per endpoint). */
-  double lastProjectedLoad() {
-    return lastProjectedLoad;
   }
 
   /**
@@ -298,12 +302,12 @@ final class ZoneSpill<T> {
     return countingKey;
   }
 
-  /** Where an endpoint's unary RPCs are recorded: its telemetry, counted while counting. */
-  EndpointTelemetry unaryTelemetry(Endpoint<T> endpoint) {
+  /** Where an endpoint's unary RPCs are recorded: its {@code telemetry}, counted while counting. */
+  EndpointTelemetry unaryTelemetry(Endpoint<T> endpoint, EndpointTelemetry telemetry) {
     if (!active) {
-      return endpoint.telemetry();
+      return telemetry;
     }
-    return window.telemetry(endpoint);
+    return window.telemetry(endpoint, telemetry);
   }
 
   /** The balancer shut {@code endpoint} down: its counts go. */
@@ -319,9 +323,9 @@ final class ZoneSpill<T> {
     active = false;
     sampling = false;
     spilled = 0;
-    local = List.of();
+    preferredEndpoints = List.of();
     othersCount = 0;
-    pool = null;
+    spillList = null;
     spilledEndpoints = List.of();
     widened = null;
     widenedFrom = null;
@@ -347,7 +351,7 @@ final class ZoneSpill<T> {
     if (!sampling) {
       return;
     }
-    if (window.sample(local) >= SAMPLES) {
+    if (window.sample(preferredEndpoints) >= SAMPLES) {
       decide();
     }
     if (sampling && timer == null) {
@@ -356,18 +360,17 @@ final class ZoneSpill<T> {
   }
 
   private void decide() {
-    long localCompleted = window.completed(local);
+    long preferredCompleted = window.completed(preferredEndpoints);
     long spilledCompleted = window.completed(spilledEndpoints);
-    double load = window.meanInFlight() / local.size();
+    double load = window.meanInFlight() / preferredEndpoints.size();
     double projected;
-    if (localCompleted > 0) {
-      projected = load * (localCompleted + spilledCompleted) / localCompleted;
+    if (preferredCompleted > 0) {
+      projected = load * (preferredCompleted + spilledCompleted) / preferredCompleted;
     } else if (spilledCompleted == 0) {
       projected = load; // no traffic done: only what is stuck in flight counts
     } else {
-      return; // all traffic went elsewhere: no local latency to project from, hold
+      return; // all traffic went elsewhere: no preferred latency to project from, hold
     }
-    lastProjectedLoad = projected;
     measuredLoad = projected;
     int atLeast = needed(projected, config.highLoad);
     int atMost = needed(projected, config.lowLoad);
@@ -375,17 +378,17 @@ final class ZoneSpill<T> {
     if (next != spilled) {
       spilled = next;
       onChange.run();
-      window.reset(local, spilledEndpoints); // the new spill set's window starts now
+      window.reset(preferredEndpoints, spilledEndpoints); // the new spill set's window starts now
     }
     publish();
   }
 
-  /** Others needed for the local endpoints' share of {@code projected} to be at most target. */
+  /** Others needed for the preferred endpoints' share of {@code projected} to be at most target. */
   private int needed(double projected, double target) {
     if (projected <= target) {
       return 0;
     }
-    double exact = local.size() * (projected / target - 1);
+    double exact = preferredEndpoints.size() * (projected / target - 1);
     return (int) Math.min(Integer.MAX_VALUE, Math.ceil(exact - 1e-9));
   }
 }

@@ -234,8 +234,8 @@ class BalancerTelemetryTest {
   void tenRollouts_endpointLimit20_atMost20EndpointValuesEverExported_restAsOther() {
     LbTelemetry telemetry = LbTelemetry.create(metrics.openTelemetry()).withEndpointLimit(20);
     FakeHelper helper = new FakeHelper("rollouts");
-    KubeRoundRobinLoadBalancer balancer =
-        new KubeRoundRobinLoadBalancer(helper, bound -> 0, System::nanoTime, (sc, t, cb) -> {});
+    EndpointSetLoadBalancer<Void> balancer =
+        KubeRoundRobinPolicy.balancer(helper, bound -> 0, System::nanoTime, (sc, t, cb) -> {});
     try {
       for (int rollout = 0; rollout < 10; rollout++) { // 10 new pods each time, 10 alive at once
         List<EquivalentAddressGroup> pods =
@@ -353,7 +353,7 @@ class BalancerTelemetryTest {
   @Test
   void pickers_describeTheirEndpoints_firstFewOnly() {
     FakeHelper helper = new FakeHelper();
-    LoadBalancer balancer = new PeakEwmaLoadBalancer(helper, () -> 0L, bound -> 0);
+    LoadBalancer balancer = PeakEwmaPolicy.balancer(helper, () -> 0L, bound -> 0);
     List<EquivalentAddressGroup> groups = new java.util.ArrayList<>();
     for (int i = 1; i <= 20; i++) {
       groups.add(new EquivalentAddressGroup(new InetSocketAddress("10.0.0." + i, 80)));
@@ -374,7 +374,7 @@ class BalancerTelemetryTest {
 
   private static LoadBalancer.PickResult firstPick(LbTelemetry telemetry) {
     FakeHelper helper = new FakeHelper();
-    LoadBalancer balancer = new KubeRoundRobinLoadBalancer(helper, bound -> 0);
+    LoadBalancer balancer = KubeRoundRobinPolicy.balancer(helper, bound -> 0);
     helper.run(
         () ->
             balancer.acceptResolvedAddresses(

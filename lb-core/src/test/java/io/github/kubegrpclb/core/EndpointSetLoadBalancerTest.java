@@ -20,7 +20,7 @@ import org.junit.jupiter.api.Test;
 /** The connection management both policies share, through {@code kube_round_robin}. */
 class EndpointSetLoadBalancerTest {
   private final FakeHelper helper = new FakeHelper();
-  private final LoadBalancer balancer = new KubeRoundRobinLoadBalancer(helper, bound -> 0);
+  private final LoadBalancer balancer = KubeRoundRobinPolicy.balancer(helper, bound -> 0);
 
   @AfterEach
   void noErrorsInSyncContext() {

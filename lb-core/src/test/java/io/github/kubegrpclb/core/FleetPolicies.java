@@ -21,7 +21,7 @@ final class FleetPolicies {
         (helper, clock, random) ->
             HealthChecking.wrap(
                 helper,
-                h -> new KubeRoundRobinLoadBalancer(h, random, clock, HealthProbe.INSTANCE)),
+                h -> KubeRoundRobinPolicy.balancer(h, random, clock, ReadmissionProbe.INSTANCE)),
         EndpointAttributes.ZONE_HINTS,
         EndpointAttributes.CLIENT_ZONE,
         false);
@@ -33,7 +33,7 @@ final class FleetPolicies {
         new PeakEwmaLoadBalancerProvider(),
         (helper, clock, random) ->
             HealthChecking.wrap(
-                helper, h -> new PeakEwmaLoadBalancer(h, clock, random, HealthProbe.INSTANCE)),
+                helper, h -> PeakEwmaPolicy.balancer(h, clock, random, ReadmissionProbe.INSTANCE)),
         EndpointAttributes.ZONE_HINTS,
         EndpointAttributes.CLIENT_ZONE,
         true);

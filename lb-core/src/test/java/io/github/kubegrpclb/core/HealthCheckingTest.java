@@ -61,8 +61,8 @@ class HealthCheckingTest {
   }
 
   private static boolean isOurs(LoadBalancer.SubchannelPicker picker) {
-    return picker instanceof KubeRoundRobinLoadBalancer.Picker
-        || picker instanceof PeakEwmaLoadBalancer.Picker
+    return picker instanceof KubeRoundRobinPolicy.Picker
+        || picker instanceof PeakEwmaPicker
         || picker instanceof BufferPicker;
   }
 

@@ -28,7 +28,7 @@ import org.junit.jupiter.api.Test;
 
 class KubeRoundRobinLoadBalancerTest {
   private final FakeHelper helper = new FakeHelper();
-  private final LoadBalancer balancer = new KubeRoundRobinLoadBalancer(helper, bound -> 0);
+  private final LoadBalancer balancer = KubeRoundRobinPolicy.balancer(helper, bound -> 0);
 
   @AfterEach
   void noErrorsInSyncContext() {

@@ -38,8 +38,8 @@ class NodeHintsTest {
 
   static Stream<Function<FakeHelper, LoadBalancer>> policies() {
     return Stream.of(
-        helper -> new KubeRoundRobinLoadBalancer(helper, new Random(1)::nextInt),
-        helper -> new PeakEwmaLoadBalancer(helper, System::nanoTime, new Random(1)::nextInt));
+        helper -> KubeRoundRobinPolicy.balancer(helper, new Random(1)::nextInt),
+        helper -> PeakEwmaPolicy.balancer(helper, System::nanoTime, new Random(1)::nextInt));
   }
 
   /** Endpoint {@code i} on {@code node} in {@code zone}, hinted for both (or not for nodes). */

@@ -56,10 +56,10 @@ class OutlierEjectionTest {
     raw.put("outlierEjection", outlierEjection);
     Object config;
     if (policy.equals("peak_ewma")) {
-      balancer = new PeakEwmaLoadBalancer(helper, clock.ticker(), new Random(3)::nextInt, prober);
+      balancer = PeakEwmaPolicy.balancer(helper, clock.ticker(), new Random(3)::nextInt, prober);
       config = PeakEwmaConfig.parse(raw);
     } else {
-      balancer = new KubeRoundRobinLoadBalancer(helper, bound -> 0, clock.ticker(), prober);
+      balancer = KubeRoundRobinPolicy.balancer(helper, bound -> 0, clock.ticker(), prober);
       config = KubeRoundRobinConfig.parse(raw);
     }
     helper.run(
@@ -80,9 +80,9 @@ class OutlierEjectionTest {
   private Set<Subchannel> inRotation() {
     LoadBalancer.SubchannelPicker picker = helper.picker();
     return new HashSet<>(
-        picker instanceof PeakEwmaLoadBalancer.Picker
-            ? ((PeakEwmaLoadBalancer.Picker) picker).subchannels()
-            : ((KubeRoundRobinLoadBalancer.Picker) picker).subchannels());
+        picker instanceof PeakEwmaPicker
+            ? ((PeakEwmaPicker) picker).subchannels()
+            : ((KubeRoundRobinPolicy.Picker) picker).subchannels());
   }
 
   /**
@@ -644,7 +644,8 @@ class OutlierEjectionTest {
   void peakEwma_attemptsThatNeverReachedTheEndpoint_addNoLatencySample() {
     start("peak_ewma", 2, Map.of());
     rpcOn(sub(0), Status.OK, Duration.ofMillis(2));
-    EndpointLoad load = ((PeakEwmaLoadBalancer) balancer).loadOf(sub(0));
+    PeakEwmaLoad load =
+        ((PeakEwmaLoad) ((EndpointSetLoadBalancer<?>) balancer).policyStateOf(sub(0)));
 
     tracerOn(sub(0), CallOptions.DEFAULT).streamClosed(Status.UNAVAILABLE); // never sent
     ClientStreamTracer refused = startOn(sub(0));
@@ -655,7 +656,10 @@ class OutlierEjectionTest {
 
     // Recorded as failures, each was a 1 s penalty sample: 2 ms -> 1 s.
     assertThat(
-            load.estimateNanos(clock.nanoTime(), 1e10, ((PeakEwmaLoadBalancer) balancer).fleet()))
+            load.estimateNanos(
+                clock.nanoTime(),
+                1e10,
+                ((PeakEwmaPolicy) ((EndpointSetLoadBalancer<?>) balancer).policy()).fleet()))
         .isLessThan(10e6);
   }
 }

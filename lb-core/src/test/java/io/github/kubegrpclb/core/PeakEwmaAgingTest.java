@@ -33,8 +33,8 @@ class PeakEwmaAgingTest {
   private final FakeHelper helper = new FakeHelper();
   private final FakeClock clock = helper.clock();
   private final Random random = new Random(11);
-  private final PeakEwmaLoadBalancer balancer =
-      new PeakEwmaLoadBalancer(helper, clock.ticker(), random::nextInt, (sc, t, cb) -> {});
+  private final EndpointSetLoadBalancer<PeakEwmaLoad> balancer =
+      PeakEwmaPolicy.balancer(helper, clock.ticker(), random::nextInt, (sc, t, cb) -> {});
 
   @AfterEach
   void noErrorsInSyncContext() {

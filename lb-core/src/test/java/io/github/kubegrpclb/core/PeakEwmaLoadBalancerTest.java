@@ -28,8 +28,8 @@ class PeakEwmaLoadBalancerTest {
   private final FakeHelper helper = new FakeHelper();
   private final FakeClock clock = helper.clock();
   private final Random random = new Random(42);
-  private final PeakEwmaLoadBalancer balancer =
-      new PeakEwmaLoadBalancer(helper, clock.ticker(), random::nextInt);
+  private final EndpointSetLoadBalancer<PeakEwmaLoad> balancer =
+      PeakEwmaPolicy.balancer(helper, clock.ticker(), random::nextInt);
 
   @AfterEach
   void noErrorsInSyncContext() {
@@ -91,10 +91,11 @@ class PeakEwmaLoadBalancerTest {
     for (int i = 0; i < 10; i++) {
       // pods 0 and 1 carry a failure penalty (1 s), the others answer in 2 ms
       long rtt = i < 2 ? 1_000_000_000L : 2_000_000L;
-      long samples = balancer.fleet().record((double) rtt, i >= 2);
+      long samples = ((PeakEwmaPolicy) balancer.policy()).fleet().record((double) rtt, i >= 2);
       balancer
-          .loadOf(helper.subchannelFor(EndpointGroups.endpoint(i)))
-          .observe(rtt, clock.nanoTime(), samples, 10e9, balancer.fleet());
+          .policyStateOf(helper.subchannelFor(EndpointGroups.endpoint(i)))
+          .observe(
+              rtt, clock.nanoTime(), samples, 10e9, ((PeakEwmaPolicy) balancer.policy()).fleet());
     }
     Set<Subchannel> sick =
         Set.of(
@@ -215,7 +216,7 @@ class PeakEwmaLoadBalancerTest {
   void endpointLoad_firstSampleReplacesTheDefault() {
     double tau = Duration.ofSeconds(10).toNanos();
     FleetLatency fleet = new FleetLatency(30e6);
-    EndpointLoad load = new EndpointLoad(Duration.ofMillis(30).toNanos(), 0);
+    PeakEwmaLoad load = new PeakEwmaLoad(Duration.ofMillis(30).toNanos(), 0);
     assertThat(load.estimateNanos(0, tau, fleet)).isEqualTo(30e6);
 
     load.observe(Duration.ofMillis(2).toNanos(), 1, fleet.record(2e6, true), tau, fleet);
@@ -227,7 +228,7 @@ class PeakEwmaLoadBalancerTest {
   void endpointLoad_peakJumpsUpAtOnceAndDecaysTowardHalfTheTypicalOverTime() {
     double tau = Duration.ofSeconds(10).toNanos();
     FleetLatency fleet = new FleetLatency(2e6); // typical 2 ms: estimates age toward 1 ms
-    EndpointLoad load = new EndpointLoad(Duration.ofMillis(30).toNanos(), 0);
+    PeakEwmaLoad load = new PeakEwmaLoad(Duration.ofMillis(30).toNanos(), 0);
 
     load.observe(Duration.ofMillis(100).toNanos(), 0, 0, tau, fleet);
     assertThat(load.estimateNanos(0, tau, fleet)).isEqualTo(100e6);
@@ -254,7 +255,7 @@ class PeakEwmaLoadBalancerTest {
     double tau = Duration.ofSeconds(10).toNanos();
     FleetLatency fleet = new FleetLatency(30e6);
     fleet.endpoints(3);
-    EndpointLoad cold = new EndpointLoad(Duration.ofMillis(30).toNanos(), 0);
+    PeakEwmaLoad cold = new PeakEwmaLoad(Duration.ofMillis(30).toNanos(), 0);
     cold.observe(25_000_000, 0, fleet.record(25e6, true), tau, fleet); // a cold JVM's first RPC
 
     // 16 rounds of 3 samples by its peers, no time passing: 1/e of its weight is left. The

@@ -37,8 +37,8 @@ class PeakEwmaSickEndpointTest {
   private final FakeHelper helper = new FakeHelper();
   private final FakeClock clock = helper.clock();
   private final Random random = new Random(7);
-  private final PeakEwmaLoadBalancer balancer =
-      new PeakEwmaLoadBalancer(helper, clock.ticker(), random::nextInt, (sc, t, cb) -> {});
+  private final EndpointSetLoadBalancer<PeakEwmaLoad> balancer =
+      PeakEwmaPolicy.balancer(helper, clock.ticker(), random::nextInt, (sc, t, cb) -> {});
   private final List<ClientStreamTracer> hanging = new ArrayList<>();
 
   @AfterEach
@@ -154,7 +154,7 @@ class PeakEwmaSickEndpointTest {
   @Test
   void cancelledAfterItsDeadline_countsAsDeadlineExceeded() {
     acceptReady(1);
-    EndpointLoad load = balancer.loadOf(sub(0));
+    PeakEwmaLoad load = balancer.policyStateOf(sub(0));
     Deadline.Ticker ticker =
         new Deadline.Ticker() {
           @Override
@@ -168,14 +168,18 @@ class PeakEwmaSickEndpointTest {
     ClientStreamTracer early = start(helper.picker().pickSubchannel(PickArgs.UNARY), withDeadline);
     clock.forward(Duration.ofMillis(50));
     early.streamClosed(Status.CANCELLED); // the client gave up before the deadline
-    assertThat(load.estimateNanos(clock.nanoTime(), 1e10, balancer.fleet()))
+    assertThat(
+            load.estimateNanos(
+                clock.nanoTime(), 1e10, ((PeakEwmaPolicy) balancer.policy()).fleet()))
         .isLessThan(31e6); // no sample
 
     ClientStreamTracer late = start(helper.picker().pickSubchannel(PickArgs.UNARY), withDeadline);
     clock.forward(Duration.ofMillis(60)); // past the deadline; retries report CANCELLED
     late.streamClosed(
         Status.CANCELLED.withDescription("Stream thrown away because RetriableStream committed"));
-    assertThat(load.estimateNanos(clock.nanoTime(), 1e10, balancer.fleet()))
+    assertThat(
+            load.estimateNanos(
+                clock.nanoTime(), 1e10, ((PeakEwmaPolicy) balancer.policy()).fleet()))
         .isEqualTo(1e9); // failure penalty
   }
 
@@ -212,7 +216,7 @@ class PeakEwmaSickEndpointTest {
   @Test
   void attemptNeverStarted_neverCountsInFlight() {
     acceptReady(1);
-    EndpointLoad load = balancer.loadOf(sub(0));
+    PeakEwmaLoad load = balancer.policyStateOf(sub(0));
     PickResult result = helper.picker().pickSubchannel(PickArgs.UNARY);
     ClientStreamTracer.StreamInfo info = ClientStreamTracer.StreamInfo.newBuilder().build();
 
@@ -236,7 +240,7 @@ class PeakEwmaSickEndpointTest {
   void endpointLoad_stall_isALowerBoundOnTheOldestPendingAge() {
     double tau = 1e10;
     FleetLatency fleet = new FleetLatency(30e6);
-    EndpointLoad load = new EndpointLoad(30_000_000, 0);
+    PeakEwmaLoad load = new PeakEwmaLoad(30_000_000, 0);
     load.observe(1_000_000, 0, fleet.record(1e6, true), tau, fleet); // 1 ms, the fleet's typical
 
     load.rpcStarted(0); // never finishes

@@ -36,12 +36,12 @@ class PickAllocationTest {
     Object config;
     if (policy.equals("peak_ewma")) {
       balancer =
-          new PeakEwmaLoadBalancer(
+          PeakEwmaPolicy.balancer(
               helper, helper.clock().ticker(), random::nextInt, (sc, t, cb) -> {});
       config = PeakEwmaConfig.parse(raw);
     } else {
       balancer =
-          new KubeRoundRobinLoadBalancer(
+          KubeRoundRobinPolicy.balancer(
               helper, random::nextInt, helper.clock().ticker(), (sc, t, cb) -> {});
       config = KubeRoundRobinConfig.parse(raw);
     }

@@ -63,8 +63,8 @@ class PickerConcurrencyTest {
                         .build()));
           }
         });
-    KubeRoundRobinLoadBalancer.Picker picker =
-        new KubeRoundRobinLoadBalancer.Picker(subchannels, List.of(), null, bound -> 0, 5);
+    KubeRoundRobinPolicy.Picker picker =
+        new KubeRoundRobinPolicy.Picker(subchannels, List.of(), null, bound -> 0, 5);
     Map<Subchannel, LongAdder> counts = new ConcurrentHashMap<>();
 
     onThreads(
@@ -85,7 +85,7 @@ class PickerConcurrencyTest {
   void endpointLoad_concurrentRpcs_inFlightBalancesAndEstimateStaysWithinSamples()
       throws Exception {
     double tau = Duration.ofSeconds(10).toNanos();
-    EndpointLoad load = new EndpointLoad(Duration.ofMillis(30).toNanos(), 0);
+    PeakEwmaLoad load = new PeakEwmaLoad(Duration.ofMillis(30).toNanos(), 0);
     FleetLatency fleet = new FleetLatency(1_000_000);
     AtomicInteger clock = new AtomicInteger();
 

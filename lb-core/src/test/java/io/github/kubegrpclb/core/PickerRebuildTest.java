@@ -37,11 +37,11 @@ class PickerRebuildTest {
   private void start(String policy, int endpoints) {
     balancer =
         policy.equals("peak_ewma")
-            ? new PeakEwmaLoadBalancer(
+            ? PeakEwmaPolicy.balancer(
                 helper,
                 () -> 0L,
                 bound -> java.util.concurrent.ThreadLocalRandom.current().nextInt(bound))
-            : new KubeRoundRobinLoadBalancer(helper, bound -> 0);
+            : KubeRoundRobinPolicy.balancer(helper, bound -> 0);
     helper.run(
         () ->
             balancer.acceptResolvedAddresses(
@@ -122,9 +122,9 @@ class PickerRebuildTest {
     assertThat(perChange).as("bytes allocated per endpoint becoming READY").isLessThan(12_000);
     LoadBalancer.SubchannelPicker picker = helper.picker();
     List<Subchannel> inRotation =
-        picker instanceof PeakEwmaLoadBalancer.Picker peakEwma
+        picker instanceof PeakEwmaPicker peakEwma
             ? peakEwma.subchannels()
-            : ((KubeRoundRobinLoadBalancer.Picker) picker).subchannels();
+            : ((KubeRoundRobinPolicy.Picker) picker).subchannels();
     assertThat(new java.util.HashSet<>(inRotation).size()).isEqualTo(endpoints);
   }
 

@@ -33,6 +33,31 @@ class RebalancePlanTest {
   }
 
   @Test
+  void withReopened_placesStreamsOnTheFewest_asThePickerWould() {
+    assertThat(RebalancePlan.withReopened(new int[] {8, 5, 7, 8}, 4)).containsExactly(8, 8, 8, 8);
+    assertThat(RebalancePlan.withReopened(new int[] {8, 5, 7, 8}, 2)).containsExactly(8, 7, 7, 8);
+    assertThat(RebalancePlan.withReopened(new int[] {3, 3}, 3)).containsExactly(5, 4);
+    assertThat(RebalancePlan.withReopened(new int[] {4, 0}, 0)).containsExactly(4, 0);
+  }
+
+  @Test
+  void jittered_drawsBetweenThePlanLessItsJitterShareAndThePlan_atLeastOne() {
+    assertThat(RebalancePlan.jittered(16, 0.2, bound -> 0)).isEqualTo(16);
+    assertThat(RebalancePlan.jittered(16, 0.2, bound -> bound - 1)).isEqualTo(13);
+    assertThat(RebalancePlan.jittered(3, 0.5, bound -> bound - 1)).isEqualTo(2);
+    assertThat(RebalancePlan.jittered(4, 0.2, bound -> bound - 1)).isEqualTo(4);
+    assertThat(RebalancePlan.jittered(1, 1.0, bound -> bound - 1)).isEqualTo(1);
+    assertThat(RebalancePlan.jittered(16, 0, bound -> bound - 1)).isEqualTo(16);
+  }
+
+  @Test
+  void round_reopeningStreamsFillTheHole_noEnds() {
+    // 8 8 8 8 8 8 8 5 with 3 re-opening: the hole fills itself.
+    int[] counts = {8, 8, 8, 8, 8, 8, 8, 5};
+    assertThat(RebalancePlan.round(counts, 3, 0.2, 16, 0, bound -> 0)).containsOnly(0);
+  }
+
+  @Test
   void config_absent_isOff_withDocumentedDefaults() {
     StreamRebalancingConfig config =
         StreamRebalancingConfig.parseFrom("kube_round_robin", Map.of());

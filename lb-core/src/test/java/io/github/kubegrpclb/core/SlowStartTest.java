@@ -35,8 +35,8 @@ class SlowStartTest {
   private final FakeHelper helper = new FakeHelper();
   private final FakeClock clock = helper.clock();
   private final Random random = new Random(11);
-  private final KubeRoundRobinLoadBalancer balancer =
-      new KubeRoundRobinLoadBalancer(helper, random::nextInt, clock.ticker(), (sc, t, cb) -> {});
+  private final EndpointSetLoadBalancer<Void> balancer =
+      KubeRoundRobinPolicy.balancer(helper, random::nextInt, clock.ticker(), (sc, t, cb) -> {});
 
   @AfterEach
   void noErrorsInSyncContext() {
@@ -175,8 +175,8 @@ class SlowStartTest {
   @Test
   void peakEwma_clientSideBlip_noneRamps_everyWeightOne() {
     FakeHelper ewmaHelper = new FakeHelper();
-    PeakEwmaLoadBalancer ewma =
-        new PeakEwmaLoadBalancer(
+    EndpointSetLoadBalancer<PeakEwmaLoad> ewma =
+        PeakEwmaPolicy.balancer(
             ewmaHelper, ewmaHelper.clock().ticker(), random::nextInt, (sc, t, cb) -> {});
     ewmaHelper.run(
         () ->
@@ -224,9 +224,8 @@ class SlowStartTest {
   private int picksOfPodRestartedAmong(int endpoints) {
     FakeHelper ewmaHelper = new FakeHelper();
     FakeClock ewmaClock = ewmaHelper.clock();
-    PeakEwmaLoadBalancer ewma =
-        new PeakEwmaLoadBalancer(
-            ewmaHelper, ewmaClock.ticker(), random::nextInt, (sc, t, cb) -> {});
+    EndpointSetLoadBalancer<PeakEwmaLoad> ewma =
+        PeakEwmaPolicy.balancer(ewmaHelper, ewmaClock.ticker(), random::nextInt, (sc, t, cb) -> {});
     ewmaHelper.run(
         () ->
             ewma.acceptResolvedAddresses(
@@ -310,8 +309,8 @@ class SlowStartTest {
     String target = "slow-start-observed";
     FakeHelper observed = new FakeHelper(target);
     FakeClock time = observed.clock();
-    KubeRoundRobinLoadBalancer watched =
-        new KubeRoundRobinLoadBalancer(observed, random::nextInt, time.ticker(), (sc, t, cb) -> {});
+    EndpointSetLoadBalancer<Void> watched =
+        KubeRoundRobinPolicy.balancer(observed, random::nextInt, time.ticker(), (sc, t, cb) -> {});
     try (TestMetrics metrics = new TestMetrics()) {
       Attributes telemetry =
           Attributes.newBuilder()

@@ -21,10 +21,14 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Random;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.function.IntUnaryOperator;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The stream rebalancer on the fake clock, through {@code kube_round_robin}: placement by open
@@ -35,8 +39,8 @@ class StreamRebalancerTest {
   private final FakeClock clock = helper.clock();
   // Jitter draws from this; a test that checks timing sets it.
   private IntUnaryOperator random = bound -> 0;
-  private final KubeRoundRobinLoadBalancer balancer =
-      new KubeRoundRobinLoadBalancer(
+  private final EndpointSetLoadBalancer<Void> balancer =
+      KubeRoundRobinPolicy.balancer(
           helper, bound -> random.applyAsInt(bound), clock.ticker(), (sc, t, cb) -> {});
   private final List<TestStream> streams = new ArrayList<>();
   private final List<TestStream> ended = new ArrayList<>();
@@ -92,6 +96,7 @@ class StreamRebalancerTest {
     final StreamHandle handle;
     Subchannel subchannel;
     Status closedWith;
+    long endedAtNanos;
 
     TestStream(StreamRebalancing.MoveHandler handler) {
       handle = new StreamHandle(handler);
@@ -107,6 +112,7 @@ class StreamRebalancerTest {
     @Override
     public void cancel(String message, Throwable cause) {
       closedWith = handle.closed(Status.CANCELLED.withDescription(message));
+      endedAtNanos = clock.nanoTime();
       streams.remove(this);
       ended.add(this);
       if (reopen) {
@@ -177,7 +183,7 @@ class StreamRebalancerTest {
   @Test
   void off_byDefault_pickerIsThePolicysAndNothingEnds() {
     accept(EndpointGroups.endpoints(0, 4), Map.of());
-    assertThat(helper.picker()).isInstanceOf(KubeRoundRobinLoadBalancer.Picker.class);
+    assertThat(helper.picker()).isInstanceOf(KubeRoundRobinPolicy.Picker.class);
     open(16);
     accept(EndpointGroups.endpoints(0, 8), Map.of());
     clock.forward(Duration.ofSeconds(60));
@@ -272,7 +278,112 @@ class StreamRebalancerTest {
     clock.forward(Duration.ofMillis(1240));
     assertThat(ended).isEmpty();
     clock.forward(Duration.ofMillis(20)); // 1 s x (1 + 0.5 x 0.5)
-    assertThat(ended).hasSize(16);
+    // The count is jittered too: 16 planned, a draw in [8, 16] at jitter 0.5, the middle one.
+    assertThat(ended).hasSize(12);
+  }
+
+  /** Streams ended per round, over {@code rounds} rounds {@code round} apart. */
+  private List<Integer> endedPerRound(int rounds, Duration round) {
+    List<Integer> perRound = new ArrayList<>();
+    for (int i = 0; i < rounds; i++) {
+      int before = ended.size();
+      clock.forward(round);
+      perRound.add(ended.size() - before);
+    }
+    return perRound;
+  }
+
+  @Test
+  void jitter_countPerRound_drawnDownToItsShare_totalStaysTheMinimumNeeded() {
+    random = bound -> bound - 1; // the largest cut the jitter allows, every round
+    Map<String, Object> options = on("jitter", 0.5);
+    accept(EndpointGroups.endpoints(0, 4), config(options));
+    open(64);
+    accept(EndpointGroups.endpoints(0, 8), config(options));
+
+    // Each interval is stretched to ~1.5 s. Planned per round (the minimum needed, at most 16 =
+    // 25 % of 64): 16, 16, 12, 6, 3, 1; ended: the ceiling of half of it. Without the count's
+    // jitter the rounds were 16, 12.
+    assertThat(endedPerRound(8, Duration.ofMillis(1500))).containsExactly(8, 8, 6, 3, 2, 1, 0, 0);
+    assertThat(ended).hasSize(28);
+    assertThat(perEndpoint()).containsExactly(9, 9, 9, 9, 7, 7, 7, 7);
+  }
+
+  @ParameterizedTest
+  @ValueSource(longs = {1, 2, 3, 4, 5, 6, 7, 8})
+  void jitter_seededDraws_neverAboveTheShareInARound_totalIsTheMinimum(long seed) {
+    Random draws = new Random(seed);
+    random = draws::nextInt;
+    Map<String, Object> options = on("jitter", 0.2, "maxSharePerInterval", 0.25);
+    accept(EndpointGroups.endpoints(0, 4), config(options));
+    open(64);
+    accept(EndpointGroups.endpoints(0, 8), config(options));
+
+    clock.forward(Duration.ofSeconds(30));
+
+    // A round ends its streams at one instant: group the ends by it.
+    Map<Long, Integer> perRound = new TreeMap<>();
+    ended.forEach(s -> perRound.merge(s.endedAtNanos, 1, Integer::sum));
+    assertThat(perRound.values()).allSatisfy(n -> assertThat(n).isBetween(1, 16));
+    assertThat(ended).hasSize(28);
+    assertThat(perEndpoint()).containsExactly(9, 9, 9, 9, 7, 7, 7, 7);
+  }
+
+  @ParameterizedTest
+  @ValueSource(longs = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10})
+  void steadySet_tenMinutesOfNaturalChurn_noStreamEnded(long seed) {
+    random = new Random(seed)::nextInt;
+    Random draws = new Random(-seed);
+    Map<String, Object> options = on("jitter", 0.2);
+    accept(EndpointGroups.endpoints(0, 8), config(options));
+    open(64);
+    reopen = false;
+    // Each stream ends on its own after 30 s on average (a watch's lease, a finished
+    // subscription) and the application opens it again 0-2 s later, placed by the balancer.
+    List<Long> reopenAt = new ArrayList<>();
+    int naturalEnds = 0;
+    Duration tick = Duration.ofMillis(100);
+    for (long t = 0; t < Duration.ofMinutes(10).toMillis(); t += tick.toMillis()) {
+      for (TestStream stream : List.copyOf(streams)) {
+        if (draws.nextInt(300) == 0) {
+          stream.handle.closed(Status.OK);
+          streams.remove(stream);
+          reopenAt.add(t + draws.nextInt(2000));
+          naturalEnds++;
+        }
+      }
+      long now = t;
+      int due = (int) reopenAt.stream().filter(at -> at <= now).count();
+      reopenAt.removeIf(at -> at <= now);
+      open(due);
+      clock.forward(tick);
+    }
+
+    assertThat(naturalEnds).isGreaterThan(1000);
+    assertThat(ended).isEmpty();
+  }
+
+  @Test
+  void closedOnTheirOwn_andNotReopened_areRebalancedOnlyAfterTwoIntervals() {
+    accept(EndpointGroups.endpoints(0, 4), config(on()));
+    open(32);
+    clock.forward(Duration.ofMillis(500)); // rounds at 1 s, 2 s, 3 s ...
+    Subchannel first = helper.liveSubchannels().get(0);
+    for (TestStream stream : List.copyOf(streams)) {
+      if (stream.subchannel == first) {
+        stream.handle.closed(Status.OK); // the application finished them: they do not come back
+        streams.remove(stream);
+      }
+    }
+    assertThat(perEndpoint()).containsExactly(0, 8, 8, 8);
+
+    // Counted as re-opening at the next two rounds (1 s, 2 s): nothing moves.
+    clock.forward(Duration.ofSeconds(2));
+    assertThat(ended).isEmpty();
+    // Then the hole is real: fair 6, band [5, 7]; the fewest moves that reach it, 5.
+    clock.forward(Duration.ofSeconds(1));
+    assertThat(ended).hasSize(5);
+    assertThat(perEndpoint()).containsExactly(5, 6, 6, 7);
   }
 
   @Test

@@ -111,7 +111,7 @@ class ZoneSpillTest {
     Object config;
     if (policy.equals("peak_ewma")) {
       balancer =
-          new PeakEwmaLoadBalancer(
+          PeakEwmaPolicy.balancer(
               logged,
               clock.ticker(),
               new Random(3)::nextInt,
@@ -120,7 +120,7 @@ class ZoneSpillTest {
       config = PeakEwmaConfig.parse(raw);
     } else {
       balancer =
-          new KubeRoundRobinLoadBalancer(
+          KubeRoundRobinPolicy.balancer(
               logged, bound -> 0, clock.ticker(), (sc, timeout, answer) -> {}, () -> "client-0");
       config = KubeRoundRobinConfig.parse(raw);
     }
@@ -156,10 +156,10 @@ class ZoneSpillTest {
 
   private Set<Subchannel> rotation() {
     SubchannelPicker picker = helper.picker();
-    if (picker instanceof KubeRoundRobinLoadBalancer.Picker roundRobin) {
+    if (picker instanceof KubeRoundRobinPolicy.Picker roundRobin) {
       return new HashSet<>(roundRobin.subchannels());
     }
-    return new HashSet<>(((PeakEwmaLoadBalancer.Picker) picker).subchannels());
+    return new HashSet<>(((PeakEwmaPicker) picker).subchannels());
   }
 
   /** Starts {@code count} unary RPCs on endpoints in {@code targets}; they stay in flight. */
@@ -214,7 +214,7 @@ class ZoneSpillTest {
 
     assertThat(rotation()).isEqualTo(subchannels(0, 1));
     assertThat(spill().spilled()).isZero();
-    assertThat(spill().lastProjectedLoad()).isEqualTo(1.5);
+    assertThat(spill().published().status.localLoad).isEqualTo(1.5);
   }
 
   @ParameterizedTest
@@ -344,7 +344,7 @@ class ZoneSpillTest {
     completeOn(others, 15);
     clock.forward(Duration.ofSeconds(1));
     // projected: 0.5 x (5 + 15) / 5 = 2.0, the band's top: taking the traffic back would overload
-    assertThat(spill().lastProjectedLoad()).isEqualTo(2.0);
+    assertThat(spill().published().status.localLoad).isEqualTo(2.0);
     assertThat(spill().spilled()).isEqualTo(1);
 
     clock.forward(Duration.ofSeconds(1)); // no RPC finished anywhere: 0.5 per local endpoint
@@ -487,7 +487,11 @@ class ZoneSpillTest {
     assertThat(tracers).hasSize(3);
     assertThat(tracers.values())
         .as("outcome recorders after ejection was turned on: %s", tracers)
-        .allSatisfy(tracer -> assertThat(tracer).isInstanceOf(OutcomeRecorder.class));
+        .allSatisfy(
+            tracer ->
+                assertThat(tracer)
+                    .isInstanceOfSatisfying(
+                        RpcTracer.class, t -> assertThat(t.recordsOutcomes()).isTrue()));
   }
 
   @Test

@@ -15,6 +15,7 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.LongSupplier;
+import javax.annotation.Nullable;
 import org.xbill.DNS.Name;
 import org.xbill.DNS.Resolver;
 import org.xbill.DNS.ResolverConfig;
@@ -68,6 +69,7 @@ public final class HeadlessDnsNameResolverProvider extends NameResolverProvider 
   }
 
   @Override
+  @Nullable // for another scheme
   public NameResolver newNameResolver(URI targetUri, NameResolver.Args args) {
     return HeadlessTarget.SCHEME.newNameResolver(targetUri, args, this::create);
   }

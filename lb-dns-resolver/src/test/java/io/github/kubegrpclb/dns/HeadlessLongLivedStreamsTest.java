@@ -22,14 +22,16 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Long-lived streams follow the fleet behind {@code headless:///} (issue 23): the DNS answer grows
- * from 4 to 8 pods under 64 server streams that the client re-opens when moved. Interval 1 s and
- * slow start 2 s keep the run short (see LongLivedStreamsTest of the EndpointSlice resolver).
+ * from 4 to 8 pods under 64 server streams that the client re-opens when moved, and a terminating
+ * pod's streams move off it once it leaves the answer, before its server cuts them. Interval 1 s
+ * and slow start 2 s keep the run short (see LongLivedStreamsTest of the EndpointSlice resolver).
  */
 class HeadlessLongLivedStreamsTest {
   private static final String HOST = "my-svc.my-ns.svc.cluster.local";
@@ -55,11 +57,8 @@ class HeadlessLongLivedStreamsTest {
     return min == 0 ? Double.POSITIVE_INFINITY : (double) max / min;
   }
 
-  @Test
-  void dnsAnswerGrows4To8_streamsSpreadWithin30s_fewMovesThenNoneWhileSteady() {
-    LoopbackPods pods = cleanup.add(LoopbackPods.start(8));
-    TestDnsServer dns = cleanup.add(TestDnsServer.start());
-    dns.setA(HOST, 1, ips(pods.all().subList(0, 4)));
+  /** A headless:/// channel with stream rebalancing on, the interceptor installed. */
+  private Channel channel(TestDnsServer dns, LoopbackPods pods, String terminationGrace) {
     ManagedChannel managed =
         cleanup.channel(
             Grpc.newChannelBuilder(
@@ -72,18 +71,28 @@ class HeadlessLongLivedStreamsTest {
                             "kube_round_robin",
                             Map.of(
                                 "streamRebalancing",
-                                Map.of("enabled", true, "interval", "1s"),
+                                Map.of(
+                                    "enabled",
+                                    true,
+                                    "interval",
+                                    "1s",
+                                    "terminationGrace",
+                                    terminationGrace),
                                 "slowStart",
                                 Map.of("window", "2s")))
                         .build())
                 .build());
-    Channel channel = ClientInterceptors.intercept(managed, StreamRebalancing.interceptor());
+    return ClientInterceptors.intercept(managed, StreamRebalancing.interceptor());
+  }
+
+  /** Opens the streams once {@code serving} pods answer (the application was running before). */
+  private ReopeningStreams streams(Channel channel, int serving) {
     await()
         .atMost(Duration.ofSeconds(20))
         .until(
             () -> {
               Set<String> seen = new HashSet<>();
-              for (int i = 0; i < 16; i++) {
+              for (int i = 0; i < 4 * serving; i++) {
                 try {
                   seen.add(
                       PodService.whoami(
@@ -92,11 +101,20 @@ class HeadlessLongLivedStreamsTest {
                   return false; // still connecting
                 }
               }
-              return seen.size() == 4;
+              return seen.size() == serving;
             });
     ReopeningStreams streams =
         cleanup.add(ReopeningStreams.start(channel, STREAMS, StreamRebalancing::isMove));
     await().atMost(Duration.ofSeconds(20)).until(() -> streams.established() == STREAMS);
+    return streams;
+  }
+
+  @Test
+  void dnsAnswerGrows4To8_streamsSpreadWithin30s_fewMovesThenNoneWhileSteady() {
+    LoopbackPods pods = cleanup.add(LoopbackPods.start(8));
+    TestDnsServer dns = cleanup.add(TestDnsServer.start());
+    dns.setA(HOST, 1, ips(pods.all().subList(0, 4)));
+    ReopeningStreams streams = streams(channel(dns, pods, "30s"), 4);
     assertThat(streams.perPod()).hasSize(4).allSatisfy((pod, n) -> assertThat(n).isEqualTo(16));
 
     dns.setA(HOST, 1, ips(pods.all()));
@@ -111,6 +129,31 @@ class HeadlessLongLivedStreamsTest {
         .during(Duration.ofSeconds(8))
         .atMost(Duration.ofSeconds(12))
         .until(() -> streams.moved() == moved);
+    assertThat(streams.cut()).as("cut streams: %s", streams.cuts()).isZero();
+  }
+
+  @Test
+  void podLeavesTheDnsAnswer10sGrace_itsStreamsMovedBeforeItsServerCutsThem_spreadEvenly() {
+    LoopbackPods pods = cleanup.add(LoopbackPods.start(4));
+    TestDnsServer dns = cleanup.add(TestDnsServer.start());
+    dns.setA(HOST, 1, ips(pods.all()));
+    ReopeningStreams streams = streams(channel(dns, pods, "10s"), 4);
+    assertThat(streams.perPod()).hasSize(4).allSatisfy((pod, n) -> assertThat(n).isEqualTo(16));
+
+    // The pod terminates: it leaves the answer (not ready) as its server gets SIGTERM (stops
+    // accepting, GOAWAY, cuts what is left after the 10 s grace: LoopbackPod.drain()).
+    LoopbackPod leaving = pods.get(3);
+    dns.setA(HOST, 1, ips(pods.all().subList(0, 3)));
+    CompletableFuture<Void> shutdown = CompletableFuture.runAsync(leaving::drain);
+    // Drained within drainShare (0.5) x 10 s after the resolver sees the answer, well before 10 s.
+    await().atMost(Duration.ofSeconds(9)).until(() -> leaving.openWatches() == 0);
+    shutdown.join();
+
+    await().atMost(Duration.ofSeconds(10)).until(() -> streams.established() == STREAMS);
+    List<String> staying = pods.names().subList(0, 3);
+    assertThat(streams.perPod().keySet()).containsExactlyInAnyOrderElementsOf(staying);
+    assertThat(spread(streams.perPod(), staying)).isLessThanOrEqualTo(1.5);
+    assertThat(streams.moved()).isEqualTo(16);
     assertThat(streams.cut()).as("cut streams: %s", streams.cuts()).isZero();
   }
 }

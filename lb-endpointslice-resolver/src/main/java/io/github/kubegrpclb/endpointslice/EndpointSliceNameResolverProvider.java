@@ -92,6 +92,7 @@ public final class EndpointSliceNameResolverProvider extends NameResolverProvide
   }
 
   @Override
+  @Nullable // for another scheme
   public NameResolver newNameResolver(URI targetUri, NameResolver.Args args) {
     return KubernetesTarget.SCHEME.newNameResolver(targetUri, args, this::create);
   }

@@ -32,13 +32,14 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * Long-lived streams follow the fleet (issue 23), end to end: loopback pods, the fabric8 mock API
  * server, 64 server streams that the client re-opens when they end with the move status. The
  * rebalancing interval is 1 s and slow start 2 s (the defaults are 5 s and 10 s) so that a run
- * covers many intervals in little wall time; the steady window is 8 intervals.
+ * covers many intervals in little wall time; the steady window after a scale-up is 60 intervals for
+ * kube_round_robin (the issue's 60 s) and 8 for peak_ewma.
  */
 class LongLivedStreamsTest {
   private static final int STREAMS = 64;
@@ -118,9 +119,15 @@ class LongLivedStreamsTest {
     return streams;
   }
 
+  /**
+   * The issue's bar watches a steady set for 60 s after the scale-up settles: kube_round_robin does
+   * (60 intervals at 1 s); peak_ewma, whose rebalancer is the same code, watches 8 s to keep the
+   * module's run short.
+   */
   @ParameterizedTest
-  @ValueSource(strings = {"kube_round_robin", "peak_ewma"})
-  void scaleUp4To8_streamsSpreadWithin30s_fewMovesThenNoneWhileSteady(String policy) {
+  @CsvSource({"kube_round_robin, 60", "peak_ewma, 8"})
+  void scaleUp4To8_streamsSpreadWithin30s_fewMovesThenNoneWhileSteady(
+      String policy, int steadySeconds) {
     MockKubernetesApi api = cleanup.add(new MockKubernetesApi());
     LoopbackPods pods = cleanup.add(LoopbackPods.start(8));
     publish(api, pods, readyAll(pods.all().subList(0, 4)));
@@ -136,8 +143,8 @@ class LongLivedStreamsTest {
     int moved = streams.moved();
     assertThat(moved).isBetween(FEWEST_MOVES, (int) (FEWEST_MOVES * 1.1));
     await()
-        .during(Duration.ofSeconds(8))
-        .atMost(Duration.ofSeconds(12))
+        .during(Duration.ofSeconds(steadySeconds))
+        .atMost(Duration.ofSeconds(steadySeconds + 5))
         .until(() -> streams.moved() == moved);
     assertThat(streams.cut()).as("cut streams: %s", streams.cuts()).isZero();
     assertThat(spread(streams.perPod(), pods.names())).isLessThanOrEqualTo(1.5);

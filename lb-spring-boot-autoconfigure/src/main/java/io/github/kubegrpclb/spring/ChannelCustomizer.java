@@ -1,10 +1,12 @@
 package io.github.kubegrpclb.spring;
 
 import io.github.kubegrpclb.core.LbTelemetry;
+import io.github.kubegrpclb.core.StreamRebalancing;
 import io.grpc.ManagedChannelBuilder;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.function.Supplier;
+import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.grpc.client.autoconfigure.GrpcClientProperties;
@@ -16,11 +18,14 @@ import org.springframework.util.ClassUtils;
  * target its resolver options: those of {@code kube-grpc-lb.channels.<name>}, plus the channel's
  * {@code service-config} and {@code health} settings, which Spring gRPC puts in the channel's
  * {@code defaultServiceConfig} where grpc-java would ignore them (a resolver's service config
- * replaces the default one). Other channels are left alone. Stateless; called from any thread.
+ * replaces the default one). With {@code stream-rebalancing.enabled=true} it also installs {@link
+ * StreamRebalancing#interceptor()}, which that option needs. Other channels are left alone.
+ * Stateless; called from any thread.
  */
 final class ChannelCustomizer<T extends ManagedChannelBuilder<T>>
     implements GrpcChannelBuilderCustomizer<T> {
   private static final Pattern POLICY_CHANNEL = Pattern.compile("[?&]policy=channel(&|$)");
+  private static final Pattern TARGET_POLICY = Pattern.compile("[?&]policy=([^&]*)");
   private static final boolean ENDPOINT_SLICES =
       ClassUtils.isPresent("io.github.kubegrpclb.endpointslice.EndpointSliceOptions", null);
   private static final boolean HEADLESS =
@@ -64,13 +69,27 @@ final class ChannelCustomizer<T extends ManagedChannelBuilder<T>>
             : Map.of();
     LbTelemetry lbTelemetry = telemetry.getIfUnique();
     try {
+      String policy = ChannelPolicy.name(channel);
+      Map<String, ?> policyConfig = policy == null ? Map.of() : ChannelPolicy.config(channel);
       if (kubernetes) {
         requireModule(ENDPOINT_SLICES, "lb-endpointslice-resolver", target);
         EndpointSliceChannels.customize(
-            builder, channel, serviceConfig, lbTelemetry, kubernetesClient.get());
+            builder,
+            channel,
+            policy,
+            policyConfig,
+            serviceConfig,
+            lbTelemetry,
+            kubernetesClient.get());
       } else {
         requireModule(HEADLESS, "lb-dns-resolver", target);
-        HeadlessChannels.customize(builder, channel, serviceConfig, lbTelemetry);
+        HeadlessChannels.customize(
+            builder, channel, policy, policyConfig, serviceConfig, lbTelemetry);
+      }
+      if (ChannelPolicy.streamRebalancing(policyConfig)) {
+        requireTargetPolicy(target, policy);
+        // A balancer cannot end a call: the interceptor gives each streaming call a handle.
+        builder.intercept(StreamRebalancing.interceptor());
       }
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException(
@@ -98,6 +117,20 @@ final class ChannelCustomizer<T extends ManagedChannelBuilder<T>>
       serviceConfig.put("healthCheckConfig", Map.of("serviceName", service == null ? "" : service));
     }
     return serviceConfig;
+  }
+
+  /** Stream rebalancing is in this policy's config: a different {@code ?policy=} would drop it. */
+  private static void requireTargetPolicy(String target, String policy) {
+    Matcher query = TARGET_POLICY.matcher(target);
+    if (query.find() && !query.group(1).equals(policy)) {
+      throw new IllegalArgumentException(
+          "stream-rebalancing is set for policy "
+              + policy
+              + ", but ?policy="
+              + query.group(1)
+              + " in the address wins with that policy's defaults, rebalancing off (expected: no"
+              + " ?policy= in the address; set kube-grpc-lb.channels.<name>.policy instead)");
+    }
   }
 
   private static void requireModule(boolean present, String module, String target) {

@@ -13,6 +13,8 @@ final class EndpointSliceChannels {
   static void customize(
       ManagedChannelBuilder<?> builder,
       KubeGrpcLbProperties.Channel channel,
+      String policy,
+      Map<String, ?> policyConfig,
       Map<String, Object> serviceConfig,
       LbTelemetry telemetry,
       Object client) {
@@ -20,8 +22,8 @@ final class EndpointSliceChannels {
     if (client instanceof KubernetesClient kubernetes) {
       options.client(kubernetes);
     }
-    if (channel.getPolicy() != null) {
-      options.policy(channel.getPolicy(), PropertyValues.json(channel.getPolicyConfig()));
+    if (policy != null) {
+      options.policy(policy, policyConfig);
     }
     if (!serviceConfig.isEmpty()) {
       options.serviceConfig(serviceConfig);

@@ -13,11 +13,13 @@ final class HeadlessChannels {
   static void customize(
       ManagedChannelBuilder<?> builder,
       KubeGrpcLbProperties.Channel channel,
+      String policy,
+      Map<String, ?> policyConfig,
       Map<String, Object> serviceConfig,
       LbTelemetry telemetry) {
     HeadlessDnsOptions.Builder options = HeadlessDnsOptions.builder();
-    if (channel.getPolicy() != null) {
-      options.policy(channel.getPolicy(), PropertyValues.json(channel.getPolicyConfig()));
+    if (policy != null) {
+      options.policy(policy, policyConfig);
     }
     if (!serviceConfig.isEmpty()) {
       options.serviceConfig(serviceConfig);

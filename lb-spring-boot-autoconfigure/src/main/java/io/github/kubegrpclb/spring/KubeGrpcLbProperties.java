@@ -33,6 +33,7 @@ public class KubeGrpcLbProperties {
     private Duration ttlCap;
     private Duration refreshInterval;
     private Duration queryTimeout;
+    private final StreamRebalancingOptions streamRebalancing = new StreamRebalancingOptions();
 
     /** The load-balancing policy: kube_round_robin (default), peak_ewma or any registered one. */
     public String getPolicy() {
@@ -131,6 +132,93 @@ public class KubeGrpcLbProperties {
 
     public void setQueryTimeout(Duration queryTimeout) {
       this.queryTimeout = queryTimeout;
+    }
+
+    /**
+     * Long-lived stream rebalancing (docs/streams.md), e.g. {@code
+     * stream-rebalancing.enabled=true}: goes into the policy's config, and the channel gets the
+     * interceptor it needs.
+     */
+    public StreamRebalancingOptions getStreamRebalancing() {
+      return streamRebalancing;
+    }
+  }
+
+  /**
+   * A channel's {@code stream-rebalancing.*} options, the policy's {@code "streamRebalancing"}
+   * object (docs/streams.md); unset values keep its defaults. With {@code enabled=true} the
+   * auto-configuration also installs {@code StreamRebalancing.interceptor()} on the channel.
+   */
+  public static class StreamRebalancingOptions {
+    private boolean enabled;
+    private Duration interval;
+    private Double tolerance;
+    private Double maxSharePerInterval;
+    private Double jitter;
+    private Duration terminationGrace;
+    private Double drainShare;
+
+    /** Turns placement, rebalancing and draining of streams on (default false). */
+    public boolean isEnabled() {
+      return enabled;
+    }
+
+    public void setEnabled(boolean enabled) {
+      this.enabled = enabled;
+    }
+
+    /** How often the streams per endpoint are checked (default 5s). */
+    public Duration getInterval() {
+      return interval;
+    }
+
+    public void setInterval(Duration interval) {
+      this.interval = interval;
+    }
+
+    /** The band around the fair share, as a fraction of it (default 0.2). */
+    public Double getTolerance() {
+      return tolerance;
+    }
+
+    public void setTolerance(Double tolerance) {
+      this.tolerance = tolerance;
+    }
+
+    /** At most this share of the open streams is ended per interval (default 0.25). */
+    public Double getMaxSharePerInterval() {
+      return maxSharePerInterval;
+    }
+
+    public void setMaxSharePerInterval(Double maxSharePerInterval) {
+      this.maxSharePerInterval = maxSharePerInterval;
+    }
+
+    /** Random share by which intervals are stretched and rounds end fewer (default 0.2). */
+    public Double getJitter() {
+      return jitter;
+    }
+
+    public void setJitter(Double jitter) {
+      this.jitter = jitter;
+    }
+
+    /** The pods' {@code terminationGracePeriodSeconds} (default 30s). */
+    public Duration getTerminationGrace() {
+      return terminationGrace;
+    }
+
+    public void setTerminationGrace(Duration terminationGrace) {
+      this.terminationGrace = terminationGrace;
+    }
+
+    /** A terminating endpoint's streams move within this share of the grace (default 0.5). */
+    public Double getDrainShare() {
+      return drainShare;
+    }
+
+    public void setDrainShare(Double drainShare) {
+      this.drainShare = drainShare;
     }
   }
 }

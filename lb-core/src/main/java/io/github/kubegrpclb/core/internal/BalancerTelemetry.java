@@ -1,6 +1,7 @@
 package io.github.kubegrpclb.core.internal;
 
 import io.grpc.ConnectivityState;
+import javax.annotation.Nullable;
 
 /**
  * Records what one balancer (one channel's policy instance) does: its endpoints' RPCs, its picker
@@ -17,7 +18,7 @@ public interface BalancerTelemetry {
         }
 
         @Override
-        public EndpointTelemetry endpoint(String address, String zone) {
+        public EndpointTelemetry endpoint(String address, @Nullable String zone) {
           return EndpointTelemetry.NOOP;
         }
 
@@ -37,7 +38,7 @@ public interface BalancerTelemetry {
    * Returns the recorder of a new endpoint; its series carry {@code address} and {@code zone} (null
    * when unknown) while the balancer's endpoint limit allows.
    */
-  EndpointTelemetry endpoint(String address, String zone);
+  EndpointTelemetry endpoint(String address, @Nullable String zone);
 
   /** The balancer published a new picker while in {@code state}. */
   void pickerUpdated(ConnectivityState state);

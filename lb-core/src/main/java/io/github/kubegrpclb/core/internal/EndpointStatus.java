@@ -1,6 +1,7 @@
 package io.github.kubegrpclb.core.internal;
 
 import java.util.Locale;
+import javax.annotation.Nullable;
 
 /**
  * One endpoint as a balancer sees it at one instant: the row of a snapshot and the source of the
@@ -12,7 +13,7 @@ public final class EndpointStatus {
   public final String address;
 
   /** The pod's zone, or null when unknown. */
-  public final String zone;
+  @Nullable public final String zone;
 
   /** The resolver's view: {@code ready} or {@code terminating_serving}. */
   public final String condition;
@@ -45,14 +46,14 @@ public final class EndpointStatus {
   public final int openStreams;
 
   /** What else the policy says about the endpoint (ejected, ramping up, last failure), or null. */
-  public final String note;
+  @Nullable public final String note;
 
   /** Where this endpoint's metrics go. */
   public final EndpointTelemetry telemetry;
 
   public EndpointStatus(
       String address,
-      String zone,
+      @Nullable String zone,
       String condition,
       String state,
       boolean inRotation,
@@ -61,7 +62,7 @@ public final class EndpointStatus {
       int inFlight,
       double estimateNanos,
       double costNanos,
-      String note,
+      @Nullable String note,
       EndpointTelemetry telemetry) {
     this(
         address,
@@ -82,7 +83,7 @@ public final class EndpointStatus {
   /** With the endpoint's open streams, when stream rebalancing counts them. */
   public EndpointStatus(
       String address,
-      String zone,
+      @Nullable String zone,
       String condition,
       String state,
       boolean inRotation,
@@ -92,7 +93,7 @@ public final class EndpointStatus {
       double estimateNanos,
       double costNanos,
       int openStreams,
-      String note,
+      @Nullable String note,
       EndpointTelemetry telemetry) {
     this.address = address;
     this.zone = zone;

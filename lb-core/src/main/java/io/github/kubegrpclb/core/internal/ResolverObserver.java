@@ -31,13 +31,13 @@ public final class ResolverObserver {
   private final AtomicLong firstEventNanos = new AtomicLong(NONE);
   private BooleanSupplier upToDate = () -> false;
   private ResolverTelemetry telemetry = ResolverTelemetry.NOOP;
-  private Snapshots.Registration registration;
-  private volatile List<EquivalentAddressGroup> published;
+  @Nullable private Snapshots.Registration registration; // null until start()
+  @Nullable private volatile List<EquivalentAddressGroup> published; // null until the first one
   private volatile long publishedNanos = NONE;
   private volatile long lastSuccessNanos = NONE;
   private volatile long updates;
-  private volatile String lastError;
-  private volatile String lastErrorKind;
+  @Nullable private volatile String lastError; // null until the first failure
+  @Nullable private volatile String lastErrorKind;
   private volatile long lastErrorNanos = NONE;
   private volatile long errors;
 

@@ -7,6 +7,7 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
+import javax.annotation.Nullable;
 
 /**
  * The live balancers, resolvers and sharded channels of this JVM, each able to describe itself:
@@ -52,7 +53,7 @@ public final class Snapshots {
   }
 
   /** The descriptions of the components whose target is {@code target}, or of all when null. */
-  public static List<String> describe(String target) {
+  public static List<String> describe(@Nullable String target) {
     List<String> out = new ArrayList<>();
     for (Entry entry : LIVE.values()) {
       if (target == null || entry.target.equals(target)) {

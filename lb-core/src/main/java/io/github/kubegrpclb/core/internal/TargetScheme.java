@@ -4,6 +4,7 @@ import io.grpc.NameResolver;
 import java.net.URI;
 import java.util.function.BiFunction;
 import java.util.function.Function;
+import javax.annotation.Nullable;
 
 /**
  * One of this library's target schemes: its name, the form its targets take, and the one place a
@@ -23,6 +24,7 @@ public record TargetScheme(String name, String expectedForm) {
    * @throws IllegalStateException when the grpc-java on the classpath is older than {@link
    *     GrpcJavaVersion#OLDEST}
    */
+  @Nullable
   public NameResolver newNameResolver(
       URI target,
       NameResolver.Args args,

@@ -7,6 +7,7 @@ import java.util.Map;
 import java.util.function.IntSupplier;
 import java.util.function.LongSupplier;
 import java.util.function.Supplier;
+import javax.annotation.Nullable;
 
 /**
  * The metrics side of an {@link LbTelemetry}: creates the recorders of balancers, resolvers and
@@ -44,7 +45,7 @@ public interface Telemetry {
       };
 
   /** The recorders for {@code settings}; null means {@link LbTelemetry#global()}. */
-  static Telemetry of(LbTelemetry settings) {
+  static Telemetry of(@Nullable LbTelemetry settings) {
     LbTelemetry telemetry = settings == null ? LbTelemetry.global() : settings;
     if (!telemetry.isEnabled() || !OpenTelemetryPresence.PRESENT) {
       return NOOP;

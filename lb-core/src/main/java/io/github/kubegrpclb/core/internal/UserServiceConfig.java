@@ -7,6 +7,7 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import javax.annotation.Nullable;
 
 /**
  * An application's own service config (method configs with retry or hedging policies and timeouts,
@@ -54,7 +55,7 @@ public final class UserServiceConfig {
     return Collections.unmodifiableMap(merged);
   }
 
-  private static Object copy(String option, String path, Object value) {
+  private static Object copy(String option, String path, @Nullable Object value) {
     if (value instanceof Map) {
       Map<String, Object> out = new LinkedHashMap<>();
       for (Map.Entry<?, ?> entry : ((Map<?, ?>) value).entrySet()) {

@@ -1,6 +1,7 @@
 package io.github.kubegrpclb.core.internal;
 
 import java.util.Locale;
+import javax.annotation.Nullable;
 
 /**
  * A balancer's load-aware zone spill at one instant, while a zone or node preference applies: how
@@ -11,7 +12,7 @@ import java.util.Locale;
  */
 public final class ZoneSpillStatus {
   /** The client's zone, or null when unknown (a node preference without a zone). */
-  public final String clientZone;
+  @Nullable public final String clientZone;
 
   /** Endpoints outside the preference that are in rotation because of spill. */
   public final int spilled;
@@ -32,7 +33,7 @@ public final class ZoneSpillStatus {
   public final double highLoad;
 
   public ZoneSpillStatus(
-      String clientZone,
+      @Nullable String clientZone,
       int spilled,
       int others,
       double localLoad,

@@ -2,6 +2,7 @@ package io.github.kubegrpclb.core;
 
 import io.github.kubegrpclb.core.internal.BalancerTelemetry;
 import io.github.kubegrpclb.core.internal.EndpointStatus;
+import io.github.kubegrpclb.core.internal.EndpointTelemetry;
 import io.github.kubegrpclb.core.internal.PolicyCheck;
 import io.github.kubegrpclb.core.internal.Snapshots;
 import io.github.kubegrpclb.core.internal.Telemetry;
@@ -17,12 +18,15 @@ import java.util.Collection;
 import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Function;
 import java.util.function.Predicate;
 import java.util.function.Supplier;
 import java.util.function.ToDoubleFunction;
 import java.util.function.ToIntFunction;
+import javax.annotation.Nullable;
 
 /**
  * What a balancer shows the outside: its OpenTelemetry instruments and its snapshot for {@link
@@ -33,7 +37,7 @@ import java.util.function.ToIntFunction;
  *
  * @param <T> the policy's per-endpoint state
  */
-final class BalancerObserver<T> {
+final class BalancerPublisher<T> {
   /** An endpoint's live load numbers; {@link #NONE} for a policy that keeps none. */
   static final class Load {
     static final Load NONE = new Load(-1, Double.NaN, Double.NaN);
@@ -59,6 +63,8 @@ final class BalancerObserver<T> {
   private BalancerTelemetry telemetry = BalancerTelemetry.NOOP;
   private boolean configured;
   private volatile List<Endpoint<T>> endpoints = List.of();
+  // Each endpoint's RPC recorder: written in the context, read by snapshots from any thread.
+  private final Map<Endpoint<T>, EndpointTelemetry> recorders = new ConcurrentHashMap<>();
   private volatile ToIntFunction<Endpoint<T>> openStreams = endpoint -> -1;
   private volatile Predicate<Endpoint<T>> ejected = endpoint -> false;
   private volatile ToDoubleFunction<Endpoint<T>> weight = endpoint -> 1;
@@ -68,7 +74,7 @@ final class BalancerObserver<T> {
    * @param zoneSpill the spill as last published (null while no preference applies), read from any
    *     thread
    */
-  BalancerObserver(
+  BalancerPublisher(
       Helper helper,
       String policyName,
       Function<T, Load> loadOf,
@@ -118,9 +124,23 @@ final class BalancerObserver<T> {
 
   /** A new endpoint: gives it its RPC recorder. */
   void added(Endpoint<T> endpoint) {
-    endpoint.setTelemetry(
+    recorders.put(
+        endpoint,
         telemetry.endpoint(
             addressOf(endpoint), endpoint.group().getAttributes().get(EndpointAttributes.ZONE)));
+  }
+
+  /** Where {@code endpoint}'s RPCs are recorded; set when it was added, before any picker. */
+  EndpointTelemetry telemetry(Endpoint<T> endpoint) {
+    return recorders.getOrDefault(endpoint, EndpointTelemetry.NOOP);
+  }
+
+  /** The endpoint left: its recorder frees its slot under the endpoint limit. */
+  void removed(Endpoint<T> endpoint) {
+    EndpointTelemetry recorder = recorders.remove(endpoint);
+    if (recorder != null) {
+      recorder.close();
+    }
   }
 
   /** The endpoint set changed (an address update, or all removed). */
@@ -132,7 +152,7 @@ final class BalancerObserver<T> {
    * The balancer recomputed its rotation, a list it never changes afterwards; logs the zone spill
    * when the number of endpoints it added changed.
    */
-  void rotationChanged(List<Endpoint<T>> rotation, String clientZone) {
+  void rotationChanged(List<Endpoint<T>> rotation, @Nullable String clientZone) {
     View<T> current = view;
     if (current.rotation != rotation) {
       view = new View<>(rotation, current.state, clientZone);
@@ -152,6 +172,7 @@ final class BalancerObserver<T> {
   }
 
   /** The zone spill, or null while no preference applies; any thread. */
+  @Nullable
   ZoneSpillStatus zoneSpillStatus() {
     ZoneSpill.Published<T> spill = zoneSpill.get();
     return spill == null ? null : spill.status;
@@ -201,7 +222,7 @@ final class BalancerObserver<T> {
               state == ConnectivityState.TRANSIENT_FAILURE && !failure.isOk()
                   ? "last-failure=" + failure.getCode() + describe(failure.getDescription())
                   : inRotationNow && contains(spilledTo, endpoint) ? "spilled" : null,
-              endpoint.telemetry()));
+              telemetry(endpoint)));
     }
     return out;
   }
@@ -254,7 +275,7 @@ final class BalancerObserver<T> {
     return false;
   }
 
-  private static String describe(String description) {
+  private static String describe(@Nullable String description) {
     return description == null ? "" : " (" + description + ")";
   }
 
@@ -277,9 +298,9 @@ final class BalancerObserver<T> {
   private static final class View<T> {
     final List<Endpoint<T>> rotation;
     final ConnectivityState state;
-    final String clientZone;
+    @Nullable final String clientZone; // null when unknown
 
-    View(List<Endpoint<T>> rotation, ConnectivityState state, String clientZone) {
+    View(List<Endpoint<T>> rotation, ConnectivityState state, @Nullable String clientZone) {
       this.rotation = rotation;
       this.state = state;
       this.clientZone = clientZone;
@@ -288,10 +309,10 @@ final class BalancerObserver<T> {
 
   /** Renders the snapshot only if the channel logger formats the message. */
   private static final class Lazy {
-    private final BalancerObserver<?> observer;
+    private final BalancerPublisher<?> observer;
     private final SubchannelPicker picker;
 
-    Lazy(BalancerObserver<?> observer, SubchannelPicker picker) {
+    Lazy(BalancerPublisher<?> observer, SubchannelPicker picker) {
       this.observer = observer;
       this.picker = picker;
     }

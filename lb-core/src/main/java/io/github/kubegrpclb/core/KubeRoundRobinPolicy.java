@@ -1,7 +1,7 @@
 package io.github.kubegrpclb.core;
 
-import io.github.kubegrpclb.core.internal.EndpointTelemetry;
 import io.github.kubegrpclb.core.internal.PolicySelection;
+import io.grpc.LoadBalancer.Helper;
 import io.grpc.LoadBalancer.PickResult;
 import io.grpc.LoadBalancer.PickSubchannelArgs;
 import io.grpc.LoadBalancer.Subchannel;
@@ -14,62 +14,70 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.IntUnaryOperator;
 import java.util.function.LongSupplier;
 import java.util.function.Supplier;
+import javax.annotation.Nullable;
 
 /**
  * {@code kube_round_robin}: per-RPC round robin over the endpoints in rotation (ready first,
- * terminating-but-serving only as a fallback, same zone first when hinted, outliers ejected).
+ * terminating-but-serving only as a fallback, same zone first when hinted, outliers ejected), as a
+ * {@link BalancingPolicy} of {@link EndpointSetLoadBalancer}. It keeps no per-endpoint state.
  *
- * <p>Balancer state changes run in the SynchronizationContext (see {@link
- * EndpointSetLoadBalancer}); the picker is immutable apart from one atomic counter and is safe for
- * any number of threads.
+ * <p>Called in the SynchronizationContext; its picker is immutable apart from one atomic counter
+ * and is safe for any number of threads.
  */
-final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
+final class KubeRoundRobinPolicy implements BalancingPolicy<Void> {
   private final IntUnaryOperator random;
-  private final LongSupplier nanoClock;
   private KubeRoundRobinConfig config = KubeRoundRobinConfig.DEFAULTS;
 
   /**
    * @param random returns a uniform int in {@code [0, bound)}; seeds each picker's start offset so
    *     that many clients do not all start on the same endpoint
    */
-  KubeRoundRobinLoadBalancer(Helper helper, IntUnaryOperator random) {
-    this(helper, random, System::nanoTime, HealthProbe.INSTANCE);
+  KubeRoundRobinPolicy(IntUnaryOperator random) {
+    this.random = random;
+  }
+
+  /** The balancer the provider builds, on the system clock and health probe. */
+  static EndpointSetLoadBalancer<Void> balancer(Helper helper, IntUnaryOperator random) {
+    return balancer(helper, random, System::nanoTime, ReadmissionProbe.INSTANCE);
   }
 
   /**
-   * @param nanoClock times RPCs for outlier ejection, {@link System#nanoTime} outside tests
+   * @param nanoClock times RPCs and ejections, {@link System#nanoTime} outside tests
    * @param prober probes ejected endpoints before re-admission
    */
-  KubeRoundRobinLoadBalancer(
+  static EndpointSetLoadBalancer<Void> balancer(
       Helper helper,
       IntUnaryOperator random,
       LongSupplier nanoClock,
       OutlierEjection.Prober prober) {
-    this(helper, random, nanoClock, prober, ClientIndex::systemHostname);
+    return balancer(helper, random, nanoClock, prober, ClientIndex::systemHostname);
   }
 
   /**
    * @param hostname this pod's name, the client's identity for subsetting and zone spill
    */
-  KubeRoundRobinLoadBalancer(
+  static EndpointSetLoadBalancer<Void> balancer(
       Helper helper,
       IntUnaryOperator random,
       LongSupplier nanoClock,
       OutlierEjection.Prober prober,
       Supplier<String> hostname) {
-    super(helper, PolicySelection.KUBE_ROUND_ROBIN, nanoClock, prober, hostname);
-    this.random = random;
-    useRandom(random);
-    this.nanoClock = nanoClock;
+    return new EndpointSetLoadBalancer<>(
+        helper, new KubeRoundRobinPolicy(random), nanoClock, random, prober, hostname);
   }
 
   @Override
-  Void newPolicyState() {
+  public String name() {
+    return PolicySelection.KUBE_ROUND_ROBIN;
+  }
+
+  @Override
+  public Void newState() {
     return null;
   }
 
   @Override
-  void configure(Object policyConfig) {
+  public void configure(@Nullable Object policyConfig) {
     KubeRoundRobinConfig next =
         policyConfig instanceof KubeRoundRobinConfig parsed
             ? parsed
@@ -80,19 +88,22 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
   }
 
   @Override
-  BalancerConfig balancerConfig() {
+  public Object config() {
+    return config;
+  }
+
+  @Override
+  public BalancerConfig balancerConfig() {
     return config.balancer;
   }
 
   @Override
-  PickResult[] pickResults(Endpoint<Void> endpoint) {
-    return endpoint.pickResults(resultsKey(config), this::buildResults);
-  }
-
-  @Override
-  SubchannelPicker readyPicker(EndpointList.Snapshot<Void> rotation, double[] weights) {
+  public SubchannelPicker picker(
+      EndpointList.Snapshot<Void> rotation,
+      @Nullable double[] weights,
+      boolean countingForZoneSpill) {
     return new Picker(
-        config.balancer.outlierEjection().enabled || isCountingForZoneSpill()
+        config.balancer.outlierEjection().enabled || countingForZoneSpill
             ? rotation.unaryResults()
             : rotation.streamResults(),
         rotation.streamResults(),
@@ -100,33 +111,6 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
         weights,
         random,
         random.applyAsInt(rotation.size()));
-  }
-
-  private PickResult[] buildResults(Endpoint<Void> endpoint) {
-    boolean recording = isRecordingRpcs();
-    PickResult stream =
-        recording
-            ? PickResult.withSubchannel(endpoint.subchannel(), RpcCounter.of(endpoint.telemetry()))
-            : PickResult.withSubchannel(endpoint.subchannel());
-    boolean counting = isCountingForZoneSpill();
-    EndpointTelemetry unaryTelemetry =
-        counting || recording ? unaryTelemetry(endpoint) : EndpointTelemetry.NOOP;
-    PickResult unary;
-    if (config.balancer.outlierEjection().enabled) {
-      unary =
-          PickResult.withSubchannel(
-              endpoint.subchannel(),
-              new OutcomeRecorder(
-                  endpoint.outcomes(),
-                  config.balancer.outlierEjection().failureCodes,
-                  nanoClock,
-                  unaryTelemetry));
-    } else if (counting) {
-      unary = PickResult.withSubchannel(endpoint.subchannel(), RpcCounter.of(unaryTelemetry));
-    } else {
-      unary = stream;
-    }
-    return new PickResult[] {unary, stream};
   }
 
   /**
@@ -150,8 +134,10 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
     private final PickResult[] streamResults;
     private final int size; // the results' first size slots are this picker's (see EndpointList)
     private final AtomicInteger next;
-    private final int[] keepTurn; // per endpoint, out of 2^20; null when every weight is 1
-    private final int[] cumulative; // WeightedDraw.cumulative of the weights, or null
+    // Per endpoint, out of 2^20; null when every weight is 1.
+    @Nullable private final int[] keepTurn;
+    // WeightedDraw.cumulative of the weights; null exactly when keepTurn is.
+    @Nullable private final int[] cumulative;
     private final IntUnaryOperator random;
 
     /**
@@ -160,8 +146,8 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
      */
     Picker(
         List<Subchannel> subchannels,
-        List<OutcomeRecorder> recorders,
-        double[] weights,
+        List<RpcTracer> recorders,
+        @Nullable double[] weights,
         IntUnaryOperator random,
         int startOffset) {
       this(
@@ -183,7 +169,7 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
         PickResult[] unaryResults,
         PickResult[] streamResults,
         int size,
-        double[] weights,
+        @Nullable double[] weights,
         IntUnaryOperator random,
         int startOffset) {
       this.unaryResults = unaryResults;
@@ -203,8 +189,7 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
       this.next = new AtomicInteger(startOffset);
     }
 
-    private static PickResult[] results(
-        List<Subchannel> subchannels, List<OutcomeRecorder> recorders) {
+    private static PickResult[] results(List<Subchannel> subchannels, List<RpcTracer> recorders) {
       PickResult[] results = new PickResult[subchannels.size()];
       for (int i = 0; i < results.length; i++) {
         results[i] =
@@ -222,7 +207,7 @@ final class KubeRoundRobinLoadBalancer extends EndpointSetLoadBalancer<Void> {
     @Override
     public PickResult pickSubchannel(PickSubchannelArgs args) {
       int index = Math.floorMod(next.getAndIncrement(), size);
-      if (keepTurn != null && random.applyAsInt(1 << 20) >= keepTurn[index]) {
+      if (keepTurn != null && cumulative != null && random.applyAsInt(1 << 20) >= keepTurn[index]) {
         index = WeightedDraw.draw(cumulative, size, random);
       }
       if (unaryResults != streamResults

@@ -7,21 +7,21 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * One endpoint's unary RPCs as {@link ZoneSpill} measures them: in flight now, and completed so
- * far. It is the endpoint's {@link EndpointTelemetry} with the two counters added, so the policies'
- * existing tracers ({@link RpcCounter}, {@link OutcomeRecorder}, peak_ewma's recorder) feed it:
- * RPCs count from their headers out until they close, as everywhere else.
+ * far. It is the endpoint's {@link EndpointTelemetry} with the two counters added, so the
+ * endpoint's {@link RpcTracer} feeds it: RPCs count from their headers out until they close, as
+ * everywhere else.
  *
  * <p>{@link #rpcStarted} and {@link #rpcFinished} run on RPC threads, lock-free; the window fields
  * are read and written only by {@link ZoneSpill} in the SynchronizationContext.
  */
-final class ZoneLoad implements EndpointTelemetry {
+final class SpillCounter implements EndpointTelemetry {
   private final EndpointTelemetry delegate;
   private final AtomicInteger inFlight = new AtomicInteger();
   private final AtomicLong completed = new AtomicLong();
   // ZoneSpill's window, SynchronizationContext only.
   long windowCompletedBase;
 
-  ZoneLoad(EndpointTelemetry delegate) {
+  SpillCounter(EndpointTelemetry delegate) {
     this.delegate = delegate;
   }
 

@@ -20,8 +20,8 @@ import java.util.function.Consumer;
  * Timing out, UNAVAILABLE and CANCELLED count as no answer. Needs no generated code: the request is
  * the empty message and the response is not read. Stateless and thread-safe.
  */
-final class HealthProbe implements OutlierEjection.Prober {
-  static final HealthProbe INSTANCE = new HealthProbe();
+final class ReadmissionProbe implements OutlierEjection.Prober {
+  static final ReadmissionProbe INSTANCE = new ReadmissionProbe();
 
   private static final MethodDescriptor<byte[], byte[]> CHECK =
       MethodDescriptor.<byte[], byte[]>newBuilder()
@@ -31,7 +31,7 @@ final class HealthProbe implements OutlierEjection.Prober {
           .setResponseMarshaller(Bytes.INSTANCE)
           .build();
 
-  private HealthProbe() {}
+  private ReadmissionProbe() {}
 
   @Override
   public void probe(Subchannel subchannel, long timeoutNanos, Consumer<Boolean> answered) {

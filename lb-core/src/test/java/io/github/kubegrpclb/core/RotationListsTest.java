@@ -33,14 +33,14 @@ import org.junit.jupiter.params.provider.MethodSource;
  * address updates (conditions, zone and node hints, client zone and node), checked after each step
  * against a plain model of the rules (the balancer's pre-incremental code).
  */
-class RotationCandidatesTest {
+class RotationListsTest {
   private static final int POOL = 12;
   private static final ConnectivityState[] STATES = {IDLE, CONNECTING, READY, TRANSIENT_FAILURE};
 
   static Stream<BiFunction<FakeHelper, Random, LoadBalancer>> policies() {
     return Stream.of(
-        (helper, random) -> new KubeRoundRobinLoadBalancer(helper, random::nextInt),
-        (helper, random) -> new PeakEwmaLoadBalancer(helper, System::nanoTime, random::nextInt));
+        (helper, random) -> KubeRoundRobinPolicy.balancer(helper, random::nextInt),
+        (helper, random) -> PeakEwmaPolicy.balancer(helper, System::nanoTime, random::nextInt));
   }
 
   /** What the test knows of one endpoint: its group and the balancer's (sticky) view of it. */
@@ -171,9 +171,9 @@ class RotationCandidatesTest {
     }
     LoadBalancer.SubchannelPicker picker = helper.picker();
     List<Subchannel> picked =
-        picker instanceof PeakEwmaLoadBalancer.Picker peakEwma
+        picker instanceof PeakEwmaPicker peakEwma
             ? peakEwma.subchannels()
-            : ((KubeRoundRobinLoadBalancer.Picker) picker).subchannels();
+            : ((KubeRoundRobinPolicy.Picker) picker).subchannels();
     assertThat(picked).as(when).doesNotHaveDuplicates();
     assertThat(new HashSet<>(picked)).as(when).isEqualTo(expectedSubchannels);
   }

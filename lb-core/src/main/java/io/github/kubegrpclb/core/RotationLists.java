@@ -5,17 +5,18 @@ import io.grpc.LoadBalancer.PickResult;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
-import java.util.function.Function;
 import java.util.function.Predicate;
+import javax.annotation.Nullable;
 
 /**
  * A balancer's endpoints, classified by everything {@link Rotation} decides on and kept up to date
  * one endpoint at a time, so that a subchannel state change costs O(1) bookkeeping (plus one array
  * copy when a connected endpoint leaves a list a published picker reads) instead of a pass over
- * every endpoint. Connected endpoints sit in {@link EndpointList}s per {@link Tier} (admitted, or
- * ejected by outlier ejection), split by condition and by locality to the client; the others are
- * counted (connecting, connecting with condition READY, failed).
+ * every endpoint. Connected endpoints sit in {@link EndpointList}s per {@link AdmissionLists}
+ * (admitted, or ejected by outlier ejection), split by condition and by locality to the client; the
+ * others are counted (connecting, connecting with condition READY, failed).
  *
  * <p>An endpoint's classification depends on its state, its ejection flag, its condition and hints
  * and the client's zone and node: {@link #update} follows a state change; everything else (address
@@ -25,7 +26,7 @@ import java.util.function.Predicate;
  *
  * @param <T> the policy's per-endpoint state
  */
-final class RotationCandidates<T> {
+final class RotationLists<T> {
   // Classification bits, recorded per endpoint (Classified.bits) so that it is undone exactly as it
   // was done, whatever changed on the endpoint since.
   private static final int CONNECTING = 1; // IDLE or CONNECTING
@@ -40,7 +41,7 @@ final class RotationCandidates<T> {
   private static final int NO_ZONE_HINTS = 1 << 9; // CONNECTED_READY, client zone known, no hints
 
   /** Connected endpoints of one admission state, split as the serving and topology rules need. */
-  static final class Tier<T> {
+  static final class AdmissionLists<T> {
     /** Condition READY. */
     final EndpointList<T> ready;
 
@@ -56,7 +57,7 @@ final class RotationCandidates<T> {
     private int readyWithoutNodeHints;
     private int readyWithoutZoneHints;
 
-    Tier(int capacity) {
+    AdmissionLists(int capacity) {
       ready = new EndpointList<>(capacity);
       serving = new EndpointList<>(4);
       sameNode = new EndpointList<>(4);
@@ -84,51 +85,54 @@ final class RotationCandidates<T> {
     }
   }
 
-  /** How an endpoint is counted and listed, and a mark for the rebuilds. */
+  /**
+   * How an endpoint is counted and listed, a mark for the rebuilds, and the results its lists carry
+   * (built once per {@link PickResults#key}).
+   */
   private static final class Classified {
     int bits;
     long mark;
+    @Nullable Object resultsKey; // what results were built for; null until they are
+    @Nullable PickResult[] results;
   }
 
   private final Map<Endpoint<T>, Classified> classified = new HashMap<>();
-  private final Function<Endpoint<T>, PickResult[]> pickResults;
+  private final PickResults<T> pickResults;
   private final Predicate<Endpoint<T>> isEjected;
-  private Tier<T> admitted = new Tier<>(4);
-  private Tier<T> ejected = new Tier<>(4);
-  private String clientZone;
-  private String clientNode;
+  private AdmissionLists<T> admitted = new AdmissionLists<>(4);
+  private AdmissionLists<T> ejected = new AdmissionLists<>(4);
+  @Nullable private String clientZone; // as of the last rebuild; null when unknown
+  @Nullable private String clientNode; // as of the last rebuild; null when unknown
   private int connecting;
   private int readyConnecting;
   private int failed;
   private long generation;
 
   /**
-   * @param pickResults the {unary, stream} results pickers hand out for an endpoint, as the policy
-   *     builds (and caches) them
+   * @param pickResults builds the {unary, stream} results pickers hand out for an endpoint
    * @param isEjected whether outlier ejection took an endpoint out (admission)
    */
-  RotationCandidates(
-      Function<Endpoint<T>, PickResult[]> pickResults, Predicate<Endpoint<T>> isEjected) {
+  RotationLists(PickResults<T> pickResults, Predicate<Endpoint<T>> isEjected) {
     this.pickResults = pickResults;
     this.isEjected = isEjected;
   }
 
   /** Admitted connected endpoints (not ejected). */
-  Tier<T> admitted() {
+  AdmissionLists<T> admitted() {
     return admitted;
   }
 
   /** Connected endpoints ejected by outlier ejection. */
-  Tier<T> ejected() {
+  AdmissionLists<T> ejected() {
     return ejected;
   }
 
   /**
-   * The tier a rotation is drawn from: the admitted endpoints, or the ejected ones when every
+   * The lists a rotation is drawn from: the admitted endpoints, or the ejected ones when every
    * connected endpoint is ejected (the panic threshold keeps some admitted; should a config change
    * eject them all anyway, all of them are used rather than none).
    */
-  Tier<T> admissible() {
+  AdmissionLists<T> admissible() {
     return admitted.isEmpty() ? ejected : admitted;
   }
 
@@ -159,7 +163,11 @@ final class RotationCandidates<T> {
    * Classifies {@code live} afresh, for the client's zone and node (each null when unknown): O(n).
    * Endpoints that were connected keep their relative order; the others follow in {@code live}'s.
    */
-  void rebuild(Iterable<Endpoint<T>> live, int count, String clientZone, String clientNode) {
+  void rebuild(
+      Iterable<Endpoint<T>> live,
+      int count,
+      @Nullable String clientZone,
+      @Nullable String clientNode) {
     this.clientZone = clientZone;
     this.clientNode = clientNode;
     long liveMark = ++generation;
@@ -167,19 +175,20 @@ final class RotationCandidates<T> {
     for (Endpoint<T> endpoint : live) {
       classified.computeIfAbsent(endpoint, e -> new Classified()).mark = liveMark;
     }
-    Tier<T> oldAdmitted = admitted;
-    Tier<T> oldEjected = ejected;
-    admitted = new Tier<>(count);
-    ejected = new Tier<>(4);
+    AdmissionLists<T> oldAdmitted = admitted;
+    AdmissionLists<T> oldEjected = ejected;
+    admitted = new AdmissionLists<>(count);
+    ejected = new AdmissionLists<>(4);
     connecting = 0;
     readyConnecting = 0;
     failed = 0;
-    for (Tier<T> tier : List.of(oldAdmitted, oldEjected)) {
-      readd(tier.ready.snapshot(), liveMark, doneMark);
-      readd(tier.serving.snapshot(), liveMark, doneMark);
+    for (AdmissionLists<T> lists : List.of(oldAdmitted, oldEjected)) {
+      readd(lists.ready.snapshot(), liveMark, doneMark);
+      readd(lists.serving.snapshot(), liveMark, doneMark);
     }
     for (Endpoint<T> endpoint : live) {
-      Classified entry = classified.get(endpoint);
+      // Never null: the first loop put every live endpoint in.
+      Classified entry = Objects.requireNonNull(classified.get(endpoint), "classified");
       if (entry.mark == liveMark) {
         entry.mark = doneMark;
         record(endpoint, entry, classify(endpoint));
@@ -211,15 +220,15 @@ final class RotationCandidates<T> {
     }
   }
 
-  /** Whether {@code endpoint} is a member of {@code list}, in O(1). */
-  boolean isMember(Endpoint<T> endpoint, EndpointList<T> list) {
+  /** Whether {@code endpoint} is a member of {@code list} (false for null: no list), in O(1). */
+  boolean isMember(Endpoint<T> endpoint, @Nullable EndpointList<T> list) {
     Classified entry = classified.get(endpoint);
     int bits = entry == null ? 0 : entry.bits;
-    Tier<T> tier = (bits & EJECTED) != 0 ? ejected : admitted;
-    return ((bits & CONNECTED_READY) != 0 && list == tier.ready)
-        || ((bits & CONNECTED_SERVING) != 0 && list == tier.serving)
-        || ((bits & SAME_NODE) != 0 && list == tier.sameNode)
-        || ((bits & SAME_ZONE) != 0 && list == tier.sameZone);
+    AdmissionLists<T> lists = (bits & EJECTED) != 0 ? ejected : admitted;
+    return ((bits & CONNECTED_READY) != 0 && list == lists.ready)
+        || ((bits & CONNECTED_SERVING) != 0 && list == lists.serving)
+        || ((bits & SAME_NODE) != 0 && list == lists.sameNode)
+        || ((bits & SAME_ZONE) != 0 && list == lists.sameZone);
   }
 
   private int classify(Endpoint<T> endpoint) {
@@ -265,21 +274,27 @@ final class RotationCandidates<T> {
     if ((bits & (CONNECTED_READY | CONNECTED_SERVING)) == 0) {
       return;
     }
-    Tier<T> tier = (bits & EJECTED) != 0 ? ejected : admitted;
-    PickResult[] results = pickResults.apply(endpoint);
+    AdmissionLists<T> lists = (bits & EJECTED) != 0 ? ejected : admitted;
+    Object key = pickResults.key();
+    PickResult[] results = entry.results;
+    if (entry.resultsKey != key || results == null) {
+      results = pickResults.build(endpoint);
+      entry.results = results;
+      entry.resultsKey = key;
+    }
     if ((bits & CONNECTED_SERVING) != 0) {
-      tier.serving.add(endpoint, results);
+      lists.serving.add(endpoint, results);
       return;
     }
-    tier.ready.add(endpoint, results);
+    lists.ready.add(endpoint, results);
     if ((bits & SAME_NODE) != 0) {
-      tier.sameNode.add(endpoint, results);
+      lists.sameNode.add(endpoint, results);
     }
     if ((bits & SAME_ZONE) != 0) {
-      tier.sameZone.add(endpoint, results);
+      lists.sameZone.add(endpoint, results);
     }
-    tier.readyWithoutNodeHints += (bits & NO_NODE_HINTS) != 0 ? 1 : 0;
-    tier.readyWithoutZoneHints += (bits & NO_ZONE_HINTS) != 0 ? 1 : 0;
+    lists.readyWithoutNodeHints += (bits & NO_NODE_HINTS) != 0 ? 1 : 0;
+    lists.readyWithoutZoneHints += (bits & NO_ZONE_HINTS) != 0 ? 1 : 0;
   }
 
   private void unrecord(Endpoint<T> endpoint, Classified entry) {
@@ -291,19 +306,19 @@ final class RotationCandidates<T> {
     if ((bits & (CONNECTED_READY | CONNECTED_SERVING)) == 0) {
       return;
     }
-    Tier<T> tier = (bits & EJECTED) != 0 ? ejected : admitted;
+    AdmissionLists<T> lists = (bits & EJECTED) != 0 ? ejected : admitted;
     if ((bits & CONNECTED_SERVING) != 0) {
-      tier.serving.remove(endpoint);
+      lists.serving.remove(endpoint);
       return;
     }
-    tier.ready.remove(endpoint);
+    lists.ready.remove(endpoint);
     if ((bits & SAME_NODE) != 0) {
-      tier.sameNode.remove(endpoint);
+      lists.sameNode.remove(endpoint);
     }
     if ((bits & SAME_ZONE) != 0) {
-      tier.sameZone.remove(endpoint);
+      lists.sameZone.remove(endpoint);
     }
-    tier.readyWithoutNodeHints -= (bits & NO_NODE_HINTS) != 0 ? 1 : 0;
-    tier.readyWithoutZoneHints -= (bits & NO_ZONE_HINTS) != 0 ? 1 : 0;
+    lists.readyWithoutNodeHints -= (bits & NO_NODE_HINTS) != 0 ? 1 : 0;
+    lists.readyWithoutZoneHints -= (bits & NO_ZONE_HINTS) != 0 ? 1 : 0;
   }
 }

@@ -1,5 +1,6 @@
 package io.github.kubegrpclb.core;
 
+import java.util.Objects;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
@@ -12,7 +13,7 @@ import java.util.concurrent.atomic.AtomicReference;
  * <p>Thread-safe and lock-free: RPC completions update it from transport threads while pickers read
  * it; the estimate is an immutable snapshot swapped by compare-and-set.
  */
-final class EndpointLoad {
+final class PeakEwmaLoad {
   /*
    * Peak EWMA, as in Finagle's PeakEwma and tower's peak_ewma (used by Linkerd):
    * a sample above the estimate replaces it at once (the peak), so a slowdown is seen after one
@@ -57,7 +58,7 @@ final class EndpointLoad {
   private final AtomicLong progressNanos;
   private final AtomicLong pushbackUntilNanos;
 
-  EndpointLoad(long defaultRttNanos, long nowNanos) {
+  PeakEwmaLoad(long defaultRttNanos, long nowNanos) {
     this.estimate = new AtomicReference<>(new Estimate(defaultRttNanos, nowNanos, 0, 1, false));
     this.progressNanos = new AtomicLong(nowNanos);
     this.pushbackUntilNanos = new AtomicLong(nowNanos);
@@ -74,7 +75,7 @@ final class EndpointLoad {
    */
   double latency(long nowNanos, double decayNanos, FleetLatency fleet) {
     int pending = inFlight.get();
-    Estimate e = estimate.get();
+    Estimate e = estimate();
     double latency;
     if (!e.measured()) {
       latency = pending == 0 ? 0 : e.rttNanos();
@@ -91,7 +92,7 @@ final class EndpointLoad {
    * Latency estimate in nanoseconds as of {@code nowNanos}, aged toward half the fleet's typical.
    */
   double estimateNanos(long nowNanos, double decayNanos, FleetLatency fleet) {
-    Estimate e = estimate.get();
+    Estimate e = estimate();
     return e.measured() ? aged(e, nowNanos, decayNanos, fleet) : e.rttNanos();
   }
 
@@ -134,7 +135,7 @@ final class EndpointLoad {
   void observe(
       long rttNanos, long nowNanos, long fleetSamples, double decayNanos, FleetLatency fleet) {
     while (true) {
-      Estimate prev = estimate.get();
+      Estimate prev = estimate();
       double next;
       int patience = 1;
       if (prev.measured()) {
@@ -189,6 +190,11 @@ final class EndpointLoad {
         Math.max(0, nowNanos - e.stampNanos()) / decayNanos
             + Math.max(0, fleetSamples - e.stampSamples()) * agePerSample;
     return age <= 0 ? 1.0 : Math.exp(-age);
+  }
+
+  // Never null: set in the constructor and only ever replaced by a new value. Allocates nothing.
+  private Estimate estimate() {
+    return Objects.requireNonNull(estimate.get(), "estimate");
   }
 
   /**
