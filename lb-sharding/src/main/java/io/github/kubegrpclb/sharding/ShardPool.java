@@ -82,8 +82,7 @@ final class ShardPool {
   private final Replacement[] replacements;
   private final Map<Shard, ScheduledHandle> retiring = new HashMap<>();
   private final RedialBudget redialBudget;
-  private int podsSeen; // the most distinct pods the slot shards have reported at once
-  private int redialsSinceNewPod;
+  private final PodShares podShares;
   @Nullable private ScheduledHandle rebalanceRetry; // a refused re-dial, tried again at the refill
   private volatile long redials; // a copy of redialBudget.taken() for other threads
   private final ShardObserver observer;
@@ -111,6 +110,7 @@ final class ShardPool {
     this.slots = new AtomicReferenceArray<>(size);
     this.aging = new ScheduledHandle[size];
     this.replacements = new Replacement[size];
+    this.podShares = new PodShares(size);
     this.redialBudget =
         new RedialBudget(
             REDIALS_PER_SHARD * size,
@@ -461,48 +461,21 @@ final class ShardPool {
   }
 
   /*
-   * Re-dials one shard of a pod holding more than its fair share of the slots, if any: `reporting`
-   * (the shard that just named its pod) when it is such a shard, else one on the fullest such pod.
-   * Every shard's pod counts, not only the reporting one's: reports arrive one at a time, so a pod
-   * can look fair when its shards report and be over once the others have. A refused re-dial is
-   * tried again when the budget refills, so the pool cannot stay uneven for want of a new report.
+   * Re-dials one shard of a pod holding more than its fair share of the slots, if any (PodShares
+   * picks it). Every shard's pod counts, not only the reporting one's. A refused re-dial is tried
+   * again when the budget refills, so the pool cannot stay uneven for want of a new report.
    */
   private void rebalance(@Nullable Shard reporting) {
     if (shutdown || idle) {
       return;
     }
-    Map<String, Integer> perPod = new HashMap<>();
-    Map<String, Integer> leaving = new HashMap<>(); // shards of a pod already being re-dialed
-    for (int slot = 0; slot < slots.length(); slot++) {
-      String identity = slots.get(slot).identity();
-      if (identity != null) {
-        perPod.merge(identity, 1, Integer::sum);
-        if (replacements[slot] != null) {
-          leaving.merge(identity, 1, Integer::sum);
-        }
-      }
-    }
-    int fair = fairShare(perPod.size());
-    Shard victim = null;
-    int mostExcess = 0;
-    for (int slot = 0; slot < slots.length(); slot++) {
-      Shard shard = slots.get(slot);
-      String identity = shard.identity();
-      if (identity == null || replacements[slot] != null) {
-        continue;
-      }
-      int excess = perPod.getOrDefault(identity, 0) - fair - leaving.getOrDefault(identity, 0);
-      if (excess > 0 && (shard == reporting ? excess >= mostExcess : excess > mostExcess)) {
-        victim = shard;
-        mostExcess = excess;
-      }
-    }
+    Shard victim = podShares.overShare(shards(), slot -> replacements[slot] != null, reporting);
     if (victim == null) {
       return;
     }
     if (redialBudget.tryTake()) {
       redials = redialBudget.taken();
-      redialsSinceNewPod++;
+      podShares.redialed();
       observer.redial(false);
       replace(victim.slot, ShardTelemetry.DUPLICATE_POD);
     } else {
@@ -519,22 +492,6 @@ final class ShardPool {
                 scheduler);
       }
     }
-  }
-
-  /*
-   * The most slots a pod may hold: ceil(shards / pods) over the distinct pods the shards have
-   * reported. Until `size` re-dials in a row found no new pod, it counts one pod more than it knows
-   * of (one no shard has reached yet may exist: with 3 pods and 8 random connections, 3.9 % of the
-   * time one pod has none), so re-dials also explore; after that it settles at an even spread
-   * (3/3/2 for 8 shards on 3 pods) and stops re-dialing.
-   */
-  private int fairShare(int podsReported) {
-    if (podsReported > podsSeen) {
-      podsSeen = podsReported;
-      redialsSinceNewPod = 0;
-    }
-    int pods = podsReported + (redialsSinceNewPod < slots.length() ? 1 : 0);
-    return (slots.length() + pods - 1) / pods;
   }
 
   private void replace(int slot, String reason) {
