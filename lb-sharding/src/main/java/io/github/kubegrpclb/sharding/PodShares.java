@@ -25,12 +25,10 @@ final class PodShares {
 
   /**
    * The shard to re-dial among {@code shards} (the slot shards, in slot order), or null when no pod
-   * holds more than its fair share; {@code replacing} says which slots have a replacement under
-   * way, and those shards count as leaving their pod.
+   * holds more than its fair share: {@code reporting} (the shard that just named its pod, or null)
+   * when it is such a shard, else one on the fullest such pod. {@code replacing} says which slots
+   * have a replacement under way; those shards count as leaving their pod.
    */
-  /* `reporting` (the shard that just named its pod) when it is such a shard, else one on the
-   * fullest such pod. Every shard's pod counts, not only the reporting one's: reports arrive one at
-   * a time, so a pod can look fair when its shards report and be over once the others have. */
   @Nullable
   Shard overShare(List<Shard> shards, IntPredicate replacing, @Nullable Shard reporting) {
     Map<String, Integer> perPod = new HashMap<>();
