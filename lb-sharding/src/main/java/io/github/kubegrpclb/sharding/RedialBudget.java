@@ -3,10 +3,10 @@ package io.github.kubegrpclb.sharding;
 import java.util.function.LongSupplier;
 
 /**
- * How many duplicate shards a {@link ShardPool} may still re-dial: as many as it has shards per
- * period, the period starting afresh at the first request after the last one ended. Aging does not
- * refill it: with fewer pods than shards every re-dial lands on a duplicate, and this is what
- * bounds the churn.
+ * How many duplicate shards a {@link ShardRebalancer} may still re-dial: a fixed number per period
+ * ({@link ShardPool#REDIALS_PER_SHARD} per shard), the period starting afresh at the first request
+ * after the last one ended. Aging does not refill it: with fewer pods than shards every re-dial
+ * lands on a duplicate, and this is what bounds the churn.
  *
  * <p>Not thread-safe: confine to the pool's synchronization context.
  */

@@ -376,6 +376,30 @@ class ShardPoolTest {
   }
 
   @Test
+  void shutdown_whileARefusedRedialWaitsForTheRefill_cancelsItsRetry() {
+    TestMetrics metrics = cleanup.add(new TestMetrics());
+    ShardedChannel channel = observed(metrics, 4, Duration.ZERO); // no aging timers
+    setAll(dialed, READY);
+    answerFrom(channel, 0, "pod-a");
+    answerFrom(channel, 1, "pod-a");
+    answerFrom(channel, 2, "pod-b");
+    for (int i = 0; i < 13; i++) {
+      answerFrom(channel, 3, "pod-a");
+      connectDialing();
+    }
+    assertThat(redials(metrics, "refused")).isEqualTo(1);
+    assertThat(clock.pendingTasks()).as("the retry at the refill").isEqualTo(1);
+
+    channel.shutdown();
+
+    assertThat(clock.pendingTasks()).isZero();
+    int dialedBefore = dialed.size();
+    clock.forward(ShardPool.DEFAULT_REDIAL_PERIOD);
+    assertThat(channel.pool().redials()).isEqualTo(12);
+    assertThat(dialed).hasSize(dialedBefore);
+  }
+
+  @Test
   void onePod_redialsOncePerShardLookingForAnother_thenStops_agingDoesNotRestartIt() {
     // Jitter draws cycle so that shards age one after another within the next period.
     double[] draws = {0.5, 0.6, 0.7, 0.8, 0.9};
