@@ -14,7 +14,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Executor;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Supplier;
 import javax.annotation.Nullable;
 import org.xbill.DNS.AAAARecord;
@@ -39,7 +38,10 @@ import org.xbill.DNS.lookup.NoSuchRRSetException;
  * and its reading.
  */
 final class DnsLookup {
-  /** The most A/AAAA queries for SRV targets in flight at once, per resolution. */
+  /**
+   * The most A/AAAA queries for SRV targets in flight at once, per resolution ({@link
+   * BoundedInFlight}).
+   */
   static final int MAX_QUERIES_IN_FLIGHT = 32;
 
   private final TcpFallbackResolver transport;
@@ -190,7 +192,7 @@ final class DnsLookup {
     }
     long ttl = srvTtl;
     boolean clusterIp = namesTheService;
-    return boundedInFlight(lookups)
+    return BoundedInFlight.run(lookups, MAX_QUERIES_IN_FLIGHT)
         .thenApply(
             targets -> {
               long min = ttl;
@@ -210,61 +212,6 @@ final class DnsLookup {
       return addresses(host, family);
     } catch (RuntimeException e) {
       return CompletableFuture.failedFuture(e); // reported as this target's failure
-    }
-  }
-
-  /*
-   * Runs the target lookups in order, at most MAX_QUERIES_IN_FLIGHT at a time: an answer naming
-   * 1,000 pods must not send 1,000 queries to the cluster DNS in one burst (against a loopback
-   * test server, about a quarter of such a burst was dropped and timed out). Lookups served from the
-   * additional section complete at once and take no slot for long.
-   */
-  private static CompletionStage<List<Target>> boundedInFlight(
-      List<Supplier<CompletionStage<Target>>> lookups) {
-    List<CompletableFuture<Target>> done = new ArrayList<>(lookups.size());
-    for (int i = 0; i < lookups.size(); i++) {
-      done.add(new CompletableFuture<>());
-    }
-    AtomicInteger next = new AtomicInteger();
-    for (int slot = 0; slot < Math.min(lookups.size(), MAX_QUERIES_IN_FLIGHT); slot++) {
-      startNext(lookups, done, next);
-    }
-    return CompletableFuture.allOf(done.toArray(new CompletableFuture<?>[0]))
-        .thenApply(
-            all -> {
-              List<Target> targets = new ArrayList<>(done.size());
-              done.forEach(lookup -> targets.add(lookup.join()));
-              return List.copyOf(targets);
-            });
-  }
-
-  /**
-   * Starts lookups until one is still running (it starts the next when it ends) or none is left.
-   */
-  private static void startNext(
-      List<Supplier<CompletionStage<Target>>> lookups,
-      List<CompletableFuture<Target>> done,
-      AtomicInteger next) {
-    for (int i = next.getAndIncrement(); i < lookups.size(); i = next.getAndIncrement()) {
-      CompletableFuture<Target> lookup = lookups.get(i).get().toCompletableFuture();
-      CompletableFuture<Target> result = done.get(i);
-      boolean running = !lookup.isDone();
-      // Its errors go to result; the stage whenComplete returns has nothing more to say.
-      CompletableFuture<?> unused =
-          lookup.whenComplete(
-              (target, error) -> {
-                if (error != null) {
-                  result.completeExceptionally(error); // a bug: fail the resolution, never hang
-                } else {
-                  result.complete(target);
-                }
-                if (running) {
-                  startNext(lookups, done, next);
-                }
-              });
-      if (running) {
-        return;
-      }
     }
   }
 

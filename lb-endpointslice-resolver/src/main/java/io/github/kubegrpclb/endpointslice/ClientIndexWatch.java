@@ -74,8 +74,7 @@ final class ClientIndexWatch implements AutoCloseable {
       note(
           ChannelLogLevel.WARNING,
           "no client index from the client's own Service: "
-              + EndpointSliceNameResolver.describe(
-                  error, pod.namespace(), pod.service(), watch.apiServer())
+              + WatchErrors.describe(error, pod.namespace(), pod.service(), watch.apiServer())
               + (position != null && position.found()
                   ? "; keeping client index " + position.index()
                   : ""));

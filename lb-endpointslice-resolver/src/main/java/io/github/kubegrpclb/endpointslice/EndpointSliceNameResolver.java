@@ -1,7 +1,6 @@
 package io.github.kubegrpclb.endpointslice;
 
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.github.kubegrpclb.core.EndpointAttributes;
 import io.github.kubegrpclb.core.LbTelemetry;
 import io.github.kubegrpclb.core.internal.PolicyCheck;
@@ -16,8 +15,6 @@ import io.grpc.Status;
 import io.grpc.StatusOr;
 import io.grpc.SynchronizationContext;
 import io.grpc.SynchronizationContext.ScheduledHandle;
-import java.net.ConnectException;
-import java.net.http.HttpConnectTimeoutException;
 import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
@@ -25,7 +22,6 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.LongSupplier;
-import java.util.logging.Level;
 import java.util.logging.Logger;
 import javax.annotation.Nullable;
 
@@ -73,8 +69,7 @@ final class EndpointSliceNameResolver extends NameResolver {
   private final ResolverObserver observer;
   @Nullable private final ClientIndexWatch.ClientPod clientPod; // null: no client index
   private final Duration idleWatchGrace;
-  @Nullable private Throwable lastErrorCounted;
-  @Nullable private String lastCauseLogged; // the last failure whose cause went to CAUSES
+  private final WatchErrors errors;
 
   private Listener2 listener;
   private ServiceWatches.Subscription subscription; // set by start()
@@ -120,6 +115,7 @@ final class EndpointSliceNameResolver extends NameResolver {
             resultAttributes.get(ResolverObserver.TARGET_TEXT),
             "kubernetes",
             nanoClock);
+    this.errors = new WatchErrors(namespace, target.service, observer);
     this.policyCheck =
         new PolicyCheck(
             target.policy,
@@ -230,7 +226,7 @@ final class EndpointSliceNameResolver extends NameResolver {
       return; // the same slices as last time, already published
     }
     Throwable error = subscription.lastError();
-    countError(error);
+    errors.count(error, subscription.apiServer());
     if (!subscription.synced()) {
       if (error != null) {
         publishError(Status.UNAVAILABLE.withDescription(describe(error)));
@@ -354,38 +350,6 @@ final class EndpointSliceNameResolver extends NameResolver {
     }
   }
 
-  /** Counts each failure the watch reports once, by kind. */
-  private void countError(@Nullable Throwable error) {
-    if (error == null || error == lastErrorCounted) {
-      return;
-    }
-    lastErrorCounted = error;
-    // The statuses carry describe(error) but not the error: grpc-java logs a resolution status at
-    // WARNING with its cause's whole stack trace (30-40 fabric8 lines) on every retry. The cause
-    // is here once per distinct failure (a relist fails with a new exception and the same
-    // message), at FINE, for whoever needs it.
-    String description = describe(error);
-    if (!description.equals(lastCauseLogged)) {
-      lastCauseLogged = description;
-      CAUSES.log(Level.FINE, "kubernetes:///" + service() + ": " + description, error);
-    }
-    int code = 0;
-    for (Throwable t = error; t != null && code == 0; t = t.getCause()) {
-      if (t instanceof KubernetesClientException) {
-        code = ((KubernetesClientException) t).getCode();
-      }
-    }
-    String kind =
-        code == 403
-            ? ResolverTelemetry.RBAC
-            : code == 401
-                ? ResolverTelemetry.UNAUTHORIZED
-                : code == 410
-                    ? ResolverTelemetry.WATCH_RESTARTED
-                    : ResolverTelemetry.API_UNREACHABLE;
-    observer.failed(kind, describe(error));
-  }
-
   private void publishError(Status status) {
     published = null;
     errorPublished = true;
@@ -401,70 +365,7 @@ final class EndpointSliceNameResolver extends NameResolver {
   }
 
   private String describe(Throwable error) {
-    return describe(error, namespace, target.service, subscription.apiServer());
-  }
-
-  /** What went wrong watching the EndpointSlices of namespace/service, and what to do. */
-  static String describe(Throwable error, String namespace, String service, String apiServer) {
-    String watched = namespace + "/" + service;
-    int code = 0;
-    for (Throwable t = error; t != null && code == 0; t = t.getCause()) {
-      if (t instanceof KubernetesClientException clientError) {
-        code = clientError.getCode();
-      }
-    }
-    if (code == 403) {
-      return "watching EndpointSlices of "
-          + watched
-          + " was refused (403 Forbidden): the service account needs get, list and watch on"
-          + " endpointslices.discovery.k8s.io in namespace "
-          + namespace
-          + " (a Role and RoleBinding: see examples/k8s/rbac.yaml)";
-    }
-    if (code == 401) {
-      return "watching EndpointSlices of "
-          + watched
-          + " was refused (401 Unauthorized): the API server rejected the client's credentials"
-          + " (service-account token or kubeconfig)";
-    }
-    return "watching EndpointSlices of "
-        + watched
-        + " through the Kubernetes API server at "
-        + apiServer
-        + " failed: "
-        + causes(error);
-  }
-
-  /**
-   * The exception chain in a line, without the wrappers that only repeat their cause (e.g.
-   * "ConnectException &lt;- ClosedChannelException"), plus a hint for connection failures.
-   */
-  static String causes(Throwable error) {
-    StringBuilder text = new StringBuilder();
-    boolean connectFailure = false;
-    int depth = 0;
-    for (Throwable t = error; t != null && depth < 8; t = t.getCause(), depth++) {
-      connectFailure |= t instanceof ConnectException || t instanceof HttpConnectTimeoutException;
-      String message = t.getMessage();
-      boolean wrapper = t.getCause() != null && String.valueOf(t.getCause()).equals(message);
-      if (wrapper) {
-        continue; // its cause says it better
-      }
-      if (text.length() > 0) {
-        text.append(" <- ");
-      }
-      text.append(t.getClass().getSimpleName());
-      if (message != null) {
-        text.append(": ").append(message);
-      }
-    }
-    if (connectFailure) {
-      text.append(
-          " (cannot connect: is the API server up, and is its address right? In a pod it comes"
-              + " from KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT, elsewhere from the"
-              + " kubeconfig)");
-    }
-    return text.toString();
+    return errors.describe(error, subscription.apiServer());
   }
 
   private String service() {

@@ -2,25 +2,16 @@ package io.github.kubegrpclb.endpointslice;
 
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.KubernetesClientException;
-import io.fabric8.kubernetes.client.RequestConfig;
-import io.fabric8.kubernetes.client.RequestConfigBuilder;
-import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
-import java.net.HttpURLConnection;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import java.util.Set;
-import java.util.concurrent.CopyOnWriteArraySet;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.DoubleSupplier;
 import javax.annotation.Nullable;
 
@@ -61,7 +52,7 @@ final class ServiceWatches {
   static final ServiceWatches SHARED =
       new ServiceWatches(graceTimer(), () -> ThreadLocalRandom.current().nextDouble());
 
-  private final Map<Key, Watch> watches = new HashMap<>();
+  private final Map<Key, ServiceWatch> watches = new HashMap<>();
   private final ScheduledExecutorService scheduler;
   private final DoubleSupplier random;
 
@@ -88,9 +79,9 @@ final class ServiceWatches {
       Duration grace,
       Runnable onChange) {
     Key key = new Key(client, namespace, service);
-    Watch watch;
+    ServiceWatch watch;
     synchronized (this) {
-      watch = watches.computeIfAbsent(key, k -> new Watch(k, jitteredFactor()));
+      watch = watches.computeIfAbsent(key, k -> new ServiceWatch(k, jitteredFactor()));
       watch.subscribers.add(onChange);
       watch.cancelTimers();
     }
@@ -101,7 +92,7 @@ final class ServiceWatches {
   /** Watches held by at least one channel (for tests and diagnostics). */
   synchronized int activeWatches() {
     int active = 0;
-    for (Watch watch : watches.values()) {
+    for (ServiceWatch watch : watches.values()) {
       active += watch.subscribers.isEmpty() ? 0 : 1;
     }
     return active;
@@ -117,12 +108,12 @@ final class ServiceWatches {
     return watches.size() - activeWatches();
   }
 
-  private void release(Key key, Watch watch, Runnable subscriber, Duration grace) {
+  private void release(Key key, ServiceWatch watch, Runnable subscriber, Duration grace) {
     boolean stopNow = false;
     synchronized (this) {
       watch.subscribers.remove(subscriber);
       if (watch.subscribers.isEmpty() && watches.get(key) == watch) {
-        if (grace.isZero() || clientClosed(key.client())) {
+        if (grace.isZero() || ServiceWatch.clientClosed(key.client())) {
           watches.remove(key);
           stopNow = true;
         } else {
@@ -133,7 +124,7 @@ final class ServiceWatches {
           watch.closedCheck =
               scheduler.scheduleWithFixedDelay(
                   () -> {
-                    if (clientClosed(key.client())) {
+                    if (ServiceWatch.clientClosed(key.client())) {
                       expire(key, watch);
                     }
                   },
@@ -149,7 +140,7 @@ final class ServiceWatches {
   }
 
   /** The grace of a kept watch is over: stop it, unless a channel took it over meanwhile. */
-  private void expire(Key key, Watch watch) {
+  private void expire(Key key, ServiceWatch watch) {
     synchronized (this) {
       if (!watch.subscribers.isEmpty() || watches.get(key) != watch) {
         return;
@@ -162,14 +153,6 @@ final class ServiceWatches {
 
   private double jitteredFactor() {
     return 1 - JITTER + 2 * JITTER * random.getAsDouble();
-  }
-
-  private static boolean clientClosed(KubernetesClient client) {
-    try {
-      return client.getHttpClient().isClosed();
-    } catch (RuntimeException e) {
-      return false; // a client that cannot say: keep the watch for its grace
-    }
   }
 
   /**
@@ -194,12 +177,12 @@ final class ServiceWatches {
   /** One channel's hold on a shared watch. */
   final class Subscription implements AutoCloseable {
     private final Key key;
-    private final Watch watch;
+    private final ServiceWatch watch;
     private final Runnable subscriber;
     private final Duration grace;
     private boolean closed;
 
-    private Subscription(Key key, Watch watch, Runnable subscriber, Duration grace) {
+    private Subscription(Key key, ServiceWatch watch, Runnable subscriber, Duration grace) {
       this.key = key;
       this.watch = watch;
       this.subscriber = subscriber;
@@ -267,7 +250,7 @@ final class ServiceWatches {
   }
 
   /** Watches are shared per client instance (identity, not equality), namespace and Service. */
-  private record Key(KubernetesClient client, String namespace, String service) {
+  record Key(KubernetesClient client, String namespace, String service) {
     @Override
     public boolean equals(Object o) {
       return o instanceof Key other
@@ -279,172 +262,6 @@ final class ServiceWatches {
     @Override
     public int hashCode() {
       return Objects.hash(System.identityHashCode(client), namespace, service);
-    }
-  }
-
-  private static final class Watch implements ResourceEventHandler<EndpointSlice> {
-    final Key key;
-    final double reconnectFactor; // this watch's jitter of fabric8's reconnect backoff
-    final Set<Runnable> subscribers = new CopyOnWriteArraySet<>();
-    final AtomicLong generation = new AtomicLong();
-    @Nullable volatile SharedIndexInformer<EndpointSlice> informer;
-    volatile boolean synced;
-    @Nullable volatile Throwable lastError;
-    // Guarded by the registry; set while kept without channels.
-    @Nullable ScheduledFuture<?> expiry;
-    @Nullable ScheduledFuture<?> closedCheck;
-    private boolean stopped;
-
-    Watch(Key key, double reconnectFactor) {
-      this.key = key;
-      this.reconnectFactor = reconnectFactor;
-    }
-
-    /** Cancels the timers of a kept watch; called with the registry's lock held. */
-    void cancelTimers() {
-      if (expiry != null) {
-        expiry.cancel(false);
-        expiry = null;
-      }
-      if (closedCheck != null) {
-        closedCheck.cancel(false);
-        closedCheck = null;
-      }
-    }
-
-    /** Creates and starts the informer unless it runs; a failure becomes {@link #lastError}. */
-    synchronized void startIfNotRunning() {
-      if (informer != null || stopped) {
-        return;
-      }
-      SharedIndexInformer<EndpointSlice> created = null;
-      try {
-        created =
-            withoutHttpRetries(key.client(), reconnectFactor)
-                .discovery()
-                .v1()
-                .endpointSlices()
-                .inNamespace(key.namespace())
-                .withLabel(SERVICE_NAME_LABEL, key.service())
-                .runnableInformer(0);
-        created.addEventHandler(this);
-        created.exceptionHandler(
-            (isStarted, error) -> {
-              if (!isGone(error)) {
-                onError(error); // 410 Gone only means "list again", which the informer does
-              }
-              // Keep retrying with the informer's backoff (RBAC may be fixed later), unless the
-              // client is closed and no channel holds the watch: it cannot work again.
-              return !(subscribers.isEmpty() && clientClosed(key.client()));
-            });
-        informer = created;
-        created
-            .start()
-            .whenComplete(
-                (ignored, error) -> {
-                  if (error == null) {
-                    synced = true;
-                    lastError = null;
-                    changed();
-                  } else {
-                    onError(error);
-                  }
-                });
-      } catch (RuntimeException e) {
-        // E.g. a caller's client that is closed already: report it, and try again on refresh.
-        informer = null;
-        if (created != null) {
-          stopQuietly(created);
-        }
-        onError(e);
-      }
-    }
-
-    synchronized void stop() {
-      stopped = true;
-      if (informer != null) {
-        stopQuietly(informer);
-      }
-    }
-
-    void clearError(Throwable error) {
-      if (lastError == error) {
-        lastError = null;
-      }
-    }
-
-    private void onError(Throwable error) {
-      lastError = error;
-      changed();
-    }
-
-    private void changed() {
-      generation.incrementAndGet();
-      for (Runnable subscriber : subscribers) {
-        subscriber.run();
-      }
-    }
-
-    @Override
-    public void onAdd(EndpointSlice slice) {
-      lastError = null; // an event means the watch works again
-      changed();
-    }
-
-    @Override
-    public void onUpdate(EndpointSlice oldSlice, EndpointSlice newSlice) {
-      lastError = null;
-      changed();
-    }
-
-    @Override
-    public void onDelete(EndpointSlice slice, boolean deletedFinalStateUnknown) {
-      lastError = null;
-      changed();
-    }
-
-    private static boolean isGone(Throwable error) {
-      for (Throwable t = error; t != null; t = t.getCause()) {
-        if (t instanceof KubernetesClientException
-            && ((KubernetesClientException) t).getCode() == HttpURLConnection.HTTP_GONE) {
-          return true;
-        }
-      }
-      return false;
-    }
-
-    private static void stopQuietly(SharedIndexInformer<EndpointSlice> informer) {
-      try {
-        informer.stop();
-      } catch (RuntimeException e) {
-        // already failed or closed with its client: nothing is left running
-      }
-    }
-
-    /**
-     * The same client (connections, credentials, executor) with HTTP-level retries off for this
-     * watch's requests, so that a refused or failed list reaches the exception handler at once
-     * instead of after fabric8's ten retries, and with this watch's jittered re-watch backoff base
-     * (fabric8 doubles it per attempt, without jitter of its own).
-     */
-    private static KubernetesClient withoutHttpRetries(
-        KubernetesClient client, double reconnectFactor) {
-      RequestConfig config;
-      try {
-        RequestConfig current = client.getConfiguration().getRequestConfig();
-        config = new RequestConfigBuilder(current).build();
-        config.setImpersonateUsername(current.getImpersonateUsername());
-        config.setImpersonateGroups(current.getImpersonateGroups());
-        config.setImpersonateExtras(current.getImpersonateExtras());
-      } catch (RuntimeException e) {
-        return client; // a client without a configuration to derive from: use it as it is
-      }
-      config.setRequestRetryBackoffLimit(0);
-      Integer base = config.getWatchReconnectInterval();
-      if (base != null && base > 0) {
-        config.setWatchReconnectInterval((int) Math.max(1, Math.round(base * reconnectFactor)));
-      }
-      return client.newClient(config).adapt(KubernetesClient.class);
     }
   }
 }
