@@ -18,8 +18,6 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -49,7 +47,6 @@ import org.xbill.DNS.Name;
 final class HeadlessDnsNameResolver extends NameResolver {
   private static final Attributes ENDPOINT_ATTRIBUTES =
       EndpointAttributes.of(EndpointCondition.READY, null, Set.of());
-  private static final int MAX_PROBLEMS_NOTED = 3;
 
   /** Where the cause of each distinct resolution failure is logged, at FINE. */
   static final Logger CAUSES = Logger.getLogger(HeadlessDnsNameResolver.class.getName());
@@ -230,48 +227,17 @@ final class HeadlessDnsNameResolver extends NameResolver {
     schedule(next);
   }
 
-  /*
-   * Merges the targets' outcomes (issue #10): a resolved target gives its addresses; one that does
-   * not exist (NXDOMAIN/NODATA: an SRV answer cached longer than the A record of a deleted pod) is
-   * dropped; one that failed transiently keeps its last known addresses. Only when nothing is left
-   * and something failed transiently is the whole resolution a failure, which keeps the last set.
-   */
+  /* The targets' outcomes merged (TargetOutcomes: issue #10), then published. */
   private long onTargets(DnsLookup.Answer answer) {
-    Map<Name, List<InetAddress>> known = new HashMap<>();
-    Set<InetSocketAddress> addresses = new HashSet<>();
-    List<String> problems = new ArrayList<>(answer.rejected());
-    Throwable firstTransient = null; // non-null once a target failed transiently
-    for (DnsLookup.Target t : answer.targets()) {
-      List<InetAddress> ips;
-      Throwable error = t.error();
-      if (error == null) {
-        ips = Objects.requireNonNull(t.addresses(), "addresses of a successful lookup");
-      } else if (DnsLookup.isNotFound(error)) {
-        ips = List.of();
-        problems.add(t.host() + ": " + DnsErrors.describe(error) + ", dropped");
-      } else {
-        ips = lastKnown.getOrDefault(t.host(), List.of());
-        firstTransient = firstTransient == null ? error : firstTransient;
-        problems.add(
-            t.host()
-                + ": "
-                + DnsErrors.describe(error)
-                + (ips.isEmpty() ? "" : ", keeping its last " + ips.size() + " address(es)"));
-      }
-      if (!ips.isEmpty()) {
-        known.put(t.host(), ips);
-      }
-      for (InetAddress ip : ips) {
-        for (int port : t.ports()) {
-          addresses.add(new InetSocketAddress(ip, port));
-        }
-      }
-    }
+    TargetOutcomes outcomes = TargetOutcomes.merge(answer, lastKnown);
+    Set<InetSocketAddress> addresses = outcomes.addresses();
+    Throwable firstTransient = outcomes.firstTransient();
+    String summary = outcomes.summary(queriedName());
     if (addresses.isEmpty() && firstTransient != null) {
-      return onTransientFailure(summary(answer, problems), firstTransient);
+      // A transient failure is one of the problems, so the summary is there.
+      return onTransientFailure(Objects.requireNonNull(summary, "summary"), firstTransient);
     }
-    String summary = problems.isEmpty() ? null : summary(answer, problems);
-    lastKnown = known;
+    lastKnown = outcomes.known();
     if (summary != null && !summary.equals(publishedNote)) {
       logger.log(ChannelLogLevel.WARNING, "headless DNS: {0}", summary);
     }
@@ -289,25 +255,6 @@ final class HeadlessDnsNameResolver extends NameResolver {
     }
     consecutiveFailures = 0;
     return clampTtl(answer.minTtlSeconds());
-  }
-
-  /** A note on what went wrong with some SRV records or targets, the {@code problems}. */
-  private String summary(DnsLookup.Answer answer, List<String> problems) {
-    int records = answer.rejected().size() + answer.targets().size();
-    StringBuilder note =
-        new StringBuilder(queriedName())
-            .append(": ")
-            .append(problems.size())
-            .append(" of ")
-            .append(records)
-            .append(" SRV targets unusable: ");
-    for (int i = 0; i < Math.min(problems.size(), MAX_PROBLEMS_NOTED); i++) {
-      note.append(i == 0 ? "" : "; ").append(problems.get(i));
-    }
-    if (problems.size() > MAX_PROBLEMS_NOTED) {
-      note.append("; and ").append(problems.size() - MAX_PROBLEMS_NOTED).append(" more");
-    }
-    return note.toString();
   }
 
   /** The whole resolution failed transiently: keep the last set, or report with none yet. */

@@ -12,8 +12,10 @@
  *       builds one resolver per channel with its lookup, clock and observer.
  *   <li>{@code HeadlessDnsNameResolver}: the refresh cycle (TTL, re-resolution on failure, backoff,
  *       last good addresses kept), the publication of address groups and the policy's service
- *       config; {@code ClusterIpCheck} notices a ClusterIP Service given by mistake.
- *   <li>The lookup: {@code DnsLookup} (A/AAAA or SRV through dnsjava's LookupSession) over {@code
+ *       config; {@code TargetOutcomes} merges the SRV targets' outcomes of one answer; {@code
+ *       ClusterIpCheck} notices a ClusterIP Service given by mistake.
+ *   <li>The lookup: {@code DnsLookup} (A/AAAA or SRV through dnsjava's LookupSession; {@code
+ *       BoundedInFlight} bounds the SRV targets' lookups in flight) over {@code
  *       WholeAnswerResolver} (keeps SRV answers' additional A/AAAA records), {@code
  *       TcpFallbackResolver} (UDP, then TCP when truncated) and {@code SystemNameservers} ({@code
  *       /etc/resolv.conf}, each server in turn).
