@@ -6,7 +6,6 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.ConcurrentSkipListSet;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The streaming calls open on one endpoint, oldest first. Pickers read {@link #open()} (one atomic
@@ -15,19 +14,19 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 final class EndpointStreams {
   private final AtomicInteger open = new AtomicInteger();
-  private final AtomicLong closedOnTheirOwn; // shared by a rebalancer's endpoints
+  private final NaturalCloses naturalCloses; // shared by a rebalancer's endpoints
   private final ConcurrentSkipListSet<StreamHandle> handles =
       new ConcurrentSkipListSet<>(Comparator.comparingLong(h -> h.sequence));
 
   /**
-   * @param closedOnTheirOwn counts streams that closed without the balancer asking (finished,
-   *     failed, cut by a server): the application is likely to open them again
+   * @param naturalCloses counts the long-lived streams that closed without the balancer asking
    */
-  EndpointStreams(AtomicLong closedOnTheirOwn) {
-    this.closedOnTheirOwn = closedOnTheirOwn;
+  EndpointStreams(NaturalCloses naturalCloses) {
+    this.naturalCloses = naturalCloses;
   }
 
   void add(StreamHandle handle) {
+    handle.opened(naturalCloses.now());
     if (handles.add(handle)) {
       open.incrementAndGet();
     }
@@ -44,7 +43,7 @@ final class EndpointStreams {
     if (handles.remove(handle)) {
       open.decrementAndGet();
       if (onItsOwn) {
-        closedOnTheirOwn.incrementAndGet();
+        naturalCloses.closed(handle.openedAtNanos());
       }
     }
   }

@@ -32,6 +32,8 @@ final class StreamHandle {
   @Nullable private ClientCall<?, ?> call; // null until the interceptor sets it
   @Nullable private EndpointStreams attachedTo; // null before the first pick and once closed
   private boolean closed;
+  private long openedAtNanos;
+  private boolean opened;
   // The balancer asked this stream to end, for this reason; null until it does.
   @Nullable private Status endStatus;
   private boolean cancelled;
@@ -85,6 +87,18 @@ final class StreamHandle {
     return wasCancelled && reason != null && status.getCode() == Status.Code.CANCELLED
         ? reason
         : status;
+  }
+
+  /** Notes when the stream was first placed on an endpoint (a re-pick keeps the first time). */
+  synchronized void opened(long nowNanos) {
+    if (!opened) {
+      opened = true;
+      openedAtNanos = nowNanos;
+    }
+  }
+
+  synchronized long openedAtNanos() {
+    return openedAtNanos;
   }
 
   /** Whether the balancer already asked this stream to end (or it closed). */

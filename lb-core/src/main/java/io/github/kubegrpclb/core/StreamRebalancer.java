@@ -17,7 +17,6 @@ import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.IntUnaryOperator;
 import java.util.function.LongSupplier;
 import java.util.function.ToDoubleFunction;
@@ -45,8 +44,10 @@ import javax.annotation.Nullable;
  * do not all re-open the same burst; ending fewer never costs a move (the next round ends the
  * rest), so the total stays the minimum that restores the band. A balanced rotation costs nothing
  * and ends nothing.
- * Streams that closed on their own (finished, failed, cut) in the last two intervals are counted
- * as if already re-opened where the picker will put them (the emptiest): a steady set with natural
+ * Streams that closed on their own (finished, failed, cut) in the last two intervals, after living
+ * at least one interval (NaturalCloses: shorter streaming calls are not long-lived streams, and a
+ * steady flow of them would look like re-opens that never come), are counted as if already
+ * re-opened where the picker will put them (the emptiest): a steady set with natural
  * churn has holes that its own re-opens fill, and ending a stream to fill one would be a move
  * nobody needed. Counting a stream that will not come back only delays a real rebalance by two
  * intervals; it never causes a move.
@@ -85,8 +86,8 @@ final class StreamRebalancer<T> {
   // Current endpoints and removed ones still draining; read by gauges from other threads.
   private final Map<Endpoint<T>, EndpointStreams> streams = new ConcurrentHashMap<>();
   private final IdentityHashMap<Endpoint<T>, Long> drainDeadlines = new IdentityHashMap<>();
-  private final AtomicLong closedOnTheirOwn = new AtomicLong();
-  // closedOnTheirOwn at the last two rounds: the closes since the older are likely re-opening.
+  private final NaturalCloses naturalCloses;
+  // naturalCloses at the last two rounds: the closes since the older are likely re-opening.
   private long closedAtLastRound;
   private long closedAtRoundBefore;
   private StreamRebalancingConfig config = StreamRebalancingConfig.OFF;
@@ -119,6 +120,7 @@ final class StreamRebalancer<T> {
     this.logger = logger;
     this.listener = listener;
     this.weight = weight;
+    this.naturalCloses = new NaturalCloses(nanoClock);
   }
 
   boolean enabled() {
@@ -142,9 +144,10 @@ final class StreamRebalancer<T> {
       return;
     }
     config = next;
+    naturalCloses.minLifetime(next.intervalNanos);
     long now = nanoClock.getAsLong();
     for (Endpoint<T> endpoint : current) {
-      streams.computeIfAbsent(endpoint, e -> new EndpointStreams(closedOnTheirOwn));
+      streams.computeIfAbsent(endpoint, e -> new EndpointStreams(naturalCloses));
       if (endpoint.condition() == EndpointCondition.TERMINATING_SERVING) {
         startDrain(endpoint, now);
       } else {
@@ -188,8 +191,7 @@ final class StreamRebalancer<T> {
     this.rotation = rotation;
     EndpointStreams[] sets = new EndpointStreams[rotation.size()];
     for (int i = 0; i < sets.length; i++) {
-      sets[i] =
-          streams.computeIfAbsent(rotation.get(i), e -> new EndpointStreams(closedOnTheirOwn));
+      sets[i] = streams.computeIfAbsent(rotation.get(i), e -> new EndpointStreams(naturalCloses));
     }
     scheduleCheck();
     return new StreamPlacingPicker(picker, rotation.streamResults(), sets, weights);
@@ -245,7 +247,7 @@ final class StreamRebalancer<T> {
       return;
     }
     scheduleCheck();
-    long closed = closedOnTheirOwn.get();
+    long closed = naturalCloses.count();
     long reopening = closed - closedAtRoundBefore;
     closedAtRoundBefore = closedAtLastRound;
     closedAtLastRound = closed;
@@ -265,7 +267,7 @@ final class StreamRebalancer<T> {
     int ending = 0;
     for (int i = 0; i < counts.length; i++) {
       EndpointStreams set =
-          streams.computeIfAbsent(pool.get(i), e -> new EndpointStreams(closedOnTheirOwn));
+          streams.computeIfAbsent(pool.get(i), e -> new EndpointStreams(naturalCloses));
       counts[i] = set.staying();
       open += set.open();
       ending += set.open() - counts[i];

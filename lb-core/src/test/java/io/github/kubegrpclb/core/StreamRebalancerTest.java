@@ -364,10 +364,30 @@ class StreamRebalancerTest {
   }
 
   @Test
+  void shortStreamingCalls_closingOnTheirOwn_doNotHoldBackAScaleUp() {
+    Map<String, Object> options = on("maxSharePerInterval", 1.0);
+    accept(EndpointGroups.endpoints(0, 3), config(options));
+    open(15); // long-lived watches, 5 per endpoint
+    accept(EndpointGroups.endpoints(0, 4), config(options));
+    // Meanwhile a short server-streaming call every 100 ms that finishes 50 ms later: not a
+    // long-lived stream, so its close is no re-open that would fill the new endpoint.
+    for (int tick = 0; tick < 50; tick++) {
+      for (TestStream call : open(1)) {
+        clock.forward(Duration.ofMillis(50));
+        call.handle.closed(Status.OK);
+        streams.remove(call);
+      }
+      clock.forward(Duration.ofMillis(50));
+    }
+
+    assertThat(perEndpoint().get(3)).isGreaterThanOrEqualTo(3);
+  }
+
+  @Test
   void closedOnTheirOwn_andNotReopened_areRebalancedOnlyAfterTwoIntervals() {
     accept(EndpointGroups.endpoints(0, 4), config(on()));
     open(32);
-    clock.forward(Duration.ofMillis(500)); // rounds at 1 s, 2 s, 3 s ...
+    clock.forward(Duration.ofMillis(1500)); // rounds at 1 s, 2 s, 3 s ...; long-lived by now
     Subchannel first = helper.liveSubchannels().get(0);
     for (TestStream stream : List.copyOf(streams)) {
       if (stream.subchannel == first) {
@@ -377,7 +397,7 @@ class StreamRebalancerTest {
     }
     assertThat(perEndpoint()).containsExactly(0, 8, 8, 8);
 
-    // Counted as re-opening at the next two rounds (1 s, 2 s): nothing moves.
+    // Counted as re-opening at the next two rounds (2 s, 3 s): nothing moves.
     clock.forward(Duration.ofSeconds(2));
     assertThat(ended).isEmpty();
     // Then the hole is real: fair 6, band [5, 7]; the fewest moves that reach it, 5.
