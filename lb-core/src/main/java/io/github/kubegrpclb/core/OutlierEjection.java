@@ -20,8 +20,8 @@ import javax.annotation.Nullable;
  *
  * <ul>
  *   <li>a streak of {@code consecutiveFailures} failed RPCs (Envoy's and grpc-java's rule);
- *   <li>silence: every RPC sent to the endpoint unanswered for {@code unresponsiveTime}, and at
- *       least {@value #UNRESPONSIVE_FACTOR} times the fleet's median latency, while most of its
+ *   <li>silence: every RPC sent to the READY endpoint unanswered for {@code unresponsiveTime}, and
+ *       at least {@value #UNRESPONSIVE_FACTOR} times the fleet's median latency, while most of its
  *       peers answered (a hung pod or a partition, with or without deadlines; checked four times
  *       per {@code unresponsiveTime}, or every interval if shorter);
  *   <li>every {@code interval}, among endpoints with {@code successRateRequestVolume} RPCs (at

@@ -1,5 +1,6 @@
 package io.github.kubegrpclb.core;
 
+import io.grpc.ConnectivityState;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
@@ -47,8 +48,8 @@ final class SilenceRules {
   }
 
   /**
-   * The endpoints in rotation whose RPCs have been unanswered for {@code limitNanos} ({@code
-   * probationLimitNanos} on probation) while most of their peers answered; null when none.
+   * The connected endpoints in rotation whose RPCs have been unanswered for {@code limitNanos}
+   * ({@code probationLimitNanos} on probation) while most of their peers answered; null when none.
    */
   @Nullable
   List<Endpoint<?>> silent(
@@ -60,7 +61,11 @@ final class SilenceRules {
     for (Endpoint<?> endpoint : endpoints) {
       OutcomeCounts counts = outcomes.apply(endpoint);
       long silentNanos = counts.silentNanos(nowNanos);
+      // Only a connected endpoint's silence is its own: once its connection is lost, every RPC on
+      // it has ended and what is left is the client's or the network's (a client blip whose
+      // reconnect backoff outlasted the peers'); a reconnect starts its silence afresh.
       if (!isEjected.test(endpoint)
+          && endpoint.state() == ConnectivityState.READY
           && silentNanos >= (counts.onProbation() ? probationLimitNanos : limitNanos)
           && peersAnsweredSince(endpoints, endpoint, nowNanos - silentNanos)) {
         if (silent == null) {

@@ -84,6 +84,27 @@ class FleetEventsTest {
     assertThat(report.passed()).as(report.summary()).isTrue();
   }
 
+  @Test
+  void randomSequence_clientBlip_podStillReconnectingWhenItsPeersAnswer_notLeftOut() {
+    // FleetChaos seed 64 (CLIENT_BLIP at 36 s): the silence rule ejected the pods whose reconnect
+    // backoff outlasted their peers' for their lost connection's silence; pod-2, ejected once
+    // before, stayed out 2 s and got none of 4,500 RPCs in the 38-39 s window once READY.
+    FleetReport report =
+        FleetRun.randomSequence(FleetPolicies.kubeRoundRobin(), Features.NO_SLOW_START, 64, 8);
+
+    assertThat(report.passed()).as(report.summary()).isTrue();
+  }
+
+  @Test
+  void randomSequence_twoClientBlips_peakEwma_noReconnectingPodLeftOut() {
+    // FleetChaos seed 61 (CLIENT_BLIP at 45 s and 48 s): the same ejections after each blip; a pod
+    // ejected after both was out 2 s and got no RPC in the 50-51 s window.
+    FleetReport report =
+        FleetRun.randomSequence(FleetPolicies.peakEwma(), Features.DEFAULTS, 61, 8);
+
+    assertThat(report.passed()).as(report.summary()).isTrue();
+  }
+
   private static Map<String, String> awaitingFix() {
     Map<String, String> cases = new HashMap<>();
     try (InputStream in = FleetEventsTest.class.getResourceAsStream("/fleet/awaiting-fix.txt")) {

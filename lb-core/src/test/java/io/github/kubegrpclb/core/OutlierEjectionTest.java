@@ -1,6 +1,7 @@
 package io.github.kubegrpclb.core;
 
 import static io.grpc.ConnectivityState.READY;
+import static io.grpc.ConnectivityState.TRANSIENT_FAILURE;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.kubegrpclb.testing.EndpointGroups;
@@ -440,6 +441,39 @@ class OutlierEjectionTest {
       helper.run(() -> {});
       assertThat(inRotation()).as("round %s", round).hasSize(10);
     }
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"kube_round_robin", "peak_ewma"})
+  void clientBlip_endpointStillReconnectingWhenItsPeersAnswer_notEjectedForTheLostConnection(
+      String policy) {
+    // FleetChaos seed 64: the client's network dropped every connection; the peers' reconnect
+    // backoff ended first and they answered again, while one endpoint was still reconnecting. Its
+    // silence was its lost connection's, yet it was ejected for 1-2 s and got no RPC once READY.
+    start(policy, 4, Map.of());
+    List<ClientStreamTracer> inFlight = new ArrayList<>();
+    for (int i = 0; i < 4; i++) {
+      inFlight.add(startOn(sub(i)));
+    }
+    clock.forward(Duration.ofMillis(5));
+    for (ClientStreamTracer tracer : inFlight) {
+      tracer.streamClosed(Status.UNAVAILABLE.withDescription("connection lost"));
+    }
+    helper.createdSubchannels().forEach(sc -> sc.deliver(TRANSIENT_FAILURE));
+    clock.forward(Duration.ofMillis(800)); // one reconnect backoff
+    for (int i : new int[] {0, 1, 3}) {
+      helper.subchannelFor(EndpointGroups.endpoint(i)).deliver(READY);
+    }
+    for (int ms = 0; ms < 500; ms += 10) { // past 1 s since the blip, and the next check
+      for (int i : new int[] {0, 1, 3}) {
+        rpcOn(sub(i), Status.OK, Duration.ofMillis(1));
+      }
+      clock.forward(Duration.ofMillis(7));
+    }
+
+    helper.subchannelFor(EndpointGroups.endpoint(2)).deliver(READY); // its backoff was longer
+
+    assertThat(inRotation()).contains(sub(2)).hasSize(4);
   }
 
   @ParameterizedTest
