@@ -10,7 +10,6 @@ import java.util.EnumMap;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
@@ -175,18 +174,14 @@ final class ShardObserver {
           .append(" pod=")
           .append(pod == null ? "-" : pod)
           .append(" age=")
-          .append(seconds(now - shard.dialedNanos))
+          .append(Snapshots.seconds(now - shard.dialedNanos))
           .append(" in-flight=")
           .append(shard.openCalls());
       long readySince = shard.readySinceNanos;
       if (readySince != Shard.NOT_READY) {
-        out.append(" ready-for=").append(seconds(now - readySince));
+        out.append(" ready-for=").append(Snapshots.seconds(now - readySince));
       }
     }
     return out.toString();
-  }
-
-  private static String seconds(long nanos) {
-    return String.format(Locale.ROOT, "%.1fs", nanos / 1e9);
   }
 }

@@ -151,7 +151,8 @@ public final class ResolverObserver {
     }
     long age = lastSuccessAgeNanos();
     if (age >= 0) {
-      out.append(age == 0 ? ", up to date" : ", last good resolution " + seconds(age) + " ago");
+      out.append(
+          age == 0 ? ", up to date" : ", last good resolution " + Snapshots.seconds(age) + " ago");
     }
     if (lastError != null) {
       out.append("\n  last error (")
@@ -180,10 +181,6 @@ public final class ResolverObserver {
   }
 
   private static String ago(long now, long then) {
-    return then == NONE ? "never" : seconds(Math.max(0, now - then)) + " ago";
-  }
-
-  private static String seconds(long nanos) {
-    return String.format(java.util.Locale.ROOT, "%.1fs", nanos / 1e9);
+    return then == NONE ? "never" : Snapshots.seconds(Math.max(0, now - then)) + " ago";
   }
 }

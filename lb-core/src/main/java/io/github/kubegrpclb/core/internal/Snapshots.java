@@ -3,6 +3,7 @@ package io.github.kubegrpclb.core.internal;
 import java.net.SocketAddress;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.concurrent.atomic.AtomicLong;
@@ -29,6 +30,11 @@ public final class Snapshots {
     long id = NEXT_ID.incrementAndGet();
     LIVE.put(id, new Entry(target, describe));
     return () -> LIVE.remove(id);
+  }
+
+  /** A duration in a snapshot line: seconds with one decimal, e.g. {@code 12.5s}. */
+  public static String seconds(long nanos) {
+    return String.format(Locale.ROOT, "%.1fs", nanos / 1e9);
   }
 
   /**
