@@ -10,7 +10,8 @@
  *   <li>The scenario benchmark (docs/benchmarks.md): {@code ScenarioBenchmark} runs its own
  *       scenarios and {@code SickPodScenarios}, {@code RoutingQualityScenarios}, {@code
  *       ZoneSpillScenarios}, {@code DiscoveryLagScenarios}, {@code StreamRebalancingScenario},
- *       {@code SubsettingSimulation} and {@code ApiServerCost} (with {@code CountingProxy}); {@code
+ *       {@code SubsettingSimulation} (over {@code SubsettingFleet}, with {@code
+ *       ClientChurnSimulation}) and {@code ApiServerCost} (with {@code CountingProxy}); {@code
  *       ScenarioSupport} holds their shared waiting and teardown.
  *   <li>Standalone: {@code ColdStartScenario} (1,000 loopback pods), {@code ColdJoinRounds}.
  * </ol>

@@ -11,31 +11,15 @@ import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.SocketException;
-import java.net.UnknownHostException;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.xbill.DNS.AAAARecord;
-import org.xbill.DNS.ARecord;
-import org.xbill.DNS.CNAMERecord;
-import org.xbill.DNS.DClass;
 import org.xbill.DNS.Flags;
 import org.xbill.DNS.Message;
-import org.xbill.DNS.Name;
 import org.xbill.DNS.OPTRecord;
-import org.xbill.DNS.Rcode;
 import org.xbill.DNS.Record;
-import org.xbill.DNS.SOARecord;
-import org.xbill.DNS.SRVRecord;
-import org.xbill.DNS.Section;
-import org.xbill.DNS.TextParseException;
-import org.xbill.DNS.Type;
 
 /**
  * An authoritative DNS server in the test JVM, speaking the real wire protocol (dnsjava's codec)
@@ -46,7 +30,10 @@ import org.xbill.DNS.Type;
  * the addresses of SRV targets in the additional section, and it can serve one record type from an
  * older state than the others, as a caching DNS server does during a rolling update.
  *
- * <p>Thread-safe: records live in concurrent maps; one UDP thread and one TCP thread serve.
+ * <p>This class is the transport: sockets, serving threads, truncation and query counters; the
+ * records and how they are answered live in the package-private {@code DnsZone}. Thread-safe:
+ * setters may be called from any thread while one UDP thread, one TCP accept thread and one thread
+ * per TCP connection serve.
  */
 public final class TestDnsServer implements AutoCloseable {
   /** How the server answers. */
@@ -58,11 +45,7 @@ public final class TestDnsServer implements AutoCloseable {
     REFUSED
   }
 
-  private final Map<Name, Map<Integer, List<Record>>> records = new ConcurrentHashMap<>();
-
-  /** The A/AAAA records SRV answers carry in their additional section; lag with SRV answers. */
-  private final Map<Name, Map<Integer, List<Record>>> additional = new ConcurrentHashMap<>();
-
+  private final DnsZone zone = new DnsZone();
   private final DatagramSocket udp;
   private final ServerSocket tcp;
   private final Thread udpThread;
@@ -70,20 +53,7 @@ public final class TestDnsServer implements AutoCloseable {
   private final AtomicInteger udpQueries = new AtomicInteger();
   private final AtomicInteger tcpQueries = new AtomicInteger();
   private final Map<Integer, AtomicInteger> queriesByType = new ConcurrentHashMap<>();
-  private final Map<Name, Mode> modeByName = new ConcurrentHashMap<>();
-  private final Map<String, Mode> modeByNameAndType = new ConcurrentHashMap<>();
-  private volatile long negativeTtl = -1; // -1: no SOA record in negative answers
-  private final Map<Integer, Duration> lagByType = new ConcurrentHashMap<>();
-  private final ScheduledExecutorService lagged =
-      Executors.newSingleThreadScheduledExecutor(
-          r -> {
-            Thread t = new Thread(r, "test-dns-lag");
-            t.setDaemon(true);
-            return t;
-          });
-  private volatile Mode mode = Mode.NORMAL;
   private volatile boolean truncateUdp;
-  private volatile boolean additionalSection;
 
   private TestDnsServer(DatagramSocket udp, ServerSocket tcp) {
     this.udp = udp;
@@ -127,7 +97,7 @@ public final class TestDnsServer implements AutoCloseable {
   }
 
   public void setMode(Mode mode) {
-    this.mode = mode;
+    zone.setMode(mode);
   }
 
   /**
@@ -135,11 +105,7 @@ public final class TestDnsServer implements AutoCloseable {
    * server-wide mode; {@link Mode#NORMAL} restores the server-wide behaviour for it.
    */
   public void setMode(String host, Mode mode) {
-    if (mode == Mode.NORMAL) {
-      modeByName.remove(name(host));
-    } else {
-      modeByName.put(name(host), mode);
-    }
+    zone.setMode(host, mode);
   }
 
   /**
@@ -148,12 +114,7 @@ public final class TestDnsServer implements AutoCloseable {
    * restores the other settings for them.
    */
   public void setMode(String host, int type, Mode mode) {
-    String key = name(host) + "/" + type;
-    if (mode == Mode.NORMAL) {
-      modeByNameAndType.remove(key);
-    } else {
-      modeByNameAndType.put(key, mode);
-    }
+    zone.setMode(host, type, mode);
   }
 
   /**
@@ -162,7 +123,7 @@ public final class TestDnsServer implements AutoCloseable {
    * clients know how long the negative answer holds (RFC 2308); a negative value removes it.
    */
   public void setNegativeTtl(long ttlSeconds) {
-    this.negativeTtl = ttlSeconds;
+    zone.setNegativeTtl(ttlSeconds);
   }
 
   /**
@@ -171,7 +132,7 @@ public final class TestDnsServer implements AutoCloseable {
    * on SRV, these records lag as much, as in a cached answer.
    */
   public void setAdditionalSection(boolean enabled) {
-    this.additionalSection = enabled;
+    zone.setAdditionalSection(enabled);
   }
 
   /**
@@ -182,14 +143,7 @@ public final class TestDnsServer implements AutoCloseable {
    * never delayed.
    */
   public void setLag(int type, Duration lag) {
-    if (lag.isNegative()) {
-      throw new IllegalArgumentException("lag: " + lag + " (expected: >= 0)");
-    }
-    if (lag.isZero()) {
-      lagByType.remove(type);
-    } else {
-      lagByType.put(type, lag);
-    }
+    zone.setLag(type, lag);
   }
 
   /** Sets the TC flag on every UDP answer, with no records, forcing clients to TCP. */
@@ -199,20 +153,12 @@ public final class TestDnsServer implements AutoCloseable {
 
   /** Replaces the A records of {@code host} ({@code ips} empty removes them). */
   public void setA(String host, long ttlSeconds, String... ips) {
-    List<Record> list = new ArrayList<>();
-    for (String ip : ips) {
-      list.add(new ARecord(name(host), DClass.IN, ttlSeconds, address(ip)));
-    }
-    put(host, Type.A, list);
+    zone.setA(host, ttlSeconds, ips);
   }
 
   /** Replaces the AAAA records of {@code host}. */
   public void setAaaa(String host, long ttlSeconds, String... ips) {
-    List<Record> list = new ArrayList<>();
-    for (String ip : ips) {
-      list.add(new AAAARecord(name(host), DClass.IN, ttlSeconds, address(ip)));
-    }
-    put(host, Type.AAAA, list);
+    zone.setAaaa(host, ttlSeconds, ips);
   }
 
   /**
@@ -221,11 +167,7 @@ public final class TestDnsServer implements AutoCloseable {
    * port}.
    */
   public void setSrv(String name, long ttlSeconds, int port, String... targets) {
-    List<Record> list = new ArrayList<>();
-    for (String target : targets) {
-      list.add(new SRVRecord(name(name), DClass.IN, ttlSeconds, 0, 100, port, name(target)));
-    }
-    put(name, Type.SRV, list);
+    zone.setSrv(name, ttlSeconds, port, targets);
   }
 
   /**
@@ -233,13 +175,7 @@ public final class TestDnsServer implements AutoCloseable {
    * or special records (port 0, target {@code "."}).
    */
   public void setSrv(String name, List<SrvTarget> records) {
-    List<Record> list = new ArrayList<>();
-    for (SrvTarget record : records) {
-      list.add(
-          new SRVRecord(
-              name(name), DClass.IN, record.ttlSeconds, 0, 100, record.port, name(record.target)));
-    }
-    put(name, Type.SRV, list);
+    zone.setSrv(name, records);
   }
 
   /** One SRV record for {@link #setSrv(String, List)}. */
@@ -261,18 +197,12 @@ public final class TestDnsServer implements AutoCloseable {
    * the CNAME chain and, as an authoritative server does in its own zone, the records it leads to.
    */
   public void setCname(String alias, long ttlSeconds, String target) {
-    put(
-        alias,
-        Type.CNAME,
-        target == null
-            ? List.of()
-            : List.of(new CNAMERecord(name(alias), DClass.IN, ttlSeconds, name(target))));
+    zone.setCname(alias, ttlSeconds, target);
   }
 
   /** Removes every record of {@code host}: queries for it get NXDOMAIN. */
   public void remove(String host) {
-    records.remove(name(host));
-    additional.remove(name(host));
+    zone.remove(host);
   }
 
   public int udpQueries() {
@@ -291,7 +221,7 @@ public final class TestDnsServer implements AutoCloseable {
 
   @Override
   public void close() {
-    lagged.shutdownNow();
+    zone.close();
     udp.close();
     try {
       tcp.close();
@@ -303,53 +233,6 @@ public final class TestDnsServer implements AutoCloseable {
       tcpThread.join(5000);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-    }
-  }
-
-  private void put(String host, int type, List<Record> list) {
-    put(records, host, type, list, lagByType.get(type));
-    if (type == Type.A || type == Type.AAAA) {
-      put(additional, host, type, list, lagByType.get(Type.SRV));
-    }
-  }
-
-  private void put(
-      Map<Name, Map<Integer, List<Record>>> into,
-      String host,
-      int type,
-      List<Record> list,
-      Duration lag) {
-    if (lag != null) {
-      lagged.schedule(() -> putNow(into, host, type, list), lag.toNanos(), TimeUnit.NANOSECONDS);
-    } else {
-      putNow(into, host, type, list);
-    }
-  }
-
-  private static void putNow(
-      Map<Name, Map<Integer, List<Record>>> into, String host, int type, List<Record> list) {
-    Map<Integer, List<Record>> byType =
-        into.computeIfAbsent(name(host), n -> new ConcurrentHashMap<>());
-    if (list.isEmpty()) {
-      byType.remove(type);
-    } else {
-      byType.put(type, List.copyOf(list));
-    }
-  }
-
-  private static Name name(String host) {
-    try {
-      return Name.fromString(host.endsWith(".") ? host : host + ".");
-    } catch (TextParseException e) {
-      throw new IllegalArgumentException("host: " + host, e);
-    }
-  }
-
-  private static InetAddress address(String ip) {
-    try {
-      return InetAddress.getByName(ip); // a literal: no lookup
-    } catch (UnknownHostException e) {
-      throw new IllegalArgumentException("ip: " + ip, e);
     }
   }
 
@@ -375,7 +258,7 @@ public final class TestDnsServer implements AutoCloseable {
         int max = opt == null ? 512 : Math.max(512, opt.getPayloadSize());
         byte[] wire;
         if (truncateUdp) {
-          Message truncated = header(query, response.getRcode());
+          Message truncated = DnsZone.header(query, response.getRcode());
           truncated.getHeader().setFlag(Flags.TC);
           wire = truncated.toWire();
         } else {
@@ -430,101 +313,12 @@ public final class TestDnsServer implements AutoCloseable {
     }
   }
 
-  /** Builds the answer, or null to drop the query. */
+  /** Counts the query by type and builds the zone's answer, or null to drop the query. */
   private Message answer(Message query) {
     Record question = query.getQuestion();
     if (question != null) {
       queriesByType.computeIfAbsent(question.getType(), t -> new AtomicInteger()).incrementAndGet();
     }
-    Mode current = question == null ? mode : modeByName.getOrDefault(question.getName(), mode);
-    if (question != null) {
-      current =
-          modeByNameAndType.getOrDefault(question.getName() + "/" + question.getType(), current);
-    }
-    if (current == Mode.TIMEOUT) {
-      return null;
-    }
-    if (current == Mode.SERVFAIL) {
-      return header(query, Rcode.SERVFAIL);
-    }
-    if (current == Mode.REFUSED) {
-      return header(query, Rcode.REFUSED);
-    }
-    Map<Integer, List<Record>> byType = records.get(question.getName());
-    if (byType == null || byType.isEmpty()) {
-      return negative(header(query, Rcode.NXDOMAIN), question.getName());
-    }
-    Message response = header(query, Rcode.NOERROR);
-    // Follow a CNAME chain inside the server, at most 8 links (a loop ends there too).
-    for (int link = 0; link < 8 && question.getType() != Type.CNAME; link++) {
-      List<Record> cname = byType.getOrDefault(Type.CNAME, List.of());
-      if (cname.isEmpty()) {
-        break;
-      }
-      response.addRecord(cname.get(0), Section.ANSWER);
-      byType = records.get(((CNAMERecord) cname.get(0)).getTarget());
-      if (byType == null) {
-        return response; // a dangling alias: the client finds out at the target
-      }
-    }
-    List<Record> answers = byType.getOrDefault(question.getType(), List.of());
-    if (answers.isEmpty() && response.getSection(Section.ANSWER).isEmpty()) {
-      negative(response, question.getName()); // NODATA
-    }
-    for (Record record : answers) {
-      response.addRecord(record, Section.ANSWER);
-      if (additionalSection && record instanceof SRVRecord) {
-        Map<Integer, List<Record>> target = additional.get(((SRVRecord) record).getTarget());
-        if (target != null) {
-          for (int type : new int[] {Type.A, Type.AAAA}) {
-            for (Record address : target.getOrDefault(type, List.of())) {
-              response.addRecord(address, Section.ADDITIONAL);
-            }
-          }
-        }
-      }
-    }
-    return response;
-  }
-
-  /* The SOA record of a negative answer: the zone is the queried name's parent, close enough. */
-  private Message negative(Message response, Name queried) {
-    long ttl = negativeTtl;
-    if (ttl >= 0) {
-      Name zone = queried.labels() > 2 ? new Name(queried, 1) : queried;
-      try {
-        response.addRecord(
-            new SOARecord(
-                zone,
-                DClass.IN,
-                ttl,
-                Name.fromString("ns.dns." + zone),
-                Name.fromString("hostmaster." + zone),
-                1,
-                7200,
-                1800,
-                86400,
-                ttl),
-            Section.AUTHORITY);
-      } catch (TextParseException e) {
-        throw new IllegalArgumentException("zone: " + zone, e);
-      }
-    }
-    return response;
-  }
-
-  private static Message header(Message query, int rcode) {
-    Message response = new Message(query.getHeader().getID());
-    response.getHeader().setFlag(Flags.QR);
-    response.getHeader().setFlag(Flags.AA);
-    if (query.getHeader().getFlag(Flags.RD)) {
-      response.getHeader().setFlag(Flags.RD);
-    }
-    response.getHeader().setRcode(rcode);
-    Record question = query.getQuestion();
-    if (question != null) {
-      response.addRecord(question, Section.QUESTION);
-    }
-    return response;
+    return zone.answer(query);
   }
 }

@@ -10,8 +10,9 @@
  *   <li>Load and what it saw: {@code RpcLoad}, {@code ReopeningStreams}, {@code ResponseCallbacks},
  *       {@code ChannelReadiness}; {@code ServiceConfigs} for the policy and retries.
  *   <li>Discovery: {@code ManualNameResolverProvider} with {@code PrivateResolverChannels}, {@code
- *       TestDnsServer} (in-JVM DNS), {@code BindDnsServer} (real BIND 9), {@code MockKubernetesApi}
- *       (fabric8's CRUD mock); {@code RecordingListener} for resolver tests.
+ *       TestDnsServer} (in-JVM DNS over UDP/TCP; its records and answers in {@code DnsZone}),
+ *       {@code BindDnsServer} (real BIND 9), {@code MockKubernetesApi} (fabric8's CRUD mock);
+ *       {@code RecordingListener} for resolver tests.
  *   <li>Balancer unit tests: {@link io.github.kubegrpclb.testing.FakeHelper}, {@link
  *       io.github.kubegrpclb.testing.FakeClock}, {@code PickArgs}, {@code EndpointGroups}, {@code
  *       RecordingPolicy}, {@code ReadyCountingPolicy}.
