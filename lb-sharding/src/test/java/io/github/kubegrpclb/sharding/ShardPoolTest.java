@@ -294,14 +294,11 @@ class ShardPoolTest {
     }
   }
 
-  @Test
-  void unevenSpread_redialsUntilTheBudget_thenRefusesUntilTheNextPeriod() {
-    TestMetrics metrics = cleanup.add(new TestMetrics());
-    ShardedChannel channel = observed(metrics, 4);
-    setAll(dialed, READY);
-
-    // Slot 3 keeps landing on pod-a, which then holds 3 of 4 shards with 2 pods known (even
-    // share: 2). Budget: 3 re-dials per shard per period, 12.
+  /**
+   * pod-a holds 3 of 4 shards with 2 pods known (even share: 2), and slot 3's re-dials keep landing
+   * on it: 13 reports against a budget of 12 (3 re-dials per shard per period).
+   */
+  private void overloadPodAPastTheBudget(ShardedChannel channel) {
     answerFrom(channel, 0, "pod-a");
     answerFrom(channel, 1, "pod-a");
     answerFrom(channel, 2, "pod-b");
@@ -309,6 +306,15 @@ class ShardPoolTest {
       answerFrom(channel, 3, "pod-a");
       connectDialing();
     }
+  }
+
+  @Test
+  void unevenSpread_redialsUntilTheBudget_thenRefusesUntilTheNextPeriod() {
+    TestMetrics metrics = cleanup.add(new TestMetrics());
+    ShardedChannel channel = observed(metrics, 4);
+    setAll(dialed, READY);
+
+    overloadPodAPastTheBudget(channel);
 
     assertThat(redials(metrics, "dialed")).isEqualTo(12);
     assertThat(redials(metrics, "refused")).isEqualTo(1);
@@ -357,14 +363,7 @@ class ShardPoolTest {
     ShardedChannel channel = observed(metrics, 4, Duration.ZERO); // no aging: a 5 min period
     setAll(dialed, READY);
 
-    // pod-a holds 3 of 4 shards with 2 pods known, and every re-dial lands on it again.
-    answerFrom(channel, 0, "pod-a");
-    answerFrom(channel, 1, "pod-a");
-    answerFrom(channel, 2, "pod-b");
-    for (int i = 0; i < 13; i++) {
-      answerFrom(channel, 3, "pod-a");
-      connectDialing();
-    }
+    overloadPodAPastTheBudget(channel);
     assertThat(channel.pool().redials()).isEqualTo(12);
     assertThat(redials(metrics, "refused")).isEqualTo(1);
 
@@ -380,13 +379,7 @@ class ShardPoolTest {
     TestMetrics metrics = cleanup.add(new TestMetrics());
     ShardedChannel channel = observed(metrics, 4, Duration.ZERO); // no aging timers
     setAll(dialed, READY);
-    answerFrom(channel, 0, "pod-a");
-    answerFrom(channel, 1, "pod-a");
-    answerFrom(channel, 2, "pod-b");
-    for (int i = 0; i < 13; i++) {
-      answerFrom(channel, 3, "pod-a");
-      connectDialing();
-    }
+    overloadPodAPastTheBudget(channel);
     assertThat(redials(metrics, "refused")).isEqualTo(1);
     assertThat(clock.pendingTasks()).as("the retry at the refill").isEqualTo(1);
 
