@@ -18,9 +18,7 @@ import java.util.Collection;
 import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Function;
 import java.util.function.Predicate;
 import java.util.function.Supplier;
@@ -63,8 +61,10 @@ final class BalancerPublisher<T> {
   private BalancerTelemetry telemetry = BalancerTelemetry.NOOP;
   private boolean configured;
   private volatile List<Endpoint<T>> endpoints = List.of();
-  // Each endpoint's RPC recorder: written in the context, read by snapshots from any thread.
-  private final Map<Endpoint<T>, EndpointTelemetry> recorders = new ConcurrentHashMap<>();
+  // Each endpoint's RPC recorder, only while RPCs are recorded: set in the context, read by
+  // snapshots from any thread.
+  private static final Endpoint.Slot<EndpointTelemetry> RECORDER =
+      Endpoint.Slot.of(EndpointTelemetry.class);
   private volatile ToIntFunction<Endpoint<T>> openStreams = endpoint -> -1;
   private volatile Predicate<Endpoint<T>> ejected = endpoint -> false;
   private volatile ToDoubleFunction<Endpoint<T>> weight = endpoint -> 1;
@@ -122,23 +122,30 @@ final class BalancerPublisher<T> {
     telemetry.streamsEnded(reason, count);
   }
 
-  /** A new endpoint: gives it its RPC recorder. */
+  /** A new endpoint: gives it its RPC recorder while RPCs are recorded. */
   void added(Endpoint<T> endpoint) {
-    recorders.put(
-        endpoint,
-        telemetry.endpoint(
-            addressOf(endpoint), endpoint.group().getAttributes().get(EndpointAttributes.ZONE)));
+    if (telemetry.isRecording()) {
+      endpoint.set(
+          RECORDER,
+          telemetry.endpoint(
+              addressOf(endpoint), endpoint.group().getAttributes().get(EndpointAttributes.ZONE)));
+    }
   }
 
-  /** Where {@code endpoint}'s RPCs are recorded; set when it was added, before any picker. */
+  /**
+   * Where {@code endpoint}'s RPCs are recorded ({@link EndpointTelemetry#NOOP} while they are not);
+   * set when it was added, before any picker; any thread.
+   */
   EndpointTelemetry telemetry(Endpoint<T> endpoint) {
-    return recorders.getOrDefault(endpoint, EndpointTelemetry.NOOP);
+    EndpointTelemetry recorder = endpoint.get(RECORDER);
+    return recorder == null ? EndpointTelemetry.NOOP : recorder;
   }
 
-  /** The endpoint left: its recorder frees its slot under the endpoint limit. */
+  /** The endpoint left: its recorder frees its place under the endpoint limit. */
   void removed(Endpoint<T> endpoint) {
-    EndpointTelemetry recorder = recorders.remove(endpoint);
+    EndpointTelemetry recorder = endpoint.get(RECORDER);
     if (recorder != null) {
+      endpoint.set(RECORDER, null);
       recorder.close();
     }
   }

@@ -4,14 +4,20 @@ import io.grpc.ConnectivityState;
 import io.grpc.EquivalentAddressGroup;
 import io.grpc.LoadBalancer.Subchannel;
 import io.grpc.Status;
+import java.util.Arrays;
+import java.util.concurrent.atomic.AtomicInteger;
+import javax.annotation.Nullable;
 
 /**
  * One endpoint (pod) as a balancer tracks it: its subchannel, the resolver's latest view of it and
  * the balancer's view of its connectivity. {@code T} is the policy's per-endpoint state that must
  * survive picker updates (peak-EWMA load, for example).
  *
- * <p>The stages keep their own per-endpoint state (outlier ejection its outcome counts, the
- * rotation the pick results, the observer its RPC recorder), keyed by this object's identity.
+ * <p>Each stage keeps its own per-endpoint state (outlier ejection its outcome counts, the rotation
+ * its classification and pick results, zone spill its counters, the publisher its RPC recorder) in
+ * a {@link Slot} it declares: the endpoint holds the object, only the stage's key reads it, and the
+ * stage alone decides when it exists (only while its feature is on). A slot costs an array read,
+ * where a map per stage cost a hash lookup per stage per state change (issue 24's cold start).
  *
  * <p>Written only in the channel's SynchronizationContext; {@link #subchannel()} and {@link
  * #policyState()} are final (the latter thread-safe), and the group, state and last failure are
@@ -25,6 +31,35 @@ final class Endpoint<T> {
   private volatile ConnectivityState state = ConnectivityState.IDLE;
   private volatile Status lastFailure = Status.OK;
   private boolean removed;
+  // The stages' per-endpoint states, indexed by Slot; replaced (copy, then volatile write) when a
+  // slot is set, so a reader on another thread sees a state fully built.
+  private volatile Object[] slots = NO_SLOTS;
+  private static final Object[] NO_SLOTS = new Object[0];
+
+  /**
+   * A stage's key to its per-endpoint state: one per stage, held in a static final field of the
+   * stage. Immutable.
+   *
+   * @param <S> the stage's state type
+   */
+  static final class Slot<S> {
+    private static final AtomicInteger COUNT = new AtomicInteger();
+    private final int index = COUNT.getAndIncrement();
+    private final Class<S> type;
+
+    private Slot(Class<S> type) {
+      this.type = type;
+    }
+
+    static <S> Slot<S> of(Class<S> type) {
+      return new Slot<>(type);
+    }
+
+    @Override
+    public String toString() {
+      return "Slot(" + type.getSimpleName() + ")";
+    }
+  }
 
   Endpoint(Subchannel subchannel, EquivalentAddressGroup group, T policyState) {
     this.subchannel = subchannel;
@@ -70,6 +105,29 @@ final class Endpoint<T> {
         || reported == ConnectivityState.READY) {
       state = reported;
     }
+  }
+
+  /** The state {@code slot}'s stage keeps for this endpoint, or null while it keeps none. */
+  @Nullable
+  <S> S get(Slot<S> slot) {
+    Object[] current = slots;
+    return slot.index < current.length ? slot.type.cast(current[slot.index]) : null;
+  }
+
+  /**
+   * Sets (or, with null, drops) the state {@code slot}'s stage keeps for this endpoint; only in the
+   * SynchronizationContext.
+   */
+  <S> void set(Slot<S> slot, @Nullable S state) {
+    Object[] current = slots;
+    if (slot.index >= current.length && state == null) {
+      return;
+    }
+    Object[] next =
+        Arrays.copyOf(
+            current, Math.max(current.length, Math.max(slot.index + 1, Slot.COUNT.get())));
+    next[slot.index] = state;
+    slots = next;
   }
 
   boolean isRemoved() {

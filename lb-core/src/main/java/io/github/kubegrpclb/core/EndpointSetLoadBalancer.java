@@ -167,7 +167,9 @@ final class EndpointSetLoadBalancer<T> extends LoadBalancer {
     observer.endpointsChanged(endpoints.all());
     streamRebalancer.update(config.streamRebalancing(), endpoints.all(), added, removed);
     listsStale = true;
+    // The stages that count RPCs create their per-endpoint state before the lists are rebuilt.
     outlierEjection.update(config.outlierEjection(), endpoints.all());
+    zoneSpill.prepare(config.zoneSpill(), endpoints.all(), clientZone, clientNode);
     updateBalancingState();
     // Shut down after publishing (as grpc-java's MultiChildLoadBalancer), so no RPC picks a
     // subchannel already shut down; connect after, so a synchronous state callback sees a
@@ -184,7 +186,6 @@ final class EndpointSetLoadBalancer<T> extends LoadBalancer {
   /** Shuts a removed endpoint down; the stages that keep state for it forget it. */
   private void shutdown(Endpoint<T> endpoint) {
     outlierEjection.forget(endpoint);
-    zoneSpill.forget(endpoint);
     observer.removed(endpoint);
     endpoint.shutdown();
   }
@@ -336,22 +337,13 @@ final class EndpointSetLoadBalancer<T> extends LoadBalancer {
     EndpointList<T> rotation = Rotation.select(rotationLists, clientZone, clientNode);
     EndpointList.Snapshot<T> snapshot =
         rotation == null ? EndpointList.Snapshot.empty() : rotation.snapshot();
-    // The zone/node step: past the static hints, spill to others while the preferred are loaded.
+    // The zone/node step: past the static hints, spill to others while the hinted ones are loaded.
     BalancerConfig config = policy.balancerConfig();
-    ZoneSpillConfig spillConfig = config.zoneSpill();
-    boolean counting = zoneSpill.applies(spillConfig, rotationLists, rotation, snapshot);
-    if (counting != zoneSpill.isCounting()) {
-      // The listed pick results must (or must no longer) count RPCs: rebuilt now, in this pass.
-      zoneSpill.count(counting);
-      rebuildLists();
-      rotation = Rotation.select(rotationLists, clientZone, clientNode);
-      snapshot = rotation == null ? EndpointList.Snapshot.empty() : rotation.snapshot();
-    }
-    EndpointList.Snapshot<T> widened =
-        zoneSpill.widen(spillConfig, rotationLists, rotation, snapshot, clientZone);
-    if (zoneSpill.spilling()) {
-      rotation = zoneSpill.spillList();
-      snapshot = widened;
+    ZoneSpill.Widened<T> widened =
+        zoneSpill.widen(config.zoneSpill(), rotationLists, rotation, snapshot, clientZone);
+    if (widened != null) {
+      rotation = widened.drawnFrom();
+      snapshot = widened.rotation();
     }
     observer.rotationChanged(snapshot, clientZone);
     if (!snapshot.isEmpty()) {
@@ -359,7 +351,7 @@ final class EndpointSetLoadBalancer<T> extends LoadBalancer {
       double[] weights =
           slowStart.weights(
               config.slowStart(), endpoint -> rotationLists.isMember(endpoint, members), snapshot);
-      SubchannelPicker picker = policy.picker(snapshot, weights, zoneSpill.isCounting());
+      SubchannelPicker picker = policy.picker(snapshot, weights, zoneSpill.measures());
       updateState(READY, streamRebalancer.wrap(picker, snapshot, weights));
     } else if (rotationLists.connecting() > 0) {
       updateState(CONNECTING, BufferPicker.INSTANCE);

@@ -6,8 +6,6 @@ import io.grpc.SynchronizationContext.ScheduledHandle;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
-import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
@@ -63,7 +61,7 @@ final class OutlierEjection {
 
   /**
    * Ejection's state of one endpoint, written in the SynchronizationContext, and the outcome counts
-   * its RPCs' tracers write from any thread.
+   * its RPCs' tracers write from any thread. It exists only while ejection is on.
    */
   private static final class Ejection {
     final OutcomeCounts outcomes = new OutcomeCounts();
@@ -72,7 +70,7 @@ final class OutlierEjection {
     @Nullable ScheduledHandle timer; // the probe's, or the probation check's
   }
 
-  private final Map<Endpoint<?>, Ejection> states = new ConcurrentHashMap<>();
+  private static final Endpoint.Slot<Ejection> SLOT = Endpoint.Slot.of(Ejection.class);
   private final SynchronizationContext syncContext;
   private final ScheduledExecutorService timerService;
   private final java.util.function.LongSupplier nanoClock;
@@ -89,8 +87,8 @@ final class OutlierEjection {
   private long sinceDecayNanos;
   private Collection<? extends Endpoint<?>> endpoints = List.of();
   private final IntervalRules rules =
-      new IntervalRules(this::isEjected, this::eject, this::outcomes);
-  private final SilenceRules silence = new SilenceRules(this::isEjected, this::outcomes);
+      new IntervalRules(this::isEjected, this::eject, this::countsOf);
+  private final SilenceRules silence = new SilenceRules(this::isEjected, this::countsOf);
 
   /**
    * @param nanoClock the clock RPCs are timed with
@@ -125,9 +123,11 @@ final class OutlierEjection {
       stop();
       boolean any = false;
       for (Endpoint<?> endpoint : endpoints) {
-        any |= isEjected(endpoint);
-        readmit(endpoint, false);
-        outcomes(endpoint).arm(Integer.MAX_VALUE, () -> {});
+        Ejection state = endpoint.get(SLOT);
+        if (state != null) {
+          any |= state.ejected;
+          forget(endpoint); // off: no state is kept, so a fleet without ejection pays nothing
+        }
       }
       if (any) {
         onChange.run();
@@ -150,25 +150,44 @@ final class OutlierEjection {
 
   /** Whether {@code endpoint} is ejected; any thread. */
   boolean isEjected(Endpoint<?> endpoint) {
-    Ejection state = states.get(endpoint);
+    Ejection state = endpoint.get(SLOT);
     return state != null && state.ejected;
   }
 
-  /** The balancer shut {@code endpoint} down: its state and timer go. */
+  /** The balancer shut {@code endpoint} down (or ejection was turned off): its state goes. */
   void forget(Endpoint<?> endpoint) {
-    Ejection state = states.remove(endpoint);
-    if (state != null && state.timer != null) {
-      state.timer.cancel();
+    Ejection state = endpoint.get(SLOT);
+    if (state != null) {
+      if (state.timer != null) {
+        state.timer.cancel();
+      }
+      endpoint.set(SLOT, null);
     }
   }
 
-  /** The counts of {@code endpoint}'s RPC outcomes: its tracers write them; any thread. */
+  /**
+   * The counts of {@code endpoint}'s RPC outcomes, which its tracers write; null while ejection is
+   * off (every endpoint has counts from the {@link #update} that turned it on). A read; any thread.
+   */
+  @Nullable
   OutcomeCounts outcomes(Endpoint<?> endpoint) {
+    Ejection state = endpoint.get(SLOT);
+    return state == null ? null : state.outcomes;
+  }
+
+  /** The counts of an endpoint while ejection is on. */
+  private OutcomeCounts countsOf(Endpoint<?> endpoint) {
     return stateOf(endpoint).outcomes;
   }
 
+  /** Ejection's state of an endpoint, created when ejection first needs it; in the context. */
   private Ejection stateOf(Endpoint<?> endpoint) {
-    return states.computeIfAbsent(endpoint, e -> new Ejection());
+    Ejection state = endpoint.get(SLOT);
+    if (state == null) {
+      state = new Ejection();
+      endpoint.set(SLOT, state);
+    }
+    return state;
   }
 
   /** Stops every timer; ejected endpoints stay as they are until shut down. */
@@ -182,11 +201,13 @@ final class OutlierEjection {
   /** The endpoint reconnected after a failure: what its old connection did is history. */
   void reconnected(Endpoint<?> endpoint) {
     OutcomeCounts outcomes = outcomes(endpoint);
-    outcomes.reset(outcomes.onProbation());
+    if (outcomes != null) {
+      outcomes.reset(outcomes.onProbation());
+    }
   }
 
   private void arm(Endpoint<?> endpoint) {
-    outcomes(endpoint)
+    countsOf(endpoint)
         .arm(config.consecutiveFailures, () -> syncContext.execute(() -> onTrigger(endpoint)));
   }
 
@@ -194,7 +215,7 @@ final class OutlierEjection {
     if (!config.enabled || endpoint.isRemoved() || isEjected(endpoint)) {
       return;
     }
-    OutcomeCounts outcomes = outcomes(endpoint);
+    OutcomeCounts outcomes = countsOf(endpoint);
     long now = nanoClock.getAsLong();
     if (outcomes.failingUnanswered() && silence.shared(endpoints, outcomes.silentNanos(now), now)) {
       return; // most endpoints stopped answering at once: the network or this client
@@ -243,7 +264,7 @@ final class OutlierEjection {
     int i = 0;
     for (Endpoint<?> endpoint : endpoints) {
       all[i] = endpoint;
-      counts[i++] = outcomes(endpoint).drainInterval();
+      counts[i++] = countsOf(endpoint).drainInterval();
     }
     List<Endpoint<?>> ejectedNow = new ArrayList<>();
     rules.ejectBySuccessRate(config, all, ejectedNow);
@@ -259,10 +280,10 @@ final class OutlierEjection {
     }
     sinceDecayNanos = 0;
     for (Endpoint<?> endpoint : all) {
-      Ejection state = states.get(endpoint);
+      Ejection state = endpoint.get(SLOT);
       if (state != null
           && !state.ejected
-          && !outcomes(endpoint).onProbation()
+          && !state.outcomes.onProbation()
           && state.times > 0
           && !ejectedNow.contains(endpoint)) {
         state.times--;
@@ -295,7 +316,7 @@ final class OutlierEjection {
   }
 
   private void probe(Endpoint<?> endpoint) {
-    Ejection state = states.get(endpoint);
+    Ejection state = endpoint.get(SLOT);
     if (state == null) {
       return; // forgotten: the endpoint was removed
     }
@@ -310,7 +331,7 @@ final class OutlierEjection {
   }
 
   private void onProbeResult(Endpoint<?> endpoint, boolean answered) {
-    Ejection state = states.get(endpoint);
+    Ejection state = endpoint.get(SLOT);
     if (state == null || endpoint.isRemoved() || !state.ejected) {
       return;
     }
@@ -329,12 +350,12 @@ final class OutlierEjection {
   }
 
   private void checkProbation(Endpoint<?> endpoint, int checksLeft) {
-    Ejection state = states.get(endpoint);
+    Ejection state = endpoint.get(SLOT);
     if (state == null || endpoint.isRemoved() || state.ejected) {
       return; // forgotten, or ejected meanwhile: the timer is its probe's now
     }
     state.timer = null;
-    if (!outcomes(endpoint).onProbation()) {
+    if (!state.outcomes.onProbation()) {
       return;
     }
     checkSilence();
@@ -349,14 +370,12 @@ final class OutlierEjection {
   }
 
   private void readmit(Endpoint<?> endpoint, boolean onProbation) {
-    Ejection state = states.get(endpoint);
-    if (state != null) {
-      state.ejected = false;
-      if (state.timer != null) {
-        state.timer.cancel();
-        state.timer = null;
-      }
+    Ejection state = stateOf(endpoint);
+    state.ejected = false;
+    if (state.timer != null) {
+      state.timer.cancel();
+      state.timer = null;
     }
-    outcomes(endpoint).reset(onProbation);
+    state.outcomes.reset(onProbation);
   }
 }

@@ -11,8 +11,9 @@ import java.util.function.LongSupplier;
  * Builds the results pickers hand out for an endpoint, {unary, stream}, with the {@link RpcTracer}
  * each RPC carries: a stream only counts (when RPCs are recorded); a unary RPC also records its
  * outcome while outlier ejection is on, is counted while zone spill measures, and feeds the
- * policy's load when the policy keeps one. Results are built once per {@link #key} and cached by
- * {@link RotationLists}, so a rebuild over n endpoints allocates only its arrays.
+ * policy's load when the policy keeps one. It only reads what each stage keeps for the endpoint.
+ * Results are built once per {@link #key} and cached by {@link RotationLists}, so a rebuild over n
+ * endpoints allocates only its arrays.
  *
  * <p>Not thread-safe: the balancer's SynchronizationContext.
  *
@@ -29,7 +30,7 @@ final class PickResults<T> {
   /**
    * @param recording whether RPCs are recorded (telemetry is fixed before the first endpoint)
    * @param telemetry where an endpoint's RPCs are recorded
-   * @param outcomes an endpoint's outcome counts, outlier ejection's
+   * @param outcomes an endpoint's outcome counts, outlier ejection's (null while it keeps none)
    * @param nanoClock times outcomes for a policy without a load of its own
    */
   PickResults(
@@ -65,29 +66,17 @@ final class PickResults<T> {
             ? PickResult.withSubchannel(subchannel, RpcTracer.counting(recorder))
             : PickResult.withSubchannel(subchannel);
     OutlierEjectionConfig ejection = policy.balancerConfig().outlierEjection();
-    boolean counting = zoneSpill.isCounting();
+    // Each stage's part is a read: the stage created it, if its feature is on, before this build.
+    SpillCounter spill = zoneSpill.counter(endpoint);
+    OutcomeCounts outcomes = ejection.enabled ? this.outcomes.apply(endpoint) : null;
     RpcTracer.Load load = policy.load(endpoint);
-    if (load == null && !ejection.enabled && !counting) {
+    if (load == null && outcomes == null && spill == null) {
       return new PickResult[] {stream, stream};
     }
-    EndpointTelemetry unaryTelemetry =
-        load != null || counting || recording
-            ? zoneSpill.unaryTelemetry(endpoint, recorder)
-            : EndpointTelemetry.NOOP;
-    PickResult unary;
-    if (load == null && !ejection.enabled) {
-      unary = PickResult.withSubchannel(subchannel, RpcTracer.counting(unaryTelemetry));
-    } else {
-      unary =
-          PickResult.withSubchannel(
-              subchannel,
-              RpcTracer.unary(
-                  unaryTelemetry,
-                  ejection.enabled ? outcomes.apply(endpoint) : null,
-                  ejection.failureCodes,
-                  nanoClock,
-                  load));
-    }
+    PickResult unary =
+        PickResult.withSubchannel(
+            subchannel,
+            RpcTracer.unary(recorder, spill, outcomes, ejection.failureCodes, nanoClock, load));
     return new PickResult[] {unary, stream};
   }
 }

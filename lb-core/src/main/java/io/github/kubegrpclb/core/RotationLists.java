@@ -2,10 +2,7 @@ package io.github.kubegrpclb.core;
 
 import io.grpc.Attributes;
 import io.grpc.LoadBalancer.PickResult;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
-import java.util.Objects;
 import java.util.Set;
 import java.util.function.Predicate;
 import javax.annotation.Nullable;
@@ -96,7 +93,9 @@ final class RotationLists<T> {
     @Nullable PickResult[] results;
   }
 
-  private final Map<Endpoint<T>, Classified> classified = new HashMap<>();
+  // Each live endpoint's classification, kept on the endpoint (created on first sight, and only
+  // read or written by this class).
+  private static final Endpoint.Slot<Classified> CLASSIFIED = Endpoint.Slot.of(Classified.class);
   private final PickResults<T> pickResults;
   private final Predicate<Endpoint<T>> isEjected;
   private AdmissionLists<T> admitted = new AdmissionLists<>(4);
@@ -173,7 +172,7 @@ final class RotationLists<T> {
     long liveMark = ++generation;
     long doneMark = ++generation;
     for (Endpoint<T> endpoint : live) {
-      classified.computeIfAbsent(endpoint, e -> new Classified()).mark = liveMark;
+      classifiedOf(endpoint).mark = liveMark;
     }
     AdmissionLists<T> oldAdmitted = admitted;
     AdmissionLists<T> oldEjected = ejected;
@@ -187,19 +186,26 @@ final class RotationLists<T> {
       readd(lists.serving.snapshot(), liveMark, doneMark);
     }
     for (Endpoint<T> endpoint : live) {
-      // Never null: the first loop put every live endpoint in.
-      Classified entry = Objects.requireNonNull(classified.get(endpoint), "classified");
+      Classified entry = classifiedOf(endpoint);
       if (entry.mark == liveMark) {
         entry.mark = doneMark;
         record(endpoint, entry, classify(endpoint));
       }
     }
-    classified.values().removeIf(entry -> entry.mark != doneMark); // endpoints no longer live
+  }
+
+  private Classified classifiedOf(Endpoint<T> endpoint) {
+    Classified entry = endpoint.get(CLASSIFIED);
+    if (entry == null) {
+      entry = new Classified();
+      endpoint.set(CLASSIFIED, entry);
+    }
+    return entry;
   }
 
   private void readd(EndpointList.Snapshot<T> members, long liveMark, long doneMark) {
     for (Endpoint<T> endpoint : members) {
-      Classified entry = classified.get(endpoint);
+      Classified entry = endpoint.get(CLASSIFIED);
       if (entry != null && entry.mark == liveMark) {
         entry.mark = doneMark;
         record(endpoint, entry, classify(endpoint));
@@ -212,7 +218,7 @@ final class RotationLists<T> {
    * leaves that a picker reads.
    */
   void update(Endpoint<T> endpoint) {
-    Classified entry = classified.computeIfAbsent(endpoint, e -> new Classified());
+    Classified entry = classifiedOf(endpoint);
     int bits = classify(endpoint);
     if (bits != entry.bits) {
       unrecord(endpoint, entry);
@@ -222,7 +228,7 @@ final class RotationLists<T> {
 
   /** Whether {@code endpoint} is a member of {@code list} (false for null: no list), in O(1). */
   boolean isMember(Endpoint<T> endpoint, @Nullable EndpointList<T> list) {
-    Classified entry = classified.get(endpoint);
+    Classified entry = endpoint.get(CLASSIFIED);
     int bits = entry == null ? 0 : entry.bits;
     AdmissionLists<T> lists = (bits & EJECTED) != 0 ? ejected : admitted;
     return ((bits & CONNECTED_READY) != 0 && list == lists.ready)

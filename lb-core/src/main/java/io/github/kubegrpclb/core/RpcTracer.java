@@ -44,6 +44,7 @@ final class RpcTracer extends ClientStreamTracer.Factory {
   }
 
   private final EndpointTelemetry telemetry;
+  @Nullable private final SpillCounter spill;
   @Nullable private final OutcomeCounts outcomes;
   private final Set<Status.Code> failureCodes;
   private final LongSupplier clock;
@@ -51,11 +52,13 @@ final class RpcTracer extends ClientStreamTracer.Factory {
 
   private RpcTracer(
       EndpointTelemetry telemetry,
+      @Nullable SpillCounter spill,
       @Nullable OutcomeCounts outcomes,
       Set<Status.Code> failureCodes,
       LongSupplier clock,
       @Nullable Load load) {
     this.telemetry = telemetry;
+    this.spill = spill;
     this.outcomes = outcomes;
     this.failureCodes = failureCodes;
     this.clock = clock;
@@ -64,12 +67,13 @@ final class RpcTracer extends ClientStreamTracer.Factory {
 
   /** Counts attempts only (streams, and unary RPCs a policy does not measure). */
   static RpcTracer counting(EndpointTelemetry telemetry) {
-    return new RpcTracer(telemetry, null, Set.of(), () -> 0L, null);
+    return new RpcTracer(telemetry, null, null, Set.of(), () -> 0L, null);
   }
 
   /**
-   * Counts attempts, records unary outcomes into {@code outcomes} (null when outlier ejection is
-   * off) and feeds {@code load} (null for a policy that keeps none).
+   * Counts attempts (also into {@code spill} while zone spill measures; else null), records unary
+   * outcomes into {@code outcomes} (null when outlier ejection is off) and feeds {@code load} (null
+   * for a policy that keeps none).
    *
    * @param failureCodes the codes outlier ejection counts as failures
    * @param nanoClock times outcomes when there is no {@code load}, {@link System#nanoTime} outside
@@ -77,11 +81,12 @@ final class RpcTracer extends ClientStreamTracer.Factory {
    */
   static RpcTracer unary(
       EndpointTelemetry telemetry,
+      @Nullable SpillCounter spill,
       @Nullable OutcomeCounts outcomes,
       Set<Status.Code> failureCodes,
       LongSupplier nanoClock,
       @Nullable Load load) {
-    return new RpcTracer(telemetry, outcomes, failureCodes, nanoClock, load);
+    return new RpcTracer(telemetry, spill, outcomes, failureCodes, nanoClock, load);
   }
 
   /** Whether unary outcomes are recorded for outlier ejection. */
@@ -130,6 +135,9 @@ final class RpcTracer extends ClientStreamTracer.Factory {
       }
       sent = true;
       telemetry.rpcStarted();
+      if (spill != null) {
+        spill.started();
+      }
       if (load != null) {
         sentNanos = load.started();
       } else if (outcomes != null) {
@@ -179,6 +187,9 @@ final class RpcTracer extends ClientStreamTracer.Factory {
       if (wasSent) {
         sent = false; // a second close must not count twice
         telemetry.rpcFinished(status.getCode());
+        if (spill != null) {
+          spill.finished();
+        }
       }
       if (outcomes == null && load == null) {
         return;

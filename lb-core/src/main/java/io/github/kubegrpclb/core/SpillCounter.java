@@ -1,29 +1,21 @@
 package io.github.kubegrpclb.core;
 
-import io.github.kubegrpclb.core.internal.EndpointTelemetry;
-import io.grpc.Status;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * One endpoint's unary RPCs as {@link ZoneSpill} measures them: in flight now, and completed so
- * far. It is the endpoint's {@link EndpointTelemetry} with the two counters added, so the
- * endpoint's {@link RpcTracer} feeds it: RPCs count from their headers out until they close, as
- * everywhere else.
+ * far. The endpoint's {@link RpcTracer} feeds it while spill measures: RPCs count from their
+ * headers out until they close, as everywhere else.
  *
- * <p>{@link #rpcStarted} and {@link #rpcFinished} run on RPC threads, lock-free; the window fields
- * are read and written only by {@link ZoneSpill} in the SynchronizationContext.
+ * <p>{@link #started} and {@link #finished} run on RPC threads, lock-free; the window field is read
+ * and written only by {@link SpillWindow} in the SynchronizationContext.
  */
-final class SpillCounter implements EndpointTelemetry {
-  private final EndpointTelemetry delegate;
+final class SpillCounter {
   private final AtomicInteger inFlight = new AtomicInteger();
   private final AtomicLong completed = new AtomicLong();
-  // ZoneSpill's window, SynchronizationContext only.
+  // SpillWindow's base for the completions of its window; SynchronizationContext only.
   long windowCompletedBase;
-
-  SpillCounter(EndpointTelemetry delegate) {
-    this.delegate = delegate;
-  }
 
   int inFlight() {
     return inFlight.get();
@@ -33,20 +25,12 @@ final class SpillCounter implements EndpointTelemetry {
     return completed.get();
   }
 
-  @Override
-  public void rpcStarted() {
+  void started() {
     inFlight.incrementAndGet();
-    delegate.rpcStarted();
   }
 
-  @Override
-  public void rpcFinished(Status.Code code) {
+  void finished() {
     completed.incrementAndGet();
     inFlight.decrementAndGet();
-    delegate.rpcFinished(code);
   }
-
-  /** Nothing: the endpoint closes its own telemetry, the delegate, when it leaves. */
-  @Override
-  public void close() {}
 }

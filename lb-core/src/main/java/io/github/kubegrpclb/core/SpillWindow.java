@@ -1,64 +1,73 @@
 package io.github.kubegrpclb.core;
 
-import io.github.kubegrpclb.core.internal.EndpointTelemetry;
-import java.util.HashMap;
+import java.util.Collection;
 import java.util.List;
-import java.util.Map;
+import javax.annotation.Nullable;
 
 /**
  * Zone spill's measurement window ({@link ZoneSpill}): each endpoint's RPC counts ({@link
- * SpillCounter}), created when spill can first matter for it and kept until it leaves, the
- * in-flight samples of the preferred endpoints, and the completions since the window began.
+ * SpillCounter}), kept on the endpoint while spill measures (a hint names the client's zone or
+ * node) and dropped when it stops, the in-flight samples of the hinted endpoints, and the
+ * completions since the window began.
  *
  * <p>Not thread-safe: SynchronizationContext; the counts themselves are updated by RPC threads.
  *
  * @param <T> the policy's per-endpoint state
  */
 final class SpillWindow<T> {
-  private final Map<Endpoint<T>, SpillCounter> loads = new HashMap<>();
+  private static final Endpoint.Slot<SpillCounter> COUNTER = Endpoint.Slot.of(SpillCounter.class);
   private long inFlightSamples;
   private int sampleCount;
 
-  /**
-   * Where an endpoint's unary RPCs are counted while spill can matter: its {@code telemetry}, with
-   * the counts added.
-   */
-  EndpointTelemetry telemetry(Endpoint<T> endpoint, EndpointTelemetry telemetry) {
-    return loads.computeIfAbsent(endpoint, e -> new SpillCounter(telemetry));
+  /** Gives every endpoint of {@code endpoints} that has none its counts. */
+  void count(Collection<Endpoint<T>> endpoints) {
+    for (Endpoint<T> endpoint : endpoints) {
+      if (endpoint.get(COUNTER) == null) {
+        endpoint.set(COUNTER, new SpillCounter());
+      }
+    }
   }
 
-  /** The balancer shut {@code endpoint} down: its counts go. */
-  void forget(Endpoint<T> endpoint) {
-    loads.remove(endpoint);
+  /** Drops the counts of {@code endpoints}: spill no longer measures. */
+  void stopCounting(Collection<Endpoint<T>> endpoints) {
+    for (Endpoint<T> endpoint : endpoints) {
+      endpoint.set(COUNTER, null);
+    }
   }
 
-  /** Starts a window over {@code preferred} and {@code spilled}. */
-  void reset(List<Endpoint<T>> preferred, List<Endpoint<T>> spilled) {
+  /** Where {@code endpoint}'s unary RPCs are counted, or null while they are not. */
+  @Nullable
+  SpillCounter counter(Endpoint<T> endpoint) {
+    return endpoint.get(COUNTER);
+  }
+
+  /** Starts a window over {@code hinted} and {@code spilled}. */
+  void reset(List<Endpoint<T>> hinted, List<Endpoint<T>> spilled) {
     inFlightSamples = 0;
     sampleCount = 0;
-    rebase(preferred);
+    rebase(hinted);
     rebase(spilled);
   }
 
   private void rebase(List<Endpoint<T>> endpoints) {
     for (Endpoint<T> endpoint : endpoints) {
-      SpillCounter load = loads.get(endpoint);
+      SpillCounter load = endpoint.get(COUNTER);
       if (load != null) {
         load.windowCompletedBase = load.completed();
       }
     }
   }
 
-  /** Adds a sample of the RPCs in flight on {@code preferred}; returns the samples taken. */
-  int sample(List<Endpoint<T>> preferred) {
-    for (Endpoint<T> endpoint : preferred) {
-      SpillCounter load = loads.get(endpoint); // null until its results count (the next rebuild)
+  /** Adds a sample of the RPCs in flight on {@code hinted}; returns the samples taken. */
+  int sample(List<Endpoint<T>> hinted) {
+    for (Endpoint<T> endpoint : hinted) {
+      SpillCounter load = endpoint.get(COUNTER);
       inFlightSamples += load == null ? 0 : load.inFlight();
     }
     return ++sampleCount;
   }
 
-  /** The mean of the samples (RPCs in flight, summed over the preferred endpoints); starts anew. */
+  /** The mean of the samples (RPCs in flight, summed over the hinted endpoints); starts anew. */
   double meanInFlight() {
     double mean = (double) inFlightSamples / sampleCount;
     inFlightSamples = 0;
@@ -70,7 +79,7 @@ final class SpillWindow<T> {
   long completed(List<Endpoint<T>> endpoints) {
     long sum = 0;
     for (Endpoint<T> endpoint : endpoints) {
-      SpillCounter load = loads.get(endpoint);
+      SpillCounter load = endpoint.get(COUNTER);
       if (load == null) {
         continue;
       }

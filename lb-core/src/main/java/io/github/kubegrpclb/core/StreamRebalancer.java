@@ -251,23 +251,23 @@ final class StreamRebalancer<T> {
     long reopening = closed - closedAtRoundBefore;
     closedAtRoundBefore = closedAtLastRound;
     closedAtLastRound = closed;
-    List<Endpoint<T>> pool = new ArrayList<>(rotation.size());
+    List<Endpoint<T>> serving = new ArrayList<>(rotation.size());
     for (Endpoint<T> endpoint : rotation) {
       if (!drainDeadlines.containsKey(endpoint) && !endpoint.isRemoved()) {
-        pool.add(endpoint);
+        serving.add(endpoint);
       }
     }
-    for (Endpoint<T> endpoint : pool) {
+    for (Endpoint<T> endpoint : serving) {
       if (weight.applyAsDouble(endpoint) < 1) {
         return; // slow start is ramping a joining endpoint up: move streams to it once it is warm
       }
     }
-    int[] counts = new int[pool.size()];
+    int[] counts = new int[serving.size()];
     int open = 0;
     int ending = 0;
     for (int i = 0; i < counts.length; i++) {
       EndpointStreams set =
-          streams.computeIfAbsent(pool.get(i), e -> new EndpointStreams(naturalCloses));
+          streams.computeIfAbsent(serving.get(i), e -> new EndpointStreams(naturalCloses));
       counts[i] = set.staying();
       open += set.open();
       ending += set.open() - counts[i];
@@ -292,7 +292,7 @@ final class StreamRebalancer<T> {
     if (total == 0) {
       // Balanced with these in it: a later drift is an imbalance, not this scale-up. (Not those
       // still connecting: a rotation without them is balanced before they count.)
-      for (Endpoint<T> endpoint : pool) {
+      for (Endpoint<T> endpoint : serving) {
         joining.remove(endpoint);
       }
       return;
@@ -310,10 +310,10 @@ final class StreamRebalancer<T> {
         continue;
       }
       Status status =
-          MovedStreamStatus.rebalanced(reason, pool.get(i), counts[i], fair, counts.length);
-      // Never null: the counting loop above put a set in for every endpoint of the pool.
+          MovedStreamStatus.rebalanced(reason, serving.get(i), counts[i], fair, counts.length);
+      // Never null: the counting loop above put a set in for every serving endpoint.
       ended +=
-          Objects.requireNonNull(streams.get(pool.get(i)), "streams").endOldest(ends[i], status);
+          Objects.requireNonNull(streams.get(serving.get(i)), "streams").endOldest(ends[i], status);
     }
     report(reason, ended, counts);
   }

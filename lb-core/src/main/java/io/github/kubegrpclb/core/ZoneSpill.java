@@ -1,10 +1,10 @@
 package io.github.kubegrpclb.core;
 
-import io.github.kubegrpclb.core.internal.EndpointTelemetry;
 import io.github.kubegrpclb.core.internal.ZoneSpillStatus;
 import io.grpc.LoadBalancer.PickResult;
 import io.grpc.SynchronizationContext;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.ScheduledExecutorService;
@@ -17,7 +17,8 @@ import javax.annotation.Nullable;
  * zone, see {@link Rotation}) only while they are not overloaded, and lets just enough other
  * endpoints join the rotation to carry the excess. With static hints (spill disabled, or no hints)
  * it is a no-op. Decisions change the rotation, never the pick: pickers stay lock-free and
- * allocation-free, and the RPCs are counted ({@link SpillCounter}) only while spill can matter.
+ * allocation-free, and the RPCs are counted ({@link SpillCounter}) only while spill can matter (it
+ * is on, and a hint names the client's zone or node).
  *
  * <p>Not thread-safe: the balancer calls it, and its timer runs, in the channel's
  * SynchronizationContext. What it decided is {@link #published published} for gauges and snapshots
@@ -32,17 +33,17 @@ final class ZoneSpill<T> {
    *
    * HAZL steps endpoints in and out. We size the spill in one step, as Envoy's zone-aware routing
    * computes its spill share from the zones' relative sizes instead of probing for it: the load the
-   * preferred endpoints would carry without spill is projected from what they carry now,
-   *   projected = preferredInFlight / L x completions(all) / completions(preferred),
-   * i.e. the preferred endpoints' latency (Little's law) times the whole traffic, L their count.
-   * Under round robin over the preferred + k others, their load is projected x L / (L + k); the controller keeps k in the range that puts
+   * hinted endpoints would carry without spill is projected from what they carry now,
+   *   projected = hintedInFlight / L x completions(all) / completions(hinted),
+   * i.e. the hinted endpoints' latency (Little's law) times the whole traffic, L their count.
+   * Under round robin over the hinted + k others, their load is projected x L / (L + k); the controller keeps k in the range that puts
    * it inside [lowLoad, highLoad]: it adds endpoints as soon as k is below
    * ceil(L x (projected / highLoad - 1)), removes them only once k is above
    * ceil(L x (projected / lowLoad - 1)), and otherwise holds. The projection does not depend on k,
    * so taking traffic back does not by itself push the local zone over the band again: a zone that
    * spilled because it was slow gets its traffic back when it is fast again, not in a loop. With
    * peak_ewma the others' endpoints compete by cost inside the rotation, so they take a larger
-   * share of the excess than k / (L + k) when the preferred ones are the slow ones.
+   * share of the excess than k / (L + k) when the hinted ones are the slow ones.
    *
    * In-flight is sampled SAMPLES times per interval; completions are counted. Others join in a
    * fixed order per client: same zone first (when the preference was the node), then by a
@@ -55,12 +56,11 @@ final class ZoneSpill<T> {
   private final ScheduledExecutorService scheduler;
   private final Runnable onChange;
   private ZoneSpillConfig config = ZoneSpillConfig.DEFAULTS;
-  private boolean active; // counting unary RPCs: a preference applies and spill is on
+  private boolean measuring; // unary RPCs are counted: spill is on and a hint names the client
+  private boolean active; // a preference applies and spill is on: the window may run
   private boolean sampling; // the window runs: active, and widened since
-  private List<Endpoint<T>> preferredEndpoints = List.of();
+  private List<Endpoint<T>> hintedEndpoints = List.of();
   private int othersCount;
-  // The ready endpoints spill draws from; null while inactive.
-  @Nullable private EndpointList<T> spillList;
   private List<Endpoint<T>> spilledEndpoints = List.of();
   // The widened rotation last built, and what it was built from (identity: snapshots are stable);
   // all three null until spill first widens and after it deactivates.
@@ -68,7 +68,6 @@ final class ZoneSpill<T> {
   @Nullable private EndpointList.Snapshot<T> widenedFrom;
   @Nullable private EndpointList.Snapshot<T> widenedReady;
   private int widenedSpill;
-  private boolean spilling;
   private int spilled;
   @Nullable private SynchronizationContext.ScheduledHandle timer; // the next sample, or null
   @Nullable private Object countingKeyFor; // the config countingKey stands for; null at first
@@ -91,6 +90,9 @@ final class ZoneSpill<T> {
     }
   }
 
+  /** A rotation widened by spill: its snapshot, and the list its endpoints are drawn from. */
+  record Widened<T>(EndpointList<T> drawnFrom, EndpointList.Snapshot<T> rotation) {}
+
   /**
    * @param clientSeed this client's identity for the order in which others join (read once)
    * @param onChange called (in the SynchronizationContext) when the spill changed: the balancer
@@ -108,43 +110,84 @@ final class ZoneSpill<T> {
   }
 
   /**
-   * The zone/node step of a rotation: returns {@code preferred} plus the endpoints spilled to. O(1)
-   * when nothing spills (the common case) or when the ready endpoints did not change since the last
-   * call; O(ready endpoints) to rebuild the widened rotation otherwise.
+   * Takes an address update, before the balancer classifies its endpoints: spill measures (each
+   * endpoint's unary RPCs are counted) while it is on and some endpoint is hinted for the client's
+   * zone or node, the only case in which a preference can narrow the rotation. Decided here, from
+   * the update alone, so that the pick results are built once per update: O(endpoints) while spill
+   * is on and the client's place is known, else O(1).
+   */
+  void prepare(
+      ZoneSpillConfig config,
+      Collection<Endpoint<T>> endpoints,
+      @Nullable String clientZone,
+      @Nullable String clientNode) {
+    this.config = config;
+    boolean measure = config.enabled && anyHintedFor(endpoints, clientZone, clientNode);
+    if (measure) {
+      window.count(endpoints);
+    } else if (measuring) {
+      deactivate();
+      window.stopCounting(endpoints);
+    }
+    measuring = measure;
+  }
+
+  private static <T> boolean anyHintedFor(
+      Collection<Endpoint<T>> endpoints, @Nullable String clientZone, @Nullable String clientNode) {
+    if (clientZone == null && clientNode == null) {
+      return false;
+    }
+    for (Endpoint<T> endpoint : endpoints) {
+      if ((clientNode != null
+              && EndpointAttributes.nodeHintsOf(endpoint.group()).contains(clientNode))
+          || (clientZone != null
+              && EndpointAttributes.zoneHintsOf(endpoint.group()).contains(clientZone))) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * The zone/node step of a rotation: {@code rotation} plus the endpoints spilled to, or null when
+   * nothing spills (the rotation stays {@code rotation}). O(1) when nothing spills (the common
+   * case) or when the ready endpoints did not change since the last call; O(ready endpoints) to
+   * rebuild the widened rotation otherwise.
    *
-   * @param preferred what {@link Rotation#select} chose from {@code rotationLists}, or null
-   * @param snapshot {@code preferred}'s snapshot (empty when it is null)
+   * @param rotation what {@link Rotation#select} chose from {@code rotationLists}, or null
+   * @param snapshot {@code rotation}'s snapshot (empty when it is null)
    * @param clientZone the client's zone, or null
    */
-  EndpointList.Snapshot<T> widen(
+  @Nullable
+  Widened<T> widen(
       ZoneSpillConfig config,
       RotationLists<T> rotationLists,
-      @Nullable EndpointList<T> preferred,
+      @Nullable EndpointList<T> rotation,
       EndpointList.Snapshot<T> snapshot,
       @Nullable String clientZone) {
     this.config = config;
-    spilling = false;
-    int rest = others(rotationLists, preferred, snapshot);
-    if (!config.enabled || rest <= 0) {
+    int rest = others(rotationLists, rotation, snapshot);
+    if (!measuring || !config.enabled || rest <= 0) {
       deactivate(); // no preference applied (or spill is off): nothing to spill to
-      return snapshot;
+      return null;
     }
-    this.preferredEndpoints = snapshot;
+    active = true;
+    this.hintedEndpoints = snapshot;
     this.othersCount = rest;
-    this.spillList = rotationLists.admissible().ready;
     this.clientZone = clientZone;
     if (!sampling) {
       sampling = true;
       measuredLoad = Double.NaN;
-      window.reset(preferredEndpoints, spilledEndpoints);
+      window.reset(hintedEndpoints, spilledEndpoints);
       scheduleSample();
     }
     if (spilled == 0) {
       spilledEndpoints = List.of();
       publish();
-      return snapshot;
+      return null;
     }
-    EndpointList.Snapshot<T> ready = spillList.snapshot();
+    EndpointList<T> drawnFrom = rotationLists.admissible().ready;
+    EndpointList.Snapshot<T> ready = drawnFrom.snapshot();
     // Compared with their pick results, not only their members: a config change (outlier ejection
     // turned on, say) rebuilds every result, and a widened rotation kept from before would hand
     // out the old ones until the spill changed (issue 25).
@@ -154,49 +197,25 @@ final class ZoneSpill<T> {
         || !widenedFrom.sameMembersAndResults(snapshot)
         || !widenedReady.sameMembersAndResults(ready)
         || widenedSpill != spilled) {
-      widened = widen(rotationLists, preferred, snapshot, ready, clientZone);
+      widened = widen(rotationLists, rotation, snapshot, ready, clientZone);
       widenedFrom = snapshot;
       widenedReady = ready;
       widenedSpill = spilled;
     }
-    spilling = true;
     publish();
-    return widened;
-  }
-
-  /**
-   * Whether spill applies to a rotation: it is on, and a topology preference narrowed the rotation
-   * to {@code preferred}, leaving other ready endpoints out. A query: the balancer asks it first,
-   * and when the answer differs from {@link #isCounting}, switches counting ({@link #count}) and
-   * rebuilds the pick results before it {@linkplain #widen widens}.
-   */
-  boolean applies(
-      ZoneSpillConfig config,
-      RotationLists<T> rotationLists,
-      @Nullable EndpointList<T> preferred,
-      EndpointList.Snapshot<T> snapshot) {
-    return config.enabled && others(rotationLists, preferred, snapshot) > 0;
-  }
-
-  /** Starts or stops counting unary RPCs; stopping ends the spill. */
-  void count(boolean counting) {
-    if (counting) {
-      active = true;
-    } else {
-      deactivate();
-    }
+    return new Widened<>(drawnFrom, widened);
   }
 
   /** The ready endpoints a preference left out of the rotation (0 when none applied). */
   private static <T> int others(
       RotationLists<T> rotationLists,
-      @Nullable EndpointList<T> preferred,
+      @Nullable EndpointList<T> rotation,
       EndpointList.Snapshot<T> snapshot) {
     RotationLists.AdmissionLists<T> lists = rotationLists.admissible();
     boolean narrowed =
-        preferred != null
+        rotation != null
             && !snapshot.isEmpty()
-            && (preferred == lists.sameZone || preferred == lists.sameNode);
+            && (rotation == lists.sameZone || rotation == lists.sameNode);
     return narrowed ? lists.ready.size() - snapshot.size() : 0;
   }
 
@@ -213,7 +232,7 @@ final class ZoneSpill<T> {
     if (current != null
         && current.spilledTo == spilledEndpoints
         && current.status.others == othersCount
-        && Double.compare(current.status.localLoad, measuredLoad) == 0
+        && Double.compare(current.status.projectedLoad, measuredLoad) == 0
         && current.status.lowLoad == config.lowLoad
         && current.status.highLoad == config.highLoad
         && Objects.equals(current.status.clientZone, clientZone)) {
@@ -231,20 +250,15 @@ final class ZoneSpill<T> {
             spilledEndpoints);
   }
 
-  /** Whether the last {@link #widen} added endpoints, so its rotation is {@link #spillList}. */
-  boolean spilling() {
-    return spilling;
-  }
-
   private EndpointList.Snapshot<T> widen(
       RotationLists<T> rotationLists,
-      @Nullable EndpointList<T> preferred,
+      @Nullable EndpointList<T> rotation,
       EndpointList.Snapshot<T> snapshot,
       EndpointList.Snapshot<T> ready,
       @Nullable String clientZone) {
     List<Integer> rest = new ArrayList<>(ready.size() - snapshot.size());
     for (int i = 0; i < ready.size(); i++) {
-      if (!rotationLists.isMember(ready.get(i), preferred)) {
+      if (!rotationLists.isMember(ready.get(i), rotation)) {
         rest.add(i);
       }
     }
@@ -267,18 +281,14 @@ final class ZoneSpill<T> {
     return list.snapshot();
   }
 
-  /**
-   * The list the endpoints of a widened rotation are drawn from (for slow-start membership); null
-   * while spill is inactive, never after a {@link #widen} that reported {@link #spilling}.
-   */
-  @Nullable
-  EndpointList<T> spillList() {
-    return spillList;
-  }
-
-  /** Whether unary RPCs are counted: while a preference applies and spill is on. */
+  /** Whether the measurement window runs: a preference applies and spill is on. */
   boolean isCounting() {
     return active;
+  }
+
+  /** Whether unary RPCs are counted ({@link #prepare}): spill is on and a hint names the client. */
+  boolean measures() {
+    return measuring;
   }
 
   /** How many endpoints outside the preference are in the rotation. */
@@ -288,11 +298,11 @@ final class ZoneSpill<T> {
 
   /**
    * The key under which an endpoint's pick results are cached for {@code config}: {@code config}
-   * itself, or another object (stable while counting) so results are rebuilt when counting starts
-   * or stops.
+   * itself, or another object (stable while spill measures) so results are rebuilt when measuring
+   * starts or stops.
    */
   Object resultsKey(Object config) {
-    if (!active) {
+    if (!measuring) {
       return config;
     }
     if (countingKeyFor != config) {
@@ -302,30 +312,24 @@ final class ZoneSpill<T> {
     return countingKey;
   }
 
-  /** Where an endpoint's unary RPCs are recorded: its {@code telemetry}, counted while counting. */
-  EndpointTelemetry unaryTelemetry(Endpoint<T> endpoint, EndpointTelemetry telemetry) {
-    if (!active) {
-      return telemetry;
-    }
-    return window.telemetry(endpoint, telemetry);
+  /** Where {@code endpoint}'s unary RPCs are counted, or null while spill does not measure. */
+  @Nullable
+  SpillCounter counter(Endpoint<T> endpoint) {
+    return measuring ? window.counter(endpoint) : null;
   }
 
-  /** The balancer shut {@code endpoint} down: its counts go. */
-  void forget(Endpoint<T> endpoint) {
-    window.forget(endpoint);
-  }
-
+  /** The endpoints were cleared, or the balancer shut down. */
   void stop() {
     deactivate();
+    measuring = false;
   }
 
   private void deactivate() {
     active = false;
     sampling = false;
     spilled = 0;
-    preferredEndpoints = List.of();
+    hintedEndpoints = List.of();
     othersCount = 0;
-    spillList = null;
     spilledEndpoints = List.of();
     widened = null;
     widenedFrom = null;
@@ -351,7 +355,7 @@ final class ZoneSpill<T> {
     if (!sampling) {
       return;
     }
-    if (window.sample(preferredEndpoints) >= SAMPLES) {
+    if (window.sample(hintedEndpoints) >= SAMPLES) {
       decide();
     }
     if (sampling && timer == null) {
@@ -360,16 +364,16 @@ final class ZoneSpill<T> {
   }
 
   private void decide() {
-    long preferredCompleted = window.completed(preferredEndpoints);
+    long hintedCompleted = window.completed(hintedEndpoints);
     long spilledCompleted = window.completed(spilledEndpoints);
-    double load = window.meanInFlight() / preferredEndpoints.size();
+    double load = window.meanInFlight() / hintedEndpoints.size();
     double projected;
-    if (preferredCompleted > 0) {
-      projected = load * (preferredCompleted + spilledCompleted) / preferredCompleted;
+    if (hintedCompleted > 0) {
+      projected = load * (hintedCompleted + spilledCompleted) / hintedCompleted;
     } else if (spilledCompleted == 0) {
       projected = load; // no traffic done: only what is stuck in flight counts
     } else {
-      return; // all traffic went elsewhere: no preferred latency to project from, hold
+      return; // all traffic went elsewhere: no hinted latency to project from, hold
     }
     measuredLoad = projected;
     int atLeast = needed(projected, config.highLoad);
@@ -378,17 +382,17 @@ final class ZoneSpill<T> {
     if (next != spilled) {
       spilled = next;
       onChange.run();
-      window.reset(preferredEndpoints, spilledEndpoints); // the new spill set's window starts now
+      window.reset(hintedEndpoints, spilledEndpoints); // the new spill set's window starts now
     }
     publish();
   }
 
-  /** Others needed for the preferred endpoints' share of {@code projected} to be at most target. */
+  /** Others needed for the hinted endpoints' share of {@code projected} to be at most target. */
   private int needed(double projected, double target) {
     if (projected <= target) {
       return 0;
     }
-    double exact = preferredEndpoints.size() * (projected / target - 1);
+    double exact = hintedEndpoints.size() * (projected / target - 1);
     return (int) Math.min(Integer.MAX_VALUE, Math.ceil(exact - 1e-9));
   }
 }

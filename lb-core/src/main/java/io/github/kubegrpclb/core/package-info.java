@@ -35,7 +35,7 @@
  *       {@code EndpointList}s, per admission state ({@code AdmissionLists}), with the pick results
  *       each endpoint's lists carry ({@code PickResults} builds them); {@code Rotation} picks the
  *       list the serving and topology rules prefer. A set of endpoints is always a list, named by
- *       its role: the rotation, the preferred list, the spill list.
+ *       its role: the rotation, the hinted list, the spill list.
  *   <li>Zone spill: {@code ZoneSpill} decides ({@code applies}), then widens the rotation, with
  *       {@code SpillWindow} (its measurements, {@code SpillCounter}) and {@code SpillOrder}.
  *   <li>Slow start: {@code SlowStart}, the weights of endpoints that joined less than a window ago.

@@ -214,7 +214,7 @@ class ZoneSpillTest {
 
     assertThat(rotation()).isEqualTo(subchannels(0, 1));
     assertThat(spill().spilled()).isZero();
-    assertThat(spill().published().status.localLoad).isEqualTo(1.5);
+    assertThat(spill().published().status.projectedLoad).isEqualTo(1.5);
   }
 
   @ParameterizedTest
@@ -344,7 +344,7 @@ class ZoneSpillTest {
     completeOn(others, 15);
     clock.forward(Duration.ofSeconds(1));
     // projected: 0.5 x (5 + 15) / 5 = 2.0, the band's top: taking the traffic back would overload
-    assertThat(spill().published().status.localLoad).isEqualTo(2.0);
+    assertThat(spill().published().status.projectedLoad).isEqualTo(2.0);
     assertThat(spill().spilled()).isEqualTo(1);
 
     clock.forward(Duration.ofSeconds(1)); // no RPC finished anywhere: 0.5 per local endpoint
@@ -528,6 +528,54 @@ class ZoneSpillTest {
     assertThat(helper.picker().pickSubchannel(PickArgs.CLIENT_STREAMING).getStreamTracerFactory())
         .as("streams are not load")
         .isNull();
+  }
+
+  @Test
+  void noHintNamesTheClient_unaryRpcsNotCounted() {
+    // The client's zone is known, but no endpoint is hinted for it: no preference can apply.
+    start("kube_round_robin", TWO_ZONES, null, "zone-c", null);
+    acceptWithoutEjection("zone-c");
+
+    assertThat(spill().measures()).isFalse();
+    assertThat(helper.picker().pickSubchannel(PickArgs.UNARY).getStreamTracerFactory()).isNull();
+  }
+
+  @Test
+  void hintNamesTheClient_preferenceNotApplyingYet_unaryRpcsAlreadyCounted() {
+    start("kube_round_robin", TWO_ZONES, null);
+    acceptWithoutEjection("zone-a");
+    helper.subchannelFor(TWO_ZONES.get(0)).deliver(TRANSIENT_FAILURE);
+    helper.subchannelFor(TWO_ZONES.get(1)).deliver(TRANSIENT_FAILURE);
+    assertThat(rotation()).isEqualTo(subchannels(2, 3, 4, 5));
+    assertThat(spill().isCounting()).isFalse();
+
+    // Counted already, so a preference that applies on a later state change finds every
+    // endpoint's pick results counting: one build per endpoint, none per change of preference.
+    assertThat(spill().measures()).isTrue();
+    assertThat(helper.picker().pickSubchannel(PickArgs.UNARY).getStreamTracerFactory()).isNotNull();
+
+    helper.subchannelFor(TWO_ZONES.get(0)).deliver(READY);
+    helper.subchannelFor(TWO_ZONES.get(1)).deliver(READY);
+    assertThat(rotation()).isEqualTo(subchannels(0, 1));
+    assertThat(spill().isCounting()).isTrue();
+    assertThat(helper.picker().pickSubchannel(PickArgs.UNARY).getStreamTracerFactory()).isNotNull();
+  }
+
+  /** Accepts {@link #TWO_ZONES} again, outlier ejection off, the client in {@code clientZone}. */
+  private void acceptWithoutEjection(String clientZone) {
+    helper.run(
+        () ->
+            balancer.acceptResolvedAddresses(
+                ResolvedAddresses.newBuilder()
+                    .setAddresses(TWO_ZONES)
+                    .setAttributes(
+                        Attributes.newBuilder()
+                            .set(EndpointAttributes.CLIENT_ZONE, clientZone)
+                            .build())
+                    .setLoadBalancingPolicyConfig(
+                        KubeRoundRobinConfig.parse(
+                            Map.of("outlierEjection", Map.of("enabled", false))))
+                    .build()));
   }
 
   @Test

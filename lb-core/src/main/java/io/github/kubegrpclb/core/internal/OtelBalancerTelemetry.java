@@ -105,15 +105,15 @@ final class OtelBalancerTelemetry implements BalancerTelemetry {
             .ofLongs()
             .setUnit("{endpoint}")
             .setDescription(
-                "Endpoints outside the client's zone (or node) in rotation because the preferred"
+                "Endpoints outside the client's zone (or node) in rotation because the hinted"
                     + " ones are loaded; only while a zone or node preference applies")
             .buildObserver();
-    ObservableDoubleMeasurement localLoad =
+    ObservableDoubleMeasurement projectedLoad =
         meter
             .gaugeBuilder(PREFIX + "zone_spill.local_load")
             .setUnit("{rpc}")
             .setDescription(
-                "RPCs in flight per preferred endpoint they would carry without spill, as zone"
+                "RPCs in flight per hinted endpoint they would carry without spill, as zone"
                     + " spill last estimated it; compared with the band lowLoad-highLoad")
             .buildObserver();
     ObservableLongMeasurement streams =
@@ -130,7 +130,7 @@ final class OtelBalancerTelemetry implements BalancerTelemetry {
               List<EndpointStatus> statuses = endpoints.get();
               observe(statuses, estimate, cost, weight, state, count);
               observeStreams(statuses, streams);
-              observe(zoneSpill.get(), spilled, localLoad);
+              observe(zoneSpill.get(), spilled, projectedLoad);
             },
             estimate,
             cost,
@@ -139,13 +139,13 @@ final class OtelBalancerTelemetry implements BalancerTelemetry {
             count,
             streams,
             spilled,
-            localLoad);
+            projectedLoad);
   }
 
   private void observe(
       @Nullable ZoneSpillStatus spill,
       ObservableLongMeasurement spilled,
-      ObservableDoubleMeasurement localLoad) {
+      ObservableDoubleMeasurement projectedLoad) {
     if (spill == null) {
       return; // no preference applies: nothing spills, and there is no local load to speak of
     }
@@ -154,8 +154,8 @@ final class OtelBalancerTelemetry implements BalancerTelemetry {
             ? channel
             : channel.toBuilder().put(ZONE, spill.clientZone).build();
     spilled.record(spill.spilled, attributes);
-    if (!Double.isNaN(spill.localLoad)) {
-      localLoad.record(spill.localLoad, attributes);
+    if (!Double.isNaN(spill.projectedLoad)) {
+      projectedLoad.record(spill.projectedLoad, attributes);
     }
   }
 

@@ -21,10 +21,10 @@ public final class ZoneSpillStatus {
   public final int others;
 
   /**
-   * The load the preferred endpoints would carry without spill, in RPCs in flight per endpoint, as
+   * The load the hinted endpoints would carry without spill, in RPCs in flight per endpoint, as
    * last estimated; NaN before the first estimate.
    */
-  public final double localLoad;
+  public final double projectedLoad;
 
   /** The band's bottom: below it, spilled endpoints leave. */
   public final double lowLoad;
@@ -36,13 +36,13 @@ public final class ZoneSpillStatus {
       @Nullable String clientZone,
       int spilled,
       int others,
-      double localLoad,
+      double projectedLoad,
       double lowLoad,
       double highLoad) {
     this.clientZone = clientZone;
     this.spilled = spilled;
     this.others = others;
-    this.localLoad = localLoad;
+    this.projectedLoad = projectedLoad;
     this.lowLoad = lowLoad;
     this.highLoad = highLoad;
   }
@@ -60,10 +60,11 @@ public final class ZoneSpillStatus {
       out.append(spilled).append(" of ").append(others).append(" others in rotation");
     }
     out.append(" (local load ");
-    if (Double.isNaN(localLoad)) {
+    if (Double.isNaN(projectedLoad)) {
       out.append("not yet measured");
     } else {
-      out.append(String.format(Locale.ROOT, "%.2f", localLoad)).append(" in flight per endpoint");
+      out.append(String.format(Locale.ROOT, "%.2f", projectedLoad))
+          .append(" in flight per endpoint");
     }
     return out.append(", band ")
         .append(lowLoad)
