@@ -4,6 +4,8 @@ import io.grpc.ConnectivityState;
 import io.grpc.EquivalentAddressGroup;
 import io.grpc.LoadBalancer.Subchannel;
 import io.grpc.Status;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.util.Arrays;
 import java.util.concurrent.atomic.AtomicInteger;
 import javax.annotation.Nullable;
@@ -31,10 +33,12 @@ final class Endpoint<T> {
   private volatile ConnectivityState state = ConnectivityState.IDLE;
   private volatile Status lastFailure = Status.OK;
   private boolean removed;
-  // The stages' per-endpoint states, indexed by Slot; replaced (copy, then volatile write) when a
-  // slot is set, so a reader on another thread sees a state fully built.
-  private volatile Object[] slots = NO_SLOTS;
-  private static final Object[] NO_SLOTS = new Object[0];
+  // The stages' per-endpoint states, indexed by Slot, one for each slot declared when the endpoint
+  // was created (the stages' classes are loaded by then). Elements are written with release and
+  // read with acquire semantics, so a reader on another thread sees a state fully built; the array
+  // is replaced (copy, then volatile write) only for a slot declared later.
+  private volatile Object[] slots = new Object[Slot.COUNT.get()];
+  private static final VarHandle SLOTS = MethodHandles.arrayElementVarHandle(Object[].class);
 
   /**
    * A stage's key to its per-endpoint state: one per stage, held in a static final field of the
@@ -111,7 +115,9 @@ final class Endpoint<T> {
   @Nullable
   <S> S get(Slot<S> slot) {
     Object[] current = slots;
-    return slot.index < current.length ? slot.type.cast(current[slot.index]) : null;
+    return slot.index < current.length
+        ? slot.type.cast(SLOTS.getAcquire(current, slot.index))
+        : null;
   }
 
   /**
@@ -120,14 +126,13 @@ final class Endpoint<T> {
    */
   <S> void set(Slot<S> slot, @Nullable S state) {
     Object[] current = slots;
-    if (slot.index >= current.length && state == null) {
-      return;
+    if (slot.index < current.length) {
+      SLOTS.setRelease(current, slot.index, state);
+    } else if (state != null) {
+      Object[] grown = Arrays.copyOf(current, Math.max(slot.index + 1, Slot.COUNT.get()));
+      grown[slot.index] = state;
+      slots = grown;
     }
-    Object[] next =
-        Arrays.copyOf(
-            current, Math.max(current.length, Math.max(slot.index + 1, Slot.COUNT.get())));
-    next[slot.index] = state;
-    slots = next;
   }
 
   boolean isRemoved() {

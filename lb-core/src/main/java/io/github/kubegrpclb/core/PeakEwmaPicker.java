@@ -45,12 +45,15 @@ final class PeakEwmaPicker extends SubchannelPicker {
    * Over {@code rotation}'s arrays, read but never copied.
    *
    * @param weights slow-start weights, at least one per endpoint; never modified afterwards
+   * @param ramping whether some weight is below 1; when false every weight is 1, and a picker costs
+   *     O(1) to build, not a pass over the weights (a cold start publishes a picker per endpoint)
    * @param coprimeStrides the numbers below the rotation's size coprime to it (for choiceCount
    *     above 2)
    */
   PeakEwmaPicker(
       EndpointList.Snapshot<PeakEwmaLoad> rotation,
       double[] weights,
+      boolean ramping,
       int[] coprimeStrides,
       PeakEwmaConfig config,
       RecentClock clock,
@@ -68,20 +71,7 @@ final class PeakEwmaPicker extends SubchannelPicker {
     this.fleet = fleet;
     this.random = random;
     this.rotation = rotation;
-    this.cumulative = cumulativeWeights(weights, size);
-  }
-
-  /** Running sums of the weights (a full weight is 2^30 / size units), or null if all are 1. */
-  @Nullable
-  private static int[] cumulativeWeights(double[] weights, int size) {
-    boolean ramping = false;
-    for (int i = 0; i < size; i++) {
-      ramping |= weights[i] < 1;
-    }
-    if (!ramping) {
-      return null;
-    }
-    return WeightedDraw.cumulative(weights, size);
+    this.cumulative = ramping ? WeightedDraw.cumulative(weights, size) : null;
   }
 
   @Override

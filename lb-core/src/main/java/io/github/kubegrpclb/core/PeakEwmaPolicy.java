@@ -137,6 +137,7 @@ final class PeakEwmaPolicy implements BalancingPolicy<PeakEwmaLoad> {
     clock.tick();
     int n = rotation.size();
     fleet.endpoints(n);
+    boolean ramping = weights != null; // slow start returns null when every weight is 1
     if (weights == null) {
       if (ones.length < n) {
         ones = new double[Math.max(n, ones.length * 2)];
@@ -148,6 +149,7 @@ final class PeakEwmaPolicy implements BalancingPolicy<PeakEwmaLoad> {
       coprimeStrides = PeakEwmaPicker.coprimesBelow(n);
       coprimesOf = n;
     }
-    return new PeakEwmaPicker(rotation, weights, coprimeStrides, config, clock, fleet, random);
+    return new PeakEwmaPicker(
+        rotation, weights, ramping, coprimeStrides, config, clock, fleet, random);
   }
 }

@@ -55,6 +55,7 @@ class PeakEwmaPickerTest {
         new PeakEwmaPicker(
             list.snapshot(),
             weights,
+            true,
             new int[0],
             PeakEwmaConfig.defaults(),
             new RecentClock(() -> 0L),
