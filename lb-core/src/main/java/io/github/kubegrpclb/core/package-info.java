@@ -13,8 +13,9 @@
  *   <li>The balancer: {@code EndpointSetLoadBalancer}, the one balancer both policies run in, owns
  *       the subchannels, aggregates their state as grpc-java's round_robin does, coalesces
  *       rebuilds, and runs one address update or state change through the stages below, one way;
- *       {@code Endpoint} is one endpoint's subchannel, group, connectivity and the policy's state
- *       (each stage keeps its own per-endpoint state).
+ *       {@code Endpoint} is one endpoint's subchannel, group, connectivity and the policy's state;
+ *       each stage keeps its own per-endpoint state in an {@code Endpoint.Slot} it declares, and
+ *       only while its feature is on.
  *   <li>The policies, strategy objects ({@code BalancingPolicy}): {@code KubeRoundRobinPolicy}
  *       (with its {@code Picker}) and {@code PeakEwmaPolicy} (its load {@code PeakEwmaLoad}, fed by
  *       {@code PeakEwmaRecorder}, its picker {@code PeakEwmaPicker}, with {@code FleetLatency} and
@@ -36,8 +37,9 @@
  *       each endpoint's lists carry ({@code PickResults} builds them); {@code Rotation} picks the
  *       list the serving and topology rules prefer. A set of endpoints is always a list, named by
  *       its role: the rotation, the hinted list, the spill list.
- *   <li>Zone spill: {@code ZoneSpill} decides ({@code applies}), then widens the rotation, with
- *       {@code SpillWindow} (its measurements, {@code SpillCounter}) and {@code SpillOrder}.
+ *   <li>Zone spill: {@code ZoneSpill} decides per address update whether RPCs are counted ({@code
+ *       prepare}), then per rotation whether and how far to widen it ({@code widen}), with {@code
+ *       SpillWindow} (its measurements, {@code SpillCounter}) and {@code SpillOrder}.
  *   <li>Slow start: {@code SlowStart}, the weights of endpoints that joined less than a window ago.
  *   <li>Per RPC: the policy's picker, or {@code BufferPicker} and {@code FailurePicker}; one
  *       tracer, {@code RpcTracer}, counts each RPC, records its outcome for admission and feeds the
