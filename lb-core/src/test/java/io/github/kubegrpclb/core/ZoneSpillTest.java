@@ -496,33 +496,14 @@ class ZoneSpillTest {
 
   @Test
   void rpcsAreCountedOnlyWhereSpillCanMatter() {
-    Map<String, ?> noEjection = Map.of("enabled", false);
     // No client zone: kube_round_robin's unary picks carry no tracer, as before zone spill.
     start("kube_round_robin", TWO_ZONES, null, null, null);
-    helper.run(
-        () ->
-            balancer.acceptResolvedAddresses(
-                ResolvedAddresses.newBuilder()
-                    .setAddresses(TWO_ZONES)
-                    .setLoadBalancingPolicyConfig(
-                        KubeRoundRobinConfig.parse(Map.of("outlierEjection", noEjection)))
-                    .build()));
+    acceptWithoutEjection(null);
     assertThat(helper.picker().pickSubchannel(PickArgs.UNARY).getStreamTracerFactory()).isNull();
     assertThat(spill().isCounting()).isFalse();
 
     // The client's zone becomes known: counted from the next picker on.
-    helper.run(
-        () ->
-            balancer.acceptResolvedAddresses(
-                ResolvedAddresses.newBuilder()
-                    .setAddresses(TWO_ZONES)
-                    .setAttributes(
-                        Attributes.newBuilder()
-                            .set(EndpointAttributes.CLIENT_ZONE, "zone-a")
-                            .build())
-                    .setLoadBalancingPolicyConfig(
-                        KubeRoundRobinConfig.parse(Map.of("outlierEjection", noEjection)))
-                    .build()));
+    acceptWithoutEjection("zone-a");
     assertThat(spill().isCounting()).isTrue();
     assertThat(helper.picker().pickSubchannel(PickArgs.UNARY).getStreamTracerFactory()).isNotNull();
     assertThat(helper.picker().pickSubchannel(PickArgs.CLIENT_STREAMING).getStreamTracerFactory())
@@ -561,17 +542,21 @@ class ZoneSpillTest {
     assertThat(helper.picker().pickSubchannel(PickArgs.UNARY).getStreamTracerFactory()).isNotNull();
   }
 
-  /** Accepts {@link #TWO_ZONES} again, outlier ejection off, the client in {@code clientZone}. */
+  /**
+   * Accepts {@link #TWO_ZONES} again, outlier ejection off, the client in {@code clientZone} (null:
+   * unknown).
+   */
   private void acceptWithoutEjection(String clientZone) {
+    Attributes.Builder client = Attributes.newBuilder();
+    if (clientZone != null) {
+      client.set(EndpointAttributes.CLIENT_ZONE, clientZone);
+    }
     helper.run(
         () ->
             balancer.acceptResolvedAddresses(
                 ResolvedAddresses.newBuilder()
                     .setAddresses(TWO_ZONES)
-                    .setAttributes(
-                        Attributes.newBuilder()
-                            .set(EndpointAttributes.CLIENT_ZONE, clientZone)
-                            .build())
+                    .setAttributes(client.build())
                     .setLoadBalancingPolicyConfig(
                         KubeRoundRobinConfig.parse(
                             Map.of("outlierEjection", Map.of("enabled", false))))
