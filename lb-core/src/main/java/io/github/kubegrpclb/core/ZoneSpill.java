@@ -124,6 +124,11 @@ final class ZoneSpill<T> {
     this.config = config;
     boolean measure = config.enabled && anyHintedFor(endpoints, clientZone, clientNode);
     if (measure) {
+      if (!measuring) {
+        // A new results key: results cached while spill measured before carry counts dropped since
+        // (an endpoint that was down the whole time was not rebuilt when measuring stopped).
+        countingKeyFor = null;
+      }
       window.count(endpoints);
     } else if (measuring) {
       deactivate();

@@ -542,11 +542,45 @@ class ZoneSpillTest {
     assertThat(helper.picker().pickSubchannel(PickArgs.UNARY).getStreamTracerFactory()).isNotNull();
   }
 
+  @Test
+  void hintsDroppedAndBackWhileAnEndpointIsDown_itsRpcsAreCountedWhenItReturns() {
+    start("kube_round_robin", TWO_ZONES, null);
+    acceptWithoutEjection("zone-a");
+    helper.subchannelFor(TWO_ZONES.get(0)).deliver(TRANSIENT_FAILURE);
+    List<EquivalentAddressGroup> unhinted = new ArrayList<>();
+    for (EquivalentAddressGroup group : TWO_ZONES) {
+      unhinted.add(
+          new EquivalentAddressGroup(
+              group.getAddresses(),
+              EndpointAttributes.of(EndpointCondition.READY, "zone-x", Set.of(), Set.of())));
+    }
+    acceptWithoutEjection(unhinted, "zone-a"); // the slice controller dropped the hints
+    assertThat(spill().measures()).isFalse();
+    acceptWithoutEjection("zone-a"); // and put them back, under the same config
+
+    helper.subchannelFor(TWO_ZONES.get(0)).deliver(READY);
+    assertThat(rotation()).isEqualTo(subchannels(0, 1));
+    startOn(subchannels(0), 1);
+
+    // The RPC is counted where spill reads: not on the counts dropped while hints were gone.
+    assertThat(countedInFlight(balancer, subchannel(0))).isEqualTo(1);
+  }
+
+  /** The RPCs in flight spill counts for {@code subchannel}'s endpoint, -1 when not counted. */
+  private static <T> int countedInFlight(EndpointSetLoadBalancer<T> balancer, Subchannel sc) {
+    SpillCounter counter = balancer.zoneSpill().counter(balancer.endpointFor(sc));
+    return counter == null ? -1 : counter.inFlight();
+  }
+
   /**
    * Accepts {@link #TWO_ZONES} again, outlier ejection off, the client in {@code clientZone} (null:
    * unknown).
    */
   private void acceptWithoutEjection(String clientZone) {
+    acceptWithoutEjection(TWO_ZONES, clientZone);
+  }
+
+  private void acceptWithoutEjection(List<EquivalentAddressGroup> groups, String clientZone) {
     Attributes.Builder client = Attributes.newBuilder();
     if (clientZone != null) {
       client.set(EndpointAttributes.CLIENT_ZONE, clientZone);
@@ -555,7 +589,7 @@ class ZoneSpillTest {
         () ->
             balancer.acceptResolvedAddresses(
                 ResolvedAddresses.newBuilder()
-                    .setAddresses(TWO_ZONES)
+                    .setAddresses(groups)
                     .setAttributes(client.build())
                     .setLoadBalancingPolicyConfig(
                         KubeRoundRobinConfig.parse(
