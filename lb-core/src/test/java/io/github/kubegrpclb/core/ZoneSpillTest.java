@@ -332,7 +332,7 @@ class ZoneSpillTest {
 
   @ParameterizedTest
   @ValueSource(strings = {"kube_round_robin", "peak_ewma"})
-  void whileSpilled_localLoadIsProjected_soTheSpillDoesNotFlap(String policy) {
+  void whileSpilled_hintedLoadIsProjected_soTheSpillDoesNotFlap(String policy) {
     start(policy, TWO_ZONES, null);
     startOn(subchannels(0, 1), 6);
     clock.forward(Duration.ofSeconds(1));
