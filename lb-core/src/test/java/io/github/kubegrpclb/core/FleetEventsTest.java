@@ -124,6 +124,18 @@ class FleetEventsTest {
     assertThat(report.passed()).as(report.summary()).isTrue();
   }
 
+  @Test
+  void randomSequence_surgeJoinsRollingUpdatesRampingPods_newestPodsDoNotTakeMost() {
+    // FleetChaos seed 118 (ROLLING_UPDATE_ONE_BY_ONE at 17 s, ROLLING_UPDATE_SURGE_25 at 28 s): the
+    // surge's pods found no settled peer, only the first update's pods still ramping, and joined at
+    // full weight; in the 34-35 s window they took ~650 RPCs each, the pods warming since 17-26 s
+    // 130-280 (pod-26: 13.3 %, floor 15.8 %; plain round robin 16.7 %).
+    FleetReport report =
+        FleetRun.randomSequence(FleetPolicies.kubeRoundRobin(), Features.DEFAULTS, 118, 8);
+
+    assertThat(report.passed()).as(report.summary()).isTrue();
+  }
+
   private static Map<String, String> awaitingFix() {
     Map<String, String> cases = new HashMap<>();
     try (InputStream in = FleetEventsTest.class.getResourceAsStream("/fleet/awaiting-fix.txt")) {
