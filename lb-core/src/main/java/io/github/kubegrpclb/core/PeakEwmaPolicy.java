@@ -83,7 +83,7 @@ final class PeakEwmaPolicy implements BalancingPolicy<PeakEwmaLoad> {
    * so it would never earn the success that ends its probation (nor fail again and be ejected for
    * longer). Also after a client-side blip, when every endpoint reconnects: the RPCs the blip cut
    * count as failures, and keeping the estimates starved healthy pods (tried: FleetChaos seeds
-   * 1-200 went from 29 to 95 runs with violations, 69 windows with a healthy pod left out).
+   * 1-200 went from 29 to 95 runs with violations, 69 of them with a healthy pod left out).
    */
   @Override
   public void forget(PeakEwmaLoad load) {
