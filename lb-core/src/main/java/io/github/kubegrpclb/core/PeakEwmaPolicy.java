@@ -81,7 +81,9 @@ final class PeakEwmaPolicy implements BalancingPolicy<PeakEwmaLoad> {
    * A reconnected endpoint is probed afresh: its failures were the old connection's. So is a
    * re-admitted one: the failure penalty that got it ejected would keep it from ever being picked,
    * so it would never earn the success that ends its probation (nor fail again and be ejected for
-   * longer).
+   * longer). Also after a client-side blip, when every endpoint reconnects: the RPCs the blip cut
+   * count as failures, and keeping the estimates starved healthy pods (tried: FleetChaos seeds
+   * 1-200 went from 29 to 95 runs with violations, 69 of them with a healthy pod left out).
    */
   @Override
   public void forget(PeakEwmaLoad load) {

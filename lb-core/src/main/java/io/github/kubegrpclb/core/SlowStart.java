@@ -28,14 +28,16 @@ final class SlowStart<T> {
   /*
    * Envoy's slow_start_config: an endpoint that joins endpoints already serving (the balancer says
    * when: added after it was READY, or READY again after a failure; not at start-up, nor for a
-   * reconnect after a graceful GOAWAY) ramps its weight over the window. It ramps only against
-   * settled peers: connected endpoints that are neither ramping nor new themselves. When there is
-   * none (a blue/green swap replaced every endpoint, or every connection dropped and comes back
-   * together after a client-side blip), it joins unramped and counts as new for the window, so the
-   * ones that follow it within the window join unramped too: none ramps, as Envoy gives equal
-   * weights when every host is new. Before, the first endpoint back saw nobody connected, got full
-   * weight, and every later one ramped from 1 % against it: it took 98.6 % of the RPCs for 10 s
-   * (issue 25).
+   * reconnect after a graceful GOAWAY) ramps its weight over the window. It ramps against settled
+   * peers (connected endpoints that are neither ramping nor new themselves) or behind peers still
+   * ramping. When there is neither (a blue/green swap replaced every endpoint, or every connection
+   * dropped and comes back together after a client-side blip), it joins unramped and counts as new
+   * for the window, so the ones that follow it within the window join unramped too: none ramps, as
+   * Envoy gives equal weights when every host is new. Before, the first endpoint back saw nobody
+   * connected, got full weight, and every later one ramped from 1 % against it: it took 98.6 % of
+   * the RPCs for 10 s (issue 25). And a surge joining a rolling update's pods, all still ramping,
+   * joined unramped at full weight: the newest pods took 3-5x the share of those warming longer
+   * (FleetChaos seed 118).
    *
    * Weights are relative: a picker's shares depend only on their ratios, so when every endpoint in
    * rotation ramps (the settled ones left during the ramp), the one furthest along gets 1.
@@ -129,6 +131,7 @@ final class SlowStart<T> {
     long now = nanoClock.getAsLong();
     Ramp ramp = recent.computeIfAbsent(endpoint, e -> new Ramp());
     int newPeers = 0;
+    boolean rampingPeer = false;
     for (Map.Entry<Endpoint<T>, Ramp> entry : recent.entrySet()) {
       Endpoint<T> other = entry.getKey();
       if (other != endpoint
@@ -136,9 +139,11 @@ final class SlowStart<T> {
           && !other.isRemoved()
           && isNew(entry.getValue(), now, config.windowNanos)) {
         newPeers++;
+        rampingPeer |= entry.getValue().warmingSinceNanos != NOT_WARMING;
       }
     }
-    if (connected > newPeers) {
+    // A peer still ramping has served longer than this endpoint: it ramps too, behind them.
+    if (connected > newPeers || rampingPeer) {
       ramp.warmingSinceNanos = now;
       ramp.joinedUnrampedNanos = NOT_WARMING;
     } else {

@@ -146,8 +146,9 @@ class FleetChaos {
 
   /**
    * One row per violated window: what plain round robin measured for the same invariant in the same
-   * window (its sick pod may be another pod: the simulation's random draws follow the picks), and
-   * in how many windows of its run it broke that invariant.
+   * window (the same pods struck at the same times, each pod's connect and backoff times drawn from
+   * its own stream, which the picks do not move), and in how many windows of its run it broke that
+   * invariant.
    */
   private static String compare(FleetReport ours, FleetReport plain) {
     StringBuilder rows = new StringBuilder();

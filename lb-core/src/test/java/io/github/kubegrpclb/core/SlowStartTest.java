@@ -99,6 +99,26 @@ class SlowStartTest {
     assertThat(picksOf(flaky, 10_000)).isEqualTo(2500);
   }
 
+  @Test
+  void endpointJoinsPeersStillRamping_rampsBehindThem_notFullWeight() {
+    // FleetChaos seed 118: a rolling update replaced every settled pod with pods still ramping,
+    // then a surge added pods; with no settled peer left they joined unramped at full weight and
+    // took 3-5x the share of the pods that had been warming for seconds.
+    accept(EndpointGroups.endpoints(0, 1), Map.of());
+    accept(EndpointGroups.endpoints(0, 2), Map.of()); // endpoint 1 ramps against endpoint 0
+    clock.forward(Duration.ofSeconds(5)); // endpoint 1 at weight 25 %
+    accept(EndpointGroups.endpoints(1, 2), Map.of()); // the settled endpoint leaves
+
+    accept(EndpointGroups.endpoints(1, 3), Map.of()); // endpoint 2 joins endpoint 1, still ramping
+    Subchannel warming = helper.subchannelFor(EndpointGroups.endpoint(1));
+    Subchannel joined = helper.subchannelFor(EndpointGroups.endpoint(2));
+
+    // Weights 25 % and 1 %: the newest pod gets 1 / 26 of the picks (it got 1 / 1.25 = 80 %).
+    Map<Subchannel, Integer> picks = picksPerSubchannel(10_000);
+    assertThat(picks.getOrDefault(joined, 0)).as("%s", picks).isLessThan(1_000);
+    assertThat(picks.get(warming)).isGreaterThan(9_000);
+  }
+
   private Map<Subchannel, Integer> picksPerSubchannel(int picks) {
     LoadBalancer.SubchannelPicker picker = helper.picker();
     Map<Subchannel, Integer> counts = new java.util.HashMap<>();

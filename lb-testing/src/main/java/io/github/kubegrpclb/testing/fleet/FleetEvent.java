@@ -120,7 +120,7 @@ public enum FleetEvent {
     long apply(FleetSim sim) {
       sim.maxAgeNanos = s(2);
       for (SimConnection connection : new ArrayList<>(sim.helper().live())) {
-        sim.scheduleGoAway(connection, (long) (s(2) * sim.random().nextDouble()));
+        sim.scheduleGoAway(connection, (long) (s(2) * sim.networkDraw(connection.pod)));
       }
       return s(2);
     }

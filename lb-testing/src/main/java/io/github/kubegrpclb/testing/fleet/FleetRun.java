@@ -39,7 +39,8 @@ public final class FleetRun {
   /**
    * Runs {@code events} random events one after another (random pauses of 3-15 s) on a random fleet
    * of 6-40 pods, with a random deadline source (callers without a deadline call open-loop); the
-   * seed decides everything.
+   * seed decides everything. The report's run names each event with its second and the pod it
+   * struck ({@code SLOW_POD@39:pod-3}): the same for every policy on the same seed.
    */
   public static FleetReport randomSequence(
       FleetPolicy policy, Features features, long seed, int events) {
@@ -101,7 +102,11 @@ public final class FleetRun {
           .append('@')
           .append(sim.now() / 1_000_000_000L);
       checker.settleAt(Long.MAX_VALUE);
+      sim.lastVictim = null;
       long settle = event.apply(sim);
+      if (sim.lastVictim != null) {
+        sequence.append(':').append(sim.lastVictim); // the same pod whatever the policy
+      }
       checker.settleAt(sim.now() + settle);
       sim.runFor(TimeUnit.SECONDS.toNanos(3 + plan.nextInt(13)));
     }

@@ -36,7 +36,7 @@ final class FleetSim {
   final long seed;
   private final FakeClock clock = new FakeClock();
   private final long origin = clock.nanoTime();
-  private final Random random;
+  private final Random strikes;
   private final Random balancerRandom;
   private final SimHelper helper;
   private final Map<SocketAddress, SimPod> podsByAddress = new HashMap<>();
@@ -85,7 +85,7 @@ final class FleetSim {
     this.policy = policy;
     this.features = features;
     this.seed = seed;
-    this.random = new Random(seed);
+    this.strikes = stream(seed, SALT_STRIKES, 0);
     this.balancerRandom = new Random(seed * 31 + 7);
     this.helper = new SimHelper(this, clock);
     this.recorder = new SimRecorder(this, windows);
@@ -116,12 +116,34 @@ final class FleetSim {
     }
   }
 
-  Random random() {
-    return random;
+  /*
+   * Random streams. The balancer's picks must not move anything the run is judged by: which pod an
+   * event strikes, the pods' latencies and the network's timing each draw from a stream of their
+   * own, and latency and network timing from one stream per pod. So the same seed strikes the same
+   * pods, and each pod reconnects at the same moments, whatever the policy (FleetChaos compares a
+   * violated window with plain round robin's run of the same seed). Only the number of RPCs a pod
+   * answers, and so how far its latency stream has gone, depends on the policy.
+   */
+  private static final long SALT_STRIKES = 0x5712_1CE5L;
+  private static final long SALT_LATENCY = 0x1A7E_11C7L;
+  private static final long SALT_NETWORK = 0x0E7_3041L;
+
+  /** An independent stream for {@code salt} and {@code index} of {@code seed} (SplitMix64). */
+  static Random stream(long seed, long salt, long index) {
+    long z = seed * 0x9E37_79B9_7F4A_7C15L + salt * 0xBF58_476D_1CE4_E5B9L + index;
+    z = (z ^ (z >>> 30)) * 0xBF58_476D_1CE4_E5B9L;
+    z = (z ^ (z >>> 27)) * 0x94D0_49BB_1331_11EBL;
+    return new Random(z ^ (z >>> 31));
   }
 
-  long jitter(long nanos) {
-    return (long) (nanos * (0.8 + 0.4 * random.nextDouble()));
+  /** {@code nanos} +-20 %, drawn from {@code pod}'s network stream (reconnects, connect times). */
+  long jitter(SimPod pod, long nanos) {
+    return (long) (nanos * (0.8 + 0.4 * pod.network.nextDouble()));
+  }
+
+  /** A uniform fraction in [0, 1) from {@code pod}'s network stream (GOAWAY times). */
+  double networkDraw(SimPod pod) {
+    return pod.network.nextDouble();
   }
 
   long failurePauseNanos() {
@@ -131,7 +153,9 @@ final class FleetSim {
   // --- pods and the resolver ---
 
   SimPod newPod(String zone, LatencyModel model) {
-    SimPod pod = new SimPod(nextPodId++, zone, model);
+    int id = nextPodId++;
+    SimPod pod =
+        new SimPod(id, zone, model, stream(seed, SALT_LATENCY, id), stream(seed, SALT_NETWORK, id));
     allPods.add(pod);
     podsByAddress.put(pod.address, pod);
     return pod;
@@ -159,8 +183,12 @@ final class FleetSim {
     if (healthy.isEmpty()) {
       throw new IllegalStateException("no healthy endpoint left to strike");
     }
-    return randomVictims ? healthy.get(random.nextInt(healthy.size())) : healthy.get(0);
+    lastVictim = randomVictims ? healthy.get(strikes.nextInt(healthy.size())) : healthy.get(0);
+    return lastVictim;
   }
+
+  /** The pod {@link #victim} last returned, or null. */
+  SimPod lastVictim;
 
   /** Whether {@link #victim} picks at random (random event sequences). */
   boolean randomVictims;
@@ -299,7 +327,7 @@ final class FleetSim {
 
   void connectionReady(SimConnection connection) {
     if (maxAgeNanos > 0) {
-      scheduleGoAway(connection, jitterAge(maxAgeNanos));
+      scheduleGoAway(connection, jitterAge(connection.pod, maxAgeNanos));
     }
   }
 
@@ -313,8 +341,8 @@ final class FleetSim {
         });
   }
 
-  private long jitterAge(long age) {
-    return (long) (age * (0.9 + 0.2 * random.nextDouble()));
+  private long jitterAge(SimPod pod, long age) {
+    return (long) (age * (0.9 + 0.2 * pod.network.nextDouble()));
   }
 
   /** The balancer was told that {@code pod}'s connection became READY or stopped being READY. */

@@ -91,7 +91,7 @@ final class SimConnection extends LoadBalancer.Subchannel {
       delay = CONNECT_TIMEOUT_NANOS;
       succeeds = false;
     } else {
-      delay = sim.jitter(TimeUnit.MILLISECONDS.toNanos(3));
+      delay = sim.jitter(pod, TimeUnit.MILLISECONDS.toNanos(3));
       succeeds = true;
     }
     sim.schedule(
@@ -113,7 +113,7 @@ final class SimConnection extends LoadBalancer.Subchannel {
   private void fail() {
     move(TRANSIENT_FAILURE, Status.UNAVAILABLE.withDescription("simulated: connection failed"));
     long attempt = generation;
-    long delay = sim.jitter(backoffNanos);
+    long delay = pod == null ? backoffNanos : sim.jitter(pod, backoffNanos);
     backoffNanos = Math.min(MAX_BACKOFF_NANOS, (long) (backoffNanos * 1.6));
     sim.schedule(
         delay,

@@ -3,6 +3,7 @@ package io.github.kubegrpclb.testing.fleet;
 import io.grpc.Attributes;
 import io.grpc.EquivalentAddressGroup;
 import java.net.InetSocketAddress;
+import java.util.Random;
 import java.util.Set;
 
 /**
@@ -48,10 +49,18 @@ final class SimPod {
   /** When the balancer last saw it READY (its live connection), or -1 while not READY. */
   long readySinceNanos = -1;
 
-  SimPod(int id, String zone, LatencyModel model) {
+  /** Its own latency draws: the same seed gives it the same latencies whatever the policy. */
+  final Random latency;
+
+  /** Its own network timing draws (connect, reconnect backoff, GOAWAY times). */
+  final Random network;
+
+  SimPod(int id, String zone, LatencyModel model, Random latency, Random network) {
     this.id = id;
     this.zone = zone;
     this.model = model;
+    this.latency = latency;
+    this.network = network;
     this.address =
         new InetSocketAddress(
             "10." + (id >> 16 & 255) + "." + (id >> 8 & 255) + "." + (id & 255), 50051);

@@ -220,7 +220,7 @@ final class SimRpc {
       LatencyModel model = pod.model;
       long delay =
           pod.reach == SimPod.Reach.SERVING
-              ? model.delayNanos(sim.random(), pod.servedSinceStart++)
+              ? model.delayNanos(pod.latency, pod.servedSinceStart++)
               : LatencyModel.NEVER;
       if (delay != LatencyModel.NEVER) {
         answer = sim.schedule(delay, () -> answered(model.status()));
