@@ -42,7 +42,8 @@ final class Endpoint<T> {
 
   /**
    * A stage's key to its per-endpoint state: one per stage, held in a static final field of the
-   * stage. Immutable.
+   * stage (every slot ever declared widens every endpoint's array: never declare one per balancer
+   * or per call). Immutable.
    *
    * @param <S> the stage's state type
    */

@@ -166,10 +166,11 @@ final class EndpointSetLoadBalancer<T> extends LoadBalancer {
     List<Endpoint<T>> removed = diff.removed();
     observer.endpointsChanged(endpoints.all());
     streamRebalancer.update(config.streamRebalancing(), endpoints.all(), added, removed);
-    listsStale = true;
-    // The stages that count RPCs create their per-endpoint state before the lists are rebuilt.
-    outlierEjection.update(config.outlierEjection(), endpoints.all());
+    // The stages that count RPCs create their per-endpoint state before the lists are rebuilt;
+    // ejection's update may publish at once (it readmits every endpoint when turned off).
     zoneSpill.prepare(config.zoneSpill(), endpoints.all(), clientZone, clientNode);
+    outlierEjection.update(config.outlierEjection(), endpoints.all());
+    listsStale = true;
     updateBalancingState();
     // Shut down after publishing (as grpc-java's MultiChildLoadBalancer), so no RPC picks a
     // subchannel already shut down; connect after, so a synchronous state callback sees a
@@ -264,6 +265,11 @@ final class EndpointSetLoadBalancer<T> extends LoadBalancer {
   /** The policy (for tests and diagnostics). */
   BalancingPolicy<T> policy() {
     return policy;
+  }
+
+  /** The outlier ejection stage (for tests and diagnostics). */
+  OutlierEjection outlierEjection() {
+    return outlierEjection;
   }
 
   /** The zone spill controller (for tests and diagnostics). */

@@ -61,7 +61,8 @@ final class OutlierEjection {
 
   /**
    * Ejection's state of one endpoint, written in the SynchronizationContext, and the outcome counts
-   * its RPCs' tracers write from any thread. It exists only while ejection is on.
+   * its RPCs' tracers write from any thread. It is created when ejection is first on for the
+   * endpoint, and kept (disarmed) while ejection is off.
    */
   private static final class Ejection {
     final OutcomeCounts outcomes = new OutcomeCounts();
@@ -122,11 +123,14 @@ final class OutlierEjection {
     if (!newConfig.enabled) {
       stop();
       boolean any = false;
+      // Endpoints keep what they have (how often each was ejected counts again if ejection comes
+      // back); none gets new state while ejection is off, so a fleet without it pays nothing.
       for (Endpoint<?> endpoint : endpoints) {
         Ejection state = endpoint.get(SLOT);
         if (state != null) {
           any |= state.ejected;
-          forget(endpoint); // off: no state is kept, so a fleet without ejection pays nothing
+          readmit(endpoint, false);
+          state.outcomes.arm(Integer.MAX_VALUE, () -> {});
         }
       }
       if (any) {
@@ -154,20 +158,25 @@ final class OutlierEjection {
     return state != null && state.ejected;
   }
 
-  /** The balancer shut {@code endpoint} down (or ejection was turned off): its state goes. */
+  /**
+   * The balancer shut {@code endpoint} down: its state goes, and RPCs still in flight on it no
+   * longer trigger anything.
+   */
   void forget(Endpoint<?> endpoint) {
     Ejection state = endpoint.get(SLOT);
     if (state != null) {
       if (state.timer != null) {
         state.timer.cancel();
       }
+      state.outcomes.arm(Integer.MAX_VALUE, () -> {});
       endpoint.set(SLOT, null);
     }
   }
 
   /**
-   * The counts of {@code endpoint}'s RPC outcomes, which its tracers write; null while ejection is
-   * off (every endpoint has counts from the {@link #update} that turned it on). A read; any thread.
+   * The counts of {@code endpoint}'s RPC outcomes, which its tracers write; null while ejection has
+   * never been on for it (every endpoint has counts from the {@link #update} that turned it on). A
+   * read; any thread.
    */
   @Nullable
   OutcomeCounts outcomes(Endpoint<?> endpoint) {

@@ -3,9 +3,11 @@ package io.github.kubegrpclb.core;
 import io.github.kubegrpclb.core.internal.EndpointTelemetry;
 import io.grpc.LoadBalancer.PickResult;
 import io.grpc.LoadBalancer.Subchannel;
+import java.util.Objects;
 import java.util.function.BooleanSupplier;
 import java.util.function.Function;
 import java.util.function.LongSupplier;
+import javax.annotation.Nullable;
 
 /**
  * Builds the results pickers hand out for an endpoint, {unary, stream}, with the {@link RpcTracer}
@@ -26,6 +28,9 @@ final class PickResults<T> {
   private final Function<Endpoint<T>, EndpointTelemetry> telemetry;
   private final Function<Endpoint<?>, OutcomeCounts> outcomes;
   private final LongSupplier nanoClock;
+  private Object key = new Object();
+  @Nullable private Object keyConfig; // the config key stands for; null before the first key
+  private boolean keyMeasures;
 
   /**
    * @param recording whether RPCs are recorded (telemetry is fixed before the first endpoint)
@@ -49,11 +54,19 @@ final class PickResults<T> {
   }
 
   /**
-   * The key the results are valid for, compared by identity: the policy's config, or another object
-   * while zone spill counts RPCs ({@link ZoneSpill#resultsKey}).
+   * The key the results are valid for, compared by identity: a new object whenever the policy's
+   * config or whether zone spill measures changes, never one used before, so a result cached for an
+   * endpoint that was down meanwhile (and not rebuilt) is never taken for a current one.
    */
   Object key() {
-    return zoneSpill.resultsKey(policy.config());
+    Object config = policy.config();
+    boolean measures = zoneSpill.measures();
+    if (config != keyConfig || measures != keyMeasures) {
+      keyConfig = config;
+      keyMeasures = measures;
+      key = new Object();
+    }
+    return key;
   }
 
   /** Builds {@code endpoint}'s {unary, stream} results for the current {@link #key}. */
@@ -68,7 +81,10 @@ final class PickResults<T> {
     OutlierEjectionConfig ejection = policy.balancerConfig().outlierEjection();
     // Each stage's part is a read: the stage created it, if its feature is on, before this build.
     SpillCounter spill = zoneSpill.counter(endpoint);
-    OutcomeCounts outcomes = ejection.enabled ? this.outcomes.apply(endpoint) : null;
+    OutcomeCounts outcomes =
+        ejection.enabled
+            ? Objects.requireNonNull(this.outcomes.apply(endpoint), "outcome counts while ejecting")
+            : null;
     RpcTracer.Load load = policy.load(endpoint);
     if (load == null && outcomes == null && spill == null) {
       return new PickResult[] {stream, stream};

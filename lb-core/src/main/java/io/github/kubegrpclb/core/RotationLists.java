@@ -226,7 +226,10 @@ final class RotationLists<T> {
     }
   }
 
-  /** Whether {@code endpoint} is a member of {@code list} (false for null: no list), in O(1). */
+  /**
+   * Whether {@code endpoint} is a member of {@code list} (false for null: no list), in O(1). A
+   * removed endpoint keeps its last classification until it is garbage: ask only of live ones.
+   */
   boolean isMember(Endpoint<T> endpoint, @Nullable EndpointList<T> list) {
     Classified entry = endpoint.get(CLASSIFIED);
     int bits = entry == null ? 0 : entry.bits;

@@ -70,8 +70,6 @@ final class ZoneSpill<T> {
   private int widenedSpill;
   private int spilled;
   @Nullable private SynchronizationContext.ScheduledHandle timer; // the next sample, or null
-  @Nullable private Object countingKeyFor; // the config countingKey stands for; null at first
-  private Object countingKey = new Object(); // replaced whenever countingKeyFor changes
   private double measuredLoad = Double.NaN;
   @Nullable private String clientZone; // null when unknown
   // Written in the SynchronizationContext, read by gauges and snapshots; null while inactive.
@@ -124,11 +122,6 @@ final class ZoneSpill<T> {
     this.config = config;
     boolean measure = config.enabled && anyHintedFor(endpoints, clientZone, clientNode);
     if (measure) {
-      if (!measuring) {
-        // A new results key: results cached while spill measured before carry counts dropped since
-        // (an endpoint that was down the whole time was not rebuilt when measuring stopped).
-        countingKeyFor = null;
-      }
       window.count(endpoints);
     } else if (measuring) {
       deactivate();
@@ -287,7 +280,7 @@ final class ZoneSpill<T> {
   }
 
   /** Whether the measurement window runs: a preference applies and spill is on. */
-  boolean isCounting() {
+  boolean isActive() {
     return active;
   }
 
@@ -299,22 +292,6 @@ final class ZoneSpill<T> {
   /** How many endpoints outside the preference are in the rotation. */
   int spilled() {
     return spilled;
-  }
-
-  /**
-   * The key under which an endpoint's pick results are cached for {@code config}: {@code config}
-   * itself, or another object (stable while spill measures) so results are rebuilt when measuring
-   * starts or stops.
-   */
-  Object resultsKey(Object config) {
-    if (!measuring) {
-      return config;
-    }
-    if (countingKeyFor != config) {
-      countingKeyFor = config;
-      countingKey = new Object();
-    }
-    return countingKey;
   }
 
   /** Where {@code endpoint}'s unary RPCs are counted, or null while spill does not measure. */

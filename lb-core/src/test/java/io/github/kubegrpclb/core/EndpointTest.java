@@ -45,6 +45,19 @@ class EndpointTest {
   }
 
   @Test
+  void slot_declaredAfterTheEndpointWasCreated_growsItsSlots() {
+    Endpoint<Void> endpoint = endpoint();
+    endpoint.set(NAME, "ejection");
+    Endpoint.Slot<Long> later = Endpoint.Slot.of(Long.class); // a test's, declared once
+
+    assertThat(endpoint.get(later)).isNull();
+    endpoint.set(later, 7L);
+
+    assertThat(endpoint.get(later)).isEqualTo(7L);
+    assertThat(endpoint.get(NAME)).isEqualTo("ejection");
+  }
+
+  @Test
   void slot_setToNull_isDroppedAndTheOthersKept() {
     Endpoint<Void> endpoint = endpoint();
     endpoint.set(NAME, "ejection");

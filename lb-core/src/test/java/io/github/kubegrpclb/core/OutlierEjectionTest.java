@@ -161,6 +161,61 @@ class OutlierEjectionTest {
 
   @ParameterizedTest
   @ValueSource(strings = {"kube_round_robin", "peak_ewma"})
+  void ejectionOffAndBackOnWithTheSameConfig_endpointDownMeanwhile_itsRpcsFeedItsCurrentCounts(
+      String policy) {
+    start(policy, 3, Map.of()); // the policy's default config instance: ejection on
+    helper.subchannelFor(EndpointGroups.endpoint(0)).deliver(TRANSIENT_FAILURE);
+    acceptConfig(policy, Map.of("enabled", false));
+    acceptConfig(policy, null); // the same default instance as at first
+    helper.subchannelFor(EndpointGroups.endpoint(0)).deliver(READY);
+
+    ClientStreamTracer.Factory current = currentFactoryOf(sub(0));
+    for (int i = 0; i < 2; i++) {
+      ClientStreamTracer tracer =
+          current.newClientStreamTracer(
+              ClientStreamTracer.StreamInfo.newBuilder().build(), new Metadata());
+      tracer.outboundHeaders();
+      tracer.inboundHeaders();
+      tracer.streamClosed(Status.INTERNAL);
+    }
+
+    EndpointSetLoadBalancer<?> balancer = (EndpointSetLoadBalancer<?>) this.balancer;
+    assertThat(balancer.outlierEjection().outcomes(balancer.endpointFor(sub(0))).streak())
+        .as("failures counted where ejection reads them")
+        .isEqualTo(2);
+  }
+
+  /** Accepts the same endpoints with {@code outlierEjection} as the section (null: no config). */
+  private void acceptConfig(String policy, Map<String, ?> outlierEjection) {
+    Object config = null;
+    if (outlierEjection != null) {
+      Map<String, ?> raw = Map.of("outlierEjection", outlierEjection);
+      config =
+          policy.equals("peak_ewma") ? PeakEwmaConfig.parse(raw) : KubeRoundRobinConfig.parse(raw);
+    }
+    Object parsed = config;
+    helper.run(
+        () ->
+            balancer.acceptResolvedAddresses(
+                ResolvedAddresses.newBuilder()
+                    .setAddresses(EndpointGroups.endpoints(0, 3))
+                    .setLoadBalancingPolicyConfig(parsed)
+                    .build()));
+  }
+
+  /** The tracer factory the current picker's unary picks of {@code subchannel} carry. */
+  private ClientStreamTracer.Factory currentFactoryOf(Subchannel subchannel) {
+    for (int i = 0; i < 10_000; i++) {
+      PickResult result = helper.picker().pickSubchannel(PickArgs.UNARY);
+      if (result.getSubchannel() == subchannel) {
+        return result.getStreamTracerFactory();
+      }
+    }
+    throw new AssertionError("no pick of " + subchannel + " in 10,000 picks");
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"kube_round_robin", "peak_ewma"})
   void fiveConsecutiveFailures_ejectAtOnce_probeAfter1s_readmittedWhenItAnswers(String policy) {
     start(policy, 4, Map.of());
     fail(sub(1), 4);

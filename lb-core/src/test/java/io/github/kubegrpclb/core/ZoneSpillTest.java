@@ -395,7 +395,7 @@ class ZoneSpillTest {
     helper.subchannelFor(TWO_ZONES.get(1)).deliver(TRANSIENT_FAILURE);
 
     assertThat(rotation()).isEqualTo(subchannels(2, 3, 4, 5));
-    assertThat(spill().isCounting()).isFalse();
+    assertThat(spill().isActive()).isFalse();
     clock.forward(Duration.ofSeconds(10));
     assertThat(rotation()).isEqualTo(subchannels(2, 3, 4, 5));
   }
@@ -409,7 +409,7 @@ class ZoneSpillTest {
     clock.forward(Duration.ofSeconds(10));
 
     assertThat(rotation()).isEqualTo(subchannels(0, 1));
-    assertThat(spill().isCounting()).isFalse();
+    assertThat(spill().isActive()).isFalse();
   }
 
   @ParameterizedTest
@@ -500,11 +500,11 @@ class ZoneSpillTest {
     start("kube_round_robin", TWO_ZONES, null, null, null);
     acceptWithoutEjection(null);
     assertThat(helper.picker().pickSubchannel(PickArgs.UNARY).getStreamTracerFactory()).isNull();
-    assertThat(spill().isCounting()).isFalse();
+    assertThat(spill().isActive()).isFalse();
 
     // The client's zone becomes known: counted from the next picker on.
     acceptWithoutEjection("zone-a");
-    assertThat(spill().isCounting()).isTrue();
+    assertThat(spill().isActive()).isTrue();
     assertThat(helper.picker().pickSubchannel(PickArgs.UNARY).getStreamTracerFactory()).isNotNull();
     assertThat(helper.picker().pickSubchannel(PickArgs.CLIENT_STREAMING).getStreamTracerFactory())
         .as("streams are not load")
@@ -528,7 +528,7 @@ class ZoneSpillTest {
     helper.subchannelFor(TWO_ZONES.get(0)).deliver(TRANSIENT_FAILURE);
     helper.subchannelFor(TWO_ZONES.get(1)).deliver(TRANSIENT_FAILURE);
     assertThat(rotation()).isEqualTo(subchannels(2, 3, 4, 5));
-    assertThat(spill().isCounting()).isFalse();
+    assertThat(spill().isActive()).isFalse();
 
     // Counted already, so a preference that applies on a later state change finds every
     // endpoint's pick results counting: one build per endpoint, none per change of preference.
@@ -538,7 +538,7 @@ class ZoneSpillTest {
     helper.subchannelFor(TWO_ZONES.get(0)).deliver(READY);
     helper.subchannelFor(TWO_ZONES.get(1)).deliver(READY);
     assertThat(rotation()).isEqualTo(subchannels(0, 1));
-    assertThat(spill().isCounting()).isTrue();
+    assertThat(spill().isActive()).isTrue();
     assertThat(helper.picker().pickSubchannel(PickArgs.UNARY).getStreamTracerFactory()).isNotNull();
   }
 
@@ -564,6 +564,39 @@ class ZoneSpillTest {
 
     // The RPC is counted where spill reads: not on the counts dropped while hints were gone.
     assertThat(countedInFlight(balancer, subchannel(0))).isEqualTo(1);
+  }
+
+  @Test
+  void ejectionTurnedOffWhileOneIsEjected_andSpillStartsInTheSameUpdate_picksAreCounted() {
+    start("kube_round_robin", TWO_ZONES, Map.of("enabled", false)); // spill off, ejection on
+    for (int i = 0; i < 5; i++) {
+      ClientStreamTracer tracer = startRpc(subchannels(0));
+      tracer.inboundHeaders();
+      tracer.streamClosed(Status.INTERNAL); // answered failures: endpoint 0 is ejected
+    }
+    helper.run(() -> {});
+    assertThat(rotation()).isEqualTo(subchannels(1));
+
+    // One update: ejection off (which re-admits endpoint 0 at once) and spill on.
+    helper.run(
+        () ->
+            balancer.acceptResolvedAddresses(
+                ResolvedAddresses.newBuilder()
+                    .setAddresses(TWO_ZONES)
+                    .setAttributes(
+                        Attributes.newBuilder()
+                            .set(EndpointAttributes.CLIENT_ZONE, "zone-a")
+                            .build())
+                    .setLoadBalancingPolicyConfig(
+                        KubeRoundRobinConfig.parse(
+                            Map.of("outlierEjection", Map.of("enabled", false))))
+                    .build()));
+
+    assertThat(spill().measures()).isTrue();
+    assertThat(rotation()).isEqualTo(subchannels(0, 1));
+    startOn(subchannels(0, 1), 6); // each unary result counts: 3 in flight per endpoint
+    clock.forward(Duration.ofSeconds(1));
+    assertThat(rotation()).as("spill sees the load and widens").hasSize(3);
   }
 
   /** The RPCs in flight spill counts for {@code subchannel}'s endpoint, -1 when not counted. */

@@ -147,7 +147,7 @@ final class OtelBalancerTelemetry implements BalancerTelemetry {
       ObservableLongMeasurement spilled,
       ObservableDoubleMeasurement projectedLoad) {
     if (spill == null) {
-      return; // no preference applies: nothing spills, and there is no local load to speak of
+      return; // no preference applies: nothing spills, and there is no load to project
     }
     Attributes attributes =
         spill.clientZone == null

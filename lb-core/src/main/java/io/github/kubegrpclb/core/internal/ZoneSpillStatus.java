@@ -59,7 +59,7 @@ public final class ZoneSpillStatus {
     } else {
       out.append(spilled).append(" of ").append(others).append(" others in rotation");
     }
-    out.append(" (local load ");
+    out.append(" (local load "); // the projected load, named as its metric (zone_spill.local_load)
     if (Double.isNaN(projectedLoad)) {
       out.append("not yet measured");
     } else {
