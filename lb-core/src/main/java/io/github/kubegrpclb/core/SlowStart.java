@@ -29,15 +29,17 @@ final class SlowStart<T> {
    * Envoy's slow_start_config: an endpoint that joins endpoints already serving (the balancer says
    * when: added after it was READY, or READY again after a failure; not at start-up, nor for a
    * reconnect after a graceful GOAWAY) ramps its weight over the window. It ramps against settled
-   * peers (connected endpoints that are neither ramping nor new themselves) or behind peers still
-   * ramping. When there is neither (a blue/green swap replaced every endpoint, or every connection
-   * dropped and comes back together after a client-side blip), it joins unramped and counts as new
-   * for the window, so the ones that follow it within the window join unramped too: none ramps, as
-   * Envoy gives equal weights when every host is new. Before, the first endpoint back saw nobody
-   * connected, got full weight, and every later one ramped from 1 % against it: it took 98.6 % of
-   * the RPCs for 10 s (issue 25). And a surge joining a rolling update's pods, all still ramping,
-   * joined unramped at full weight: the newest pods took 3-5x the share of those warming longer
-   * (FleetChaos seed 118).
+   * peers (connected endpoints that are neither ramping nor new themselves) or, when it is a new
+   * endpoint, behind peers still ramping. When there is neither (a blue/green swap replaced every
+   * endpoint, or every connection dropped and comes back together after a client-side blip), it
+   * joins unramped and counts as new for the window, so the ones that follow it within the window
+   * join unramped too: none ramps, as Envoy gives equal weights when every host is new. Before,
+   * the first endpoint back saw nobody connected, got full weight, and every later one ramped from
+   * 1 % against it: it took 98.6 % of the RPCs for 10 s (issue 25). And a surge joining a rolling
+   * update's pods, all still ramping, joined unramped at full weight: the newest pods took 3-5x the
+   * share of those warming longer (FleetChaos seed 118). Pods that came back together after a blip
+   * served before it: for a new pod added within the window they are settled peers, and it ramps
+   * (FleetChaos seed 177); one coming back never ramps behind such a new pod.
    *
    * Weights are relative: a picker's shares depend only on their ratios, so when every endpoint in
    * rotation ramps (the settled ones left during the ramp), the one furthest along gets 1.
@@ -54,6 +56,7 @@ final class SlowStart<T> {
   private static final class Ramp {
     long warmingSinceNanos = NOT_WARMING;
     long joinedUnrampedNanos = NOT_WARMING;
+    boolean cameBack; // joined unramped on a reconnect: a pod that served before (a client blip)
     volatile double weight = 1;
   }
 
@@ -111,7 +114,7 @@ final class SlowStart<T> {
     boolean wasAddedWhileServing = addedWhileServing.remove(endpoint);
     boolean joined = recovered || (wasAddedWhileServing && before != ConnectivityState.READY);
     if (joined && config.enabled) {
-      joined(endpoint, config, connected);
+      joined(endpoint, config, connected, recovered);
     }
   }
 
@@ -123,11 +126,14 @@ final class SlowStart<T> {
 
   /**
    * Records that {@code endpoint} joins endpoints already serving, before its READY state is
-   * recorded: it ramps when a settled peer is connected, and joins unramped otherwise. O(recent).
+   * recorded: it ramps when a settled peer is connected, or (a new endpoint) a ramping one, and
+   * joins unramped otherwise. O(recent).
    *
    * @param connected endpoints whose subchannel is READY now ({@code endpoint} not yet among them)
+   * @param recovered READY again after a failure (else a new endpoint added while serving)
    */
-  private void joined(Endpoint<T> endpoint, SlowStartConfig config, int connected) {
+  private void joined(
+      Endpoint<T> endpoint, SlowStartConfig config, int connected, boolean recovered) {
     long now = nanoClock.getAsLong();
     Ramp ramp = recent.computeIfAbsent(endpoint, e -> new Ramp());
     int newPeers = 0;
@@ -137,18 +143,22 @@ final class SlowStart<T> {
       if (other != endpoint
           && other.state() == ConnectivityState.READY
           && !other.isRemoved()
-          && isNew(entry.getValue(), now, config.windowNanos)) {
+          && isNew(entry.getValue(), now, config.windowNanos)
+          && !(entry.getValue().cameBack && !recovered)) { // came back warm: settled for a new pod
         newPeers++;
         rampingPeer |= entry.getValue().warmingSinceNanos != NOT_WARMING;
       }
     }
-    // A peer still ramping has served longer than this endpoint: it ramps too, behind them.
-    if (connected > newPeers || rampingPeer) {
+    // A new endpoint ramps behind peers still ramping: they have served longer. Not one coming
+    // back after a failure: after a blip it served before the pods a rolling update adds meanwhile.
+    if (connected > newPeers || (rampingPeer && !recovered)) {
       ramp.warmingSinceNanos = now;
       ramp.joinedUnrampedNanos = NOT_WARMING;
+      ramp.cameBack = false;
     } else {
       ramp.warmingSinceNanos = NOT_WARMING;
       ramp.joinedUnrampedNanos = now;
+      ramp.cameBack = recovered;
       ramp.weight = 1;
     }
   }

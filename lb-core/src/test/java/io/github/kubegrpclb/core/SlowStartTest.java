@@ -119,6 +119,28 @@ class SlowStartTest {
     assertThat(picks.get(warming)).isGreaterThan(9_000);
   }
 
+  @Test
+  void endpointAddedSoonAfterClientBlip_rampsAgainstThePodsThatCameBack() {
+    // FleetChaos seed 177: after a blip every pod came back unramped and counted as new for the
+    // window, so the pods a surge added 5-8 s later joined unramped too, cold at full weight.
+    accept(EndpointGroups.endpoints(0, 4), Map.of());
+    for (FakeHelper.FakeSubchannel subchannel : helper.liveSubchannels()) {
+      subchannel.deliver(TRANSIENT_FAILURE); // the blip
+    }
+    for (FakeHelper.FakeSubchannel subchannel : helper.liveSubchannels()) {
+      subchannel.deliver(READY); // back together: none ramps
+    }
+    Subchannel back = helper.subchannelFor(EndpointGroups.endpoint(0));
+    assertThat(picksOf(back, 10_000)).isEqualTo(2500);
+    clock.forward(Duration.ofSeconds(5));
+
+    accept(EndpointGroups.endpoints(0, 5), Map.of());
+    Subchannel added = helper.subchannelFor(EndpointGroups.endpoint(4));
+
+    // Weight 1 %: 0.01 / 4.01 = 0.25 % of picks (it got 20 %, 20,000).
+    assertThat(picksOf(added, 100_000)).isBetween(100, 400);
+  }
+
   private Map<Subchannel, Integer> picksPerSubchannel(int picks) {
     LoadBalancer.SubchannelPicker picker = helper.picker();
     Map<Subchannel, Integer> counts = new java.util.HashMap<>();
