@@ -6,9 +6,9 @@ import javax.annotation.Nullable;
 
 /**
  * Zone spill's measurement window ({@link ZoneSpill}): each endpoint's RPC counts ({@link
- * SpillCounter}), kept on the endpoint while spill measures (a hint names the client's zone or
- * node) and dropped when it stops, the in-flight samples of the hinted endpoints, and the
- * completions since the window began.
+ * SpillCounter}), kept on the endpoint from the first time spill measures for it (a hint names the
+ * client's zone or node), the in-flight samples of the hinted endpoints, and the completions since
+ * the window began.
  *
  * <p>Not thread-safe: SynchronizationContext; the counts themselves are updated by RPC threads.
  *
@@ -25,13 +25,6 @@ final class SpillWindow<T> {
       if (endpoint.get(COUNTER) == null) {
         endpoint.set(COUNTER, new SpillCounter());
       }
-    }
-  }
-
-  /** Drops the counts of {@code endpoints}: spill no longer measures. */
-  void stopCounting(Collection<Endpoint<T>> endpoints) {
-    for (Endpoint<T> endpoint : endpoints) {
-      endpoint.set(COUNTER, null);
     }
   }
 

@@ -124,8 +124,7 @@ final class ZoneSpill<T> {
     if (measure) {
       window.count(endpoints);
     } else if (measuring) {
-      deactivate();
-      window.stopCounting(endpoints);
+      deactivate(); // the counts stay (a result cached on an endpoint down meanwhile feeds them)
     }
     measuring = measure;
   }

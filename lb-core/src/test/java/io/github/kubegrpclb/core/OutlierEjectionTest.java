@@ -314,6 +314,27 @@ class OutlierEjectionTest {
 
   @ParameterizedTest
   @ValueSource(strings = {"kube_round_robin", "peak_ewma"})
+  void ejectionOffAndBackOn_timesEjectedStillCount(String policy) {
+    start(policy, 4, Map.of("interval", "10s"));
+    fail(sub(2), 5);
+    clock.forward(Duration.ofSeconds(1));
+    helper.run(() -> probes.get(0).answer().accept(true));
+    for (int i = 0; i < 5; i++) {
+      rpcOn(sub(2), Status.OK); // real successes end its probation
+    }
+
+    acceptConfig(policy, Map.of("enabled", false));
+    acceptConfig(policy, Map.of("interval", "10s"));
+    fail(sub(2), 5); // second time: 2 s, as if ejection had stayed on
+
+    clock.forward(Duration.ofMillis(1999));
+    assertThat(probes).hasSize(1);
+    clock.forward(Duration.ofMillis(1));
+    assertThat(probes).hasSize(2);
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"kube_round_robin", "peak_ewma"})
   void panicThreshold_fourOfFiveFailing_atMostHalfEjected(String policy) {
     start(policy, 5, Map.of());
     for (int i = 1; i < 5; i++) {

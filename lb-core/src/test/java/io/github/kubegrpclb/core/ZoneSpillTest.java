@@ -567,6 +567,32 @@ class ZoneSpillTest {
   }
 
   @Test
+  void hintsDroppedAndBackWhileEveryEndpointIsDown_rpcsAreCountedWhenTheyReturn() {
+    start("kube_round_robin", TWO_ZONES, null);
+    acceptWithoutEjection("zone-a");
+    for (EquivalentAddressGroup group : TWO_ZONES) {
+      helper.subchannelFor(group).deliver(TRANSIENT_FAILURE); // a client blip
+    }
+    List<EquivalentAddressGroup> unhinted = new ArrayList<>();
+    for (EquivalentAddressGroup group : TWO_ZONES) {
+      unhinted.add(
+          new EquivalentAddressGroup(
+              group.getAddresses(),
+              EndpointAttributes.of(EndpointCondition.READY, "zone-x", Set.of(), Set.of())));
+    }
+    acceptWithoutEjection(unhinted, "zone-a"); // no endpoint connected: nothing is rebuilt
+    acceptWithoutEjection("zone-a");
+
+    for (EquivalentAddressGroup group : TWO_ZONES) {
+      helper.subchannelFor(group).deliver(READY);
+    }
+    assertThat(rotation()).isEqualTo(subchannels(0, 1));
+    startOn(subchannels(0), 1);
+
+    assertThat(countedInFlight(balancer, subchannel(0))).isEqualTo(1);
+  }
+
+  @Test
   void ejectionTurnedOffWhileOneIsEjected_andSpillStartsInTheSameUpdate_picksAreCounted() {
     start("kube_round_robin", TWO_ZONES, Map.of("enabled", false)); // spill off, ejection on
     for (int i = 0; i < 5; i++) {
