@@ -153,6 +153,19 @@ class OutlierEjectionTest {
 
   private final Map<Subchannel, ClientStreamTracer.Factory> factories = new HashMap<>();
 
+  /** Five failures eject {@code subchannel} for 1 s; its probe then answers. */
+  private void ejectOnceAndReadmit(Subchannel subchannel) {
+    fail(subchannel, 5);
+    clock.forward(Duration.ofSeconds(1));
+    helper.run(() -> probes.get(probes.size() - 1).answer().accept(true));
+  }
+
+  private void succeed(Subchannel subchannel, int times) {
+    for (int i = 0; i < times; i++) {
+      rpcOn(subchannel, Status.OK);
+    }
+  }
+
   private void fail(Subchannel subchannel, int times) {
     for (int i = 0; i < times; i++) {
       rpcOn(subchannel, Status.UNAVAILABLE);
@@ -291,9 +304,7 @@ class OutlierEjectionTest {
   @ValueSource(strings = {"kube_round_robin", "peak_ewma"})
   void ejectedAgain_staysOutLonger_andTheCountFallsPerQuietInterval(String policy) {
     start(policy, 4, Map.of("interval", "10s"));
-    fail(sub(2), 5);
-    clock.forward(Duration.ofSeconds(1));
-    helper.run(() -> probes.get(0).answer().accept(true));
+    ejectOnceAndReadmit(sub(2));
 
     fail(sub(2), 5); // second time: 2 s
     clock.forward(Duration.ofMillis(1999));
@@ -301,9 +312,7 @@ class OutlierEjectionTest {
     clock.forward(Duration.ofMillis(1));
     assertThat(probes).hasSize(2);
     helper.run(() -> probes.get(1).answer().accept(true));
-    for (int i = 0; i < 5; i++) {
-      rpcOn(sub(2), Status.OK); // real successes end its probation
-    }
+    succeed(sub(2), 5); // real successes end its probation
 
     // Two quiet intervals (at 10 s and 20 s) bring the count from 2 to 0: back to 1 s.
     clock.forward(Duration.ofSeconds(17));
@@ -316,12 +325,8 @@ class OutlierEjectionTest {
   @ValueSource(strings = {"kube_round_robin", "peak_ewma"})
   void ejectionOffAndBackOn_timesEjectedStillCount(String policy) {
     start(policy, 4, Map.of("interval", "10s"));
-    fail(sub(2), 5);
-    clock.forward(Duration.ofSeconds(1));
-    helper.run(() -> probes.get(0).answer().accept(true));
-    for (int i = 0; i < 5; i++) {
-      rpcOn(sub(2), Status.OK); // real successes end its probation
-    }
+    ejectOnceAndReadmit(sub(2));
+    succeed(sub(2), 5); // real successes end its probation
 
     acceptConfig(policy, Map.of("enabled", false));
     acceptConfig(policy, Map.of("interval", "10s"));

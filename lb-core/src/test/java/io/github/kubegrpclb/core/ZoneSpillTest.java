@@ -131,14 +131,7 @@ class ZoneSpillTest {
     if (clientNode != null) {
       client.set(EndpointAttributes.CLIENT_NODE, clientNode);
     }
-    helper.run(
-        () ->
-            balancer.acceptResolvedAddresses(
-                ResolvedAddresses.newBuilder()
-                    .setAddresses(groups)
-                    .setAttributes(client.build())
-                    .setLoadBalancingPolicyConfig(config)
-                    .build()));
+    accept(groups, client.build(), config);
     helper.createdSubchannels().forEach(sc -> sc.deliver(READY));
   }
 
@@ -523,8 +516,7 @@ class ZoneSpillTest {
 
   @Test
   void hintNamesTheClient_preferenceNotApplyingYet_unaryRpcsAlreadyCounted() {
-    start("kube_round_robin", TWO_ZONES, null);
-    acceptWithoutEjection("zone-a");
+    startInZoneAWithoutEjection();
     helper.subchannelFor(TWO_ZONES.get(0)).deliver(TRANSIENT_FAILURE);
     helper.subchannelFor(TWO_ZONES.get(1)).deliver(TRANSIENT_FAILURE);
     assertThat(rotation()).isEqualTo(subchannels(2, 3, 4, 5));
@@ -544,17 +536,10 @@ class ZoneSpillTest {
 
   @Test
   void hintsDroppedAndBackWhileAnEndpointIsDown_itsRpcsAreCountedWhenItReturns() {
-    start("kube_round_robin", TWO_ZONES, null);
-    acceptWithoutEjection("zone-a");
+    startInZoneAWithoutEjection();
     helper.subchannelFor(TWO_ZONES.get(0)).deliver(TRANSIENT_FAILURE);
-    List<EquivalentAddressGroup> unhinted = new ArrayList<>();
-    for (EquivalentAddressGroup group : TWO_ZONES) {
-      unhinted.add(
-          new EquivalentAddressGroup(
-              group.getAddresses(),
-              EndpointAttributes.of(EndpointCondition.READY, "zone-x", Set.of(), Set.of())));
-    }
-    acceptWithoutEjection(unhinted, "zone-a"); // the slice controller dropped the hints
+    acceptWithoutEjection(
+        withoutHints(TWO_ZONES), "zone-a"); // the slice controller dropped the hints
     assertThat(spill().measures()).isFalse();
     acceptWithoutEjection("zone-a"); // and put them back, under the same config
 
@@ -568,19 +553,12 @@ class ZoneSpillTest {
 
   @Test
   void hintsDroppedAndBackWhileEveryEndpointIsDown_rpcsAreCountedWhenTheyReturn() {
-    start("kube_round_robin", TWO_ZONES, null);
-    acceptWithoutEjection("zone-a");
+    startInZoneAWithoutEjection();
     for (EquivalentAddressGroup group : TWO_ZONES) {
       helper.subchannelFor(group).deliver(TRANSIENT_FAILURE); // a client blip
     }
-    List<EquivalentAddressGroup> unhinted = new ArrayList<>();
-    for (EquivalentAddressGroup group : TWO_ZONES) {
-      unhinted.add(
-          new EquivalentAddressGroup(
-              group.getAddresses(),
-              EndpointAttributes.of(EndpointCondition.READY, "zone-x", Set.of(), Set.of())));
-    }
-    acceptWithoutEjection(unhinted, "zone-a"); // no endpoint connected: nothing is rebuilt
+    acceptWithoutEjection(
+        withoutHints(TWO_ZONES), "zone-a"); // no endpoint connected: nothing is rebuilt
     acceptWithoutEjection("zone-a");
 
     for (EquivalentAddressGroup group : TWO_ZONES) {
@@ -625,6 +603,24 @@ class ZoneSpillTest {
     assertThat(rotation()).as("spill sees the load and widens").hasSize(3);
   }
 
+  /** kube_round_robin over {@link #TWO_ZONES}, the client in zone-a, outlier ejection off. */
+  private void startInZoneAWithoutEjection() {
+    start("kube_round_robin", TWO_ZONES, null);
+    acceptWithoutEjection("zone-a");
+  }
+
+  /** {@code groups} as the slice controller publishes them when it drops the hints. */
+  private static List<EquivalentAddressGroup> withoutHints(List<EquivalentAddressGroup> groups) {
+    List<EquivalentAddressGroup> unhinted = new ArrayList<>();
+    for (EquivalentAddressGroup group : groups) {
+      unhinted.add(
+          new EquivalentAddressGroup(
+              group.getAddresses(),
+              EndpointAttributes.of(EndpointCondition.READY, "zone-x", Set.of(), Set.of())));
+    }
+    return unhinted;
+  }
+
   /** The RPCs in flight spill counts for {@code subchannel}'s endpoint, -1 when not counted. */
   private static <T> int countedInFlight(EndpointSetLoadBalancer<T> balancer, Subchannel sc) {
     SpillCounter counter = balancer.zoneSpill().counter(balancer.endpointFor(sc));
@@ -644,15 +640,20 @@ class ZoneSpillTest {
     if (clientZone != null) {
       client.set(EndpointAttributes.CLIENT_ZONE, clientZone);
     }
+    accept(
+        groups,
+        client.build(),
+        KubeRoundRobinConfig.parse(Map.of("outlierEjection", Map.of("enabled", false))));
+  }
+
+  private void accept(List<EquivalentAddressGroup> groups, Attributes attributes, Object config) {
     helper.run(
         () ->
             balancer.acceptResolvedAddresses(
                 ResolvedAddresses.newBuilder()
                     .setAddresses(groups)
-                    .setAttributes(client.build())
-                    .setLoadBalancingPolicyConfig(
-                        KubeRoundRobinConfig.parse(
-                            Map.of("outlierEjection", Map.of("enabled", false))))
+                    .setAttributes(attributes)
+                    .setLoadBalancingPolicyConfig(config)
                     .build()));
   }
 
