@@ -18,8 +18,9 @@ import javax.annotation.Nullable;
  * <p>Each stage keeps its own per-endpoint state (outlier ejection its outcome counts, the rotation
  * its classification and pick results, zone spill its counters, the publisher its RPC recorder) in
  * a {@link Slot} it declares: the endpoint holds the object, only the stage's key reads it, and the
- * stage alone decides when it exists (only while its feature is on). A slot costs an array read,
- * where a map per stage cost a hash lookup per stage per state change (issue 24's cold start).
+ * stage alone decides when it exists (not before its feature is first on). A slot costs an array
+ * read, where a map per stage cost a hash lookup per stage per state change (issue 24's cold
+ * start).
  *
  * <p>Written only in the channel's SynchronizationContext; {@link #subchannel()} and {@link
  * #policyState()} are final (the latter thread-safe), and the group, state and last failure are

@@ -15,7 +15,7 @@
  *       rebuilds, and runs one address update or state change through the stages below, one way;
  *       {@code Endpoint} is one endpoint's subchannel, group, connectivity and the policy's state;
  *       each stage keeps its own per-endpoint state in an {@code Endpoint.Slot} it declares, and
- *       only while its feature is on.
+ *       not before its feature is first on.
  *   <li>The policies, strategy objects ({@code BalancingPolicy}): {@code KubeRoundRobinPolicy}
  *       (with its {@code Picker}) and {@code PeakEwmaPolicy} (its load {@code PeakEwmaLoad}, fed by
  *       {@code PeakEwmaRecorder}, its picker {@code PeakEwmaPicker}, with {@code FleetLatency} and
