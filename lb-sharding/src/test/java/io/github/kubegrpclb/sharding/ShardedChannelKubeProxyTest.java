@@ -357,11 +357,16 @@ class ShardedChannelKubeProxyTest {
   /*
    * Issue 22: 3 pods, the default 8 shards, 20 fresh channels. With pod identities the pool settles
    * at 3/3/2 shards per pod, so round robin over the shards gives max/min 1.5 at most (304 RPCs:
-   * 38 per shard); every pod holds a shard.
+   * 38 per shard); every pod holds a shard. Except as documented (docs/sharding.md): kube-proxy's
+   * 8 random connections miss one of 3 pods 11.7 % of the time, and the 8 re-dials that explore
+   * for it all miss it too with probability (2/3)^8 = 3.9 %: 0.46 % of channels, until the next
+   * rebalancing period. So every run must have explored (at least 8 re-dials), and at most 2 of 20
+   * may miss a pod (at 0.46 % each, 3 or more misses happen once in about 9,000 executions).
    */
   @Test
   void podIdentity_3Pods8Shards_everyPodHoldsAShard_rpcsMaxOverMinAtMost1_5_in20Runs() {
     List<String> spreads = new ArrayList<>();
+    int missed = 0;
     for (int run = 0; run < 20; run++) {
       ShardedChannel channel =
           closing(
@@ -372,16 +377,25 @@ class ShardedChannelKubeProxyTest {
       awaitSettled(channel);
 
       RpcLoad.Result result = RpcLoad.run(channel, 304, 2, CallOptions.DEFAULT);
-      spreads.add(spread(result) + " redials " + channel.pool().redials());
+      long redials = channel.pool().redials();
+      spreads.add(spread(result) + " redials " + redials);
       channel.shutdownNow();
 
       assertThat(result.failures()).as("%s", result).isZero();
-      assertThat(result.perPod()).as("run %d: %s", run, spreads).hasSize(3);
+      assertThat(redials).as("run %d explored: %s", run, spreads).isGreaterThanOrEqualTo(8);
+      assertThat(result.perPod().size()).as("run %d: %s", run, spreads).isBetween(2, 3);
+      missed += result.perPod().size() < 3 ? 1 : 0;
       long max = result.perPod().values().stream().mapToLong(Long::longValue).max().orElse(0);
       long min = result.perPod().values().stream().mapToLong(Long::longValue).min().orElse(0);
       assertThat((double) max / min).as("run %d: %s", run, spreads).isLessThanOrEqualTo(1.5);
     }
-    System.out.println("sharded, pod identity, 3 pods, 8 shards, 304 RPCs: " + spreads);
+    System.out.println(
+        "sharded, pod identity, 3 pods, 8 shards, 304 RPCs: "
+            + spreads
+            + ", a pod without a shard in "
+            + missed
+            + " of 20");
+    assertThat(missed).as("runs where a pod holds no shard: %s", spreads).isLessThanOrEqualTo(2);
   }
 
   /* The same without pod identities: kube-proxy's random choice alone, for docs/sharding.md. */
@@ -436,7 +450,8 @@ class ShardedChannelKubeProxyTest {
                         id -> id, java.util.stream.Collectors.counting()));
         long most = perPod.values().stream().mapToLong(Long::longValue).max().orElse(0);
         long least = perPod.values().stream().mapToLong(Long::longValue).min().orElse(0);
-        if (perPod.size() == 3 && most - least <= 1) {
+        // 2 pods: exploring missed the third (see the test above); then 4/4 is even.
+        if (perPod.size() >= 2 && most - least <= 1) {
           return;
         }
       }
