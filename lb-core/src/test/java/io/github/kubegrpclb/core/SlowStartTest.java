@@ -141,6 +141,39 @@ class SlowStartTest {
     assertThat(picksOf(added, 100_000)).isBetween(100, 400);
   }
 
+  @Test
+  void podsStillReconnectingAfterABlip_doNotRampBehindANewPodAddedMeanwhile() {
+    // FleetChaos seed 178: pods that served before the blip came back after a rolling update's new
+    // pod had joined (ramping against the ones back first); ramping behind it, half the fleet sat
+    // at 1 % weight while the two first back took nearly every RPC.
+    accept(EndpointGroups.endpoints(0, 4), Map.of());
+    for (FakeHelper.FakeSubchannel subchannel : helper.liveSubchannels()) {
+      subchannel.deliver(TRANSIENT_FAILURE); // the blip
+    }
+    helper.subchannelFor(EndpointGroups.endpoint(0)).deliver(READY);
+    helper.subchannelFor(EndpointGroups.endpoint(1)).deliver(READY);
+    helper.run(
+        () ->
+            balancer.acceptResolvedAddresses(
+                ResolvedAddresses.newBuilder()
+                    .setAddresses(EndpointGroups.endpoints(0, 5))
+                    .setLoadBalancingPolicyConfig(KubeRoundRobinConfig.parse(Map.of()))
+                    .build()));
+    helper.subchannelFor(EndpointGroups.endpoint(4)).deliver(READY); // ramps against 0 and 1
+    Subchannel added = helper.subchannelFor(EndpointGroups.endpoint(4));
+
+    helper.subchannelFor(EndpointGroups.endpoint(2)).deliver(READY); // back after the new pod
+    helper.subchannelFor(EndpointGroups.endpoint(3)).deliver(READY);
+
+    // Full weight for the four that came back, 1 % for the new pod: about 24.9 % each.
+    Map<Subchannel, Integer> picks = picksPerSubchannel(100_000);
+    Subchannel lateBack = helper.subchannelFor(EndpointGroups.endpoint(2));
+    Subchannel firstBack = helper.subchannelFor(EndpointGroups.endpoint(0));
+    assertThat(picks.get(lateBack)).as("%s", picks).isBetween(23_000, 27_000);
+    assertThat(picks.get(firstBack)).as("%s", picks).isBetween(23_000, 27_000);
+    assertThat(picks.getOrDefault(added, 0)).as("%s", picks).isLessThan(1_000);
+  }
+
   private Map<Subchannel, Integer> picksPerSubchannel(int picks) {
     LoadBalancer.SubchannelPicker picker = helper.picker();
     Map<Subchannel, Integer> counts = new java.util.HashMap<>();
