@@ -55,8 +55,9 @@ final class PickResults<T> {
 
   /**
    * The key the results are valid for, compared by identity: a new object whenever the policy's
-   * config or whether zone spill measures changes, never one used before, so a result cached for an
-   * endpoint that was down meanwhile (and not rebuilt) is never taken for a current one.
+   * config or whether zone spill measures differs from the last build, never an older one. A result
+   * cached on an endpoint that was down through a change that came and went stays valid: the stages
+   * keep the state its tracer feeds (outcome counts, spill counts) once they made it.
    */
   Object key() {
     Object config = policy.config();

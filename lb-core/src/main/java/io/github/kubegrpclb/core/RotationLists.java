@@ -169,9 +169,6 @@ final class RotationLists<T> {
       @Nullable String clientNode) {
     this.clientZone = clientZone;
     this.clientNode = clientNode;
-    // Observed on every rebuild (every address update rebuilds), so a config or spill change that
-    // came and went while no endpoint was connected still yields a key never used before.
-    pickResults.key();
     long liveMark = ++generation;
     long doneMark = ++generation;
     for (Endpoint<T> endpoint : live) {

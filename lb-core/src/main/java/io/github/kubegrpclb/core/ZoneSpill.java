@@ -57,8 +57,7 @@ final class ZoneSpill<T> {
   private final Runnable onChange;
   private ZoneSpillConfig config = ZoneSpillConfig.DEFAULTS;
   private boolean measuring; // unary RPCs are counted: spill is on and a hint names the client
-  private boolean active; // a preference applies and spill is on: the window may run
-  private boolean sampling; // the window runs: active, and widened since
+  private boolean sampling; // the window runs: a preference applies and spill is on
   private List<Endpoint<T>> hintedEndpoints = List.of();
   private int othersCount;
   private List<Endpoint<T>> spilledEndpoints = List.of();
@@ -168,7 +167,6 @@ final class ZoneSpill<T> {
       deactivate(); // no preference applied (or spill is off): nothing to spill to
       return null;
     }
-    active = true;
     this.hintedEndpoints = snapshot;
     this.othersCount = rest;
     this.clientZone = clientZone;
@@ -280,7 +278,7 @@ final class ZoneSpill<T> {
 
   /** Whether the measurement window runs: a preference applies and spill is on. */
   boolean isActive() {
-    return active;
+    return sampling;
   }
 
   /** Whether unary RPCs are counted ({@link #prepare}): spill is on and a hint names the client. */
@@ -306,7 +304,6 @@ final class ZoneSpill<T> {
   }
 
   private void deactivate() {
-    active = false;
     sampling = false;
     spilled = 0;
     hintedEndpoints = List.of();
